@@ -1,0 +1,53 @@
+"""The FastAPI application: built by `create_app`, resources opened in its lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry
+
+from api.deps import Resources
+from api.metrics import ApiMetrics
+from api.routers import cards, enterprises, health, operators, upstream
+from cardpulse.settings import Settings
+from store.db import create_pool
+from streams.publish import UsagePublisher
+
+
+def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
+    """Build the API; nothing connects until the ASGI server runs the lifespan."""
+    metrics = ApiMetrics.create(registry or CollectorRegistry())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = create_pool(settings.require_database())
+        publisher = UsagePublisher(settings.require_kafka(), settings.usage_topic,
+                                   settings.usage_partitions, settings.micro_batch_records)
+        await pool.open(wait=True, timeout=30)
+        await publisher.start()
+        app.state.resources = Resources(settings, pool, publisher, metrics)
+        try:
+            yield
+        finally:
+            await publisher.stop()
+            await pool.close()
+
+    app = FastAPI(title="CardPulse", version="0.1.0", lifespan=lifespan)
+    for module in (health, enterprises, operators, cards, upstream):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                      ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started)
+        return response
+
+    return app

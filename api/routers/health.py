@@ -1,0 +1,37 @@
+"""Liveness/readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import Res
+from api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+async def _problems(res: Res) -> list[str]:
+    problems = []
+    try:
+        async with res.pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+    except Exception as exc:
+        problems.append(f"database: {type(exc).__name__}")
+    if not await res.publisher.ready():
+        problems.append("kafka: usage topic not reachable")
+    return problems
+
+
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
+async def healthz(res: Res) -> Response:
+    problems = await _problems(res)
+    if problems:
+        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(res: Res) -> Response:
+    return Response(generate_latest(res.metrics.registry), media_type=CONTENT_TYPE_LATEST)

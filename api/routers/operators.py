@@ -1,0 +1,17 @@
+"""Operator configuration: the shared secret each operator signs its pushes with."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import Admin, Db
+from api.schemas import Operator, PushSecretUpdate
+from store import tenants
+
+router = APIRouter(prefix="/v1/operators", tags=["operators"])
+
+
+@router.put("/{operator}/push-secret", status_code=status.HTTP_204_NO_CONTENT)
+async def put_push_secret(operator: Operator, body: PushSecretUpdate, _: Admin, db: Db) -> Response:
+    await tenants.set_push_secret(db, operator, body.secret)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,94 @@
+"""Operator pushes: signed, validated as a whole, then produced to the usage topic."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, HTTPException, Request, status
+
+from api.deps import Db, Res
+from api.schemas import Operator, UsageAccepted
+from api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from store import tenants
+from streams.events import UsageRecord
+from streams.validation import parse_record
+
+router = APIRouter(prefix="/v1/upstream", tags=["upstream"])
+
+
+async def _signed_body(request: Request, res: Res, db: Db, operator: str) -> bytes:
+    limit = res.settings.push_max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            f"body larger than {limit} bytes; split the push")
+    body = await request.body()
+    if len(body) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            f"body larger than {limit} bytes; split the push")
+    problem = signature_problem(
+        await tenants.push_secret(db, operator),
+        request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER),
+        body, time.time(), res.settings.push_max_skew_s,
+    )
+    if problem:
+        res.metrics.usage_pushes.labels(operator, "unauthorized").inc()
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, problem)
+    return body
+
+
+def _records_of(body: bytes, max_records: int) -> list[Any]:
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            'body must be an object {"records": [...]}')
+    records: list[Any] = doc["records"]
+    if len(records) > max_records:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
+                            f"records: at most {max_records} per push, got {len(records)}")
+    return records
+
+
+def parse_usage(raw: list[Any], now: datetime) -> tuple[list[UsageRecord], list[dict[str, Any]]]:
+    """Parse every record; the second list names each bad record and why."""
+    good: list[UsageRecord] = []
+    bad: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        parsed = parse_record(item, now)
+        if isinstance(parsed, UsageRecord):
+            good.append(parsed)
+            continue
+        record_id = item.get("record_id") if isinstance(item, dict) else None
+        bad.extend({"index": index, "record_id": record_id, "field": e.field, "reason": e.reason}
+                   for e in parsed)
+    return good, bad
+
+
+@router.post("/{operator}/usage", status_code=status.HTTP_202_ACCEPTED,
+             response_model=UsageAccepted)
+async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> UsageAccepted:
+    body = await _signed_body(request, res, db, operator)
+    records, errors = parse_usage(_records_of(body, res.settings.push_max_records),
+                                  datetime.now(UTC))
+    if errors:
+        res.metrics.usage_pushes.labels(operator, "invalid").inc()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {
+            "message": f"{len({e['index'] for e in errors})} invalid record(s); nothing accepted",
+            "errors": errors,
+        })
+    try:
+        await res.publisher.publish(operator, records)
+    except Exception as exc:
+        res.metrics.usage_pushes.labels(operator, "unavailable").inc()
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"usage could not be queued ({type(exc).__name__}); retry the push",
+                            headers={"Retry-After": "5"}) from None
+    res.metrics.usage_pushes.labels(operator, "accepted").inc()
+    res.metrics.usage_records.labels(operator).inc(len(records))
+    return UsageAccepted(accepted=len(records))

@@ -1,0 +1,92 @@
+"""Request and response bodies of the public API (names per shared/api-contract.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from streams.validation import iccid_problem
+
+Operator = Literal["onelink", "jasper", "ctcc"]
+Role = Literal["enterprise_admin", "enterprise_viewer"]
+Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+def _valid_iccid(value: str) -> str:
+    problem = iccid_problem(value)
+    if problem:
+        raise ValueError(f"ICCID {problem}")
+    return value
+
+
+def _valid_timezone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. Asia/Shanghai)")
+    return value
+
+
+Iccid = Annotated[str, AfterValidator(_valid_iccid)]
+TimeZone = Annotated[str, AfterValidator(_valid_timezone)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnterpriseCreate(Strict):
+    enterprise_id: Ident
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    timezone: TimeZone = "Asia/Shanghai"
+
+
+class EnterprisePublic(BaseModel):
+    enterprise_id: str
+    name: str
+    timezone: str
+
+
+class ApiKeyCreate(Strict):
+    role: Role
+
+
+class ApiKeyPublic(BaseModel):
+    key_id: str
+    key: str = Field(description="the bearer token; shown only in this answer")
+    enterprise_id: str
+    role: Role
+
+
+class PushSecretUpdate(Strict):
+    secret: Annotated[str, Field(min_length=16, max_length=256)]
+
+
+class CardCreate(Strict):
+    iccid: Iccid
+    enterprise_id: Ident
+    operator: Operator
+    package_bytes: Annotated[int, Field(ge=0)] | None = None
+    pool_id: Ident | None = None
+
+
+class CardPublic(BaseModel):
+    iccid: str
+    enterprise_id: str
+    operator: Operator
+    pool_id: str | None
+    package_bytes: int | None
+    cycle: str = Field(description="billing cycle, YYYY-MM in the enterprise's time zone")
+    cycle_usage_bytes: int
+    desired_status: Literal["active", "stopped"]
+    stop_reasons: list[str]
+    network_status: Literal["active", "stopped", "unknown"]
+
+
+class UsageAccepted(BaseModel):
+    accepted: int
+
+
+class Health(BaseModel):
+    status: str
+    problems: list[str] = []

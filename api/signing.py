@@ -1,0 +1,35 @@
+"""HMAC signatures of operator pushes (see shared/api-contract.md, "Upstream signing")."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+TIMESTAMP_HEADER = "X-Cardpulse-Timestamp"
+SIGNATURE_HEADER = "X-Cardpulse-Signature"
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The signature header value for `body` sent at `timestamp` (unix seconds)."""
+    message = f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_problem(
+    secret: str | None, timestamp: str | None, signature: str | None, body: bytes,
+    now: float, max_skew_s: int,
+) -> str | None:
+    """Why a push must be refused (401), or None when its signature is good and fresh."""
+    if secret is None:
+        return "no push secret is configured for this operator"
+    if not timestamp or not signature:
+        return f"{TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers are required"
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return f"{TIMESTAMP_HEADER} must be unix seconds"
+    if abs(now - sent) > max_skew_s:
+        return f"{TIMESTAMP_HEADER} is more than {max_skew_s} s away from the server clock"
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+        return "signature does not match"
+    return None

@@ -1,0 +1,70 @@
+"""The `cardpulse` command: `up` runs the platform; the other verbs run one process each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cardpulse.processes import StartupError
+from cardpulse.settings import SettingsError, get_settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cardpulse", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+    up = verbs.add_parser("up", help="start the whole platform in the foreground")
+    up.add_argument("--api-port", type=int, default=None, help="API port (default 8000)")
+    up.add_argument("--sim-port", type=int, default=None,
+                    help="operator simulator port (default 8100)")
+    up.add_argument("--state-dir", type=Path, default=None,
+                    help="where data, logs and the admin token live (default .cardpulse)")
+    verbs.add_parser("api", help="run the HTTP API (started by `up`)")
+    verbs.add_parser("worker", help="run a stream worker (started by `up`)")
+    verbs.add_parser("simulator", help="run the operator simulator (started by `up`)")
+    verbs.add_parser("migrate", help="apply database migrations to CARDPULSE_DATABASE_URL")
+    return parser
+
+
+def _up(args: argparse.Namespace) -> int:
+    from cardpulse.up import run_up
+
+    overrides = {"api_port": args.api_port, "sim_port": args.sim_port,
+                 "state_dir": args.state_dir}
+    return run_up(load_settings(**{k: v for k, v in overrides.items() if v is not None}))
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if args.verb == "api":
+        from cardpulse.apiserver import run_api
+
+        run_api(settings)
+    elif args.verb == "worker":
+        from cardpulse.worker import run_worker
+
+        run_worker(settings)
+    elif args.verb == "simulator":
+        from cardpulse.simserver import run_simulator
+
+        run_simulator(settings)
+    elif args.verb == "migrate":
+        from store.migrate import apply_migrations
+
+        applied = apply_migrations(settings.require_database())
+        print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _up(args) if args.verb == "up" else _run(args)
+    except (SettingsError, StartupError) as exc:
+        print(f"cardpulse: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

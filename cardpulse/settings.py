@@ -1,0 +1,102 @@
+"""The one settings class of CardPulse, read from `CARDPULSE_*` environment variables.
+
+Every process builds it once, in its composition root, through `get_settings()`; nothing reads
+the environment at import time. `cardpulse up` resolves the embedded services and hands their
+addresses to its children through the same variables, so a child needs nothing else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class SettingsError(RuntimeError):
+    """Raised with a readable message when the environment holds an invalid setting."""
+
+
+class Settings(BaseSettings):
+    """Typed, frozen configuration shared by every CardPulse process."""
+
+    model_config = SettingsConfigDict(env_prefix="CARDPULSE_", frozen=True, extra="ignore")
+
+    state_dir: Path = Path(".cardpulse")
+    host: str = "127.0.0.1"
+    api_port: Port = 8000
+    sim_port: Port = 8100
+
+    kafka_bootstrap: str | None = None
+    kafka_port: Port = 0
+    kafka_session_timeout_s: float = Field(default=6.0, gt=0)
+    database_url: str | None = None
+    postgres_port: Port = 0
+    postgres_fsync: bool = True
+
+    admin_token: SecretStr | None = None
+
+    topic_prefix: str = Field(default="cardpulse", pattern=r"^[A-Za-z0-9._-]+$")
+    usage_partitions: int = Field(default=8, ge=1, le=256)
+    worker_group: str = "cardpulse-usage"
+    worker_take_messages: int = Field(default=20, ge=1, le=10_000)
+    worker_batch_within_s: float = Field(default=0.05, gt=0)
+    micro_batch_records: int = Field(default=500, ge=1, le=10_000)
+
+    push_max_records: int = Field(default=10_000, ge=1)
+    push_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    push_max_skew_s: int = Field(default=300, ge=1)
+    default_timezone: str = "Asia/Shanghai"
+
+    sim_cooldown_s: float = Field(default=180.0, ge=0)
+
+    @field_validator("kafka_bootstrap", "database_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def usage_topic(self) -> str:
+        """The topic that carries usage micro-batches, keyed (partitioned) by ICCID."""
+        return f"{self.topic_prefix}.usage"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where processes leave readiness markers and the supervisor its pid file."""
+        return self.state_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def require_kafka(self) -> str:
+        if not self.kafka_bootstrap:
+            raise SettingsError("CARDPULSE_KAFKA_BOOTSTRAP is not set; start through `cardpulse up`")
+        return self.kafka_bootstrap
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise SettingsError("CARDPULSE_DATABASE_URL is not set; start through `cardpulse up`")
+        return self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus overrides, turning errors into one message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CARDPULSE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (tests call `get_settings.cache_clear()`)."""
+    return load_settings()

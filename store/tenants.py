@@ -1,0 +1,99 @@
+"""Queries for enterprises, their API keys, and operators' push secrets."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import psycopg
+
+from store.db import Conn
+
+
+class AlreadyExists(Exception):
+    """The object's id is taken."""
+
+
+class NotFound(Exception):
+    """No such object (or not visible to the caller)."""
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    enterprise_id: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class KeyOwner:
+    """Who an API key belongs to."""
+
+    key_id: str
+    enterprise_id: str
+    role: str
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+async def create_enterprise(conn: Conn, enterprise_id: str, name: str, timezone: str) -> Enterprise:
+    try:
+        await conn.execute(
+            "INSERT INTO enterprises (enterprise_id, name, timezone) VALUES (%s, %s, %s)",
+            (enterprise_id, name, timezone),
+        )
+    except psycopg.errors.UniqueViolation:
+        raise AlreadyExists(enterprise_id) from None
+    return Enterprise(enterprise_id, name, timezone)
+
+
+async def get_enterprise(conn: Conn, enterprise_id: str) -> Enterprise:
+    cur = await conn.execute(
+        "SELECT enterprise_id, name, timezone FROM enterprises WHERE enterprise_id = %s",
+        (enterprise_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(enterprise_id)
+    return Enterprise(*row)
+
+
+async def create_api_key(conn: Conn, enterprise_id: str, role: str) -> tuple[str, str]:
+    """Make a key for the enterprise; returns (key_id, key). Only its hash is stored."""
+    await get_enterprise(conn, enterprise_id)
+    key_id = secrets.token_hex(6)
+    key = f"cpk_{key_id}_{secrets.token_urlsafe(32)}"
+    await conn.execute(
+        "INSERT INTO api_keys (key_id, key_hash, enterprise_id, role) VALUES (%s, %s, %s, %s)",
+        (key_id, hash_key(key), enterprise_id, role),
+    )
+    return key_id, key
+
+
+async def key_owner(conn: Conn, key: str) -> KeyOwner | None:
+    """The owner of a live key, recording its use; None for unknown or revoked keys."""
+    cur = await conn.execute(
+        "UPDATE api_keys SET last_used_at = now()"
+        " WHERE key_hash = %s AND revoked_at IS NULL"
+        " RETURNING key_id, enterprise_id, role",
+        (hash_key(key),),
+    )
+    row = await cur.fetchone()
+    return KeyOwner(*row) if row else None
+
+
+async def set_push_secret(conn: Conn, operator: str, secret: str) -> None:
+    await conn.execute(
+        "INSERT INTO operator_secrets (operator, secret) VALUES (%s, %s)"
+        " ON CONFLICT (operator) DO UPDATE SET secret = excluded.secret, updated_at = now()",
+        (operator, secret),
+    )
+
+
+async def push_secret(conn: Conn, operator: str) -> str | None:
+    cur = await conn.execute("SELECT secret FROM operator_secrets WHERE operator = %s", (operator,))
+    row = await cur.fetchone()
+    return str(row[0]) if row else None

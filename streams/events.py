@@ -1,0 +1,40 @@
+"""Event schemas carried on CardPulse topics, encoded with msgspec (compact JSON arrays).
+
+A usage message is a partition-aligned micro-batch: every record in it belongs to a card whose
+ICCID maps to the partition the message was produced to.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class UsageRecord(msgspec.Struct, array_like=True, frozen=True):
+    """One operator usage record; times are epoch milliseconds (UTC)."""
+
+    record_id: str
+    iccid: str
+    bytes: int
+    start_ms: int
+    end_ms: int
+
+
+class UsageBatch(msgspec.Struct, frozen=True):
+    """Usage records of one operator accepted together (one push, one poll, or part of one)."""
+
+    operator: str
+    received_ms: int
+    records: list[UsageRecord]
+
+
+_encoder = msgspec.json.Encoder()
+_usage_decoder = msgspec.json.Decoder(UsageBatch)
+
+
+def encode_usage(batch: UsageBatch) -> bytes:
+    return _encoder.encode(batch)
+
+
+def decode_usage(payload: bytes) -> UsageBatch:
+    """Decode a usage message; raises `msgspec.DecodeError`/`ValidationError` on bad input."""
+    return _usage_decoder.decode(payload)

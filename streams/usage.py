@@ -1,0 +1,168 @@
+"""Usage accounting: take micro-batches off the usage topic and store them idempotently.
+
+`split_messages` is the pure part (decode, validate, sort out poison); `UsageSink` does the
+I/O, retrying a batch until PostgreSQL has it, so that faust acknowledges (and later commits)
+the batch's offsets only after its effects are durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import faust
+import msgspec
+import psycopg
+from psycopg.rows import TupleRow
+
+from cardpulse.settings import Settings
+from store.usage import OperatorRecords, WriteResult, dead_letter, write_usage
+from streams.events import decode_usage
+from streams.validation import OPERATORS, record_problem
+
+log = logging.getLogger(__name__)
+
+Conn = psycopg.AsyncConnection[TupleRow]
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Poison:
+    """Input that cannot be accounted, with the reason, bound for the dead letters."""
+
+    reason: str
+    payload: object
+    operator: str | None = None
+    iccid: str | None = None
+
+
+@dataclass
+class Split:
+    good: list[OperatorRecords] = field(default_factory=list)
+    poison: list[Poison] = field(default_factory=list)
+
+
+def _split_one(payload: bytes, out: Split) -> None:
+    try:
+        batch = decode_usage(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        text = payload.decode("utf-8", errors="replace")[:10_000]
+        out.poison.append(Poison(f"undecodable usage message: {exc}", {"raw": text}))
+        return
+    if batch.operator not in OPERATORS:
+        out.poison.append(Poison(f"unknown operator {batch.operator!r}",
+                                 msgspec.to_builtins(batch), operator=batch.operator))
+        return
+    good = []
+    for record in batch.records:
+        problem = record_problem(record)
+        if problem:
+            out.poison.append(Poison(problem, msgspec.to_builtins(record),
+                                     operator=batch.operator, iccid=record.iccid))
+        else:
+            good.append(record)
+    out.good.append(OperatorRecords(batch.operator, batch.received_ms, good))
+
+
+def split_messages(payloads: Sequence[bytes]) -> Split:
+    """Decode and check a batch of usage messages; never raises on bad input."""
+    out = Split()
+    for payload in payloads:
+        _split_one(payload, out)
+    return out
+
+
+class UsageSink:
+    """Writes batches to PostgreSQL over one connection, reconnecting and retrying on failure."""
+
+    def __init__(self, database_url: str, *, max_backoff_s: float = 5.0) -> None:
+        self._url = database_url
+        self._conn: Conn | None = None
+        self._max_backoff = max_backoff_s
+
+    async def _connection(self) -> Conn:
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+        return self._conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+
+    async def handle(self, payloads: Sequence[bytes]) -> WriteResult:
+        """Store a batch of messages; returns only once every effect is durable."""
+        split = split_messages(payloads)
+        result = await self._retrying(lambda conn: self._write(conn, split))
+        if split.poison:
+            await self._retrying(lambda conn: self._dead_letter(conn, split.poison))
+        return result
+
+    async def _write(
+        self, conn: Conn, split: Split
+    ) -> WriteResult:
+        try:
+            return await write_usage(conn, split.good)
+        except psycopg.DataError:
+            # One message the database rejects must not hold up the others: write them one
+            # by one and dead-letter the message that fails.
+            return await self._write_each(conn, split)
+
+    async def _write_each(
+        self, conn: Conn, split: Split
+    ) -> WriteResult:
+        inserted = duplicates = dead = 0
+        for batch in split.good:
+            try:
+                result = await write_usage(conn, [batch])
+            except psycopg.DataError as exc:
+                split.poison.append(Poison(f"rejected by the database: {exc}",
+                                           msgspec.to_builtins(batch), operator=batch.operator))
+                continue
+            inserted += result.inserted
+            duplicates += result.duplicates
+            dead += result.dead_lettered
+        return WriteResult(inserted, duplicates, dead)
+
+    @staticmethod
+    async def _dead_letter(
+        conn: Conn, poison: list[Poison]
+    ) -> None:
+        async with conn.transaction():
+            for item in poison:
+                await dead_letter(conn, "usage", item.reason, item.payload,
+                                  operator=item.operator, iccid=item.iccid)
+
+    async def _retrying(self, action: Callable[[Conn], Awaitable[_T]]) -> _T:
+        delay = 0.1
+        while True:
+            try:
+                return await action(await self._connection())
+            except psycopg.OperationalError as exc:
+                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
+                if self._conn is not None:
+                    await self._conn.close()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_backoff)
+
+
+def register_usage_agent(app: faust.App, settings: Settings, sink: UsageSink) -> None:
+    """Attach the usage-accounting agent to `app`."""
+    topic = app.topic(
+        settings.usage_topic, key_type=bytes, value_type=bytes,
+        key_serializer="raw", value_serializer="raw", partitions=settings.usage_partitions,
+    )
+
+    async def account(stream: faust.StreamT[bytes]) -> None:
+        within = settings.worker_batch_within_s
+        async for payloads in stream.take(settings.worker_take_messages, within=within):
+            started = time.perf_counter()
+            result = await sink.handle(payloads)
+            log.info("usage batch: %d messages, %d new, %d duplicate, %d unknown card, %.1f ms",
+                     len(payloads), result.inserted, result.duplicates, result.dead_lettered,
+                     (time.perf_counter() - started) * 1000)
+
+    app.agent(topic, name="usage-accounting")(account)
