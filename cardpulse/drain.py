@@ -17,11 +17,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
     """Messages on `topic` not yet committed by `group`."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await consumer.start()
-    await admin.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                request_timeout_ms=3000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
     try:
+        await consumer.start()
+        await admin.start()
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         ends = await consumer.end_offsets(partitions)
         committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
@@ -37,7 +38,8 @@ def wait_drained(bootstrap: str, group: str, topic: str, timeout: float) -> bool
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if asyncio.run(group_lag(bootstrap, group, topic)) == 0:
+            lag = asyncio.run(asyncio.wait_for(group_lag(bootstrap, group, topic), timeout=5))
+            if lag == 0:
                 return True
         except Exception:  # noqa: S110 - the broker may be going away; the deadline decides
             pass

@@ -58,6 +58,7 @@ class Child:
                     stderr=subprocess.STDOUT,
                     env=dict(self.env) if self.env is not None else None,
                     user=self.user,
+                    start_new_session=True,  # a terminal's Ctrl-C reaches only the supervisor
                     preexec_fn=_die_with_parent(self.stop_signal),  # noqa: PLW1509
                 )
             except OSError as exc:

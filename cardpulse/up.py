@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 import secrets
 import signal
@@ -217,7 +218,8 @@ def _shutdown(settings: Settings, stack: Stack, bootstrap: str | None) -> None:
         if name in by_name:
             by_name[name].stop()
     worker = by_name.get("worker")
-    if worker and worker.alive() and bootstrap and "kafka" in by_name:
+    kafka = by_name.get("kafka")
+    if worker and worker.alive() and bootstrap and kafka and kafka.alive():
         wait_drained(bootstrap, settings.worker_group, settings.usage_topic, timeout=15)
     stack.stop_all()
 
@@ -225,6 +227,7 @@ def _shutdown(settings: Settings, stack: Stack, bootstrap: str | None) -> None:
 def run_up(settings: Settings) -> int:
     """The whole platform in the foreground; returns the process exit code."""
     started = time.monotonic()
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its retries are not ours to print
     signal.signal(signal.SIGINT, _raise_shutdown)
     signal.signal(signal.SIGTERM, _raise_shutdown)
     stack = Stack()

@@ -16,6 +16,7 @@ READY_MARKER = "worker.ready"
 
 def build_worker(settings: Settings) -> faust.Worker:
     """Wire the faust app, its agents and their sinks; connects nothing until started."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     sink = UsageSink(settings.require_database())
     register_usage_agent(app, settings, sink)

@@ -134,9 +134,18 @@ async def dead_letter(
     conn: AsyncConnection[TupleRow], source: str, reason: str, payload: object,
     *, operator: str | None = None, iccid: str | None = None,
 ) -> None:
-    """Keep input the streams cannot use, with the reason, instead of dropping it."""
+    """Keep input the streams cannot use, with the reason, instead of dropping it.
+
+    PostgreSQL text cannot hold NUL, which bad input may carry: it is replaced by U+FFFD here
+    so that keeping the evidence can never fail.
+    """
+    document = orjson.dumps(payload).decode().replace("\\u0000", "\\ufffd")
     await conn.execute(
         "INSERT INTO dead_letters (source, reason, operator, iccid, payload)"
         " VALUES (%s, %s, %s, %s, %s::jsonb)",
-        (source, reason, operator, iccid, orjson.dumps(payload).decode()),
+        (source, _text(reason), _text(operator), _text(iccid), document),
     )
+
+
+def _text(value: str | None) -> str | None:
+    return value.replace("\x00", "\ufffd") if value is not None else None

@@ -8,6 +8,8 @@ the batch's offsets only after its effects are durable.
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -46,12 +48,17 @@ class Split:
     poison: list[Poison] = field(default_factory=list)
 
 
+def raw_payload(payload: bytes) -> dict[str, str]:
+    """A JSON-safe copy of bytes that could not be decoded: all of it, plus a readable preview."""
+    preview = payload[:2000].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return {"raw_base64": base64.b64encode(payload).decode(), "preview": preview}
+
+
 def _split_one(payload: bytes, out: Split) -> None:
     try:
         batch = decode_usage(payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        text = payload.decode("utf-8", errors="replace")[:10_000]
-        out.poison.append(Poison(f"undecodable usage message: {exc}", {"raw": text}))
+        out.poison.append(Poison(f"undecodable usage message: {exc}", raw_payload(payload)))
         return
     if batch.operator not in OPERATORS:
         out.poison.append(Poison(f"unknown operator {batch.operator!r}",
@@ -160,7 +167,13 @@ def register_usage_agent(app: faust.App, settings: Settings, sink: UsageSink) ->
         within = settings.worker_batch_within_s
         async for payloads in stream.take(settings.worker_take_messages, within=within):
             started = time.perf_counter()
-            result = await sink.handle(payloads)
+            try:
+                result = await sink.handle(payloads)
+            except Exception:
+                # Not a data problem (those are dead-lettered): crash the process before the
+                # batch is acknowledged, so that a restart redelivers it from the last commit.
+                log.critical("usage batch failed; exiting for a clean redelivery", exc_info=True)
+                os._exit(70)
             log.info("usage batch: %d messages, %d new, %d duplicate, %d unknown card, %.1f ms",
                      len(payloads), result.inserted, result.duplicates, result.dead_lettered,
                      (time.perf_counter() - started) * 1000)

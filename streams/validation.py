@@ -69,6 +69,8 @@ def _check_record_id(value: object) -> str | None:
         return "must be a non-empty string"
     if len(value) > MAX_RECORD_ID_LEN:
         return f"must be at most {MAX_RECORD_ID_LEN} characters"
+    if not value.isprintable():
+        return "must not contain control characters"
     return None
 
 

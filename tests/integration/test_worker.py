@@ -1,0 +1,116 @@
+"""The stream worker as a real process on the embedded broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from cardpulse.settings import Settings
+from streams.events import UsageRecord
+from streams.publish import UsagePublisher
+from tests.conftest import settings_env
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.integration
+CARDS = [f"89860000000000{n:05d}" for n in range(20)]
+
+
+class WorkerProcess:
+    """`cardpulse worker` in a subprocess, killable at will."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.settings = settings
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cardpulse.cli", "worker"], env=settings_env(self.settings),
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
+    with psycopg.connect(settings.require_database(), autocommit=True) as conn:
+        conn.execute("INSERT INTO enterprises (enterprise_id, name) VALUES ('e', 'E')")
+        for iccid in CARDS:
+            conn.execute("INSERT INTO cards (iccid, enterprise_id, operator)"
+                         " VALUES (%s, 'e', 'jasper')", (iccid,))
+    process = WorkerProcess(settings, tmp_path / "worker.log")
+    process.start()
+    yield process
+    process.stop()
+
+
+def stored(settings: Settings) -> tuple[int, int, int]:
+    """(records stored, bytes in cycle totals, dead letters)."""
+    with psycopg.connect(settings.require_database()) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM usage_records),"
+            " (SELECT coalesce(sum(bytes), 0) FROM card_cycle_usage),"
+            " (SELECT count(*) FROM dead_letters)").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def records(start: int, count: int, now_ms: int) -> list[UsageRecord]:
+    return [UsageRecord(f"rec-{n}", CARDS[n % len(CARDS)], 10, now_ms - 1000, now_ms)
+            for n in range(start, start + count)]
+
+
+async def publish(settings: Settings, batch: list[UsageRecord], per_message: int = 50) -> None:
+    publisher = UsagePublisher(settings.require_kafka(), settings.usage_topic,
+                               settings.usage_partitions, per_message)
+    await publisher.start()
+    try:
+        await publisher.publish("jasper", batch)
+    finally:
+        await publisher.stop()
+
+
+async def test_usage_is_stored_once_and_poison_is_dead_lettered(
+    settings: Settings, worker: WorkerProcess,
+) -> None:
+    batch = records(0, 500, now_ms=1_790_000_000_000)
+    await publish(settings, batch)
+    await publish(settings, batch[:200])  # the operator pushed part of it again
+    producer = AIOKafkaProducer(bootstrap_servers=settings.require_kafka())
+    await producer.start()
+    await producer.send_and_wait(settings.usage_topic, b"\x00garbage", partition=0)
+    await producer.stop()
+    eventually(lambda: stored(settings) == (500, 5000, 1), timeout=60,
+               what="500 records, 5000 bytes, 1 dead letter", show=lambda: stored(settings))
+
+
+async def test_killed_worker_loses_nothing_and_counts_nothing_twice(
+    settings: Settings, worker: WorkerProcess,
+) -> None:
+    first = records(0, 3000, now_ms=1_790_000_000_000)
+    await publish(settings, first, per_message=20)
+    eventually(lambda: stored(settings)[0] > 0, timeout=60, what="first batches stored")
+    worker.stop(signal.SIGKILL)  # mid-stream: uncommitted offsets will be redelivered
+    await publish(settings, records(3000, 1000, now_ms=1_790_000_000_000), per_message=20)
+    worker.start()
+    eventually(lambda: stored(settings) == (4000, 40000, 0), timeout=90,
+               what="all 4000 records exactly once after the restart",
+               show=lambda: stored(settings))
+    assert os.path.exists(settings.run_dir / "worker.ready")

@@ -1,0 +1,40 @@
+"""The worker's pure step: decode usage messages and sort out what cannot be accounted."""
+
+from __future__ import annotations
+
+from store.usage import record_key
+from streams.events import UsageBatch, UsageRecord, encode_usage
+from streams.usage import split_messages
+
+GOOD = UsageRecord("r1", "8986001234567890123", 10, 0, 1)
+
+
+def test_good_message_passes_whole() -> None:
+    split = split_messages([encode_usage(UsageBatch("jasper", 5, [GOOD]))])
+    assert [(b.operator, list(b.records)) for b in split.good] == [("jasper", [GOOD])]
+    assert split.poison == []
+
+
+def test_poison_is_kept_with_reason_and_others_survive() -> None:
+    bad_record = UsageRecord("r2", "1234", 10, 0, 1)
+    payloads = [
+        b"not json at all",
+        encode_usage(UsageBatch("vodafone", 5, [GOOD])),
+        encode_usage(UsageBatch("ctcc", 5, [GOOD, bad_record])),
+    ]
+    split = split_messages(payloads)
+    assert [list(b.records) for b in split.good] == [[GOOD]]
+    reasons = [p.reason for p in split.poison]
+    assert reasons[0].startswith("undecodable usage message")
+    assert reasons[1] == "unknown operator 'vodafone'"
+    assert reasons[2] == "iccid must be 19 or 20 characters, got 4"
+    assert split.poison[0].payload == {"raw_base64": "bm90IGpzb24gYXQgYWxs",
+                                       "preview": "not json at all"}
+    assert split.poison[2].iccid == "1234" and split.poison[2].operator == "ctcc"
+
+
+def test_record_key_is_per_operator_and_stable() -> None:
+    assert record_key("onelink", "r1") == record_key("onelink", "r1")
+    assert record_key("onelink", "r1") != record_key("jasper", "r1")
+    # the separator keeps ("a", "bc") and ("ab", "c") apart
+    assert record_key("a", "bc") != record_key("ab", "c")
