@@ -91,7 +91,8 @@ Caller = Annotated[Principal, Depends(get_principal)]
 
 def require_admin(caller: Caller) -> Principal:
     if caller.role != "admin":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the platform administrator may do this")
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "only the platform administrator may do this")
     return caller
 
 

@@ -160,4 +160,6 @@ def check_database(url: str) -> None:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StartupError(f"postgres: cannot connect to CARDPULSE_DATABASE_URL ({first})") from None
+        raise StartupError(
+            f"postgres: cannot connect to CARDPULSE_DATABASE_URL ({first})"
+        ) from None

@@ -83,9 +83,8 @@ class Child:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the process to stop, then kill it if it has not within `timeout` seconds."""
-        if not self.alive():
+        if self.proc is None or self.proc.poll() is not None:
             return
-        assert self.proc is not None
         self.proc.send_signal(self.stop_signal)
         try:
             self.proc.wait(timeout)
@@ -97,7 +96,7 @@ class Child:
 def wait_until(
     check: Callable[[], bool], *, timeout: float, what: str, child: Child | None = None
 ) -> None:
-    """Poll `check` until it is true; fail naming `what` (and the child's log) on timeout or exit."""
+    """Poll `check` until true; fail naming `what` (and the child's log) on timeout or exit."""
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:

@@ -75,7 +75,9 @@ class Settings(BaseSettings):
 
     def require_kafka(self) -> str:
         if not self.kafka_bootstrap:
-            raise SettingsError("CARDPULSE_KAFKA_BOOTSTRAP is not set; start through `cardpulse up`")
+            raise SettingsError(
+                "CARDPULSE_KAFKA_BOOTSTRAP is not set; start through `cardpulse up`"
+            )
         return self.kafka_bootstrap
 
     def require_database(self) -> str:

@@ -177,7 +177,7 @@ def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
     shown_url = url.split("@")[-1] if "@" in url else url
     token_path = settings.state_dir / "admin-token"
     token_line = (f"{token}  (generated; saved in {token_path})" if generated else
-                  f"from CARDPULSE_ADMIN_TOKEN" if settings.admin_token else
+                  "from CARDPULSE_ADMIN_TOKEN" if settings.admin_token else
                   f"in {token_path}")
     host = settings.host
     return "\n".join([

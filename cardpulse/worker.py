@@ -23,13 +23,13 @@ def build_worker(settings: Settings) -> faust.Worker:
     marker = settings.run_dir / READY_MARKER
     marker.unlink(missing_ok=True)
 
-    @app.on_partitions_assigned.connect  # type: ignore[misc]
-    async def _ready(sender: Any, assigned: Any, **kwargs: Any) -> None:
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode types it narrowly
+    async def _ready(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text("ready\n")
 
-    @app.on_before_shutdown.connect  # type: ignore[misc]
-    async def _close(sender: Any, **kwargs: Any) -> None:
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def _close(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         marker.unlink(missing_ok=True)
         await sink.close()
 

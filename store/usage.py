@@ -111,7 +111,9 @@ def _rows(batches: Sequence[OperatorRecords]) -> list[tuple[object, ...]]:
     return rows
 
 
-async def write_usage(conn: AsyncConnection[TupleRow], batches: Sequence[OperatorRecords]) -> WriteResult:
+async def write_usage(
+    conn: AsyncConnection[TupleRow], batches: Sequence[OperatorRecords]
+) -> WriteResult:
     """Store a batch of usage in one transaction; safe to repeat after any failure."""
     rows = _rows(batches)
     if not rows:
@@ -125,8 +127,9 @@ async def write_usage(conn: AsyncConnection[TupleRow], batches: Sequence[Operato
                 await copy.write_row(row)
         await cur.execute(_APPLY)
         found = await cur.fetchone()
-    assert found is not None
-    inserted, dead = int(found[0]), int(found[1])  # type: ignore[index, call-overload]
+    if found is None:
+        raise RuntimeError("usage apply statement returned no row")
+    inserted, dead = int(found[0]), int(found[1])
     return WriteResult(inserted, len(rows) - inserted - dead, dead)
 
 

@@ -19,7 +19,8 @@ T = TypeVar("T")
 @lru_cache(maxsize=1 << 20)
 def partition_for(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner would pick for `key` (cached: ~10 µs each)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 def micro_batches(

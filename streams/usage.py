@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field

@@ -138,9 +138,10 @@ async def test_signed_push_is_produced_partition_aligned(
                 for message in messages:
                     batch = decode_usage(message.value)
                     assert batch.operator == "onelink"
-                    for record in batch.records:
-                        assert partition_for(record.iccid, settings.usage_partitions) == tp.partition
-                        seen.append(record.iccid)
+                    partitions = {partition_for(r.iccid, settings.usage_partitions)
+                                  for r in batch.records}
+                    assert partitions == {tp.partition}
+                    seen.extend(r.iccid for r in batch.records)
     finally:
         await consumer.stop()
     assert sorted(seen) == sorted(cards)

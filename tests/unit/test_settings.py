@@ -19,7 +19,7 @@ def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(Exception, match="frozen"):
-        settings.api_port = 1  # type: ignore[misc]
+        settings.api_port = 1
 
 
 def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,186 @@
+"""`cardpulse up` as a user runs it: a subprocess, driven over HTTP, stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+import pytest
+
+from api.signing import sign
+from cardpulse.processes import free_port
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.e2e
+SECRET = "e2e-push-secret-0123456789"
+CARD = "89860012345678901234"
+
+
+@dataclass
+class Up:
+    proc: subprocess.Popen[bytes]
+    api: str
+    sim: str
+    state_dir: Path
+    output: Path
+
+    def token(self) -> str:
+        return (self.state_dir / "admin-token").read_text().strip()
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+
+def launch(state_dir: Path, env: dict[str, str] | None = None, api_port: int | None = None
+           ) -> Up:
+    api_port = api_port or free_port()
+    sim_port = free_port()
+    output = state_dir.parent / f"up-{time.monotonic_ns()}.out"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
+    with output.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cardpulse.cli", "up", "--api-port", str(api_port),
+             "--sim-port", str(sim_port), "--state-dir", str(state_dir)],
+            stdout=out, stderr=subprocess.STDOUT, env={**clean, **(env or {})},
+        )
+    return Up(proc, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{sim_port}",
+              state_dir, output)
+
+
+def wait_up(up: Up) -> None:
+    eventually(lambda: "CardPulse is up" in up.text() or up.proc.poll() is not None,
+               timeout=60, what="`cardpulse up` ready", show=up.text)
+    assert up.proc.poll() is None, up.text()
+
+
+def stop(up: Up) -> tuple[list[psutil.Process], set[str]]:
+    """SIGTERM `up`; return the processes it had started and their names (orphan check)."""
+    children = psutil.Process(up.proc.pid).children(recursive=True)
+    names = {child.name() for child in children}
+    up.proc.send_signal(signal.SIGTERM)
+    assert up.proc.wait(timeout=40) == 0, up.text()
+    return children, names
+
+
+def still_running(processes: list[psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def up(state_dir: Path) -> Iterator[Up]:
+    running = launch(state_dir)
+    wait_up(running)
+    yield running
+    if running.proc.poll() is None:
+        running.proc.kill()
+        running.proc.wait()
+
+
+def push(up: Up, records: list[dict[str, Any]], secret: str = SECRET) -> httpx.Response:
+    raw = orjson.dumps({"records": records})
+    stamp = str(int(time.time()))
+    return httpx.post(f"{up.api}/v1/upstream/onelink/usage", content=raw, headers={
+        "X-Cardpulse-Timestamp": stamp, "X-Cardpulse-Signature": sign(secret, stamp, raw),
+        "Content-Type": "application/json"}, timeout=10)
+
+
+def record(record_id: str, nbytes: int, iccid: str = CARD) -> dict[str, Any]:
+    now = int(time.time())
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 120))
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))
+    return {"record_id": record_id, "iccid": iccid, "bytes": nbytes, "start": start, "end": end}
+
+
+def usage_of(up: Up) -> int:
+    answer = httpx.get(f"{up.api}/v1/cards/{CARD}",
+                       headers={"Authorization": f"Bearer {up.token()}"}, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["cycle_usage_bytes"])
+
+
+def configure(up: Up) -> None:
+    admin = {"Authorization": f"Bearer {up.token()}"}
+    with httpx.Client(base_url=up.api, headers=admin, timeout=10) as client:
+        assert client.post("/v1/enterprises", json={"enterprise_id": "acme",
+                                                    "name": "Acme"}).status_code == 201
+        assert client.put("/v1/operators/onelink/push-secret",
+                          json={"secret": SECRET}).status_code == 204
+        assert client.post("/v1/cards", json={"iccid": CARD, "enterprise_id": "acme",
+                                              "operator": "onelink"}).status_code == 201
+
+
+def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: Path) -> None:
+    assert httpx.get(f"{up.api}/healthz").json() == {"status": "ok"}
+    assert "# TYPE" in httpx.get(f"{up.api}/metrics").text
+    assert httpx.get(f"{up.sim}/_sim/cards/{CARD}").json() == {
+        "iccid": CARD, "status": "active", "status_changes": 0}
+    configure(up)
+    batch = [record("a", 1000), record("b", 234)]
+    assert push(up, batch).json() == {"accepted": 2}
+    assert push(up, batch).json() == {"accepted": 2}
+    # Same card, same partition: once the marker is counted the repeat has been processed.
+    assert push(up, [record("marker", 1)]).status_code == 202
+    eventually(lambda: usage_of(up) == 1235, timeout=30, what="usage counted once",
+               show=lambda: usage_of(up))
+
+    bad = push(up, [record("bad", 1, iccid="8986-not-an-iccid")])
+    assert bad.status_code == 422 and bad.json()["detail"]["errors"][0]["field"] == "iccid"
+    assert push(up, batch, secret="not-the-secret-at-all").status_code == 401
+
+    children, names = stop(up)
+    assert "postgres" in names and any(name.startswith("tansu") for name in names), names
+    assert still_running(children) == []
+
+    again = launch(state_dir)
+    try:
+        wait_up(again)
+        assert usage_of(again) == 1235
+        assert push(again, batch).status_code == 202
+        assert push(again, [record("marker-2", 1)]).status_code == 202
+        eventually(lambda: usage_of(again) == 1236, timeout=30, what="restart still dedupes",
+                   show=lambda: usage_of(again))
+        assert still_running(stop(again)[0]) == []
+    finally:
+        if again.proc.poll() is None:
+            again.proc.kill()
+
+
+def test_taken_port_fails_with_a_clear_message(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        failed = launch(tmp_path / "state", api_port=port)
+        assert failed.proc.wait(timeout=30) == 1
+    assert f"api: port {port} on 127.0.0.1 is not available" in failed.text()
+    assert "--api-port" in failed.text()
+
+
+def test_broken_database_url_fails_with_a_clear_message(tmp_path: Path) -> None:
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
+    failed = launch(tmp_path / "state", env={"CARDPULSE_DATABASE_URL": url})
+    assert failed.proc.wait(timeout=30) == 1
+    assert "postgres: cannot connect to CARDPULSE_DATABASE_URL" in failed.text()
