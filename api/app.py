@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from api.deps import Resources
 from api.metrics import ApiMetrics
-from api.routers import cards, enterprises, health, operators, upstream
+from api.routers import admin, cards, enterprises, health, operators, pools, upstream
 from cardpulse.settings import Settings
 from store.db import create_pool
-from streams.publish import UsagePublisher
+from streams.publish import Publisher
 
 
 def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
@@ -24,8 +24,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = create_pool(settings.require_database())
-        publisher = UsagePublisher(settings.require_kafka(), settings.usage_topic,
-                                   settings.usage_partitions, settings.micro_batch_records)
+        publisher = Publisher(settings)
         await pool.open(wait=True, timeout=30)
         await publisher.start()
         app.state.resources = Resources(settings, pool, publisher, metrics)
@@ -36,7 +35,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await pool.close()
 
     app = FastAPI(title="CardPulse", version="0.1.0", lifespan=lifespan)
-    for module in (health, enterprises, operators, cards, upstream):
+    for module in (health, enterprises, operators, cards, pools, upstream, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

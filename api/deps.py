@@ -15,7 +15,7 @@ from api.metrics import ApiMetrics
 from cardpulse.settings import Settings
 from store.db import Conn
 from store.tenants import key_owner
-from streams.publish import UsagePublisher
+from streams.publish import Publisher
 
 PrincipalRole = Literal["admin", "enterprise_admin", "enterprise_viewer"]
 
@@ -26,7 +26,7 @@ class Resources:
 
     settings: Settings
     pool: AsyncConnectionPool[Conn]
-    publisher: UsagePublisher
+    publisher: Publisher
     metrics: ApiMetrics
 
 

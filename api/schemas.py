@@ -45,6 +45,23 @@ class EnterprisePublic(BaseModel):
     enterprise_id: str
     name: str
     timezone: str
+    webhook_url: str | None = None
+
+
+class ClockUpdate(Strict):
+    offset_seconds: int
+
+
+class AlertPublic(BaseModel):
+    alert_id: int
+    kind: Literal["card_package", "pool"]
+    subject: str
+    cycle: str
+    percent: int
+    used_bytes: int
+    limit_bytes: int
+    created_at: str
+    webhook_state: str
 
 
 class ApiKeyCreate(Strict):
@@ -62,12 +79,59 @@ class PushSecretUpdate(Strict):
     secret: Annotated[str, Field(min_length=16, max_length=256)]
 
 
+Bytes = Annotated[int, Field(ge=0, le=1 << 62)]
+Percents = Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(max_length=10)]
+
+
+class EnterpriseUpdate(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    timezone: TimeZone | None = None
+    webhook_url: Annotated[str, Field(pattern=r"^https?://", max_length=2000)] | None = None
+    webhook_secret: Annotated[str, Field(min_length=16, max_length=256)] | None = None
+
+
 class CardCreate(Strict):
     iccid: Iccid
     enterprise_id: Ident
     operator: Operator
-    package_bytes: Annotated[int, Field(ge=0)] | None = None
+    package_bytes: Bytes | None = None
     pool_id: Ident | None = None
+    warn_percents: Percents = Field(default_factory=lambda: [80, 90])
+
+
+class CardUpdate(Strict):
+    """Only the fields sent change; `null` clears package_bytes or takes the card out of
+    its pool."""
+
+    package_bytes: Bytes | None = None
+    pool_id: Ident | None = None
+    warn_percents: Percents | None = None
+
+
+class PoolCreate(Strict):
+    pool_id: Ident
+    enterprise_id: Ident
+    limit_bytes: Bytes
+    per_card_limit_bytes: Bytes | None = None
+    warn_percents: Percents = Field(default_factory=lambda: [80, 90])
+
+
+class PoolUpdate(Strict):
+    limit_bytes: Bytes | None = None
+    per_card_limit_bytes: Bytes | None = None
+    warn_percents: Percents | None = None
+
+
+class PoolPublic(BaseModel):
+    pool_id: str
+    enterprise_id: str
+    limit_bytes: int
+    per_card_limit_bytes: int | None
+    cycle: str
+    used_bytes: int
+    card_count: int
+    status: Literal["ok", "exhausted"]
+    warn_percents: list[int]
 
 
 class CardPublic(BaseModel):
@@ -81,6 +145,7 @@ class CardPublic(BaseModel):
     desired_status: Literal["active", "stopped"]
     stop_reasons: list[str]
     network_status: Literal["active", "stopped", "unknown"]
+    warn_percents: list[int]
 
 
 class UsageAccepted(BaseModel):

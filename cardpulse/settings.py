@@ -54,6 +54,11 @@ class Settings(BaseSettings):
 
     sim_cooldown_s: float = Field(default=180.0, ge=0)
 
+    rollover_check_s: float = Field(default=5.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    test_clock: bool = False
+
     @field_validator("kafka_bootstrap", "database_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -63,6 +68,16 @@ class Settings(BaseSettings):
     def usage_topic(self) -> str:
         """The topic that carries usage micro-batches, keyed (partitioned) by ICCID."""
         return f"{self.topic_prefix}.usage"
+
+    @property
+    def desired_topic(self) -> str:
+        """Desired card states (stop reasons) for the controls, keyed by ICCID."""
+        return f"{self.topic_prefix}.desired-state"
+
+    @property
+    def alerts_topic(self) -> str:
+        """Quota warnings, keyed by enterprise."""
+        return f"{self.topic_prefix}.alerts"
 
     @property
     def run_dir(self) -> Path:

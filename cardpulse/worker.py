@@ -6,20 +6,42 @@ import logging
 from typing import Any
 
 import faust
+import httpx
 
 from cardpulse.settings import Settings
+from store.db import Reconnecting
 from streams.app import create_app
+from streams.publish import Publisher
+from streams.rollover import roll_over
 from streams.usage import UsageSink, register_usage_agent
+from streams.webhooks import deliver_due
 
 READY_MARKER = "worker.ready"
 
 
+def _register_timers(app: faust.App, settings: Settings, publisher: Publisher) -> Reconnecting:
+    db = Reconnecting(settings.require_database())
+    client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+
+    async def rollover() -> None:
+        await roll_over(db, publisher)
+
+    async def webhooks() -> None:
+        await deliver_due(db, client, settings.webhook_max_attempts)
+
+    app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
+    app.timer(interval=1.0, on_leader=True)(webhooks)
+    return db
+
+
 def build_worker(settings: Settings) -> faust.Worker:
-    """Wire the faust app, its agents and their sinks; connects nothing until started."""
+    """Wire the faust app, its agents, timers and sinks; connects nothing until started."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    sink = UsageSink(settings.require_database())
+    publisher = Publisher(settings)
+    sink = UsageSink(Reconnecting(settings.require_database()), publisher)
     register_usage_agent(app, settings, sink)
+    timers_db = _register_timers(app, settings, publisher)
     marker = settings.run_dir / READY_MARKER
     marker.unlink(missing_ok=True)
 
@@ -32,6 +54,7 @@ def build_worker(settings: Settings) -> faust.Worker:
     async def _close(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         marker.unlink(missing_ok=True)
         await sink.close()
+        await timers_db.close()
 
     return faust.Worker(app, loglevel=logging.WARNING, redirect_stdouts=False, quiet=True)
 

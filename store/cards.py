@@ -1,4 +1,8 @@
-"""Queries for cards and their current-cycle view."""
+"""Queries for cards: registration, configuration changes, manual stop/resume, the card view.
+
+Every change runs in one transaction that locks the card and re-runs the quota rules
+(`store.quota.evaluate`), so a new package or pool takes effect at once.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,13 @@ from dataclasses import dataclass
 import psycopg
 
 from store.db import Conn
+from store.quota import DesiredChange, Outcome, evaluate
 from store.tenants import AlreadyExists, NotFound
+from streams.quota_rules import MANUAL, desired_status, effective_reasons
+
+
+class Invalid(Exception):
+    """The change breaks a rule; the message names the field and the rule."""
 
 
 @dataclass(frozen=True)
@@ -24,36 +34,29 @@ class CardView:
     desired_status: str
     stop_reasons: list[str]
     network_status: str
+    warn_percents: list[int]
 
 
-# The current cycle is the calendar month of "now" in the enterprise's time zone.
 _VIEW = """
 SELECT c.iccid, c.enterprise_id, c.operator, c.pool_id, c.package_bytes,
-       to_char(now() AT TIME ZONE e.timezone, 'YYYY-MM'),
-       coalesce(u.bytes, 0), c.desired_status, c.stop_reasons, c.network_status
+       to_char(cp_now() AT TIME ZONE e.timezone, 'YYYY-MM'), coalesce(u.bytes, 0),
+       c.stop_reasons, coalesce(p.exhausted, false), c.network_status, c.warn_percents
 FROM cards c
 JOIN enterprises e ON e.enterprise_id = c.enterprise_id
+LEFT JOIN pools p ON p.pool_id = c.pool_id
 LEFT JOIN card_cycle_usage u
-       ON u.iccid = c.iccid
-      AND u.cycle = date_trunc('month', now() AT TIME ZONE e.timezone)::date
+       ON u.iccid = c.iccid AND u.cycle = cp_cycle(cp_now(), e.timezone)
 WHERE c.iccid = %s
 """
 
-
-async def create_card(
-    conn: Conn, iccid: str, enterprise_id: str, operator: str, package_bytes: int | None
-) -> CardView:
-    try:
-        await conn.execute(
-            "INSERT INTO cards (iccid, enterprise_id, operator, package_bytes)"
-            " VALUES (%s, %s, %s, %s)",
-            (iccid, enterprise_id, operator, package_bytes),
-        )
-    except psycopg.errors.UniqueViolation:
-        raise AlreadyExists(iccid) from None
-    except psycopg.errors.ForeignKeyViolation:
-        raise NotFound(enterprise_id) from None
-    return await get_card(conn, iccid)
+_MOVE_USAGE = """
+INSERT INTO pool_cycle_usage AS t (pool_id, cycle, bytes)
+SELECT %(pool)s, cp_cycle(cp_now(), e.timezone), %(sign)s * coalesce(u.bytes, 0)
+FROM cards c JOIN enterprises e ON e.enterprise_id = c.enterprise_id
+LEFT JOIN card_cycle_usage u ON u.iccid = c.iccid AND u.cycle = cp_cycle(cp_now(), e.timezone)
+WHERE c.iccid = %(iccid)s
+ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = t.bytes + excluded.bytes, updated_at = now()
+"""
 
 
 async def get_card(conn: Conn, iccid: str) -> CardView:
@@ -61,4 +64,101 @@ async def get_card(conn: Conn, iccid: str) -> CardView:
     row = await cur.fetchone()
     if row is None:
         raise NotFound(iccid)
-    return CardView(*row)
+    (iccid, ent, operator, pool_id, package, cycle, used, own, exhausted, network,
+     warn) = row
+    reasons = effective_reasons(own, exhausted)
+    return CardView(iccid, ent, operator, pool_id, package, cycle, used,
+                    desired_status(reasons), reasons, network, warn)
+
+
+async def _check_pool(conn: Conn, pool_id: str, enterprise_id: str) -> None:
+    cur = await conn.execute("SELECT enterprise_id FROM pools WHERE pool_id = %s FOR SHARE",
+                             (pool_id,))
+    row = await cur.fetchone()
+    if row is None or row[0] != enterprise_id:
+        raise Invalid(f"pool_id: unknown pool {pool_id!r} for enterprise {enterprise_id!r}")
+
+
+async def create_card(
+    conn: Conn, iccid: str, enterprise_id: str, operator: str, package_bytes: int | None,
+    pool_id: str | None, warn_percents: list[int],
+) -> tuple[CardView, Outcome]:
+    async with conn.transaction():
+        if pool_id is not None:
+            await _check_pool(conn, pool_id, enterprise_id)
+        try:
+            await conn.execute(
+                "INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id,"
+                " warn_percents) VALUES (%s, %s, %s, %s, %s, %s)",
+                (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents),
+            )
+        except psycopg.errors.UniqueViolation:
+            raise AlreadyExists(iccid) from None
+        except psycopg.errors.ForeignKeyViolation:
+            raise NotFound(enterprise_id) from None
+        outcome = await evaluate(conn, iccids=[iccid], cause="card_created")
+    return await get_card(conn, iccid), outcome
+
+
+UNSET = object()
+
+
+async def update_card(
+    conn: Conn, iccid: str, *, package_bytes: object = UNSET, pool_id: object = UNSET,
+    warn_percents: object = UNSET,
+) -> tuple[CardView, Outcome]:
+    """Change a card's package, pool or warning thresholds; the rules re-run at once."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT enterprise_id, pool_id FROM cards WHERE iccid = %s FOR UPDATE", (iccid,))
+        row = await cur.fetchone()
+        if row is None:
+            raise NotFound(iccid)
+        enterprise_id, old_pool = row
+        pools = {old_pool} if old_pool else set()
+        if pool_id is not UNSET and pool_id != old_pool:
+            if pool_id is not None:
+                await _check_pool(conn, str(pool_id), enterprise_id)
+                pools.add(str(pool_id))
+                await conn.execute(_MOVE_USAGE, {"pool": pool_id, "sign": 1, "iccid": iccid})
+            if old_pool is not None:
+                await conn.execute(_MOVE_USAGE, {"pool": old_pool, "sign": -1, "iccid": iccid})
+            await conn.execute("UPDATE cards SET pool_id = %s WHERE iccid = %s",
+                               (pool_id, iccid))
+        if package_bytes is not UNSET:
+            await conn.execute("UPDATE cards SET package_bytes = %s WHERE iccid = %s",
+                               (package_bytes, iccid))
+        if warn_percents is not UNSET:
+            await conn.execute("UPDATE cards SET warn_percents = %s WHERE iccid = %s",
+                               (warn_percents, iccid))
+        outcome = await evaluate(conn, iccids=[iccid], pool_ids=sorted(pools),
+                                 cause="card_updated")
+        view = await get_card(conn, iccid)
+    return view, _with_card(outcome, view, "card_updated")
+
+
+def _with_card(outcome: Outcome, view: CardView, cause: str) -> Outcome:
+    """Make sure the card itself is in the changes (moving pools can flip pool_exhausted)."""
+    if any(c.iccid == view.iccid for c in outcome.changes):
+        return outcome
+    change = DesiredChange(view.iccid, view.desired_status, view.stop_reasons, cause)
+    return Outcome([*outcome.changes, change], outcome.alerts)
+
+
+async def set_manual(conn: Conn, iccid: str, stopped: bool) -> tuple[CardView, Outcome]:
+    """Add or remove only the `manual` reason."""
+    async with conn.transaction():
+        before = await get_card(conn, iccid)
+        op = "array_append(stop_reasons, %s)" if stopped else "array_remove(stop_reasons, %s)"
+        guard = "NOT (%s = ANY(stop_reasons))" if stopped else "%s = ANY(stop_reasons)"
+        await conn.execute(
+            f"UPDATE cards SET stop_reasons = {op}, desired_version = desired_version + 1"  # noqa: S608
+            f" WHERE iccid = %s AND {guard}",
+            (MANUAL, iccid, MANUAL),
+        )
+        view = await get_card(conn, iccid)
+    cause = "manual_stop" if stopped else "manual_resume"
+    if view.stop_reasons == before.stop_reasons:
+        return view, Outcome([], [])
+    return view, Outcome([DesiredChange(iccid, view.desired_status, view.stop_reasons, cause)],
+                         [])

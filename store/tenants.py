@@ -97,3 +97,36 @@ async def push_secret(conn: Conn, operator: str) -> str | None:
     cur = await conn.execute("SELECT secret FROM operator_secrets WHERE operator = %s", (operator,))
     row = await cur.fetchone()
     return str(row[0]) if row else None
+
+
+async def update_enterprise(conn: Conn, enterprise_id: str, changes: dict[str, object]
+                            ) -> Enterprise:
+    """Apply the given column changes (name, timezone, webhook_url, webhook_secret)."""
+    allowed = {"name", "timezone", "webhook_url", "webhook_secret"}
+    for column, value in changes.items():
+        if column not in allowed:
+            raise ValueError(column)
+        await conn.execute(
+            psycopg.sql.SQL("UPDATE enterprises SET {} = %s WHERE enterprise_id = %s").format(
+                psycopg.sql.Identifier(column)), (value, enterprise_id))
+    return await get_enterprise(conn, enterprise_id)
+
+
+async def webhook_url(conn: Conn, enterprise_id: str) -> str | None:
+    cur = await conn.execute("SELECT webhook_url FROM enterprises WHERE enterprise_id = %s",
+                             (enterprise_id,))
+    row = await cur.fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+async def list_alerts(conn: Conn, enterprise_id: str, limit: int) -> list[tuple[object, ...]]:
+    cur = await conn.execute(
+        "SELECT alert_id, kind, subject, to_char(cycle, 'YYYY-MM'), percent, used_bytes,"
+        " limit_bytes, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+        " webhook_state FROM alerts WHERE enterprise_id = %s ORDER BY alert_id DESC LIMIT %s",
+        (enterprise_id, limit))
+    return list(await cur.fetchall())
+
+
+async def set_clock_offset(conn: Conn, seconds: int) -> None:
+    await conn.execute("UPDATE platform_clock SET offset_seconds = %s", (seconds,))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
@@ -36,10 +36,12 @@ _STAGE_TYPES = ["uuid", "text", "text", "text", "int8", "timestamptz", "timestam
 # One statement: insert new records, add them to per-cycle totals, dead-letter unknown cards.
 _APPLY = """
 WITH known AS (
-    SELECT s.*, date_trunc('month', s.end_at AT TIME ZONE e.timezone)::date AS cycle
+    SELECT s.*, cp_cycle(s.end_at, e.timezone) AS cycle, c.pool_id,
+           cp_cycle(cp_now(), e.timezone) AS current_cycle
     FROM usage_stage s
     JOIN cards c ON c.iccid = s.iccid
     JOIN enterprises e ON e.enterprise_id = c.enterprise_id
+    FOR SHARE OF c
 ), inserted AS (
     INSERT INTO usage_records (record_key, operator, record_id, iccid, bytes, start_at,
                                end_at, cycle, received_at)
@@ -47,13 +49,26 @@ WITH known AS (
     FROM known
     ON CONFLICT (record_key) DO NOTHING
     RETURNING iccid, cycle, bytes
+), per_card AS (
+    SELECT iccid, cycle, sum(bytes)::bigint AS bytes, count(*) AS n
+    FROM inserted GROUP BY iccid, cycle
+), members AS (
+    SELECT DISTINCT iccid, pool_id, current_cycle FROM known
 ), totals AS (
     INSERT INTO card_cycle_usage AS t (iccid, cycle, bytes, records)
-    SELECT iccid, cycle, sum(bytes)::bigint, count(*) FROM inserted
-    GROUP BY iccid, cycle ORDER BY iccid, cycle
+    SELECT iccid, cycle, bytes, n FROM per_card ORDER BY iccid, cycle
     ON CONFLICT (iccid, cycle) DO UPDATE
         SET bytes = t.bytes + excluded.bytes, records = t.records + excluded.records,
             updated_at = now()
+    RETURNING 1
+), pool_totals AS (
+    INSERT INTO pool_cycle_usage AS t (pool_id, cycle, bytes)
+    SELECT m.pool_id, p.cycle, sum(p.bytes)::bigint
+    FROM per_card p JOIN members m ON m.iccid = p.iccid
+    WHERE m.pool_id IS NOT NULL
+    GROUP BY m.pool_id, p.cycle ORDER BY m.pool_id, p.cycle
+    ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = t.bytes + excluded.bytes,
+                                               updated_at = now()
     RETURNING 1
 ), dead AS (
     INSERT INTO dead_letters (source, reason, record_key, operator, iccid, payload)
@@ -66,7 +81,9 @@ WITH known AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
-       (SELECT count(*) FROM totals)
+       (SELECT count(*) FROM totals) + (SELECT count(*) FROM pool_totals),
+       array(SELECT p.iccid FROM per_card p JOIN members m
+             ON m.iccid = p.iccid AND p.cycle = m.current_cycle ORDER BY p.iccid)
 """
 
 
@@ -86,6 +103,7 @@ class WriteResult:
     inserted: int
     duplicates: int
     dead_lettered: int
+    current_cycle_cards: list[str] = field(default_factory=list)
 
 
 def record_key(operator: str, record_id: str) -> uuid.UUID:
@@ -129,8 +147,8 @@ async def write_usage(
         found = await cur.fetchone()
     if found is None:
         raise RuntimeError("usage apply statement returned no row")
-    inserted, dead = int(found[0]), int(found[1])
-    return WriteResult(inserted, len(rows) - inserted - dead, dead)
+    inserted, dead, cards = int(found[0]), int(found[1]), list(found[3])
+    return WriteResult(inserted, len(rows) - inserted - dead, dead, cards)
 
 
 async def dead_letter(

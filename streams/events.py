@@ -38,3 +38,48 @@ def encode_usage(batch: UsageBatch) -> bytes:
 def decode_usage(payload: bytes) -> UsageBatch:
     """Decode a usage message; raises `msgspec.DecodeError`/`ValidationError` on bad input."""
     return _usage_decoder.decode(payload)
+
+
+class DesiredState(msgspec.Struct, frozen=True):
+    """A card's desired state after a change of its stop reasons (keyed by ICCID)."""
+
+    iccid: str
+    desired_status: str
+    stop_reasons: list[str]
+    cause: str
+    at_ms: int
+
+
+class DesiredStateBatch(msgspec.Struct, frozen=True):
+    """Desired-state changes of cards of one partition."""
+
+    changes: list[DesiredState]
+
+
+class QuotaAlert(msgspec.Struct, frozen=True):
+    """A warning threshold reached, once per subject, cycle and threshold."""
+
+    alert_id: int
+    enterprise_id: str
+    kind: str
+    subject: str
+    cycle: str
+    percent: int
+    used_bytes: int
+    limit_bytes: int
+
+
+_desired_decoder = msgspec.json.Decoder(DesiredStateBatch)
+_alert_decoder = msgspec.json.Decoder(QuotaAlert)
+
+
+def encode(event: msgspec.Struct) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode_desired(payload: bytes) -> DesiredStateBatch:
+    return _desired_decoder.decode(payload)
+
+
+def decode_alert(payload: bytes) -> QuotaAlert:
+    return _alert_decoder.decode(payload)

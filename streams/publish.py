@@ -1,7 +1,8 @@
-"""Producing usage to the usage topic as partition-aligned micro-batches.
+"""Producing CardPulse events: usage and desired-state changes as partition-aligned
+micro-batches, alerts keyed by enterprise.
 
-Used by the push API and by polling connectors. `publish` returns only when the broker has
-acknowledged every message (acks=all), so a caller may tell the operator "accepted".
+Used by the push API, the stream worker and polling connectors. Every `publish_*` returns
+only when the broker has acknowledged every message (acks=all).
 """
 
 from __future__ import annotations
@@ -12,12 +13,21 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from streams.events import UsageBatch, UsageRecord, encode_usage
+from cardpulse.settings import Settings
+from streams.events import (
+    DesiredState,
+    DesiredStateBatch,
+    QuotaAlert,
+    UsageBatch,
+    UsageRecord,
+    encode,
+    encode_usage,
+)
 from streams.partitioning import micro_batches
 
 
-def _iccid(record: UsageRecord) -> str:
-    return record.iccid
+def _iccid(item: UsageRecord | DesiredState) -> str:
+    return item.iccid
 
 
 def usage_messages(
@@ -31,43 +41,74 @@ def usage_messages(
     ]
 
 
-class UsagePublisher:
-    """Owns a producer for the usage topic; start it in a lifespan, never at import time."""
+def desired_messages(
+    changes: Sequence[DesiredState], partitions: int, max_per_message: int
+) -> list[tuple[int, bytes]]:
+    return [
+        (partition, encode(DesiredStateBatch(chunk)))
+        for partition, chunk in micro_batches(changes, _iccid, partitions, max_per_message)
+    ]
 
-    def __init__(
-        self, bootstrap: str, topic: str, partitions: int, max_per_message: int
-    ) -> None:
-        self._topic = topic
-        self._partitions = partitions
-        self._max = max_per_message
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", linger_ms=2,
-            max_request_size=4 * 1024 * 1024, request_timeout_ms=15_000,
-        )
+
+class Publisher:
+    """Owns one producer; start it in a lifespan or on worker start, never at import time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._bootstrap = settings.require_kafka()
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._started is None:
+            raise RuntimeError("Publisher.start() was not awaited")
+        return self._started
 
     async def start(self) -> None:
-        await self._producer.start()
+        """Connect (aiokafka needs a running loop, so this cannot happen in __init__)."""
+        if self._started is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap, acks="all", linger_ms=2,
+                max_request_size=4 * 1024 * 1024, request_timeout_ms=15_000,
+            )
+            await producer.start()
+            self._started = producer
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        if self._started is not None:
+            await self._started.stop()
+            self._started = None
 
     async def ready(self) -> bool:
         """True when the broker answers a metadata request for the usage topic."""
         try:
             partitions = await asyncio.wait_for(
-                self._producer.partitions_for(self._topic), timeout=2
-            )
+                self._producer.partitions_for(self._settings.usage_topic), timeout=2)
         except Exception:
             return False
-        return len(partitions) == self._partitions
+        return len(partitions) == self._settings.usage_partitions
 
-    async def publish(self, operator: str, records: Sequence[UsageRecord]) -> int:
-        """Send `records` and wait for the broker's acknowledgement; returns messages sent."""
-        received_ms = int(time.time() * 1000)
-        messages = usage_messages(operator, records, self._partitions, self._max, received_ms)
-        futures = [
-            await self._producer.send(self._topic, payload, partition=partition)
-            for partition, payload in messages
-        ]
+    async def _send_all(self, topic: str, messages: Sequence[tuple[int | None, bytes]],
+                        key: bytes | None = None) -> int:
+        futures = [await self._producer.send(topic, payload, key=key, partition=partition)
+                   for partition, payload in messages]
         await asyncio.gather(*futures)
-        return len(messages)
+        return len(futures)
+
+    async def publish_usage(self, operator: str, records: Sequence[UsageRecord]) -> int:
+        """Send usage records; returns the number of messages."""
+        s = self._settings
+        messages = usage_messages(operator, records, s.usage_partitions, s.micro_batch_records,
+                                  int(time.time() * 1000))
+        return await self._send_all(s.usage_topic, list(messages))
+
+    async def publish_desired(self, changes: Sequence[DesiredState]) -> int:
+        s = self._settings
+        messages = desired_messages(changes, s.usage_partitions, s.micro_batch_records)
+        return await self._send_all(s.desired_topic, list(messages))
+
+    async def publish_alerts(self, alerts: Sequence[QuotaAlert]) -> int:
+        for alert in alerts:
+            await self._send_all(self._settings.alerts_topic, [(None, encode(alert))],
+                                 key=alert.enterprise_id.encode())
+        return len(alerts)

@@ -25,7 +25,11 @@ class TopicError(RuntimeError):
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
-    return [TopicSpec(settings.usage_topic, settings.usage_partitions)]
+    return [
+        TopicSpec(settings.usage_topic, settings.usage_partitions),
+        TopicSpec(settings.desired_topic, settings.usage_partitions),
+        TopicSpec(settings.alerts_topic, 1),
+    ]
 
 
 async def ensure_topics(bootstrap: str, specs: list[TopicSpec]) -> list[str]:

@@ -7,29 +7,28 @@ the batch's offsets only after its effects are durable.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import faust
 import msgspec
 import psycopg
-from psycopg.rows import TupleRow
 
 from cardpulse.settings import Settings
+from store.db import Conn, Reconnecting
+from store.quota import Outcome, evaluate
 from store.usage import OperatorRecords, WriteResult, dead_letter, write_usage
 from streams.events import decode_usage
+from streams.publish import Publisher
+from streams.quota_events import publish_outcome
 from streams.validation import OPERATORS, record_problem
 
 log = logging.getLogger(__name__)
 
-Conn = psycopg.AsyncConnection[TupleRow]
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -84,47 +83,40 @@ def split_messages(payloads: Sequence[bytes]) -> Split:
 
 
 class UsageSink:
-    """Writes batches to PostgreSQL over one connection, reconnecting and retrying on failure."""
+    """Writes batches and re-evaluates the touched cards in one transaction per batch, then
+    publishes the resulting desired-state changes; retries until every effect is durable."""
 
-    def __init__(self, database_url: str, *, max_backoff_s: float = 5.0) -> None:
-        self._url = database_url
-        self._conn: Conn | None = None
-        self._max_backoff = max_backoff_s
-
-    async def _connection(self) -> Conn:
-        if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-        return self._conn
+    def __init__(self, db: Reconnecting, publisher: Publisher) -> None:
+        self._db = db
+        self._publisher = publisher
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
+        await self._db.close()
+        await self._publisher.stop()
 
     async def handle(self, payloads: Sequence[bytes]) -> WriteResult:
         """Store a batch of messages; returns only once every effect is durable."""
         split = split_messages(payloads)
-        result = await self._retrying(lambda conn: self._write(conn, split))
+        result, outcome = await self._db.run(lambda conn: self._write(conn, split))
         if split.poison:
-            await self._retrying(lambda conn: self._dead_letter(conn, split.poison))
+            await self._db.run(lambda conn: self._dead_letter(conn, split.poison))
+        await publish_outcome(self._publisher, outcome)
         return result
 
-    async def _write(
-        self, conn: Conn, split: Split
-    ) -> WriteResult:
+    async def _write(self, conn: Conn, split: Split) -> tuple[WriteResult, Outcome]:
         try:
-            return await write_usage(conn, split.good)
+            return await _account(conn, split.good)
         except psycopg.DataError:
             # One message the database rejects must not hold up the others: write them one
             # by one and dead-letter the message that fails.
             return await self._write_each(conn, split)
 
-    async def _write_each(
-        self, conn: Conn, split: Split
-    ) -> WriteResult:
+    async def _write_each(self, conn: Conn, split: Split) -> tuple[WriteResult, Outcome]:
         inserted = duplicates = dead = 0
+        changes, alerts = [], []
         for batch in split.good:
             try:
-                result = await write_usage(conn, [batch])
+                result, outcome = await _account(conn, [batch])
             except psycopg.DataError as exc:
                 split.poison.append(Poison(f"rejected by the database: {exc}",
                                            msgspec.to_builtins(batch), operator=batch.operator))
@@ -132,28 +124,24 @@ class UsageSink:
             inserted += result.inserted
             duplicates += result.duplicates
             dead += result.dead_lettered
-        return WriteResult(inserted, duplicates, dead)
+            changes.extend(outcome.changes)
+            alerts.extend(outcome.alerts)
+        return WriteResult(inserted, duplicates, dead), Outcome(changes, alerts)
 
     @staticmethod
-    async def _dead_letter(
-        conn: Conn, poison: list[Poison]
-    ) -> None:
+    async def _dead_letter(conn: Conn, poison: list[Poison]) -> None:
         async with conn.transaction():
             for item in poison:
                 await dead_letter(conn, "usage", item.reason, item.payload,
                                   operator=item.operator, iccid=item.iccid)
 
-    async def _retrying(self, action: Callable[[Conn], Awaitable[_T]]) -> _T:
-        delay = 0.1
-        while True:
-            try:
-                return await action(await self._connection())
-            except psycopg.OperationalError as exc:
-                log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
-                if self._conn is not None:
-                    await self._conn.close()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
+
+async def _account(conn: Conn, batches: Sequence[OperatorRecords]) -> tuple[WriteResult, Outcome]:
+    """Store usage and re-run the quota rules for cards whose current cycle grew."""
+    async with conn.transaction():
+        result = await write_usage(conn, batches)
+        outcome = await evaluate(conn, iccids=result.current_cycle_cards, cause="usage")
+    return result, outcome
 
 
 def register_usage_agent(app: faust.App, settings: Settings, sink: UsageSink) -> None:

@@ -1,47 +1,102 @@
-"""Cards: registration and the per-card view. Tenants see only their own cards."""
+"""Cards: registration, configuration, manual stop/resume and the card view.
+
+Tenants see only their own cards (others answer 404); viewers may only read.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from api.deps import Caller, Db
-from api.schemas import CardCreate, CardPublic
+from api.deps import Caller, Db, Principal, Res
+from api.effects import publish
+from api.schemas import CardCreate, CardPublic, CardUpdate
 from store import cards
+from store.cards import CardView, Invalid
 from store.tenants import AlreadyExists, NotFound
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"])
 
 
-def _not_found(what: str) -> HTTPException:
+def not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CardPublic)
-async def create_card(body: CardCreate, caller: Caller, db: Db) -> CardPublic:
+def forbid_viewer(caller: Principal) -> None:
     if caller.role == "enterprise_viewer":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "enterprise_viewer keys are read-only")
-    if not caller.manages(body.enterprise_id):
-        raise _not_found(f"enterprise {body.enterprise_id!r}")
-    if body.pool_id is not None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"pool_id: unknown pool {body.pool_id!r}")
+
+
+def public(view: CardView) -> CardPublic:
+    return CardPublic(**view.__dict__)
+
+
+async def visible_card(db: Db, iccid: str, caller: Principal) -> CardView:
     try:
-        view = await cards.create_card(db, body.iccid, body.enterprise_id, body.operator,
-                                       body.package_bytes)
+        view = await cards.get_card(db, iccid)
+    except NotFound:
+        raise not_found(f"card {iccid}") from None
+    if not caller.sees(view.enterprise_id):
+        raise not_found(f"card {iccid}")
+    return view
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CardPublic)
+async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> CardPublic:
+    forbid_viewer(caller)
+    if not caller.manages(body.enterprise_id):
+        raise not_found(f"enterprise {body.enterprise_id!r}")
+    try:
+        view, outcome = await cards.create_card(
+            db, body.iccid, body.enterprise_id, body.operator, body.package_bytes, body.pool_id,
+            body.warn_percents)
     except AlreadyExists:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"card {body.iccid} is already registered") from None
     except NotFound:
-        raise _not_found(f"enterprise {body.enterprise_id!r}") from None
-    return CardPublic(**view.__dict__)
+        raise not_found(f"enterprise {body.enterprise_id!r}") from None
+    except Invalid as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    await publish(res, outcome)
+    return public(view)
 
 
 @router.get("/{iccid}", response_model=CardPublic)
 async def get_card(iccid: str, caller: Caller, db: Db) -> CardPublic:
+    return public(await visible_card(db, iccid, caller))
+
+
+@router.patch("/{iccid}", response_model=CardPublic)
+async def update_card(iccid: str, body: CardUpdate, caller: Caller, db: Db, res: Res
+                      ) -> CardPublic:
+    forbid_viewer(caller)
+    await visible_card(db, iccid, caller)
+    sent = body.model_dump(exclude_unset=True)
+    if sent.get("warn_percents", []) is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "warn_percents: must be a list (use [] for no warnings)")
     try:
-        view = await cards.get_card(db, iccid)
-    except NotFound:
-        raise _not_found(f"card {iccid}") from None
-    if not caller.sees(view.enterprise_id):
-        raise _not_found(f"card {iccid}")
-    return CardPublic(**view.__dict__)
+        view, outcome = await cards.update_card(db, iccid, **sent)
+    except Invalid as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    await publish(res, outcome)
+    return public(view)
+
+
+async def _manual(iccid: str, stopped: bool, caller: Principal, db: Db, res: Res) -> CardPublic:
+    forbid_viewer(caller)
+    await visible_card(db, iccid, caller)
+    view, outcome = await cards.set_manual(db, iccid, stopped)
+    await publish(res, outcome)
+    return public(view)
+
+
+@router.post("/{iccid}/stop", response_model=CardPublic)
+async def stop_card(iccid: str, caller: Caller, db: Db, res: Res) -> CardPublic:
+    """Add the `manual` stop reason; only a manual resume removes it."""
+    return await _manual(iccid, True, caller, db, res)
+
+
+@router.post("/{iccid}/resume", response_model=CardPublic)
+async def resume_card(iccid: str, caller: Caller, db: Db, res: Res) -> CardPublic:
+    """Remove the `manual` reason only; quota reasons stay until their rule clears them."""
+    return await _manual(iccid, False, caller, db, res)

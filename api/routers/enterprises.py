@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
 
-from api.deps import Admin, Db
-from api.schemas import ApiKeyCreate, ApiKeyPublic, EnterpriseCreate, EnterprisePublic
+from fastapi import APIRouter, HTTPException, Query, status
+
+from api.deps import Admin, Caller, Db, Principal
+from api.schemas import (
+    AlertPublic,
+    ApiKeyCreate,
+    ApiKeyPublic,
+    EnterpriseCreate,
+    EnterprisePublic,
+    EnterpriseUpdate,
+)
 from store import tenants
 
 router = APIRouter(prefix="/v1/enterprises", tags=["enterprises"])
@@ -30,3 +39,36 @@ async def create_api_key(enterprise_id: str, body: ApiKeyCreate, _: Admin, db: D
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"enterprise {enterprise_id!r} not found") from None
     return ApiKeyPublic(key_id=key_id, key=key, enterprise_id=enterprise_id, role=body.role)
+
+
+def _own(caller: Principal, enterprise_id: str, *, write: bool) -> None:
+    allowed = caller.manages(enterprise_id) if write else caller.sees(enterprise_id)
+    if not allowed:
+        if caller.sees(enterprise_id):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "enterprise_viewer keys are read-only")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"enterprise {enterprise_id!r} not found")
+
+
+@router.patch("/{enterprise_id}", response_model=EnterprisePublic)
+async def update_enterprise(enterprise_id: str, body: EnterpriseUpdate, caller: Caller, db: Db
+                            ) -> EnterprisePublic:
+    """Change the name, time zone (billing cycles) or alert webhook of an enterprise."""
+    _own(caller, enterprise_id, write=True)
+    try:
+        made = await tenants.update_enterprise(db, enterprise_id,
+                                               body.model_dump(exclude_unset=True))
+    except tenants.NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND,
+                            f"enterprise {enterprise_id!r} not found") from None
+    hook = await tenants.webhook_url(db, enterprise_id)
+    return EnterprisePublic(**made.__dict__, webhook_url=hook)
+
+
+@router.get("/{enterprise_id}/alerts", response_model=list[AlertPublic])
+async def list_alerts(enterprise_id: str, caller: Caller, db: Db,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AlertPublic]:
+    """Quota warnings of the enterprise, newest first."""
+    _own(caller, enterprise_id, write=False)
+    rows = await tenants.list_alerts(db, enterprise_id, limit)
+    names = AlertPublic.model_fields.keys()
+    return [AlertPublic.model_validate(dict(zip(names, row, strict=True))) for row in rows]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from api.deps import Db, Res
 from api.schemas import Operator, UsageAccepted
-from api.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from cardpulse.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
 from store import tenants
 from streams.events import UsageRecord
 from streams.validation import parse_record
@@ -83,7 +83,7 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
             "errors": errors,
         })
     try:
-        await res.publisher.publish(operator, records)
+        await res.publisher.publish_usage(operator, records)
     except Exception as exc:
         res.metrics.usage_pushes.labels(operator, "unavailable").inc()
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,

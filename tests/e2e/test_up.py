@@ -18,8 +18,8 @@ import orjson
 import psutil
 import pytest
 
-from api.signing import sign
 from cardpulse.processes import free_port
+from cardpulse.signing import sign
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.e2e

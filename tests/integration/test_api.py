@@ -12,8 +12,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from api.app import create_app
-from api.signing import sign
 from cardpulse.settings import Settings
+from cardpulse.signing import sign
 from streams.events import decode_usage
 from streams.partitioning import partition_for
 

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from cardpulse.settings import Settings
 from streams.events import UsageRecord
-from streams.publish import UsagePublisher
+from streams.publish import Publisher
 from tests.conftest import settings_env
 from tests.helpers import eventually
 
@@ -78,11 +78,10 @@ def records(start: int, count: int, now_ms: int) -> list[UsageRecord]:
 
 
 async def publish(settings: Settings, batch: list[UsageRecord], per_message: int = 50) -> None:
-    publisher = UsagePublisher(settings.require_kafka(), settings.usage_topic,
-                               settings.usage_partitions, per_message)
+    publisher = Publisher(settings.model_copy(update={"micro_batch_records": per_message}))
     await publisher.start()
     try:
-        await publisher.publish("jasper", batch)
+        await publisher.publish_usage("jasper", batch)
     finally:
         await publisher.stop()
 
