@@ -17,21 +17,31 @@ from streams.usage import UsageSink, register_usage_agent
 from streams.webhooks import deliver_due
 
 READY_MARKER = "worker.ready"
+log = logging.getLogger(__name__)
 
 
-def _register_timers(app: faust.App, settings: Settings, publisher: Publisher) -> Reconnecting:
-    db = Reconnecting(settings.require_database())
+def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
+                     ) -> list[Reconnecting]:
+    """Leader-only periodic work, each task on its own connection (they run concurrently)."""
+    rollover_db = Reconnecting(settings.require_database())
+    webhook_db = Reconnecting(settings.require_database())
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
 
     async def rollover() -> None:
-        await roll_over(db, publisher)
+        try:
+            await roll_over(rollover_db, publisher)
+        except Exception:  # a timer must not take the worker down; the next tick retries
+            log.exception("cycle rollover failed")
 
     async def webhooks() -> None:
-        await deliver_due(db, client, settings.webhook_max_attempts)
+        try:
+            await deliver_due(webhook_db, client, settings.webhook_max_attempts)
+        except Exception:
+            log.exception("webhook delivery failed")
 
     app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
     app.timer(interval=1.0, on_leader=True)(webhooks)
-    return db
+    return [rollover_db, webhook_db]
 
 
 def build_worker(settings: Settings) -> faust.Worker:
@@ -41,7 +51,7 @@ def build_worker(settings: Settings) -> faust.Worker:
     publisher = Publisher(settings)
     sink = UsageSink(Reconnecting(settings.require_database()), publisher)
     register_usage_agent(app, settings, sink)
-    timers_db = _register_timers(app, settings, publisher)
+    timer_dbs = _register_timers(app, settings, publisher)
     marker = settings.run_dir / READY_MARKER
     marker.unlink(missing_ok=True)
 
@@ -54,7 +64,8 @@ def build_worker(settings: Settings) -> faust.Worker:
     async def _close(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         marker.unlink(missing_ok=True)
         await sink.close()
-        await timers_db.close()
+        for db in timer_dbs:
+            await db.close()
 
     return faust.Worker(app, loglevel=logging.WARNING, redirect_stdouts=False, quiet=True)
 

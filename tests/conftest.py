@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,7 +80,7 @@ def settings(embedded: Embedded, db_url: str, tmp_path: Path) -> Settings:
     made = load_settings(
         kafka_bootstrap=embedded.bootstrap, database_url=db_url, state_dir=tmp_path / "state",
         topic_prefix=f"t{tag}", worker_group=f"g{tag}", admin_token="test-admin-token",
-        usage_partitions=4,
+        usage_partitions=4, rollover_check_s=0.5, test_clock=True,
     )
     asyncio.run(ensure_topics(embedded.bootstrap, topic_specs(made)))
     return made
@@ -93,5 +96,32 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CARDPULSE_TOPIC_PREFIX": settings.topic_prefix,
         "CARDPULSE_WORKER_GROUP": settings.worker_group,
         "CARDPULSE_USAGE_PARTITIONS": str(settings.usage_partitions),
+        "CARDPULSE_ROLLOVER_CHECK_S": str(settings.rollover_check_s),
     })
     return env
+
+
+class WorkerProcess:
+    """`cardpulse worker` in a subprocess, killable at will."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        self.settings = settings
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cardpulse.cli", "worker"], env=settings_env(self.settings),
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import orjson
+
+from cardpulse.signing import sign
 
 T = TypeVar("T")
 
@@ -30,14 +34,23 @@ def eventually(
 
 
 async def eventually_async(
-    check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, what: str = "condition"
+    check: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, what: str = "condition"
 ) -> T:
-    """Async flavour of `eventually`."""
+    """Async flavour of `eventually`: returns the first truthy value `check` gives."""
     deadline = time.monotonic() + timeout
-    last = await check()
-    while not last:
+    while True:
+        last = await check()
+        if last:
+            return last
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout} s (last: {last!r})")
         await asyncio.sleep(0.1)
-        last = await check()
-    return last
+
+
+def signed_body(body: dict[str, Any], secret: str, ts: int | None = None
+                ) -> tuple[bytes, dict[str, str]]:
+    """A JSON body and the headers of a push signed with `secret` (now, or at `ts`)."""
+    raw = orjson.dumps(body)
+    stamp = str(int(time.time()) if ts is None else ts)
+    return raw, {"X-Cardpulse-Timestamp": stamp, "X-Cardpulse-Signature": sign(secret, stamp, raw),
+                 "Content-Type": "application/json"}

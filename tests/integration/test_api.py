@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from api.app import create_app
 from cardpulse.settings import Settings
 from cardpulse.signing import sign
 from streams.events import decode_usage
 from streams.partitioning import partition_for
+from tests.helpers import signed_body
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 SECRET = "onelink-secret-0123456789"
 CARD = "8986001234567890123"
-
-
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
-            yield client
 
 
 async def setup_tenant(client: httpx.AsyncClient, enterprise: str = "acme") -> dict[str, str]:
@@ -45,10 +34,7 @@ async def setup_tenant(client: httpx.AsyncClient, enterprise: str = "acme") -> d
 
 def signed(body: dict[str, Any], secret: str = SECRET, ts: int | None = None
            ) -> tuple[bytes, dict[str, str]]:
-    raw = orjson.dumps(body)
-    stamp = str(int(time.time()) if ts is None else ts)
-    return raw, {"X-Cardpulse-Timestamp": stamp, "X-Cardpulse-Signature": sign(secret, stamp, raw),
-                 "Content-Type": "application/json"}
+    return signed_body(body, secret, ts)
 
 
 def usage(record_id: str = "r1", iccid: str = CARD, nbytes: int = 100) -> dict[str, Any]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,36 +14,11 @@ from aiokafka import AIOKafkaProducer
 from cardpulse.settings import Settings
 from streams.events import UsageRecord
 from streams.publish import Publisher
-from tests.conftest import settings_env
+from tests.conftest import WorkerProcess
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
 CARDS = [f"89860000000000{n:05d}" for n in range(20)]
-
-
-class WorkerProcess:
-    """`cardpulse worker` in a subprocess, killable at will."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.settings = settings
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cardpulse.cli", "worker"], env=settings_env(self.settings),
-                stdout=out, stderr=subprocess.STDOUT,
-            )
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture
