@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +26,10 @@ CARDS = [f"89860000000000{n:05d}" for n in range(20)]
 def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
     with psycopg.connect(settings.require_database(), autocommit=True) as conn:
         conn.execute("INSERT INTO enterprises (enterprise_id, name) VALUES ('e', 'E')")
-        for iccid in CARDS:
-            conn.execute("INSERT INTO cards (iccid, enterprise_id, operator)"
-                         " VALUES (%s, 'e', 'jasper')", (iccid,))
+        for n, iccid in enumerate(CARDS):
+            package = 1500 if n % 2 == 0 else 5000  # each card ends at 2000 bytes
+            conn.execute("INSERT INTO cards (iccid, enterprise_id, operator, package_bytes)"
+                         " VALUES (%s, 'e', 'jasper', %s)", (iccid, package))
     process = WorkerProcess(settings, tmp_path / "worker.log")
     process.start()
     yield process
@@ -45,7 +47,8 @@ def stored(settings: Settings) -> tuple[int, int, int]:
     return int(row[0]), int(row[1]), int(row[2])
 
 
-def records(start: int, count: int, now_ms: int) -> list[UsageRecord]:
+def records(start: int, count: int, now_ms: int | None = None) -> list[UsageRecord]:
+    now_ms = now_ms or int(time.time() * 1000) - 5000
     return [UsageRecord(f"rec-{n}", CARDS[n % len(CARDS)], 10, now_ms - 1000, now_ms)
             for n in range(start, start + count)]
 
@@ -76,13 +79,19 @@ async def test_usage_is_stored_once_and_poison_is_dead_lettered(
 async def test_killed_worker_loses_nothing_and_counts_nothing_twice(
     settings: Settings, worker: WorkerProcess,
 ) -> None:
-    first = records(0, 3000, now_ms=1_790_000_000_000)
+    first = records(0, 3000)
     await publish(settings, first, per_message=20)
     eventually(lambda: stored(settings)[0] > 0, timeout=60, what="first batches stored")
     worker.stop(signal.SIGKILL)  # mid-stream: uncommitted offsets will be redelivered
-    await publish(settings, records(3000, 1000, now_ms=1_790_000_000_000), per_message=20)
+    await publish(settings, records(3000, 1000), per_message=20)
     worker.start()
     eventually(lambda: stored(settings) == (4000, 40000, 0), timeout=90,
                what="all 4000 records exactly once after the restart",
                show=lambda: stored(settings))
     assert os.path.exists(settings.run_dir / "worker.ready")
+    with psycopg.connect(settings.require_database()) as conn:
+        rows = conn.execute("SELECT c.iccid, u.bytes, c.stop_reasons FROM cards c"
+                            " JOIN card_cycle_usage u USING (iccid) ORDER BY c.iccid").fetchall()
+    assert [(iccid, used) for iccid, used, _ in rows] == [(iccid, 2000) for iccid in CARDS]
+    assert [reasons for *_, reasons in rows] == [
+        ["package_quota"] if n % 2 == 0 else [] for n in range(len(CARDS))]
