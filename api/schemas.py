@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from streams.validation import iccid_problem
 
@@ -134,6 +135,33 @@ class PoolPublic(BaseModel):
     warn_percents: list[int]
 
 
+class ControlPublic(BaseModel):
+    target: Literal["active", "stopped"]
+    state: Literal["pending", "done", "failed"]
+    attempts: int
+    last_command: str | None
+    last_outcome: str | None
+    last_error: str | None
+    last_command_at: datetime | None
+
+
+class StatusEvent(Strict):
+    event_id: Annotated[str, Field(min_length=1, max_length=128)]
+    iccid: Iccid
+    status: Literal["active", "stopped"]
+    at: AwareDatetime
+
+
+class StatusPush(Strict):
+    events: Annotated[list[StatusEvent], Field(max_length=10_000)]
+
+
+class StatusAccepted(BaseModel):
+    accepted: int
+    applied: int = Field(description="events newer than what was known")
+    unknown_cards: int
+
+
 class CardPublic(BaseModel):
     iccid: str
     enterprise_id: str
@@ -146,6 +174,8 @@ class CardPublic(BaseModel):
     stop_reasons: list[str]
     network_status: Literal["active", "stopped", "unknown"]
     warn_percents: list[int]
+    control: ControlPublic | None = Field(
+        default=None, description="the reconciler's state: target, attempts, last command")
 
 
 class UsageAccepted(BaseModel):

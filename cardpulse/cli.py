@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     verbs.add_parser("api", help="run the HTTP API (started by `up`)")
     verbs.add_parser("worker", help="run a stream worker (started by `up`)")
     verbs.add_parser("simulator", help="run the operator simulator (started by `up`)")
+    verbs.add_parser("controls", help="run the controls reconciler (started by `up`)")
     verbs.add_parser("migrate", help="apply database migrations to CARDPULSE_DATABASE_URL")
     return parser
 
@@ -49,6 +50,10 @@ def _run(args: argparse.Namespace) -> int:
         from cardpulse.simserver import run_simulator
 
         run_simulator(settings)
+    elif args.verb == "controls":
+        from cardpulse.controls_main import run_controls
+
+        run_controls(settings)
     elif args.verb == "migrate":
         from store.migrate import apply_migrations
 

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Port = Annotated[int, Field(ge=0, le=65535)]
+_OPERATOR_LIST = r"^((onelink|jasper|ctcc)(,(onelink|jasper|ctcc))*)?$"
 
 
 class SettingsError(RuntimeError):
@@ -59,6 +60,24 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=10, ge=1)
     test_clock: bool = False
 
+    operator_base_url: str | None = None  # default: the simulator `up` starts
+    onelink_appid: str = "cardpulse"
+    onelink_password: SecretStr = SecretStr("simulator")
+    jasper_username: str = "cardpulse"
+    jasper_api_key: SecretStr = SecretStr("simulator")
+    ctcc_user_id: str = "cardpulse"
+    ctcc_password: SecretStr = SecretStr("simulator")
+    controls_group: str = "cardpulse-controls"
+    controls_max_attempts: int = Field(default=8, ge=1)
+    controls_card_cooldown_s: float = Field(default=180.0, ge=0)
+    controls_backoff_base_s: float = Field(default=0.5, gt=0)
+    controls_backoff_cap_s: float = Field(default=60.0, gt=0)
+    controls_scan_s: float = Field(default=1.0, gt=0)
+    controls_scan_limit: int = Field(default=2000, ge=1)
+    controls_rate_per_s: float | None = Field(default=None, gt=0)
+    poll_operators: str = Field(default="", pattern=_OPERATOR_LIST)
+    poll_interval_s: float = Field(default=60.0, gt=0)
+
     @field_validator("kafka_bootstrap", "database_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -87,6 +106,15 @@ class Settings(BaseSettings):
     @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
+
+    @property
+    def polled_operators(self) -> list[str]:
+        """Operators whose usage is polled instead of pushed (CARDPULSE_POLL_OPERATORS)."""
+        return [op for op in self.poll_operators.split(",") if op]
+
+    @property
+    def operator_url(self) -> str:
+        return self.operator_base_url or f"http://{self.host}:{self.sim_port}"
 
     def require_kafka(self) -> str:
         if not self.kafka_bootstrap:

@@ -25,6 +25,7 @@ from typing import IO
 
 import httpx
 
+from cardpulse.controls_main import READY_MARKER as CONTROLS_MARKER
 from cardpulse.drain import wait_drained
 from cardpulse.embedded import check_database, start_kafka, start_postgres
 from cardpulse.processes import (
@@ -162,13 +163,17 @@ def _start_services(settings: Settings, stack: Stack, env: dict[str, str]) -> No
     worker = stack.add(_process(settings, "worker", env))
     api = stack.add(_process(settings, "api", env))
     sim = stack.add(_process(settings, "simulator", env))
-    for child in (worker, api, sim):
+    controls = stack.add(_process(settings, "controls", env))
+    (settings.run_dir / CONTROLS_MARKER).unlink(missing_ok=True)
+    for child in (worker, api, sim, controls):
         child.start()
     wait_until(lambda: _http_ok(f"{base}:{settings.sim_port}/_sim/stats"), timeout=20,
                what="simulator", child=sim)
     wait_until(lambda: _http_ok(f"{base}:{settings.api_port}/healthz"), timeout=30,
                what="api", child=api)
     wait_until(marker.exists, timeout=60, what="stream worker", child=worker)
+    wait_until((settings.run_dir / CONTROLS_MARKER).exists, timeout=60, what="controls",
+               child=controls)
 
 
 def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
@@ -214,7 +219,7 @@ def _supervise(settings: Settings, stack: Stack) -> None:
 def _shutdown(settings: Settings, stack: Stack, bootstrap: str | None) -> None:
     print("cardpulse: stopping…", file=sys.stderr, flush=True)
     by_name = {c.name: c for c in stack.children}
-    for name in ("api", "simulator"):
+    for name in ("api", "controls", "simulator"):
         if name in by_name:
             by_name[name].stop()
     worker = by_name.get("worker")

@@ -35,15 +35,19 @@ class CardView:
     stop_reasons: list[str]
     network_status: str
     warn_percents: list[int]
+    control: dict[str, object] | None = None
 
 
 _VIEW = """
 SELECT c.iccid, c.enterprise_id, c.operator, c.pool_id, c.package_bytes,
        to_char(cp_now() AT TIME ZONE e.timezone, 'YYYY-MM'), coalesce(u.bytes, 0),
-       c.stop_reasons, coalesce(p.exhausted, false), c.network_status, c.warn_percents
+       c.stop_reasons, coalesce(p.exhausted, false), c.network_status, c.warn_percents,
+       k.target, k.state, k.attempts, k.last_command, k.last_outcome, k.last_error,
+       k.last_command_at
 FROM cards c
 JOIN enterprises e ON e.enterprise_id = c.enterprise_id
 LEFT JOIN pools p ON p.pool_id = c.pool_id
+LEFT JOIN card_control k ON k.iccid = c.iccid
 LEFT JOIN card_cycle_usage u
        ON u.iccid = c.iccid AND u.cycle = cp_cycle(cp_now(), e.timezone)
 WHERE c.iccid = %s
@@ -65,10 +69,21 @@ async def get_card(conn: Conn, iccid: str) -> CardView:
     if row is None:
         raise NotFound(iccid)
     (iccid, ent, operator, pool_id, package, cycle, used, own, exhausted, network,
-     warn) = row
+     warn, *control) = row
     reasons = effective_reasons(own, exhausted)
     return CardView(iccid, ent, operator, pool_id, package, cycle, used,
-                    desired_status(reasons), reasons, network, warn)
+                    desired_status(reasons), reasons, network, warn, _control(control))
+
+
+_CONTROL_FIELDS = ("target", "state", "attempts", "last_command", "last_outcome", "last_error",
+                   "last_command_at")
+
+
+def _control(values: list[object]) -> dict[str, object] | None:
+    """The reconciler's view of the card: what it drives toward and the last command."""
+    if values[0] is None:
+        return None
+    return dict(zip(_CONTROL_FIELDS, values, strict=True))
 
 
 async def _check_pool(conn: Conn, pool_id: str, enterprise_id: str) -> None:
@@ -81,7 +96,7 @@ async def _check_pool(conn: Conn, pool_id: str, enterprise_id: str) -> None:
 
 async def create_card(
     conn: Conn, iccid: str, enterprise_id: str, operator: str, package_bytes: int | None,
-    pool_id: str | None, warn_percents: list[int],
+    pool_id: str | None, warn_percents: list[int], partition: int,
 ) -> tuple[CardView, Outcome]:
     async with conn.transaction():
         if pool_id is not None:
@@ -89,8 +104,9 @@ async def create_card(
         try:
             await conn.execute(
                 "INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id,"
-                " warn_percents) VALUES (%s, %s, %s, %s, %s, %s)",
-                (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents),
+                " warn_percents, kafka_partition) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
+                 partition),
             )
         except psycopg.errors.UniqueViolation:
             raise AlreadyExists(iccid) from None

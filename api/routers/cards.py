@@ -13,6 +13,7 @@ from api.schemas import CardCreate, CardPublic, CardUpdate
 from store import cards
 from store.cards import CardView, Invalid
 from store.tenants import AlreadyExists, NotFound
+from streams.partitioning import partition_for
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"])
 
@@ -48,7 +49,7 @@ async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> Car
     try:
         view, outcome = await cards.create_card(
             db, body.iccid, body.enterprise_id, body.operator, body.package_bytes, body.pool_id,
-            body.warn_percents)
+            body.warn_percents, partition_for(body.iccid, res.settings.usage_partitions))
     except AlreadyExists:
         raise HTTPException(status.HTTP_409_CONFLICT,
                             f"card {body.iccid} is already registered") from None

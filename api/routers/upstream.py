@@ -8,11 +8,12 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import ValidationError
 
 from api.deps import Db, Res
-from api.schemas import Operator, UsageAccepted
+from api.schemas import Operator, StatusAccepted, StatusPush, UsageAccepted
 from cardpulse.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
-from store import tenants
+from store import controls, tenants
 from streams.events import UsageRecord
 from streams.validation import parse_record
 
@@ -92,3 +93,21 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
     res.metrics.usage_pushes.labels(operator, "accepted").inc()
     res.metrics.usage_records.labels(operator).inc(len(records))
     return UsageAccepted(accepted=len(records))
+
+
+@router.post("/{operator}/status", status_code=status.HTTP_202_ACCEPTED,
+             response_model=StatusAccepted)
+async def push_status(operator: Operator, request: Request, res: Res, db: Db) -> StatusAccepted:
+    """Observed card states from the operator; an event older than what is known is ignored."""
+    body = await _signed_body(request, res, db, operator)
+    try:
+        push = StatusPush.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                  for e in exc.errors()]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            {"message": "invalid status push; nothing accepted",
+                             "errors": errors}) from None
+    applied, unknown = await controls.observe(
+        db, operator, [(e.iccid, e.status, e.at) for e in push.events])
+    return StatusAccepted(accepted=len(push.events), applied=applied, unknown_cards=unknown)

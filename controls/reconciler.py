@@ -1,0 +1,140 @@
+"""The reconciler: drive each card's network status to its desired status.
+
+One loop per operator reads the mismatches of this process's partitions from PostgreSQL (the
+state of record), most recently used cards first, plans the dialect's batches, sends them
+through a token bucket and an in-flight cap, and records every answer. It acts on the current
+desired state only, so a burst of identical desired changes makes one call and a change
+reversed before it was sent makes none; an answer lost in a crash is simply asked again, and
+the operator's "already in that state" is success, so nothing is changed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from connectors.base import CommandResult, OperatorClient, Result
+from controls.limits import TokenBucket
+from controls.plan import Batch, after, not_before, plan
+from store import controls as queries
+from store.controls import Answer
+from store.db import Reconnecting
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_attempts: int
+    card_cooldown_s: float
+    backoff_base_s: float
+    backoff_cap_s: float
+    scan_s: float
+    scan_limit: int
+
+
+class OperatorLane:
+    """Everything toward one operator: its client, rate and in-flight limits."""
+
+    def __init__(self, client: OperatorClient, rate_per_s: float | None = None) -> None:
+        self.client = client
+        self.bucket = TokenBucket(rate_per_s or client.rate_per_s, burst=1.0)
+        self.in_flight = asyncio.Semaphore(client.in_flight)
+
+    async def send(self, batch: Batch) -> list[CommandResult]:
+        async with self.in_flight:
+            await self.bucket.acquire()
+            results = await self.client.set_status(batch.iccids, batch.target)
+        if any(r.result is Result.RATE_LIMITED for r in results):
+            self.bucket.slow_down(1.0)
+        return results
+
+
+class Reconciler:
+    """Runs one loop per operator until `stop()`; `wake()` shortens the wait for work."""
+
+    def __init__(self, db: Reconnecting, lanes: dict[str, OperatorLane], policy: Policy,
+                 partitions: Callable[[], Sequence[int]], rng: random.Random | None = None
+                 ) -> None:
+        self._db = db
+        self._lanes = lanes
+        self._policy = policy
+        self._partitions = partitions
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._wake = {op: asyncio.Event() for op in lanes}
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        for event in self._wake.values():
+            event.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.wake()
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._loop(op) for op in self._lanes))
+
+    async def _loop(self, operator: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                worked = await self.round(operator)
+            except Exception:  # a bug or outage must not end the loop; log and go on
+                log.exception("reconciler round for %s failed", operator)
+                worked = 0
+            if not worked:
+                event = self._wake[operator]
+                try:
+                    await asyncio.wait_for(event.wait(), timeout=self._policy.scan_s)
+                except TimeoutError:
+                    pass
+                event.clear()
+
+    async def round(self, operator: str) -> int:
+        """One pass for one operator: read, send, record. Returns the cards handled."""
+        partitions = list(self._partitions())
+        if not partitions:
+            return 0
+        found = await self._db.run(lambda conn: queries.actionable(
+            conn, operator, partitions, self._policy.scan_limit))
+        if not found:
+            return 0
+        now = datetime.now(UTC)
+        waits = {a.work.iccid: not_before(a.last_change, self._policy.card_cooldown_s, now)
+                 for a in found}
+        cooling = [a for a in found if waits[a.work.iccid] > 0]
+        ready = [a for a in found if waits[a.work.iccid] == 0]
+        answers = [Answer(a.work.iccid, a.work.target, "pending", a.work.attempts,
+                          waits[a.work.iccid]) for a in cooling]
+        lane = self._lanes[operator]
+        batches = plan([a.work for a in ready], {operator: lane.client.max_batch})
+        attempts = {a.work.iccid: a.work.attempts for a in ready}
+        sent = await asyncio.gather(*(self._send(lane, b, attempts) for b in batches))
+        answers.extend(answer for group in sent for answer in group)
+        await self._db.run(lambda conn: queries.record(conn, answers))
+        return len(found)
+
+    async def _send(self, lane: OperatorLane, batch: Batch, attempts: dict[str, int]
+                    ) -> list[Answer]:
+        try:
+            results = await lane.send(batch)
+        except Exception as exc:  # a connector bug: count it as a failed attempt
+            log.exception("connector %s failed", lane.client.dialect)
+            results = [CommandResult(i, Result.TRANSIENT, f"{type(exc).__name__}: {exc}")
+                       for i in batch.iccids]
+        command = "stop" if batch.target == "stopped" else "resume"
+        policy = self._policy
+        answers = []
+        for result in results:
+            step = after(result.result, attempts.get(result.iccid, 0),
+                         max_attempts=policy.max_attempts, cooldown_s=policy.card_cooldown_s,
+                         base_s=policy.backoff_base_s, cap_s=policy.backoff_cap_s, rng=self._rng)
+            answers.append(Answer(
+                result.iccid, batch.target, step.state, step.attempts, step.retry_in_s,
+                command, result.result.value, None if result.result.done else result.detail,
+                step.changed))
+        return answers

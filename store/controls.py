@@ -1,0 +1,145 @@
+"""Queries of the reconciler and the status feed: mismatches to act on, answers to record,
+and what the operator network reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from store.db import Conn
+
+# A card is wanted `stopped` when it has any own reason or its pool is exhausted. A card whose
+# network status is unknown is treated as active (operators treat unknown cards as active).
+_ACTIONABLE = """
+WITH wanted AS (
+    SELECT c.iccid, c.operator, c.network_status,
+           CASE WHEN cardinality(c.stop_reasons) > 0 OR coalesce(p.exhausted, false)
+                THEN 'stopped' ELSE 'active' END AS target
+    FROM cards c LEFT JOIN pools p ON p.pool_id = c.pool_id
+    WHERE c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
+)
+SELECT w.iccid, w.operator, w.target,
+       CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END,
+       u.last_used, k.last_change_at
+FROM wanted w
+LEFT JOIN card_control k ON k.iccid = w.iccid
+LEFT JOIN LATERAL (SELECT max(updated_at) AS last_used FROM card_cycle_usage cu
+                   WHERE cu.iccid = w.iccid) u ON true
+WHERE ((w.target = 'stopped' AND w.network_status <> 'stopped')
+       OR (w.target = 'active' AND w.network_status = 'stopped'))
+  AND (k.iccid IS NULL OR k.target <> w.target OR k.state = 'done'
+       OR (k.state = 'pending' AND k.next_attempt <= now()))
+ORDER BY u.last_used DESC NULLS LAST, w.iccid
+LIMIT %(limit)s
+"""
+
+_RECORD = """
+INSERT INTO card_control AS k (iccid, target, state, attempts, next_attempt, last_command,
+                               last_outcome, last_error, last_command_at, last_change_at)
+SELECT v.iccid, v.target, v.state, v.attempts, now() + make_interval(secs => v.retry),
+       v.command, v.outcome, v.error,
+       CASE WHEN v.command IS NOT NULL THEN now() END, CASE WHEN v.changed THEN now() END
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::text[],
+            %s::text[], %s::text[], %s::bool[])
+     AS v(iccid, target, state, attempts, retry, command, outcome, error, changed)
+ORDER BY v.iccid
+ON CONFLICT (iccid) DO UPDATE SET
+    target = excluded.target, state = excluded.state, attempts = excluded.attempts,
+    next_attempt = excluded.next_attempt,
+    last_command = coalesce(excluded.last_command, k.last_command),
+    last_outcome = coalesce(excluded.last_outcome, k.last_outcome),
+    last_error = excluded.last_error,
+    last_command_at = coalesce(excluded.last_command_at, k.last_command_at),
+    last_change_at = coalesce(excluded.last_change_at, k.last_change_at)
+"""
+
+_CONFIRM = """
+UPDATE cards c SET network_status = v.status, network_status_at = now()
+FROM unnest(%s::text[], %s::text[]) AS v(iccid, status)
+WHERE c.iccid = v.iccid
+"""
+
+_OBSERVE = """
+WITH events AS (
+    SELECT DISTINCT ON (iccid) iccid, status, at
+    FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS v(iccid, status, at)
+    ORDER BY iccid, at DESC
+), applied AS (
+    UPDATE cards c SET network_status = e.status, network_status_at = e.at
+    FROM events e
+    WHERE c.iccid = e.iccid AND c.operator = %s
+      AND (c.network_status_at IS NULL OR c.network_status_at < e.at)
+    RETURNING c.iccid
+)
+SELECT (SELECT count(*) FROM applied),
+       (SELECT count(*) FROM events e WHERE NOT EXISTS (
+            SELECT 1 FROM cards c WHERE c.iccid = e.iccid AND c.operator = %s))
+"""
+
+
+@dataclass(frozen=True)
+class Work:
+    """A card whose network status differs from its desired status."""
+
+    iccid: str
+    operator: str
+    target: Literal["active", "stopped"]
+    attempts: int
+    last_used: datetime | None
+
+
+@dataclass(frozen=True)
+class Actionable:
+    work: Work
+    last_change: datetime | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to record for one card: its next state, and the command sent (if any)."""
+
+    iccid: str
+    target: str
+    state: str
+    attempts: int
+    retry_in_s: float
+    command: str | None = None
+    outcome: str | None = None
+    error: str | None = None
+    changed: bool = False
+
+
+async def actionable(conn: Conn, operator: str, partitions: Sequence[int], limit: int
+                     ) -> list[Actionable]:
+    """Cards of `operator` in `partitions` whose network status must change, most recently
+    used first."""
+    cur = await conn.execute(_ACTIONABLE, {"partitions": list(partitions),
+                                           "operator": operator, "limit": limit})
+    return [Actionable(Work(iccid, op, target, attempts, used), changed)
+            for iccid, op, target, attempts, used, changed in await cur.fetchall()]
+
+
+async def record(conn: Conn, answers: Sequence[Answer]) -> None:
+    """Store the answers; cards whose change the operator accepted are confirmed."""
+    if not answers:
+        return
+    cols = list(zip(*[(a.iccid, a.target, a.state, a.attempts, a.retry_in_s, a.command,
+                       a.outcome, a.error, a.changed) for a in answers], strict=True))
+    done = [(a.iccid, a.target) for a in answers if a.state == "done"]
+    async with conn.transaction():
+        await conn.execute(_RECORD, tuple(list(c) for c in cols))
+        if done:
+            await conn.execute(_CONFIRM, ([d[0] for d in done], [d[1] for d in done]))
+
+
+async def observe(conn: Conn, operator: str, events: Sequence[tuple[str, str, datetime]]
+                  ) -> tuple[int, int]:
+    """Apply reported statuses newer than what is known; returns (applied, unknown cards)."""
+    if not events:
+        return 0, 0
+    cur = await conn.execute(_OBSERVE, ([e[0] for e in events], [e[1] for e in events],
+                                        [e[2] for e in events], operator, operator))
+    row = await cur.fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
