@@ -108,18 +108,22 @@ class Reconciler:
                  for a in found}
         cooling = [a for a in found if waits[a.work.iccid] > 0]
         ready = [a for a in found if waits[a.work.iccid] == 0]
-        answers = [Answer(a.work.iccid, a.work.target, "pending", a.work.attempts,
+        waiting = [Answer(a.work.iccid, a.work.target, "pending", a.work.attempts,
                           waits[a.work.iccid]) for a in cooling]
+        await self._record(waiting)
         lane = self._lanes[operator]
         batches = plan([a.work for a in ready], {operator: lane.client.max_batch})
         attempts = {a.work.iccid: a.work.attempts for a in ready}
-        sent = await asyncio.gather(*(self._send(lane, b, attempts) for b in batches))
-        answers.extend(answer for group in sent for answer in group)
-        await self._db.run(lambda conn: queries.record(conn, answers))
+        await asyncio.gather(*(self._send(lane, b, attempts) for b in batches))
         return len(found)
 
-    async def _send(self, lane: OperatorLane, batch: Batch, attempts: dict[str, int]
-                    ) -> list[Answer]:
+    async def _record(self, answers: list[Answer]) -> None:
+        if answers:
+            await self._db.run(lambda conn: queries.record(conn, answers))
+
+    async def _send(self, lane: OperatorLane, batch: Batch, attempts: dict[str, int]) -> None:
+        """Send one batch and record its answers at once (a crash loses at most this batch's
+        answers, and asking again is harmless)."""
         try:
             results = await lane.send(batch)
         except Exception as exc:  # a connector bug: count it as a failed attempt
@@ -137,4 +141,4 @@ class Reconciler:
                 result.iccid, batch.target, step.state, step.attempts, step.retry_in_s,
                 command, result.result.value, None if result.result.done else result.detail,
                 step.changed))
-        return answers
+        await self._record(answers)

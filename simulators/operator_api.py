@@ -1,25 +1,43 @@
-"""The operator simulator's HTTP face: the three dialects' status calls plus `/_sim/*`.
+"""The operator simulator's HTTP face: the three dialects plus the `/_sim/*` controls.
 
-Minimal for now (one stop/resume call per dialect, OneLink-like cooldown); the controls issue
-adds tokens, batch jobs, rate limits and injected faults.
+The wire formats are the contract in connectors/DIALECTS.md; the dialects live in
+`simulators.onelink`, `simulators.jasper` and `simulators.ctcc`, all sharing one `SimContext`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from simulators.fleet_state import SimNetwork, Status
-from streams.validation import iccid_problem
+from simulators import ctcc, jasper, onelink
+from simulators.fleet_state import SimCard
+from simulators.knobs import KnobsError, SimContext, SimKnobs
+from streams.validation import MAX_RECORD_BYTES, iccid_problem
 
 
 class SimCardView(BaseModel):
+    """`GET /_sim/cards/{iccid}`."""
+
     iccid: str
     status: Literal["active", "stopped"]
     status_changes: int
+
+
+class UsageIn(BaseModel):
+    """One usage addition for `POST /_sim/usage`."""
+
+    iccid: str
+    bytes: int = Field(ge=0, le=MAX_RECORD_BYTES)
+
+
+class UsageBatch(BaseModel):
+    """`POST /_sim/usage` body."""
+
+    records: list[UsageIn]
 
 
 def _checked(iccid: str) -> str:
@@ -29,51 +47,46 @@ def _checked(iccid: str) -> str:
     return iccid
 
 
-def create_app(cooldown_s: float) -> FastAPI:
-    net = SimNetwork(cooldown_s=cooldown_s)
-    app = FastAPI(title="CardPulse operator simulator")
-
-    def apply(dialect: str, iccid: str, target: Status) -> str:
-        outcome = net.change(_checked(iccid), target, time.monotonic())
-        net.count(dialect, "accepted" if outcome != "cooldown" else "cooldown")
-        return outcome
+def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
+    net = ctx.net
 
     @app.get("/_sim/cards/{iccid}", response_model=SimCardView)
     async def sim_card(iccid: str) -> SimCardView:
-        card = net.card(_checked(iccid))
+        ctx.now()  # complete due batch jobs first
+        # Looking at a card must not make the operator know it (`cards` in the stats).
+        card = net.cards.get(_checked(iccid)) or SimCard()
         return SimCardView(iccid=iccid, status=card.status, status_changes=card.status_changes)
 
     @app.get("/_sim/stats")
     async def sim_stats() -> dict[str, Any]:
+        ctx.now()
         return {"requests": net.stats_view(), "cards": len(net.cards)}
 
-    @app.post("/v5/ec/change/sim-status")
-    async def onelink_change(iccid: str, operType: int) -> dict[str, Any]:  # noqa: N803
-        if operType not in (0, 1):
-            return {"status": "12001", "message": "operType must be 0 (stop) or 1 (resume)"}
-        outcome = apply("onelink", iccid, "stopped" if operType == 0 else "active")
-        if outcome == "cooldown":
-            return {"status": "12108", "message": "status changed too recently", "result": []}
-        return {"status": "0", "message": "正确", "result": [{"iccid": iccid}]}
+    @app.post("/_sim/usage")
+    async def sim_usage(batch: UsageBatch) -> dict[str, int]:
+        checked = [(_checked(r.iccid), r.bytes) for r in batch.records]  # all or nothing
+        now = ctx.now()
+        for iccid, nbytes in checked:
+            net.add_usage(iccid, nbytes, now)
+        return {"accepted": len(checked)}
 
-    @app.put("/rws/api/v1/devices/{iccid}")
-    async def jasper_change(iccid: str, body: dict[str, Any]) -> dict[str, Any]:
-        wanted = {"ACTIVATED": "active", "DEACTIVATED": "stopped"}.get(str(body.get("status")))
-        if wanted is None:
-            raise HTTPException(400, {"errorCode": "10000001", "errorMessage": "invalid status"})
-        outcome = apply("jasper", iccid, "active" if wanted == "active" else "stopped")
-        if outcome == "cooldown":
-            raise HTTPException(400, {"errorCode": "10000024", "errorMessage": "too soon"})
-        return {"iccid": iccid, "status": body["status"]}
+    @app.get("/_sim/knobs")
+    async def get_knobs() -> dict[str, Any]:
+        return ctx.knobs.model_dump()
 
-    @app.get("/m2m_ec/query.do")
-    async def ctcc_query(method: str, access_number: str, orderTypeId: int = 19) -> dict[str, Any]:  # noqa: N803
-        if method != "disabledNumber":
-            return {"resultCode": "-1", "resultMsg": f"unsupported method {method}"}
-        target: Status = "stopped" if orderTypeId == 19 else "active"
-        outcome = apply("ctcc", access_number, target)
-        if outcome == "cooldown":
-            return {"resultCode": "-5", "resultMsg": "too frequent"}
-        return {"resultCode": "0", "resultMsg": "处理成功"}
+    @app.put("/_sim/knobs")
+    async def put_knobs(changes: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return ctx.update(changes).model_dump()
+        except KnobsError as exc:
+            raise HTTPException(422, str(exc)) from None
 
+
+def create_app(knobs: SimKnobs, clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """The simulator app: every dialect and control shares one state, `knobs` and `clock`."""
+    ctx = SimContext(knobs, clock)
+    app = FastAPI(title="CardPulse operator simulator")
+    for dialect in (onelink, jasper, ctcc):
+        app.include_router(dialect.router(ctx))
+    _sim_routes(app, ctx)
     return app

@@ -25,8 +25,9 @@ _ids = itertools.count()
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
-    running = launch(tmp_path / "state", env={"CARDPULSE_TEST_CLOCK": "true",
-                                              "CARDPULSE_ROLLOVER_CHECK_S": "1"})
+    running = launch(tmp_path / "state", env={
+        "CARDPULSE_TEST_CLOCK": "true", "CARDPULSE_ROLLOVER_CHECK_S": "1",
+        "CARDPULSE_SIM_COOLDOWN_S": "0", "CARDPULSE_CONTROLS_CARD_COOLDOWN_S": "0"})
     wait_up(running)
     yield running
     if running.proc.poll() is None:
@@ -60,6 +61,17 @@ class Api:
                    timeout=30, what=f"{iccid} → {expected}",
                    show=lambda: self.call("GET", f"/v1/cards/{iccid}"))
 
+    def network(self, iccid: str, status: str, changes: int) -> None:
+        """The operator (simulator) executed the change once, and the card view follows."""
+        def sim() -> dict[str, Any]:
+            body: dict[str, Any] = httpx.get(f"{self.up.sim}/_sim/cards/{iccid}").json()
+            return body
+
+        eventually(lambda: sim() == {"iccid": iccid, "status": status,
+                                     "status_changes": changes}
+                   and self.call("GET", f"/v1/cards/{iccid}")["network_status"] == status,
+                   timeout=30, what=f"{iccid} {status} on the network", show=sim)
+
 
 def test_quota_rules_on_the_running_platform(up: Up) -> None:
     api = Api(up)
@@ -74,13 +86,20 @@ def test_quota_rules_on_the_running_platform(up: Up) -> None:
 
     api.push(A, 1200)  # crosses the package
     api.reasons(A, ["package_quota"])
+    api.network(A, "stopped", 1)
+    view = api.call("GET", f"/v1/cards/{A}")
+    assert view["control"]["last_command"] == "stop"
+    assert view["control"]["last_outcome"] == "accepted"
     api.call("PATCH", f"/v1/cards/{A}", package_bytes=5000)
     api.reasons(A, [])
+    api.network(A, "active", 2)
 
     api.push(B, 700)
     api.push(C, 300)  # the pool reaches its limit: every member stops
     api.reasons(B, ["pool_exhausted"])
     api.reasons(C, ["pool_exhausted"])
+    api.network(B, "stopped", 1)
+    api.network(C, "stopped", 1)
     pool = api.call("GET", "/v1/pools/fleet")
     assert (pool["used_bytes"], pool["card_count"], pool["status"]) == (1000, 2, "exhausted")
     api.call("PATCH", "/v1/pools/fleet", limit_bytes=5000)
@@ -107,3 +126,5 @@ def test_quota_rules_on_the_running_platform(up: Up) -> None:
     api.call("PUT", "/v1/admin/clock", 204, offset_seconds=32 * 86400)
     api.reasons(A, [])  # the new cycle resumes it with no new usage
     assert api.call("GET", f"/v1/cards/{A}")["cycle_usage_bytes"] == 0
+    api.network(A, "active", 4)
+    api.network(C, "active", 2)

@@ -175,3 +175,28 @@ async def test_push_limits(client: httpx.AsyncClient, settings: Settings) -> Non
     raw, headers = signed({"records": too_many})
     answer = await client.post("/v1/upstream/onelink/usage", content=raw, headers=headers)
     assert answer.status_code == 413 and "at most" in answer.text
+
+
+async def test_status_feed_updates_observed_state(client: httpx.AsyncClient) -> None:
+    acme = await setup_tenant(client)
+    await client.post("/v1/cards", json={"iccid": CARD, "enterprise_id": "acme",
+                                         "operator": "onelink"}, headers=acme)
+    await client.put("/v1/operators/onelink/push-secret", json={"secret": SECRET}, headers=ADMIN)
+
+    async def feed(events: list[dict[str, Any]]) -> httpx.Response:
+        raw, headers = signed({"events": events})
+        return await client.post("/v1/upstream/onelink/status", content=raw, headers=headers)
+
+    newer = {"event_id": "e2", "iccid": CARD, "status": "stopped",
+             "at": "2026-11-20T10:00:00+08:00"}
+    older = {"event_id": "e1", "iccid": CARD, "status": "active",
+             "at": "2026-11-20T09:00:00+08:00"}
+    stranger = dict(newer, event_id="e3", iccid="8986009999999999999")
+    answer = await feed([newer, stranger])
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"accepted": 2, "applied": 1, "unknown_cards": 1}
+    assert (await feed([older])).json()["applied"] == 0, "an older report changes nothing"
+    view = (await client.get(f"/v1/cards/{CARD}", headers=acme)).json()
+    assert view["network_status"] == "stopped"
+    bad = await feed([dict(newer, status="gone")])
+    assert bad.status_code == 422 and bad.json()["detail"]["errors"][0]["loc"][-1] == "status"

@@ -1,0 +1,248 @@
+"""The reconciler against the operator simulator over real HTTP, with injected faults."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from cardpulse.processes import free_port, port_open
+from cardpulse.settings import Settings
+from connectors.factory import build_clients
+from controls.reconciler import OperatorLane, Policy, Reconciler
+from store.cards import set_manual
+from store.db import Reconnecting
+from streams.partitioning import partition_for
+from tests.conftest import WorkerProcess, settings_env
+from tests.helpers import eventually, eventually_async
+
+pytestmark = pytest.mark.integration
+
+
+class Simulator:
+    def __init__(self, tmp: Path, **knobs: object) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
+        env.update({"CARDPULSE_SIM_PORT": str(self.port),
+                    **{f"CARDPULSE_SIM_{k.upper()}": str(v) for k, v in knobs.items()}})
+        self.log = (tmp / f"sim-{self.port}.log").open("wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cardpulse.cli", "simulator"],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        eventually(lambda: port_open("127.0.0.1", self.port), timeout=20, what="simulator")
+
+    def card(self, iccid: str) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{self.url}/_sim/cards/{iccid}").json()
+        return body
+
+    def stats(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{self.url}/_sim/stats").json()
+        return body
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.log.close()
+
+
+@pytest.fixture
+def sim_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[Simulator] = []
+
+    def make(**knobs: object) -> Simulator:
+        sim = Simulator(tmp_path, **knobs)
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.close()
+
+
+def add_cards(settings: Settings, iccids: list[str], operator: str,
+              pool: tuple[str, int] | None = None) -> None:
+    with psycopg.connect(settings.require_database(), autocommit=True) as conn:
+        conn.execute("INSERT INTO enterprises (enterprise_id, name) VALUES ('e', 'E')"
+                     " ON CONFLICT DO NOTHING")
+        if pool:
+            conn.execute("INSERT INTO pools (pool_id, enterprise_id, limit_bytes)"
+                         " VALUES (%s, 'e', %s)", pool)
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO cards (iccid, enterprise_id, operator, pool_id, kafka_partition)"
+                " VALUES (%s, 'e', %s, %s, %s)",
+                [(i, operator, pool[0] if pool else None,
+                  partition_for(i, settings.usage_partitions)) for i in iccids])
+
+
+def network(settings: Settings) -> dict[str, str]:
+    with psycopg.connect(settings.require_database()) as conn:
+        rows = conn.execute("SELECT iccid, network_status FROM cards").fetchall()
+    return {str(i): str(s) for i, s in rows}
+
+
+def make_reconciler(settings: Settings, sim: Simulator, http: httpx.AsyncClient,
+                    rate: float | None = None, cooldown: float = 0.0) -> Reconciler:
+    configured = settings.model_copy(update={"operator_base_url": sim.url})
+    lanes = {op: OperatorLane(c, rate) for op, c in build_clients(configured, http).items()}
+    policy = Policy(max_attempts=20, card_cooldown_s=cooldown, backoff_base_s=0.05,
+                    backoff_cap_s=0.5, scan_s=0.1, scan_limit=2000)
+    partitions = list(range(settings.usage_partitions))
+    return Reconciler(Reconnecting(settings.require_database()), lanes, policy,
+                      lambda: partitions, random.Random(3))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+async def run_until(reconciler: Reconciler, done: Any, timeout: float, what: str) -> None:
+    task = asyncio.create_task(reconciler.run())
+    try:
+        await eventually_async(done, timeout=timeout, what=what)
+    finally:
+        reconciler.stop()
+        await task
+
+
+def cards(n: int, prefix: str = "8986100000") -> list[str]:
+    return [f"{prefix}{k:09d}" for k in range(n)]
+
+
+async def manual(settings: Settings, iccid: str, stopped: bool) -> None:
+    async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                     autocommit=True) as conn:
+        await set_manual(conn, iccid, stopped)
+
+
+@pytest.mark.parametrize("operator", ["onelink", "jasper", "ctcc"])
+async def test_one_accepted_change_per_transition(
+    settings: Settings, sim_factory: Any, http: httpx.AsyncClient, operator: str,
+) -> None:
+    sim = sim_factory(cooldown_s=0)
+    burst, reversed_, untouched = cards(3)
+    add_cards(settings, [burst, reversed_, untouched], operator)
+    for _ in range(3):
+        await manual(settings, burst, True)  # a burst of the same desired change
+    await manual(settings, reversed_, True)
+    await manual(settings, reversed_, False)  # reversed before anything was sent
+    reconciler = make_reconciler(settings, sim, http)
+
+    async def converged() -> bool:
+        return network(settings)[burst] == "stopped"
+
+    await run_until(reconciler, converged, 20, "the stop reaches the network")
+    assert sim.card(burst) == {"iccid": burst, "status": "stopped", "status_changes": 1}
+    assert sim.card(reversed_)["status_changes"] == 0
+    assert sim.card(untouched)["status_changes"] == 0
+
+    await manual(settings, burst, False)
+    reconciler = make_reconciler(settings, sim, http)
+
+    async def resumed() -> bool:
+        return network(settings)[burst] == "active"
+
+    await run_until(reconciler, resumed, 20, "the resume reaches the network")
+    assert sim.card(burst)["status_changes"] == 2
+
+
+async def test_fan_out_of_1000_cards_under_5_per_s_with_20_percent_errors(
+    settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
+) -> None:
+    sim = sim_factory(error_rate=0.2, cooldown_s=0, batch_delay_ms=20, seed=11)
+    fleet = cards(1000)
+    add_cards(settings, fleet, "onelink", pool=("fleet", 100))
+    with psycopg.connect(settings.require_database(), autocommit=True) as conn:
+        conn.execute("UPDATE pools SET exhausted = true")  # the pool ran dry
+    reconciler = make_reconciler(settings, sim, http, rate=5)
+
+    async def all_stopped() -> bool:
+        return all(s == "stopped" for s in network(settings).values())
+
+    await run_until(reconciler, all_stopped, 120, "1000 cards stopped")
+    changes = [sim.card(i)["status_changes"] for i in fleet]
+    assert changes == [1] * 1000, "exactly one accepted change per card"
+    assert sim.stats()["requests"]["onelink"].get("error", 0) > 0, "errors were injected"
+
+
+async def test_jasper_rate_limit_and_cooldown_are_respected(
+    settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
+) -> None:
+    sim = sim_factory(rate_per_s=5, cooldown_s=1.5)
+    fleet = cards(12, "8986200000")
+    add_cards(settings, fleet, "jasper")
+    for iccid in fleet:
+        await manual(settings, iccid, True)
+    reconciler = make_reconciler(settings, sim, http, rate=50, cooldown=1.5)
+
+    async def stopped() -> bool:
+        return all(s == "stopped" for s in network(settings).values())
+
+    await run_until(reconciler, stopped, 60, "12 Jasper cards stopped")
+    assert sim.stats()["requests"]["jasper"].get("rate_limited", 0) > 0
+    for iccid in fleet:
+        await manual(settings, iccid, False)  # straight back: must wait for the cooldown
+    started = time.monotonic()
+    reconciler = make_reconciler(settings, sim, http, rate=5, cooldown=1.5)
+
+    async def resumed() -> bool:
+        return all(s == "active" for s in network(settings).values())
+
+    await run_until(reconciler, resumed, 60, "12 Jasper cards resumed")
+    assert time.monotonic() - started >= 1.0
+    assert [sim.card(i)["status_changes"] for i in fleet] == [2] * 12
+
+
+async def test_reconciler_killed_mid_fan_out_neither_loses_nor_repeats(
+    settings: Settings, sim_factory: Any, tmp_path: Path,
+) -> None:
+    sim = sim_factory(cooldown_s=0, latency_ms=20, batch_delay_ms=50)
+    fleet = cards(600, "8986300000")
+    add_cards(settings, fleet, "onelink", pool=("fleet", 100))
+    with psycopg.connect(settings.require_database(), autocommit=True) as conn:
+        conn.execute("UPDATE pools SET exhausted = true")
+    env = settings_env(settings) | {"CARDPULSE_OPERATOR_BASE_URL": sim.url,
+                                    "CARDPULSE_CONTROLS_RATE_PER_S": "1",
+                                    "CARDPULSE_CONTROLS_CARD_COOLDOWN_S": "0"}
+    controls = ControlsProcess(env, tmp_path / "controls.log")
+    controls.start()
+    try:
+        eventually(lambda: 0 < sum(s == "stopped" for s in network(settings).values()) < 600,
+                   timeout=60, what="part of the fan-out done")
+        controls.kill()
+        controls.start()
+        eventually(lambda: all(s == "stopped" for s in network(settings).values()),
+                   timeout=120, what="every card stopped after the restart")
+    finally:
+        controls.kill()
+    assert [sim.card(i)["status_changes"] for i in fleet] == [1] * 600
+
+
+class ControlsProcess(WorkerProcess):
+    """`cardpulse controls` in a subprocess."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "cardpulse.cli", "controls"],
+                                         env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
