@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cardpulse.fleet_args import add_fleet_arguments
 from cardpulse.processes import StartupError
 from cardpulse.settings import SettingsError, get_settings, load_settings
 
@@ -25,15 +26,24 @@ def _parser() -> argparse.ArgumentParser:
     verbs.add_parser("simulator", help="run the operator simulator (started by `up`)")
     verbs.add_parser("controls", help="run the controls reconciler (started by `up`)")
     verbs.add_parser("migrate", help="apply database migrations to CARDPULSE_DATABASE_URL")
+    fleet = verbs.add_parser("fleet", help="simulate a fleet of cards sending usage")
+    fleet.add_argument("--api-port", type=int, default=None, help="API port (default 8000)")
+    fleet.add_argument("--sim-port", type=int, default=None, help="simulator port (default 8100)")
+    fleet.add_argument("--state-dir", type=Path, default=None,
+                       help="where `up` keeps the admin token (default .cardpulse)")
+    add_fleet_arguments(fleet)
     return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    wanted = {"api_port": args.api_port, "sim_port": args.sim_port, "state_dir": args.state_dir}
+    return {k: v for k, v in wanted.items() if v is not None}
 
 
 def _up(args: argparse.Namespace) -> int:
     from cardpulse.up import run_up
 
-    overrides = {"api_port": args.api_port, "sim_port": args.sim_port,
-                 "state_dir": args.state_dir}
-    return run_up(load_settings(**{k: v for k, v in overrides.items() if v is not None}))
+    return run_up(load_settings(**_overrides(args)))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -65,6 +75,10 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.verb == "fleet":
+            from cardpulse.fleet_cmd import run_fleet
+
+            return run_fleet(args, load_settings(**_overrides(args)))
         return _up(args) if args.verb == "up" else _run(args)
     except (SettingsError, StartupError) as exc:
         print(f"cardpulse: error: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from connectors.base import OperatorError
+from connectors.base import OperatorError, Result
 from connectors.usage_poll import Delta, delta
 from controls.reconciler import OperatorLane
 from store.db import Conn, Reconnecting
@@ -49,6 +49,21 @@ async def _raise_marks(conn: Conn, deltas: Sequence[Delta]) -> None:
                                 [d.high for d in deltas]))
 
 
+async def _read(lane: OperatorLane, iccid: str, tries: int = 4) -> int | None:
+    """One card's counter; a rate-limit answer slows the lane down and asks again."""
+    for _ in range(tries):
+        await lane.bucket.acquire()
+        try:
+            return await lane.client.usage_bytes(iccid)
+        except OperatorError as exc:
+            if exc.result is not Result.RATE_LIMITED:
+                log.warning("usage poll of %s failed: %s", iccid, exc.detail)
+                return None
+            lane.bucket.slow_down(1.0)
+    log.warning("usage poll of %s: still rate limited after %d tries", iccid, tries)
+    return None
+
+
 async def poll_operator(db: Reconnecting, lane: OperatorLane, publisher: Publisher,
                         partitions: Sequence[int]) -> int:
     """One polling pass over an operator's cards; returns the usage records published."""
@@ -57,11 +72,8 @@ async def poll_operator(db: Reconnecting, lane: OperatorLane, publisher: Publish
     cards = await db.run(lambda conn: _cards(conn, operator, cycle, partitions))
     deltas: list[Delta] = []
     for iccid, high in cards:
-        await lane.bucket.acquire()
-        try:
-            total = await lane.client.usage_bytes(iccid)
-        except OperatorError as exc:
-            log.warning("usage poll of %s failed: %s", iccid, exc.detail)
+        total = await _read(lane, iccid)
+        if total is None:
             continue
         found = delta(iccid, cycle, high, total)
         if found:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from api.app import create_app
 from cardpulse.settings import Settings
 from tests.conftest import WorkerProcess
+from tests.integration.test_controls import Simulator
 
 
 @pytest.fixture
@@ -30,3 +32,17 @@ def running_worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess
     process.start()
     yield process
     process.stop()
+
+
+@pytest.fixture
+def sim_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[Simulator] = []
+
+    def make(**knobs: object) -> Simulator:
+        sim = Simulator(tmp_path, **knobs)
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.close()

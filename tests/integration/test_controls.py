@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -54,20 +54,6 @@ class Simulator:
         self.proc.terminate()
         self.proc.wait(10)
         self.log.close()
-
-
-@pytest.fixture
-def sim_factory(tmp_path: Path) -> Iterator[Any]:
-    started: list[Simulator] = []
-
-    def make(**knobs: object) -> Simulator:
-        sim = Simulator(tmp_path, **knobs)
-        started.append(sim)
-        return sim
-
-    yield make
-    for sim in started:
-        sim.close()
 
 
 def add_cards(settings: Settings, iccids: list[str], operator: str,

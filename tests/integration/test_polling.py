@@ -1,0 +1,75 @@
+"""Polling an operator's cumulative counters through the real simulator and broker."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from cardpulse.settings import Settings
+from connectors.factory import build_clients
+from controls.poller import poll_operator
+from controls.reconciler import OperatorLane
+from store.db import Reconnecting
+from streams.events import UsageRecord, decode_usage
+from streams.publish import Publisher
+from tests.integration.test_controls import add_cards, cards
+
+pytestmark = pytest.mark.integration
+
+
+async def published(settings: Settings, want: int) -> list[UsageRecord]:
+    consumer = AIOKafkaConsumer(settings.usage_topic, bootstrap_servers=settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[UsageRecord] = []
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(found) < want + 1:
+            for messages in (await consumer.getmany(timeout_ms=300)).values():
+                for message in messages:
+                    found.extend(decode_usage(message.value).records)
+    finally:
+        await consumer.stop()
+    return found
+
+
+@pytest.mark.parametrize("operator", ["onelink", "jasper", "ctcc"])
+async def test_snapshots_become_deltas_once(
+    settings: Settings, sim_factory: Any, operator: str, tmp_path: Path,
+) -> None:
+    sim = sim_factory(cooldown_s=0)
+    one, two = cards(2, "8986400000")
+    add_cards(settings, [one, two], operator)
+    configured = settings.model_copy(update={"operator_base_url": sim.url})
+    db = Reconnecting(settings.require_database())
+    publisher = Publisher(settings)
+    async with httpx.AsyncClient(timeout=10) as http:
+        lane = OperatorLane(build_clients(configured, http)[operator])
+        partitions = list(range(settings.usage_partitions))
+
+        async def feed(iccid: str, nbytes: int) -> None:
+            answer = await http.post(f"{sim.url}/_sim/usage",
+                                     json={"records": [{"iccid": iccid, "bytes": nbytes}]})
+            assert answer.is_success, answer.text
+
+        await feed(one, 10 * 1024)
+        assert await poll_operator(db, lane, publisher, partitions) == 1
+        assert await poll_operator(db, lane, publisher, partitions) == 0, "repeat: nothing new"
+        await feed(one, 5 * 1024)
+        await feed(two, 2 * 1024)
+        assert await poll_operator(db, lane, publisher, partitions) == 2
+    await publisher.stop()
+    await db.close()
+    records = await published(settings, 3)
+    assert sorted((r.iccid, r.bytes) for r in records) == sorted(
+        [(one, 10 * 1024), (one, 5 * 1024), (two, 2 * 1024)])
+    with psycopg.connect(settings.require_database()) as conn:
+        rows = conn.execute("SELECT iccid, high_bytes FROM usage_snapshots").fetchall()
+    marks: dict[str, int] = dict(rows)
+    assert marks == {one: 15 * 1024, two: 2 * 1024}
