@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from store.controls import rearm_failed
 from store.db import Conn
 from store.quota import DesiredChange, Outcome, evaluate
 from store.tenants import AlreadyExists, NotFound
@@ -172,6 +173,7 @@ async def set_manual(conn: Conn, iccid: str, stopped: bool) -> tuple[CardView, O
             f" WHERE iccid = %s AND {guard}",
             (MANUAL, iccid, MANUAL),
         )
+        await rearm_failed(conn, [iccid])
         view = await get_card(conn, iccid)
     cause = "manual_stop" if stopped else "manual_resume"
     if view.stop_reasons == before.stop_reasons:

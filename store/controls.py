@@ -134,6 +134,14 @@ async def record(conn: Conn, answers: Sequence[Answer]) -> None:
             await conn.execute(_CONFIRM, ([d[0] for d in done], [d[1] for d in done]))
 
 
+async def rearm_failed(conn: Conn, iccids: Sequence[str]) -> None:
+    """A new desired change gives a card that failed for good a fresh set of attempts."""
+    if iccids:
+        await conn.execute(
+            "UPDATE card_control SET state = 'pending', attempts = 0, next_attempt = now()"
+            " WHERE state = 'failed' AND iccid = ANY(%s)", (list(iccids),))
+
+
 async def observe(conn: Conn, operator: str, events: Sequence[tuple[str, str, datetime]]
                   ) -> tuple[int, int]:
     """Apply reported statuses newer than what is known; returns (applied, unknown cards)."""

@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from store.controls import rearm_failed
 from store.db import Conn
 from streams.quota_rules import (
     CardQuota,
@@ -211,4 +212,5 @@ async def evaluate(
     decision = decide(loaded.cards, loaded.pools, loaded.exhausted)
     await _save(conn, loaded, decision)
     changes = await _changes(conn, loaded, decision, cause)
+    await rearm_failed(conn, [c.iccid for c in changes])
     return Outcome(changes, await _raise_alerts(conn, loaded))

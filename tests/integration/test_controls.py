@@ -79,11 +79,12 @@ def network(settings: Settings) -> dict[str, str]:
 
 
 def make_reconciler(settings: Settings, sim: Simulator, http: httpx.AsyncClient,
-                    rate: float | None = None, cooldown: float = 0.0) -> Reconciler:
+                    rate: float | None = None, cooldown: float = 0.0,
+                    policy: Policy | None = None) -> Reconciler:
     configured = settings.model_copy(update={"operator_base_url": sim.url})
     lanes = {op: OperatorLane(c, rate) for op, c in build_clients(configured, http).items()}
-    policy = Policy(max_attempts=20, card_cooldown_s=cooldown, backoff_base_s=0.05,
-                    backoff_cap_s=0.5, scan_s=0.1, scan_limit=2000)
+    policy = policy or Policy(max_attempts=20, card_cooldown_s=cooldown, backoff_base_s=0.05,
+                              backoff_cap_s=0.5, scan_s=0.1, scan_limit=2000)
     partitions = list(range(settings.usage_partitions))
     return Reconciler(Reconnecting(settings.require_database()), lanes, policy,
                       lambda: partitions, random.Random(3))
@@ -232,3 +233,43 @@ class ControlsProcess(WorkerProcess):
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+
+async def test_failed_after_n_attempts_and_retried_on_a_new_desired_state(
+    settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
+) -> None:
+    sim = sim_factory(error_rate=1.0, cooldown_s=0)
+    (iccid,) = cards(1, "8986500000")
+    add_cards(settings, [iccid], "ctcc")
+    await manual(settings, iccid, True)
+
+    def control() -> tuple[str, str, int, str | None]:
+        with psycopg.connect(settings.require_database()) as conn:
+            row = conn.execute("SELECT target, state, attempts, last_outcome FROM card_control"
+                               " WHERE iccid = %s", (iccid,)).fetchone()
+        return (str(row[0]), str(row[1]), int(row[2]), row[3]) if row else ("", "", 0, None)
+
+    reconciler = make_reconciler(settings, sim, http, policy=Policy(
+        max_attempts=3, card_cooldown_s=0, backoff_base_s=0.01, backoff_cap_s=0.05,
+        scan_s=0.05, scan_limit=10))
+
+    async def failed() -> bool:
+        return control()[:3] == ("stopped", "failed", 3)
+
+    await run_until(reconciler, failed, 20, "terminal failure after 3 attempts")
+    assert control()[3] == "error" and network(settings)[iccid] != "stopped"
+    calls = sum(sim.stats()["requests"]["ctcc"].values())
+    await asyncio.sleep(0.3)
+    assert sum(sim.stats()["requests"]["ctcc"].values()) == calls, "no calls once failed"
+
+    httpx.put(f"{sim.url}/_sim/knobs", json={"error_rate": 0.0})
+    await manual(settings, iccid, False)
+    await manual(settings, iccid, True)  # wanted stopped again: a new desired change
+    assert control()[1:3] == ("pending", 0), "a new desired change re-arms a failed card"
+    reconciler = make_reconciler(settings, sim, http)
+
+    async def stopped() -> bool:
+        return network(settings)[iccid] == "stopped"
+
+    await run_until(reconciler, stopped, 20, "retried after the desired state changed")
+    assert sim.card(iccid)["status_changes"] == 1
