@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint unit install clean
+.PHONY: run test lint unit install clean system-deps
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ install: $(VENV)/.installed-run
 run: $(VENV)/.installed-run
 	$(BIN)/cardpulse up
 
+# promtool and prometheus check the metrics, alert rules and dashboard queries (Debian package).
+system-deps:
+	@command -v promtool >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -27,7 +32,7 @@ lint: $(VENV)/.installed-test
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest tests/unit
 
-test: lint
+test: system-deps lint
 	$(BIN)/pytest
 
 clean:

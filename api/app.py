@@ -11,7 +11,16 @@ from prometheus_client import CollectorRegistry
 
 from api.deps import Resources
 from api.metrics import ApiMetrics
-from api.routers import admin, cards, enterprises, health, operators, pools, upstream
+from api.routers import (
+    admin,
+    cards,
+    enterprises,
+    health,
+    operators,
+    pools,
+    series,
+    upstream,
+)
 from cardpulse.settings import Settings
 from store.db import create_pool
 from streams.publish import Publisher
@@ -35,7 +44,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await pool.close()
 
     app = FastAPI(title="CardPulse", version="0.1.0", lifespan=lifespan)
-    for module in (health, enterprises, operators, cards, pools, upstream, admin):
+    for module in (health, enterprises, operators, cards, pools, series, upstream, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -32,7 +32,29 @@ def _parser() -> argparse.ArgumentParser:
     fleet.add_argument("--state-dir", type=Path, default=None,
                        help="where `up` keeps the admin token (default .cardpulse)")
     add_fleet_arguments(fleet)
+    boards = verbs.add_parser("dashboards", help="build or push the Grafana dashboards")
+    boards.add_argument("action", choices=["build", "push"])
+    boards.add_argument("--url", help="Grafana URL (push)")
+    boards.add_argument("--token", help="Grafana service-account token (push)")
+    boards.add_argument("--folder-uid", default=None, help="Grafana folder (push)")
     return parser
+
+
+def _dashboards(args: argparse.Namespace) -> int:
+    if args.action == "build":
+        from dashboards.build import write
+
+        for path in write():
+            print(path)
+        return 0
+    if not args.url or not args.token:
+        print("cardpulse dashboards push: --url and --token are required", file=sys.stderr)
+        return 2
+    from dashboards.push import push
+
+    for url in push(args.url, args.token, args.folder_uid):
+        print(f"pushed {url}")
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -75,6 +97,8 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.verb == "dashboards":
+            return _dashboards(args)
         if args.verb == "fleet":
             from cardpulse.fleet_cmd import run_fleet
 

@@ -14,12 +14,14 @@ from collections.abc import Callable, Iterable
 
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from prometheus_client import CollectorRegistry, start_http_server
 
 from cardpulse.settings import Settings
 from connectors.factory import build_clients
+from controls.metrics import ControlsMetrics
 from controls.poller import poll_operator
 from controls.reconciler import OperatorLane, Policy, Reconciler
-from store.db import Reconnecting
+from store.db import Conn, Reconnecting
 from streams.publish import Publisher
 
 READY_MARKER = "controls.ready"
@@ -64,6 +66,17 @@ async def _poll_loop(settings: Settings, lanes: dict[str, OperatorLane],
         await db.close()
 
 
+async def _count_failed(db: Reconnecting, metrics: ControlsMetrics) -> None:
+    async def count(conn: Conn) -> int:
+        cur = await conn.execute("SELECT count(*) FROM card_control WHERE state = 'failed'")
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    while True:
+        metrics.failed_cards.set(await db.run(count))
+        await asyncio.sleep(10)
+
+
 async def _consume(consumer: AIOKafkaConsumer, reconciler: Reconciler) -> None:
     while True:
         batch = await consumer.getmany(timeout_ms=500)
@@ -86,8 +99,12 @@ async def serve(settings: Settings) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         lanes = {op: OperatorLane(client, settings.controls_rate_per_s)
                  for op, client in build_clients(settings, http).items()}
+        metrics = ControlsMetrics.create(CollectorRegistry())
+        if settings.controls_metrics_port:
+            start_http_server(settings.controls_metrics_port, addr=settings.host,
+                              registry=metrics.registry)
         reconciler = Reconciler(db, lanes, policy_of(settings),
-                                lambda: sorted(assignment.partitions))
+                                lambda: sorted(assignment.partitions), metrics=metrics)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, reconciler.stop)
@@ -95,11 +112,13 @@ async def serve(settings: Settings) -> None:
         feed = asyncio.create_task(_consume(consumer, reconciler))
         polls = asyncio.create_task(_poll_loop(settings, lanes,
                                                lambda: sorted(assignment.partitions)))
+        failed = asyncio.create_task(_count_failed(db, metrics))
         try:
             await reconciler.run()
         finally:
             feed.cancel()
             polls.cancel()
+            failed.cancel()
             await consumer.stop()
             await db.close()
             (settings.run_dir / READY_MARKER).unlink(missing_ok=True)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     default_timezone: str = "Asia/Shanghai"
 
     sim_cooldown_s: float = Field(default=180.0, ge=0)
+    worker_metrics_port: Port = 0  # 0: no metrics endpoint (`up` picks free ports)
+    controls_metrics_port: Port = 0
 
     rollover_check_s: float = Field(default=5.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)

@@ -176,8 +176,16 @@ def _start_services(settings: Settings, stack: Stack, env: dict[str, str]) -> No
                child=controls)
 
 
+def _metrics_ports(settings: Settings) -> tuple[int, int]:
+    """Where the worker and the controls serve /metrics (the API serves its own)."""
+    return (ensure_port_free(settings.host, settings.worker_metrics_port, "worker metrics",
+                             "CARDPULSE_WORKER_METRICS_PORT"),
+            ensure_port_free(settings.host, settings.controls_metrics_port, "controls metrics",
+                             "CARDPULSE_CONTROLS_METRICS_PORT"))
+
+
 def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
-             generated: bool, took: float) -> str:
+             generated: bool, took: float, metrics_ports: tuple[int, int]) -> str:
     kafka_how, pg_how = how.split("|")
     shown_url = url.split("@")[-1] if "@" in url else url
     token_path = settings.state_dir / "admin-token"
@@ -192,6 +200,9 @@ def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
         f"  Admin token  {token_line}",
         f"  Kafka        {bootstrap}   ({kafka_how})",
         f"  PostgreSQL   {shown_url}   ({pg_how})",
+        f"  Metrics      http://{host}:{settings.api_port}/metrics (api), "
+        f"http://{host}:{metrics_ports[0]}/metrics (worker), "
+        f"http://{host}:{metrics_ports[1]}/metrics (controls)",
         f"  Logs         {settings.log_dir}/",
         "Press Ctrl-C (or send SIGTERM) to stop.",
     ])
@@ -245,7 +256,10 @@ def run_up(settings: Settings) -> int:
             token, generated = admin_token(settings)
             bootstrap, url, how = _start_storage(settings, stack)
             _prepare(settings, bootstrap, url)
+            metrics_ports = _metrics_ports(settings)
             env = child_env({
+                "CARDPULSE_WORKER_METRICS_PORT": str(metrics_ports[0]),
+                "CARDPULSE_CONTROLS_METRICS_PORT": str(metrics_ports[1]),
                 "CARDPULSE_KAFKA_BOOTSTRAP": bootstrap, "CARDPULSE_DATABASE_URL": url,
                 "CARDPULSE_ADMIN_TOKEN": token,
                 "CARDPULSE_STATE_DIR": str(settings.state_dir.resolve()),
@@ -254,7 +268,7 @@ def run_up(settings: Settings) -> int:
             })
             _start_services(settings, stack, env)
             print(_summary(settings, bootstrap, url, how, token, generated,
-                           time.monotonic() - started), flush=True)
+                           time.monotonic() - started, metrics_ports), flush=True)
             try:
                 _supervise(settings, stack)
             finally:

@@ -7,10 +7,13 @@ from typing import Any
 
 import faust
 import httpx
+from prometheus_client import CollectorRegistry, start_http_server
 
+from cardpulse.drain import group_lag
 from cardpulse.settings import Settings
-from store.db import Reconnecting
+from store.db import Conn, Reconnecting
 from streams.app import create_app
+from streams.metrics import TOP_POOLS, WorkerMetrics
 from streams.publish import Publisher
 from streams.rollover import roll_over
 from streams.usage import UsageSink, register_usage_agent
@@ -18,6 +21,45 @@ from streams.webhooks import deliver_due
 
 READY_MARKER = "worker.ready"
 log = logging.getLogger(__name__)
+
+
+_TOP_POOLS = """
+SELECT p.pool_id, coalesce(u.bytes, 0)::float8 / nullif(p.limit_bytes, 0)
+FROM pools p JOIN enterprises e ON e.enterprise_id = p.enterprise_id
+LEFT JOIN pool_cycle_usage u ON u.pool_id = p.pool_id AND u.cycle = cp_cycle(cp_now(), e.timezone)
+ORDER BY 2 DESC NULLS LAST LIMIT %s
+"""
+
+
+def _register_gauges(app: faust.App, settings: Settings, metrics: WorkerMetrics
+                     ) -> Reconnecting:
+    """Consumer lag and the fullest pools, refreshed on the leader."""
+    db = Reconnecting(settings.require_database())
+
+    async def lag() -> None:
+        try:
+            behind = await group_lag(settings.require_kafka(), settings.worker_group,
+                                     settings.usage_topic)
+            metrics.consumer_lag.labels(settings.worker_group).set(behind)
+        except Exception:
+            log.warning("consumer lag not measured", exc_info=True)
+
+    async def pools() -> None:
+        async def top(conn: Conn) -> list[tuple[object, ...]]:
+            return list(await (await conn.execute(_TOP_POOLS, (TOP_POOLS,))).fetchall())
+
+        try:
+            rows = await db.run(top)
+        except Exception:
+            log.warning("pool utilisation not measured", exc_info=True)
+            return
+        metrics.pool_utilisation.clear()
+        for pool_id, ratio in rows:
+            metrics.pool_utilisation.labels(str(pool_id)).set(float(str(ratio or 0)))
+
+    app.timer(interval=5.0, on_leader=True)(lag)
+    app.timer(interval=15.0, on_leader=True)(pools)
+    return db
 
 
 def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
@@ -49,9 +91,14 @@ def build_worker(settings: Settings) -> faust.Worker:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     publisher = Publisher(settings)
-    sink = UsageSink(Reconnecting(settings.require_database()), publisher)
+    metrics = WorkerMetrics.create(CollectorRegistry())
+    sink = UsageSink(Reconnecting(settings.require_database()), publisher, metrics)
     register_usage_agent(app, settings, sink)
-    timer_dbs = _register_timers(app, settings, publisher)
+    timer_dbs = [*_register_timers(app, settings, publisher),
+                 _register_gauges(app, settings, metrics)]
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.host,
+                          registry=metrics.registry)
     marker = settings.run_dir / READY_MARKER
     marker.unlink(missing_ok=True)
 

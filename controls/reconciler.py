@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from prometheus_client import CollectorRegistry
+
 from connectors.base import CommandResult, OperatorClient, Result
 from controls.limits import TokenBucket
+from controls.metrics import ControlsMetrics
 from controls.plan import Batch, after, not_before, plan
 from store import controls as queries
 from store.controls import Answer
@@ -58,8 +62,9 @@ class Reconciler:
     """Runs one loop per operator until `stop()`; `wake()` shortens the wait for work."""
 
     def __init__(self, db: Reconnecting, lanes: dict[str, OperatorLane], policy: Policy,
-                 partitions: Callable[[], Sequence[int]], rng: random.Random | None = None
-                 ) -> None:
+                 partitions: Callable[[], Sequence[int]], rng: random.Random | None = None,
+                 metrics: ControlsMetrics | None = None) -> None:
+        self._metrics = metrics or ControlsMetrics.create(CollectorRegistry())
         self._db = db
         self._lanes = lanes
         self._policy = policy
@@ -101,6 +106,7 @@ class Reconciler:
             return 0
         found = await self._db.run(lambda conn: queries.actionable(
             conn, operator, partitions, self._policy.scan_limit))
+        self._metrics.queue_depth.labels(operator).set(len(found))
         if not found:
             return 0
         now = datetime.now(UTC)
@@ -114,22 +120,37 @@ class Reconciler:
         lane = self._lanes[operator]
         batches = plan([a.work for a in ready], {operator: lane.client.max_batch})
         attempts = {a.work.iccid: a.work.attempts for a in ready}
-        await asyncio.gather(*(self._send(lane, b, attempts) for b in batches))
+        decided = {a.work.iccid: a.decided_at for a in ready}
+        await asyncio.gather(*(self._send(lane, b, attempts, decided) for b in batches))
         return len(found)
+
+    def _observe(self, dialect: str, results: list[CommandResult], took: float,
+                 decided: dict[str, datetime | None]) -> None:
+        m = self._metrics
+        m.call_seconds.labels(dialect).observe(took)
+        now = datetime.now(UTC)
+        for result in results:
+            m.calls.labels(dialect, result.result.value).inc()
+            at = decided.get(result.iccid)
+            if result.result.done and at is not None:
+                m.enforcement_seconds.observe(max((now - at).total_seconds(), 0.0))
 
     async def _record(self, answers: list[Answer]) -> None:
         if answers:
             await self._db.run(lambda conn: queries.record(conn, answers))
 
-    async def _send(self, lane: OperatorLane, batch: Batch, attempts: dict[str, int]) -> None:
+    async def _send(self, lane: OperatorLane, batch: Batch, attempts: dict[str, int],
+                    decided: dict[str, datetime | None]) -> None:
         """Send one batch and record its answers at once (a crash loses at most this batch's
         answers, and asking again is harmless)."""
+        started = time.perf_counter()
         try:
             results = await lane.send(batch)
         except Exception as exc:  # a connector bug: count it as a failed attempt
             log.exception("connector %s failed", lane.client.dialect)
             results = [CommandResult(i, Result.TRANSIENT, f"{type(exc).__name__}: {exc}")
                        for i in batch.iccids]
+        self._observe(lane.client.dialect, results, time.perf_counter() - started, decided)
         command = "stop" if batch.target == "stopped" else "resume"
         policy = self._policy
         answers = []

@@ -169,7 +169,8 @@ async def set_manual(conn: Conn, iccid: str, stopped: bool) -> tuple[CardView, O
         op = "array_append(stop_reasons, %s)" if stopped else "array_remove(stop_reasons, %s)"
         guard = "NOT (%s = ANY(stop_reasons))" if stopped else "%s = ANY(stop_reasons)"
         await conn.execute(
-            f"UPDATE cards SET stop_reasons = {op}, desired_version = desired_version + 1"  # noqa: S608
+            f"UPDATE cards SET stop_reasons = {op}, desired_version = desired_version + 1,"  # noqa: S608
+            " desired_at = now()"
             f" WHERE iccid = %s AND {guard}",
             (MANUAL, iccid, MANUAL),
         )

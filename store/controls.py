@@ -16,13 +16,14 @@ _ACTIONABLE = """
 WITH wanted AS (
     SELECT c.iccid, c.operator, c.network_status,
            CASE WHEN cardinality(c.stop_reasons) > 0 OR coalesce(p.exhausted, false)
-                THEN 'stopped' ELSE 'active' END AS target
+                THEN 'stopped' ELSE 'active' END AS target,
+           greatest(c.desired_at, p.state_at) AS decided_at
     FROM cards c LEFT JOIN pools p ON p.pool_id = c.pool_id
     WHERE c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
 )
 SELECT w.iccid, w.operator, w.target,
        CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END,
-       u.last_used, k.last_change_at
+       u.last_used, k.last_change_at, w.decided_at
 FROM wanted w
 LEFT JOIN card_control k ON k.iccid = w.iccid
 LEFT JOIN LATERAL (SELECT max(updated_at) AS last_used FROM card_cycle_usage cu
@@ -94,6 +95,7 @@ class Work:
 class Actionable:
     work: Work
     last_change: datetime | None
+    decided_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -117,8 +119,8 @@ async def actionable(conn: Conn, operator: str, partitions: Sequence[int], limit
     used first."""
     cur = await conn.execute(_ACTIONABLE, {"partitions": list(partitions),
                                            "operator": operator, "limit": limit})
-    return [Actionable(Work(iccid, op, target, attempts, used), changed)
-            for iccid, op, target, attempts, used, changed in await cur.fetchall()]
+    return [Actionable(Work(iccid, op, target, attempts, used), changed, decided)
+            for iccid, op, target, attempts, used, changed, decided in await cur.fetchall()]
 
 
 async def record(conn: Conn, answers: Sequence[Answer]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from store.controls import rearm_failed
 from store.db import Conn
@@ -54,13 +54,17 @@ UPDATE cards c
 SET stop_reasons = CASE WHEN v.reasons_csv IS NULL THEN c.stop_reasons
                         ELSE string_to_array(v.reasons_csv, ',') END,
     reasons_cycle = v.cycle,
-    desired_version = c.desired_version + (v.reasons_csv IS NOT NULL)::int
+    desired_version = c.desired_version + (v.reasons_csv IS NOT NULL)::int,
+    desired_at = CASE WHEN v.reasons_csv IS NULL THEN c.desired_at
+                      ELSE coalesce(%s::timestamptz, now()) END
 FROM unnest(%s::text[], %s::text[], %s::date[]) AS v(iccid, reasons_csv, cycle)
 WHERE c.iccid = v.iccid
 """
 
 _SAVE_POOLS = """
-UPDATE pools p SET exhausted = v.exhausted, state_cycle = v.cycle
+UPDATE pools p SET exhausted = v.exhausted, state_cycle = v.cycle,
+    state_at = CASE WHEN p.exhausted = v.exhausted THEN p.state_at
+                    ELSE coalesce(%s::timestamptz, now()) END
 FROM unnest(%s::text[], %s::bool[], %s::date[]) AS v(pool_id, exhausted, cycle)
 WHERE p.pool_id = v.pool_id
 """
@@ -138,19 +142,20 @@ async def _load(conn: Conn, iccids: Collection[str], members_of: Collection[str]
     return _Loaded(cards, card_meta, pools, exhausted, pool_meta)
 
 
-async def _save(conn: Conn, loaded: _Loaded, decision: Decision) -> None:
+async def _save(conn: Conn, loaded: _Loaded, decision: Decision, since: datetime | None
+                ) -> None:
     """Write changed reason sets and pool flags, and refresh stale cycle marks."""
     rows = [(c.iccid, ",".join(sorted(decision.cards[c.iccid])), loaded.card_meta[c.iccid][2])
             if c.iccid in decision.cards else (c.iccid, None, loaded.card_meta[c.iccid][2])
             for c in loaded.cards
             if c.iccid in decision.cards or loaded.card_meta[c.iccid][3]]
     if rows:
-        await conn.execute(_SAVE_CARDS, ([r[0] for r in rows], [r[1] for r in rows],
+        await conn.execute(_SAVE_CARDS, (since, [r[0] for r in rows], [r[1] for r in rows],
                                          [r[2] for r in rows]))
     pools = [(p, decision.pools.get(p, loaded.exhausted[p]), loaded.pool_meta[p][2])
              for p in loaded.pools if p in decision.pools or loaded.pool_meta[p][3]]
     if pools:
-        await conn.execute(_SAVE_POOLS, ([p[0] for p in pools], [p[1] for p in pools],
+        await conn.execute(_SAVE_POOLS, (since, [p[0] for p in pools], [p[1] for p in pools],
                                          [p[2] for p in pools]))
 
 
@@ -203,14 +208,16 @@ async def _changes(conn: Conn, loaded: _Loaded, decision: Decision, cause: str
 
 async def evaluate(
     conn: Conn, *, iccids: Collection[str] = (), pool_ids: Collection[str] = (),
-    members_of: Collection[str] = (), cause: str,
+    members_of: Collection[str] = (), cause: str, since: datetime | None = None,
 ) -> Outcome:
-    """Re-run the rules for these cards, pools, and all members of `members_of` pools."""
+    """Re-run the rules for these cards, pools, and all members of `members_of` pools.
+
+    `since` is when the deciding input was accepted (usage), for latency measurement."""
     if not iccids and not pool_ids and not members_of:
         return Outcome([], [])
     loaded = await _load(conn, iccids, members_of, pool_ids)
     decision = decide(loaded.cards, loaded.pools, loaded.exhausted)
-    await _save(conn, loaded, decision)
+    await _save(conn, loaded, decision, since)
     changes = await _changes(conn, loaded, decision, cause)
     await rearm_failed(conn, [c.iccid for c in changes])
     return Outcome(changes, await _raise_alerts(conn, loaded))

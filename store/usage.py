@@ -48,7 +48,7 @@ WITH known AS (
     SELECT record_key, operator, record_id, iccid, bytes, start_at, end_at, cycle, received_at
     FROM known
     ON CONFLICT (record_key) DO NOTHING
-    RETURNING iccid, cycle, bytes
+    RETURNING iccid, cycle, bytes, date_trunc('hour', end_at) AS hour
 ), per_card AS (
     SELECT iccid, cycle, sum(bytes)::bigint AS bytes, count(*) AS n
     FROM inserted GROUP BY iccid, cycle
@@ -70,6 +70,21 @@ WITH known AS (
     ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = t.bytes + excluded.bytes,
                                                updated_at = now()
     RETURNING 1
+), hourly AS (
+    INSERT INTO usage_hourly AS t (iccid, hour, bytes, records)
+    SELECT iccid, hour, sum(bytes)::bigint, count(*) FROM inserted
+    GROUP BY iccid, hour ORDER BY iccid, hour
+    ON CONFLICT (iccid, hour) DO UPDATE SET bytes = t.bytes + excluded.bytes,
+                                            records = t.records + excluded.records
+    RETURNING 1
+), pool_hourly AS (
+    INSERT INTO pool_usage_hourly AS t (pool_id, hour, bytes)
+    SELECT m.pool_id, i.hour, sum(i.bytes)::bigint
+    FROM inserted i JOIN members m ON m.iccid = i.iccid
+    WHERE m.pool_id IS NOT NULL
+    GROUP BY m.pool_id, i.hour ORDER BY m.pool_id, i.hour
+    ON CONFLICT (pool_id, hour) DO UPDATE SET bytes = t.bytes + excluded.bytes
+    RETURNING 1
 ), dead AS (
     INSERT INTO dead_letters (source, reason, record_key, operator, iccid, payload)
     SELECT 'usage', 'unknown_card', s.record_key, s.operator, s.iccid,
@@ -81,7 +96,8 @@ WITH known AS (
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
-       (SELECT count(*) FROM totals) + (SELECT count(*) FROM pool_totals),
+       (SELECT count(*) FROM totals) + (SELECT count(*) FROM pool_totals)
+       + (SELECT count(*) FROM hourly) + (SELECT count(*) FROM pool_hourly),
        array(SELECT p.iccid FROM per_card p JOIN members m
              ON m.iccid = p.iccid AND p.cycle = m.current_cycle ORDER BY p.iccid)
 """

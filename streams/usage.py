@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import faust
 import msgspec
@@ -23,6 +24,7 @@ from store.db import Conn, Reconnecting
 from store.quota import Outcome, evaluate
 from store.usage import OperatorRecords, WriteResult, dead_letter, write_usage
 from streams.events import decode_usage
+from streams.metrics import WorkerMetrics
 from streams.publish import Publisher
 from streams.quota_events import publish_outcome
 from streams.validation import OPERATORS, record_problem
@@ -86,9 +88,10 @@ class UsageSink:
     """Writes batches and re-evaluates the touched cards in one transaction per batch, then
     publishes the resulting desired-state changes; retries until every effect is durable."""
 
-    def __init__(self, db: Reconnecting, publisher: Publisher) -> None:
+    def __init__(self, db: Reconnecting, publisher: Publisher, metrics: WorkerMetrics) -> None:
         self._db = db
         self._publisher = publisher
+        self._metrics = metrics
 
     async def close(self) -> None:
         await self._db.close()
@@ -96,12 +99,28 @@ class UsageSink:
 
     async def handle(self, payloads: Sequence[bytes]) -> WriteResult:
         """Store a batch of messages; returns only once every effect is durable."""
+        started = time.perf_counter()
         split = split_messages(payloads)
         result, outcome = await self._db.run(lambda conn: self._write(conn, split))
         if split.poison:
             await self._db.run(lambda conn: self._dead_letter(conn, split.poison))
         await publish_outcome(self._publisher, outcome)
+        self._observe(split, result, outcome, time.perf_counter() - started)
         return result
+
+    def _observe(self, split: Split, result: WriteResult, outcome: Outcome, took: float) -> None:
+        m = self._metrics
+        m.ingested.labels("new").inc(result.inserted)
+        m.ingested.labels("duplicate").inc(result.duplicates)
+        m.ingested.labels("unknown_card").inc(result.dead_lettered)
+        m.dead_letters.labels("usage").inc(len(split.poison) + result.dead_lettered)
+        m.batch_records.observe(sum(len(b.records) for b in split.good))
+        m.batch_seconds.observe(took)
+        received = [b.received_ms for b in split.good]
+        for change in outcome.changes:
+            m.desired_changes.labels(change.cause).inc()
+            if received:
+                m.decision_seconds.observe(max(time.time() - min(received) / 1000, 0.0))
 
     async def _write(self, conn: Conn, split: Split) -> tuple[WriteResult, Outcome]:
         try:
@@ -138,9 +157,12 @@ class UsageSink:
 
 async def _account(conn: Conn, batches: Sequence[OperatorRecords]) -> tuple[WriteResult, Outcome]:
     """Store usage and re-run the quota rules for cards whose current cycle grew."""
+    received = min((b.received_ms for b in batches), default=None)
+    since = datetime.fromtimestamp(received / 1000, UTC) if received else None
     async with conn.transaction():
         result = await write_usage(conn, batches)
-        outcome = await evaluate(conn, iccids=result.current_cycle_cards, cause="usage")
+        outcome = await evaluate(conn, iccids=result.current_cycle_cards, cause="usage",
+                                 since=since)
     return result, outcome
 
 

@@ -41,7 +41,7 @@ async def create_api_key(enterprise_id: str, body: ApiKeyCreate, _: Admin, db: D
     return ApiKeyPublic(key_id=key_id, key=key, enterprise_id=enterprise_id, role=body.role)
 
 
-def _own(caller: Principal, enterprise_id: str, *, write: bool) -> None:
+def own(caller: Principal, enterprise_id: str, *, write: bool) -> None:
     allowed = caller.manages(enterprise_id) if write else caller.sees(enterprise_id)
     if not allowed:
         if caller.sees(enterprise_id):
@@ -53,7 +53,7 @@ def _own(caller: Principal, enterprise_id: str, *, write: bool) -> None:
 async def update_enterprise(enterprise_id: str, body: EnterpriseUpdate, caller: Caller, db: Db
                             ) -> EnterprisePublic:
     """Change the name, time zone (billing cycles) or alert webhook of an enterprise."""
-    _own(caller, enterprise_id, write=True)
+    own(caller, enterprise_id, write=True)
     try:
         made = await tenants.update_enterprise(db, enterprise_id,
                                                body.model_dump(exclude_unset=True))
@@ -68,7 +68,7 @@ async def update_enterprise(enterprise_id: str, body: EnterpriseUpdate, caller: 
 async def list_alerts(enterprise_id: str, caller: Caller, db: Db,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AlertPublic]:
     """Quota warnings of the enterprise, newest first."""
-    _own(caller, enterprise_id, write=False)
+    own(caller, enterprise_id, write=False)
     rows = await tenants.list_alerts(db, enterprise_id, limit)
     names = AlertPublic.model_fields.keys()
     return [AlertPublic.model_validate(dict(zip(names, row, strict=True))) for row in rows]

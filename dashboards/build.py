@@ -1,0 +1,170 @@
+"""CardPulse's Grafana dashboards as code (grafana-foundation-sdk, Grafana 11 line).
+
+Three dashboards: ops (Prometheus: pipeline health, lag, enforcement latency, operator
+commands), enterprise pools and a single card (PostgreSQL/TimescaleDB, the same SQL as the API:
+`store.series`). `python -m dashboards.build` writes the JSON to `dashboards/generated/`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import DataSourceRef
+
+from store import series
+
+PROMETHEUS = DataSourceRef(type_val="prometheus", uid="cardpulse-prometheus")
+POSTGRES = DataSourceRef(type_val="grafana-postgresql-datasource", uid="cardpulse-postgres")
+GENERATED = Path(__file__).parent / "generated"
+
+
+class SqlQuery(cogvariants.Dataquery):
+    """A raw-SQL target for Grafana's PostgreSQL data source (the SDK has no builder for it)."""
+
+    def __init__(self, ref_id: str, raw_sql: str, fmt: str) -> None:
+        self.ref_id, self.raw_sql, self.fmt = ref_id, raw_sql, fmt
+
+    def to_json(self) -> dict[str, Any]:
+        return {"refId": self.ref_id, "rawSql": self.raw_sql, "format": self.fmt,
+                "rawQuery": True, "editorMode": "code",
+                "datasource": {"type": POSTGRES.type_val, "uid": POSTGRES.uid}}
+
+
+class Sql(cogbuilder.Builder[cogvariants.Dataquery]):
+    def __init__(self, raw_sql: str, fmt: str = "time_series", ref_id: str = "A") -> None:
+        self._query = SqlQuery(ref_id, raw_sql, fmt)
+
+    def build(self) -> cogvariants.Dataquery:
+        return self._query
+
+
+def promql(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
+    return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref_id)
+
+
+def prom_panel(title: str, unit: str, *targets: prometheus.Dataquery) -> timeseries.Panel:
+    panel = (timeseries.Panel().title(title).datasource(PROMETHEUS).unit(unit)
+             .height(8).span(12))
+    for target in targets:
+        panel = panel.with_target(target)
+    return panel
+
+
+def ops() -> dash.Dashboard:
+    """Pipeline health for the people who run CardPulse."""
+    board = (dash.Dashboard("CardPulse — operations").uid("cardpulse-ops")
+             .tags(["cardpulse"]).refresh("10s").time("now-1h", "now").timezone("browser"))
+    panels = [
+        prom_panel("Usage records ingested /s", "reqps", promql(
+            "sum by (outcome) (rate(cardpulse_usage_records_ingested_total[1m]))",
+            "{{outcome}}")),
+        prom_panel("Consumer lag (messages)", "short", promql(
+            "max by (group) (cardpulse_consumer_lag_messages)", "{{group}}")),
+        prom_panel("Enforcement latency", "s",
+                   promql("histogram_quantile(0.5, sum by (le) "
+                          "(rate(cardpulse_enforcement_latency_seconds_bucket[5m])))", "p50"),
+                   promql("histogram_quantile(0.99, sum by (le) "
+                          "(rate(cardpulse_enforcement_latency_seconds_bucket[5m])))", "p99",
+                          "B"),
+                   promql("histogram_quantile(0.99, sum by (le) "
+                          "(rate(cardpulse_enforcement_decision_seconds_bucket[5m])))",
+                          "p99 decision (usage → desired state)", "C")),
+        prom_panel("Batch size (records, p50)", "short", promql(
+            "histogram_quantile(0.5, sum by (le) (rate(cardpulse_usage_batch_records_bucket[5m])))",
+            "p50")),
+        prom_panel("Operator commands /s", "reqps", promql(
+            "sum by (dialect, outcome) (rate(cardpulse_operator_calls_total[1m]))",
+            "{{dialect}} {{outcome}}")),
+        prom_panel("Operator API latency p99", "s", promql(
+            "histogram_quantile(0.99, sum by (le, dialect) "
+            "(rate(cardpulse_operator_call_seconds_bucket[5m])))", "{{dialect}}")),
+        prom_panel("Reconciler queue and failed cards", "short",
+                   promql("sum by (dialect) (cardpulse_reconciler_queue_depth)", "{{dialect}}"),
+                   promql("max(cardpulse_control_failed_cards)", "failed", "B")),
+        prom_panel("Dead letters /min", "short", promql(
+            "sum by (source) (increase(cardpulse_dead_letters_total[1m]))", "{{source}}")),
+        prom_panel("API requests /s by status", "reqps", promql(
+            "sum by (status) (rate(cardpulse_api_request_duration_seconds_count[1m]))",
+            "{{status}}")),
+        prom_panel("Fullest pools (share of limit)", "percentunit", promql(
+            "topk(10, cardpulse_pool_utilisation_ratio)", "{{pool}}")),
+    ]
+    for panel in panels:
+        board = board.with_panel(panel)
+    return board
+
+
+def _textbox(name: str, label: str, default: str) -> dash.TextBoxVariable:
+    return dash.TextBoxVariable(name).label(label).default_value(default)
+
+
+def pools() -> dash.Dashboard:
+    """One enterprise pool: usage, utilisation, top cards, stopped cards."""
+    g = series.for_grafana
+    return (dash.Dashboard("CardPulse — enterprise pool").uid("cardpulse-pool")
+            .tags(["cardpulse"]).time("now-7d", "now").timezone("Asia/Shanghai")
+            .with_variable(_textbox("pool", "Pool", "fleet"))
+            .with_variable(_textbox("top", "Top N", "10"))
+            .with_panel(timeseries.Panel().title("Pool usage by hour").datasource(POSTGRES)
+                        .unit("bytes").span(12).height(8).with_target(Sql(g(series.POOL_HOURLY))))
+            .with_panel(timeseries.Panel().title("Utilisation this cycle").datasource(POSTGRES)
+                        .unit("percent").span(12).height(8)
+                        .with_target(Sql(g(series.POOL_UTILISATION))))
+            .with_panel(table.Panel().title("Top cards this cycle").datasource(POSTGRES)
+                        .span(12).height(10).with_target(Sql(g(series.POOL_TOP_CARDS), "table")))
+            .with_panel(table.Panel().title("Stopped cards").datasource(POSTGRES).span(12)
+                        .height(10).with_target(Sql(g(series.POOL_STOPPED_CARDS), "table"))))
+
+
+def card() -> dash.Dashboard:
+    """One card's traffic, hourly and daily — works on plain PostgreSQL too."""
+    g = series.for_grafana
+    return (dash.Dashboard("CardPulse — card").uid("cardpulse-card").tags(["cardpulse"])
+            .time("now-2d", "now").timezone("Asia/Shanghai")
+            .with_variable(_textbox("iccid", "ICCID", "89860000000000000001"))
+            .with_panel(timeseries.Panel().title("Traffic by hour").datasource(POSTGRES)
+                        .unit("bytes").span(24).height(8).with_target(Sql(g(series.CARD_HOURLY))))
+            .with_panel(timeseries.Panel().title("Traffic by day").datasource(POSTGRES)
+                        .unit("bytes").span(12).height(8).with_target(Sql(g(series.CARD_DAILY))))
+            .with_panel(stat.Panel().title("Usage in the period").datasource(POSTGRES)
+                        .unit("bytes").span(12).height(8)
+                        .with_target(Sql(g(series.CARD_DAILY)))))
+
+
+def all_dashboards() -> list[dict[str, Any]]:
+    """Every dashboard as Grafana JSON (plain dicts)."""
+    return [json.loads(json.dumps(board.build(), cls=JSONEncoder))
+            for board in (ops(), pools(), card())]
+
+
+def sql_targets(board: dict[str, Any]) -> list[tuple[str, str]]:
+    """(panel title, raw SQL) of every SQL target of a dashboard."""
+    return [(p.get("title", ""), t["rawSql"]) for p in board.get("panels", [])
+            for t in p.get("targets", []) if "rawSql" in t]
+
+
+def promql_exprs(board: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(p.get("title", ""), t["expr"]) for p in board.get("panels", [])
+            for t in p.get("targets", []) if "expr" in t]
+
+
+def write(directory: Path = GENERATED) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for board in all_dashboards():
+        path = directory / f"{board['uid']}.json"
+        path.write_text(json.dumps(board, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write():
+        print(path)
