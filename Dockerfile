@@ -13,4 +13,5 @@ COPY simulators ./simulators
 RUN pip install --no-cache-dir . && useradd --create-home cardpulse
 USER cardpulse
 ENV CARDPULSE_HOST=0.0.0.0 CARDPULSE_STATE_DIR=/home/cardpulse/state
+# docker-compose runs one role per service (api, worker, controls, simulator, init).
 CMD ["cardpulse", "up"]

@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     verbs.add_parser("simulator", help="run the operator simulator (started by `up`)")
     verbs.add_parser("controls", help="run the controls reconciler (started by `up`)")
     verbs.add_parser("migrate", help="apply database migrations to CARDPULSE_DATABASE_URL")
+    verbs.add_parser("init", help="migrate the database and create the topics (deployments)")
     fleet = verbs.add_parser("fleet", help="simulate a fleet of cards sending usage")
     fleet.add_argument("--api-port", type=int, default=None, help="API port (default 8000)")
     fleet.add_argument("--sim-port", type=int, default=None, help="simulator port (default 8100)")
@@ -91,6 +92,15 @@ def _run(args: argparse.Namespace) -> int:
 
         applied = apply_migrations(settings.require_database())
         print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    elif args.verb == "init":
+        import asyncio
+
+        from store.migrate import apply_migrations
+        from streams.topics import ensure_topics, topic_specs
+
+        applied = apply_migrations(settings.require_database())
+        made = asyncio.run(ensure_topics(settings.require_kafka(), topic_specs(settings)))
+        print(f"migrations applied: {applied or 'none'}; topics created: {made or 'none'}")
     return 0
 
 

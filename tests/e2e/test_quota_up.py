@@ -71,8 +71,8 @@ class Api:
         def done() -> bool:
             now = sim()
             counted = changes is None or now["status_changes"] == changes
-            return (now["status"] == status and counted and
-                    self.call("GET", f"/v1/cards/{iccid}")["network_status"] == status)
+            view = self.call("GET", f"/v1/cards/{iccid}")
+            return bool(now["status"] == status and counted and view["network_status"] == status)
 
         eventually(done, timeout=30, what=f"{iccid} {status} on the network", show=sim)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +87,8 @@ def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: 
     eventually(lambda: usage_of(up) == 1235, timeout=30, what="usage counted once",
                show=lambda: usage_of(up))
 
+    check_metrics_endpoints(up)
+
     bad = push(up, [record("bad", 1, iccid="8986-not-an-iccid")])
     assert bad.status_code == 422 and bad.json()["detail"]["errors"][0]["field"] == "iccid"
     assert push(up, batch, secret="not-the-secret-at-all").status_code == 401
@@ -104,6 +109,21 @@ def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: 
     finally:
         if again.proc.poll() is None:
             again.proc.kill()
+
+
+def check_metrics_endpoints(up: Up) -> None:
+    """Every process `up` started serves /metrics that promtool accepts."""
+    line = next(x for x in up.text().splitlines() if x.strip().startswith("Metrics"))
+    urls = re.findall(r"http://\S+/metrics", line)
+    assert len(urls) == 3, line
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: install the Debian package prometheus"
+    for url in urls:
+        text = httpx.get(url, timeout=5).content
+        assert b"cardpulse_" in text, url
+        checked = subprocess.run([promtool, "check", "metrics"], input=text,
+                                 capture_output=True, check=False)
+        assert checked.returncode == 0, (url, checked.stdout, checked.stderr)
 
 
 def test_taken_port_fails_with_a_clear_message(tmp_path: Path) -> None:
