@@ -10,12 +10,15 @@ from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 
 from api.deps import Resources
+from api.limits import RateLimiter
 from api.metrics import ApiMetrics
 from api.routers import (
     admin,
     cards,
+    dead_letters,
     enterprises,
     health,
+    keys,
     operators,
     pools,
     series,
@@ -36,7 +39,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         publisher = Publisher(settings)
         await pool.open(wait=True, timeout=30)
         await publisher.start()
-        app.state.resources = Resources(settings, pool, publisher, metrics)
+        limiter = RateLimiter(settings.api_rate_per_s, settings.api_rate_burst)
+        app.state.resources = Resources(settings, pool, publisher, metrics, limiter)
         try:
             yield
         finally:
@@ -44,7 +48,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await pool.close()
 
     app = FastAPI(title="CardPulse", version="0.1.0", lifespan=lifespan)
-    for module in (health, enterprises, operators, cards, pools, series, upstream, admin):
+    for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
+                   dead_letters, admin):
         app.include_router(module.router)
 
     @app.middleware("http")

@@ -72,8 +72,8 @@ class ApiKeyCreate(Strict):
 class ApiKeyPublic(BaseModel):
     key_id: str
     key: str = Field(description="the bearer token; shown only in this answer")
-    enterprise_id: str
-    role: Role
+    enterprise_id: str | None
+    role: Literal["enterprise_admin", "enterprise_viewer", "platform_ops"]
 
 
 class PushSecretUpdate(Strict):

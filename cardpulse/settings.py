@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     push_max_records: int = Field(default=10_000, ge=1)
     push_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     push_max_skew_s: int = Field(default=300, ge=1)
+    push_secret_grace_s: int = Field(default=86_400, ge=0)
+    api_rate_per_s: float = Field(default=50.0, gt=0)
+    api_rate_burst: float = Field(default=100.0, ge=1)
     default_timezone: str = "Asia/Shanghai"
 
     sim_cooldown_s: float = Field(default=180.0, ge=0)

@@ -16,11 +16,14 @@ def sign(secret: str, timestamp: int | str, body: bytes) -> str:
 
 
 def signature_problem(
-    secret: str | None, timestamp: str | None, signature: str | None, body: bytes,
+    secret: str | list[str] | None, timestamp: str | None, signature: str | None, body: bytes,
     now: float, max_skew_s: int,
 ) -> str | None:
-    """Why a push must be refused (401), or None when its signature is good and fresh."""
-    if secret is None:
+    """Why a push must be refused (401), or None when its signature is good and fresh.
+
+    `secret` may be several (the current and, during a rotation, the previous one)."""
+    secrets = [secret] if isinstance(secret, str) else list(secret or [])
+    if not secrets:
         return "no push secret is configured for this operator"
     if not timestamp or not signature:
         return f"{TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers are required"
@@ -30,6 +33,6 @@ def signature_problem(
         return f"{TIMESTAMP_HEADER} must be unix seconds"
     if abs(now - sent) > max_skew_s:
         return f"{TIMESTAMP_HEADER} is more than {max_skew_s} s away from the server clock"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+    if not any(hmac.compare_digest(sign(s, timestamp, body), signature) for s in secrets):
         return "signature does not match"
     return None

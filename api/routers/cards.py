@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from api.deps import Caller, Db, Principal, Res
+from api.deps import READ_ONLY, Caller, Db, Principal, Res
 from api.effects import publish
 from api.schemas import CardCreate, CardPublic, CardUpdate
 from store import cards
@@ -23,8 +23,9 @@ def not_found(what: str) -> HTTPException:
 
 
 def forbid_viewer(caller: Principal) -> None:
-    if caller.role == "enterprise_viewer":
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "enterprise_viewer keys are read-only")
+    """Read-only roles (enterprise_viewer, platform_ops) may not change anything."""
+    if caller.role in READ_ONLY:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.role} keys are read-only")
 
 
 def public(view: CardView) -> CardPublic:

@@ -45,7 +45,7 @@ def own(caller: Principal, enterprise_id: str, *, write: bool) -> None:
     allowed = caller.manages(enterprise_id) if write else caller.sees(enterprise_id)
     if not allowed:
         if caller.sees(enterprise_id):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "enterprise_viewer keys are read-only")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.role} keys are read-only")
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"enterprise {enterprise_id!r} not found")
 
 

@@ -20,7 +20,13 @@ from streams.validation import parse_record
 router = APIRouter(prefix="/v1/upstream", tags=["upstream"])
 
 
-async def _signed_body(request: Request, res: Res, db: Db, operator: str) -> bytes:
+async def _signed_body(request: Request, res: Res, db: Db, operator: str
+                       ) -> tuple[bytes, str | None]:
+    """The verified raw body, and its replay key (None when this exact signed request was
+    accepted before).
+
+    A replay inside the signature window is answered like the original but changes nothing
+    (an operator retrying after a timeout must not fail); outside the window it is refused."""
     limit = res.settings.push_max_body_bytes
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -30,15 +36,16 @@ async def _signed_body(request: Request, res: Res, db: Db, operator: str) -> byt
     if len(body) > limit:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"body larger than {limit} bytes; split the push")
+    signature = request.headers.get(SIGNATURE_HEADER)
     problem = signature_problem(
-        await tenants.push_secret(db, operator),
-        request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER),
-        body, time.time(), res.settings.push_max_skew_s,
+        await tenants.push_secrets(db, operator), request.headers.get(TIMESTAMP_HEADER),
+        signature, body, time.time(), res.settings.push_max_skew_s,
     )
     if problem:
         res.metrics.usage_pushes.labels(operator, "unauthorized").inc()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, problem)
-    return body
+    key = f"{operator}:{signature}"
+    return body, None if await tenants.signature_seen(db, key) else key
 
 
 def _records_of(body: bytes, max_records: int) -> list[Any]:
@@ -74,7 +81,7 @@ def parse_usage(raw: list[Any], now: datetime) -> tuple[list[UsageRecord], list[
 @router.post("/{operator}/usage", status_code=status.HTTP_202_ACCEPTED,
              response_model=UsageAccepted)
 async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> UsageAccepted:
-    body = await _signed_body(request, res, db, operator)
+    body, replay_key = await _signed_body(request, res, db, operator)
     records, errors = parse_usage(_records_of(body, res.settings.push_max_records),
                                   datetime.now(UTC))
     if errors:
@@ -83,6 +90,9 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
             "message": f"{len({e['index'] for e in errors})} invalid record(s); nothing accepted",
             "errors": errors,
         })
+    if replay_key is None:
+        res.metrics.usage_pushes.labels(operator, "replayed").inc()
+        return UsageAccepted(accepted=len(records))
     try:
         await res.publisher.publish_usage(operator, records)
     except Exception as exc:
@@ -90,6 +100,7 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             f"usage could not be queued ({type(exc).__name__}); retry the push",
                             headers={"Retry-After": "5"}) from None
+    await tenants.remember_signature(db, replay_key, res.settings.push_max_skew_s)
     res.metrics.usage_pushes.labels(operator, "accepted").inc()
     res.metrics.usage_records.labels(operator).inc(len(records))
     return UsageAccepted(accepted=len(records))
@@ -99,7 +110,7 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
              response_model=StatusAccepted)
 async def push_status(operator: Operator, request: Request, res: Res, db: Db) -> StatusAccepted:
     """Observed card states from the operator; an event older than what is known is ignored."""
-    body = await _signed_body(request, res, db, operator)
+    body, _ = await _signed_body(request, res, db, operator)  # status events are idempotent
     try:
         push = StatusPush.model_validate_json(body)
     except ValidationError as exc:

@@ -8,7 +8,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -168,7 +167,7 @@ async def test_fan_out_of_1000_cards_under_5_per_s_with_20_percent_errors(
 async def test_jasper_rate_limit_and_cooldown_are_respected(
     settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
 ) -> None:
-    sim = sim_factory(rate_per_s=5, cooldown_s=1.5)
+    sim = sim_factory(rate_per_s=2, cooldown_s=1.5)
     fleet = cards(12, "8986200000")
     add_cards(settings, fleet, "jasper")
     for iccid in fleet:
@@ -182,14 +181,13 @@ async def test_jasper_rate_limit_and_cooldown_are_respected(
     assert sim.stats()["requests"]["jasper"].get("rate_limited", 0) > 0
     for iccid in fleet:
         await manual(settings, iccid, False)  # straight back: must wait for the cooldown
-    started = time.monotonic()
     reconciler = make_reconciler(settings, sim, http, rate=5, cooldown=1.5)
 
     async def resumed() -> bool:
         return all(s == "active" for s in network(settings).values())
 
     await run_until(reconciler, resumed, 60, "12 Jasper cards resumed")
-    assert time.monotonic() - started >= 1.0
+    assert sim.stats()["requests"]["jasper"].get("cooldown", 0) == 0, "never asked too soon"
     assert [sim.card(i)["status_changes"] for i in fleet] == [2] * 12
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from dashboards.build import all_dashboards, sql_targets
 
+from dashboards.build import all_dashboards, sql_targets
 from store import series
 from store.usage import OperatorRecords, write_usage
 from streams.events import UsageRecord
