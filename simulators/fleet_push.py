@@ -89,10 +89,17 @@ async def register(http: httpx.AsyncClient, admin_token: str, enterprise: str,
                                              "name": f"Fleet {enterprise}"}, headers=auth)
     cards = ({"iccid": i} for i in fleet_iccids(spec))
 
+    async def create(iccid: str) -> httpx.Response:
+        while True:  # the API limits requests per key: wait as it says, then go on
+            answer = await http.post("/v1/cards", headers=auth, json={
+                "iccid": iccid, "enterprise_id": enterprise, "operator": spec.operator})
+            if answer.status_code != 429:
+                return answer
+            await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
+
     async def send(chunk: list[dict[str, Any]]) -> str | None:
         for card in chunk:
-            answer = await http.post("/v1/cards", headers=auth, json={
-                "iccid": card["iccid"], "enterprise_id": enterprise, "operator": spec.operator})
+            answer = await create(card["iccid"])
             if answer.status_code not in (201, 409):
                 return f"HTTP {answer.status_code}: {answer.text[:200]}"
         return None
