@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint unit install clean system-deps
+.PHONY: run test lint unit install clean system-deps timescale-check
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,12 @@ test: system-deps lint
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The TimescaleDB path of the migrations, on PGlite+TimescaleDB (WebAssembly, npm): not in
+# `make test` because it needs the npm registry and Node.js.
+timescale-check:
+	rm -rf build/timescale-check && mkdir -p build/timescale-check/sql
+	cp scripts/timescale-check/package.json scripts/timescale-check/check.mjs build/timescale-check/
+	echo "CREATE EXTENSION IF NOT EXISTS timescaledb;" > build/timescale-check/sql/0000_ext.sql
+	for f in store/migrations/*.sql; do sed 's/^-- depends:.*//' $$f > build/timescale-check/sql/$$(basename $$f); done
+	cd build/timescale-check && npm install --silent && node check.mjs sql
