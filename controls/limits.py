@@ -36,9 +36,10 @@ class TokenBucket:
         return False
 
     def slow_down(self, seconds: float) -> None:
-        """The operator said "too many requests": spend the next `seconds` of tokens."""
+        """The operator said "too many requests": no call for the next `seconds` (repeated
+        refusals do not stack up into ever longer pauses)."""
         self._refill()
-        self._tokens = min(self._tokens, 0.0) - seconds * self.rate
+        self._tokens = min(self._tokens, -seconds * self.rate)
 
     async def acquire(self) -> None:
         while not self.take():

@@ -73,6 +73,10 @@ def test_token_bucket_paces_calls() -> None:
     assert not bucket.take()
     now[0] = 1.41
     assert bucket.take()
+    for _ in range(10):  # repeated refusals do not stack into a ten-second pause
+        bucket.slow_down(1.0)
+    now[0] = 2.65
+    assert bucket.take()
 
 
 def test_onelink_codes() -> None:
