@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.desired-state"
 
     @property
+    def dead_letter_topic(self) -> str:
+        """Input the streams kept aside, with the reason (mirrors the dead_letters table)."""
+        return f"{self.topic_prefix}.dead-letters"
+
+    @property
     def alerts_topic(self) -> str:
         """Quota warnings, keyed by enterprise."""
         return f"{self.topic_prefix}.alerts"

@@ -18,7 +18,12 @@ from streams.quota_rules import MANUAL, desired_status, effective_reasons
 
 
 class Invalid(Exception):
-    """The change breaks a rule; the message names the field and the rule."""
+    """The change breaks a rule for `field`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ async def _check_pool(conn: Conn, pool_id: str, enterprise_id: str) -> None:
                              (pool_id,))
     row = await cur.fetchone()
     if row is None or row[0] != enterprise_id:
-        raise Invalid(f"pool_id: unknown pool {pool_id!r} for enterprise {enterprise_id!r}")
+        raise Invalid("pool_id", f"unknown pool {pool_id!r} for enterprise {enterprise_id!r}")
 
 
 async def create_card(

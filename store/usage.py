@@ -93,13 +93,14 @@ WITH known AS (
     FROM usage_stage s
     WHERE NOT EXISTS (SELECT 1 FROM cards c WHERE c.iccid = s.iccid)
     ON CONFLICT (record_key, reason) WHERE record_key IS NOT NULL DO NOTHING
-    RETURNING 1
+    RETURNING payload
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
        (SELECT count(*) FROM totals) + (SELECT count(*) FROM pool_totals)
        + (SELECT count(*) FROM hourly) + (SELECT count(*) FROM pool_hourly),
        array(SELECT p.iccid FROM per_card p JOIN members m
-             ON m.iccid = p.iccid AND p.cycle = m.current_cycle ORDER BY p.iccid)
+             ON m.iccid = p.iccid AND p.cycle = m.current_cycle ORDER BY p.iccid),
+       (SELECT coalesce(jsonb_agg(payload), '[]'::jsonb) FROM dead)
 """
 
 
@@ -120,6 +121,7 @@ class WriteResult:
     duplicates: int
     dead_lettered: int
     current_cycle_cards: list[str] = field(default_factory=list)
+    unknown_card_payloads: list[object] = field(default_factory=list)
 
 
 def record_key(operator: str, record_id: str) -> uuid.UUID:
@@ -164,7 +166,7 @@ async def write_usage(
     if found is None:
         raise RuntimeError("usage apply statement returned no row")
     inserted, dead, cards = int(found[0]), int(found[1]), list(found[3])
-    return WriteResult(inserted, len(rows) - inserted - dead, dead, cards)
+    return WriteResult(inserted, len(rows) - inserted - dead, dead, cards, list(found[4]))
 
 
 async def dead_letter(

@@ -83,3 +83,13 @@ def decode_desired(payload: bytes) -> DesiredStateBatch:
 
 def decode_alert(payload: bytes) -> QuotaAlert:
     return _alert_decoder.decode(payload)
+
+
+class DeadLetter(msgspec.Struct, frozen=True):
+    """Input the streams kept aside, with the reason (also stored in `dead_letters`)."""
+
+    source: str
+    reason: str
+    payload: object
+    operator: str | None = None
+    iccid: str | None = None

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from cardpulse.settings import Settings
 from streams.events import (
+    DeadLetter,
     DesiredState,
     DesiredStateBatch,
     QuotaAlert,
@@ -106,6 +107,10 @@ class Publisher:
         s = self._settings
         messages = desired_messages(changes, s.usage_partitions, s.micro_batch_records)
         return await self._send_all(s.desired_topic, list(messages))
+
+    async def publish_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        messages: list[tuple[int | None, bytes]] = [(None, encode(x)) for x in letters]
+        return await self._send_all(self._settings.dead_letter_topic, messages)
 
     async def publish_alerts(self, alerts: Sequence[QuotaAlert]) -> int:
         for alert in alerts:

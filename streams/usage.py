@@ -23,7 +23,7 @@ from cardpulse.settings import Settings
 from store.db import Conn, Reconnecting
 from store.quota import Outcome, evaluate
 from store.usage import OperatorRecords, WriteResult, dead_letter, write_usage
-from streams.events import decode_usage
+from streams.events import DeadLetter, decode_usage
 from streams.metrics import WorkerMetrics
 from streams.publish import Publisher
 from streams.quota_events import publish_outcome
@@ -105,8 +105,19 @@ class UsageSink:
         if split.poison:
             await self._db.run(lambda conn: self._dead_letter(conn, split.poison))
         await publish_outcome(self._publisher, outcome)
+        await self._publish_letters(split, result)
         self._observe(split, result, outcome, time.perf_counter() - started)
         return result
+
+    async def _publish_letters(self, split: Split, result: WriteResult) -> None:
+        """Mirror this batch's dead letters on the dead-letter topic (the table is the record)."""
+        letters = [DeadLetter("usage", p.reason, p.payload, p.operator, p.iccid)
+                   for p in split.poison]
+        letters += [DeadLetter("usage", "unknown_card", payload)
+                    for payload in result.unknown_card_payloads]
+        if letters:
+            await self._publisher.start()
+            await self._publisher.publish_dead_letters(letters)
 
     def _observe(self, split: Split, result: WriteResult, outcome: Outcome, took: float) -> None:
         m = self._metrics

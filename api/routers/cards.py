@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from api.deps import READ_ONLY, Caller, Db, Principal, Res
 from api.effects import publish
+from api.errors import invalid
 from api.schemas import CardCreate, CardPublic, CardUpdate
 from store import cards
 from store.cards import CardView, Invalid
@@ -57,7 +58,7 @@ async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> Car
     except NotFound:
         raise not_found(f"enterprise {body.enterprise_id!r}") from None
     except Invalid as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise invalid("body", exc.field, exc.message) from None
     await publish(res, outcome)
     return public(view)
 
@@ -74,12 +75,11 @@ async def update_card(iccid: str, body: CardUpdate, caller: Caller, db: Db, res:
     await visible_card(db, iccid, caller)
     sent = body.model_dump(exclude_unset=True)
     if sent.get("warn_percents", []) is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            "warn_percents: must be a list (use [] for no warnings)")
+        raise invalid("body", "warn_percents", "must be a list (use [] for no warnings)")
     try:
         view, outcome = await cards.update_card(db, iccid, **sent)
     except Invalid as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise invalid("body", exc.field, exc.message) from None
     await publish(res, outcome)
     return public(view)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import Admin, Caller, Db, Principal
+from api.errors import invalid
 from api.schemas import (
     AlertPublic,
     ApiKeyCreate,
@@ -54,9 +55,12 @@ async def update_enterprise(enterprise_id: str, body: EnterpriseUpdate, caller: 
                             ) -> EnterprisePublic:
     """Change the name, time zone (billing cycles) or alert webhook of an enterprise."""
     own(caller, enterprise_id, write=True)
+    changes = body.model_dump(exclude_unset=True)
+    for field in ("name", "timezone"):
+        if field in changes and changes[field] is None:
+            raise invalid("body", field, "may not be null")
     try:
-        made = await tenants.update_enterprise(db, enterprise_id,
-                                               body.model_dump(exclude_unset=True))
+        made = await tenants.update_enterprise(db, enterprise_id, changes)
     except tenants.NotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"enterprise {enterprise_id!r} not found") from None

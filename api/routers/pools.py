@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 
 from api.deps import Caller, Db, Principal, Res
 from api.effects import publish
+from api.errors import invalid
 from api.routers.cards import forbid_viewer, not_found
 from api.schemas import PoolCreate, PoolPublic, PoolUpdate
 from store import pools
@@ -51,8 +52,7 @@ async def update_pool(pool_id: str, body: PoolUpdate, caller: Caller, db: Db, re
     sent = body.model_dump(exclude_unset=True)
     for field in ("limit_bytes", "warn_percents"):
         if field in sent and sent[field] is None:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"{field}: may not be null")
+            raise invalid("body", field, "may not be null")
     view, outcome = await pools.update_pool(db, pool_id, **sent)
     await publish(res, outcome)
     return PoolPublic(**view.__dict__)

@@ -8,10 +8,11 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel
 
 from api.deps import Caller, Db
+from api.errors import invalid
 from api.routers.cards import visible_card
 from api.routers.enterprises import own
 from api.routers.pools import visible_pool
@@ -57,10 +58,10 @@ def window(bucket: Bucket, start: datetime | None, end: datetime | None
     end = end or datetime.now(UTC)
     start = start or end - DEFAULT_SPAN[bucket]
     if start >= end:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "from: must be before to")
+        raise invalid("query", "from", "must be before to")
     if end - start > MAX_SPAN[bucket]:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"from/to: at most {MAX_SPAN[bucket].days} days with bucket={bucket}")
+        raise invalid("query", "from",
+                      f"at most {MAX_SPAN[bucket].days} days before `to` with bucket={bucket}")
     return start, end
 
 
@@ -112,7 +113,7 @@ async def export_cards(enterprise_id: str, caller: Caller, db: Db,
     """Every card of the enterprise with its usage in `cycle`, as CSV."""
     own(caller, enterprise_id, write=False)
     if not _CYCLE.match(cycle):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "cycle: must be YYYY-MM")
+        raise invalid("query", "cycle", "must be YYYY-MM", cycle)
     rows = await series.enterprise_cards(db, enterprise_id, date.fromisoformat(cycle + "-01"))
     out = io.StringIO()
     writer = csv.writer(out)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import ValidationError
 
 from api.deps import Db, Res
+from api.errors import invalid, invalid_many
 from api.schemas import Operator, StatusAccepted, StatusPush, UsageAccepted
 from cardpulse.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
 from store import controls, tenants
@@ -54,8 +55,7 @@ def _records_of(body: bytes, max_records: int) -> list[Any]:
     except orjson.JSONDecodeError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            'body must be an object {"records": [...]}')
+        raise invalid("body", "records", 'the body must be an object {"records": [...]}')
     records: list[Any] = doc["records"]
     if len(records) > max_records:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
@@ -73,8 +73,8 @@ def parse_usage(raw: list[Any], now: datetime) -> tuple[list[UsageRecord], list[
             good.append(parsed)
             continue
         record_id = item.get("record_id") if isinstance(item, dict) else None
-        bad.extend({"index": index, "record_id": record_id, "field": e.field, "reason": e.reason}
-                   for e in parsed)
+        bad.extend({"type": "value_error", "loc": ["body", "records", index, e.field],
+                    "msg": e.reason, "input": {"record_id": record_id}} for e in parsed)
     return good, bad
 
 
@@ -86,10 +86,7 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
                                   datetime.now(UTC))
     if errors:
         res.metrics.usage_pushes.labels(operator, "invalid").inc()
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {
-            "message": f"{len({e['index'] for e in errors})} invalid record(s); nothing accepted",
-            "errors": errors,
-        })
+        raise invalid_many(errors)
     if replay_key is None:
         res.metrics.usage_pushes.labels(operator, "replayed").inc()
         return UsageAccepted(accepted=len(records))
@@ -114,11 +111,8 @@ async def push_status(operator: Operator, request: Request, res: Res, db: Db) ->
     try:
         push = StatusPush.model_validate_json(body)
     except ValidationError as exc:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                  for e in exc.errors()]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            {"message": "invalid status push; nothing accepted",
-                             "errors": errors}) from None
+        raise invalid_many([{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"],
+                             "input": None} for e in exc.errors()]) from None
     applied, unknown = await controls.observe(
         db, operator, [(e.iccid, e.status, e.at) for e in push.events])
     return StatusAccepted(accepted=len(push.events), applied=applied, unknown_cards=unknown)

@@ -155,9 +155,9 @@ async def test_one_bad_record_rejects_the_whole_push(client: httpx.AsyncClient) 
     rejected = await client.post("/v1/upstream/onelink/usage", content=raw, headers=headers)
     assert rejected.status_code == 422
     detail = rejected.json()["detail"]
-    assert detail["message"] == "2 invalid record(s); nothing accepted"
-    assert [(e["index"], e["record_id"], e["field"]) for e in detail["errors"]] == [
-        (1, "bad-iccid", "iccid"), (2, "neg", "bytes")]
+    assert [(e["loc"], e["input"]["record_id"]) for e in detail] == [
+        (["body", "records", 1, "iccid"], "bad-iccid"), (["body", "records", 2, "bytes"], "neg")]
+    assert detail[1]["msg"] == "must be >= 0"
     raw, headers = signed({"records": "nope"})
     assert (await client.post("/v1/upstream/onelink/usage", content=raw,
                               headers=headers)).status_code == 422
@@ -199,4 +199,4 @@ async def test_status_feed_updates_observed_state(client: httpx.AsyncClient) -> 
     view = (await client.get(f"/v1/cards/{CARD}", headers=acme)).json()
     assert view["network_status"] == "stopped"
     bad = await feed([dict(newer, status="gone")])
-    assert bad.status_code == 422 and bad.json()["detail"]["errors"][0]["loc"][-1] == "status"
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][-1] == "status"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import psycopg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cardpulse.settings import Settings
 from streams.events import UsageRecord
@@ -74,6 +76,16 @@ async def test_usage_is_stored_once_and_poison_is_dead_lettered(
     await producer.stop()
     eventually(lambda: stored(settings) == (500, 5000, 1), timeout=60,
                what="500 records, 5000 bytes, 1 dead letter", show=lambda: stored(settings))
+    consumer = AIOKafkaConsumer(settings.dead_letter_topic, auto_offset_reset="earliest",
+                                bootstrap_servers=settings.require_kafka())
+    await consumer.start()
+    try:
+        found = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    letters = [msgspec.json.decode(m.value) for batch in found.values() for m in batch]
+    assert len(letters) == 1 and letters[0]["reason"].startswith("undecodable usage message")
+    assert base64.b64decode(letters[0]["payload"]["raw_base64"]) == b"\x00garbage"
 
 
 async def test_killed_worker_loses_nothing_and_counts_nothing_twice(
