@@ -25,6 +25,7 @@ from store.db import Conn, Reconnecting
 from streams.publish import Publisher
 
 READY_MARKER = "controls.ready"
+STOP_GRACE_S = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -106,8 +107,17 @@ async def serve(settings: Settings) -> None:
         reconciler = Reconciler(db, lanes, policy_of(settings),
                                 lambda: sorted(assignment.partitions), metrics=metrics)
         loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+
+        def stop() -> None:
+            # Finish the round in hand; if it is stuck (say, waiting for a database that is
+            # gone), cancel it after a grace period: what was not recorded is asked again.
+            reconciler.stop()
+            if main is not None:
+                loop.call_later(STOP_GRACE_S, main.cancel)
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, reconciler.stop)
+            loop.add_signal_handler(sig, stop)
         await consumer.start()
         feed = asyncio.create_task(_consume(consumer, reconciler))
         polls = asyncio.create_task(_poll_loop(settings, lanes,
@@ -128,4 +138,7 @@ def run_controls(settings: Settings) -> None:
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except asyncio.CancelledError:
+        log.warning("stopped after the %.0f s grace period", STOP_GRACE_S)
