@@ -72,6 +72,9 @@ class Reconciler:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._wake = {op: asyncio.Event() for op in lanes}
         self._stopping = asyncio.Event()
+        # Every lane's loop and batches share one connection: its statements and
+        # transactions must not interleave.
+        self._recording = asyncio.Lock()
 
     def wake(self) -> None:
         for event in self._wake.values():
@@ -104,8 +107,9 @@ class Reconciler:
         partitions = list(self._partitions())
         if not partitions:
             return 0
-        found = await self._db.run(lambda conn: queries.actionable(
-            conn, operator, partitions, self._policy.scan_limit))
+        async with self._recording:
+            found = await self._db.run(lambda conn: queries.actionable(
+                conn, operator, partitions, self._policy.scan_limit))
         self._metrics.queue_depth.labels(operator).set(len(found))
         if not found:
             return 0
@@ -137,7 +141,8 @@ class Reconciler:
 
     async def _record(self, answers: list[Answer]) -> None:
         if answers:
-            await self._db.run(lambda conn: queries.record(conn, answers))
+            async with self._recording:
+                await self._db.run(lambda conn: queries.record(conn, answers))
 
     async def _send(self, lane: OperatorLane, batch: Batch, attempts: dict[str, int],
                     decided: dict[str, datetime | None]) -> None:
