@@ -9,11 +9,10 @@ from typing import TypeVar
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg.rows import DictRow, TupleRow
+from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 Conn = AsyncConnection[TupleRow]
-DictConn = AsyncConnection[DictRow]
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 

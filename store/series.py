@@ -76,18 +76,22 @@ def for_grafana(query: str) -> str:
     return query.format(**GRAFANA)
 
 
+async def _points(conn: Conn, query: str, params: dict[str, object]
+                  ) -> list[tuple[datetime, int]]:
+    cur = await conn.execute(for_psycopg(query), params)
+    return [(row[0], int(row[1])) for row in await cur.fetchall()]
+
+
 async def card_series(conn: Conn, iccid: str, bucket: Bucket, start: datetime, end: datetime
                       ) -> list[tuple[datetime, int]]:
     query = CARD_HOURLY if bucket == "1h" else CARD_DAILY
-    cur = await conn.execute(for_psycopg(query), {"iccid": iccid, "start": start, "end": end})
-    return [(row[0], int(row[1])) for row in await cur.fetchall()]
+    return await _points(conn, query, {"iccid": iccid, "start": start, "end": end})
 
 
 async def pool_series(conn: Conn, pool_id: str, bucket: Bucket, start: datetime, end: datetime
                       ) -> list[tuple[datetime, int]]:
     query = POOL_HOURLY if bucket == "1h" else POOL_DAILY
-    cur = await conn.execute(for_psycopg(query), {"pool": pool_id, "start": start, "end": end})
-    return [(row[0], int(row[1])) for row in await cur.fetchall()]
+    return await _points(conn, query, {"pool": pool_id, "start": start, "end": end})
 
 
 async def pool_utilisation(conn: Conn, pool_id: str) -> list[tuple[datetime, int, float | None]]:

@@ -91,12 +91,3 @@ def decide(
         if reasons != card.reasons:
             card_changes[card.iccid] = reasons
     return Decision(card_changes, pool_changes)
-
-
-def crossed_percents(
-    before: int, after: int, limit: int | None, percents: Iterable[int]
-) -> list[int]:
-    """Warning thresholds (percent of `limit`) that usage reached between `before` and `after`."""
-    if limit is None or limit <= 0:
-        return []
-    return sorted(p for p in set(percents) if before * 100 < p * limit <= after * 100)
