@@ -100,6 +100,31 @@ class CardCreate(Strict):
     warn_percents: Percents = Field(default_factory=lambda: [80, 90])
 
 
+MAX_IMPORT_CARDS = 10_000
+
+
+class CardImportItem(Strict):
+    iccid: Iccid
+    operator: Operator
+    package_bytes: Bytes | None = None
+    pool_id: Ident | None = None
+    warn_percents: Percents = Field(default_factory=lambda: [80, 90])
+
+
+class CardImport(Strict):
+    """Many cards of one enterprise at once; cards already registered are left unchanged."""
+
+    enterprise_id: Ident
+    cards: list[CardImportItem] = Field(min_length=1, max_length=MAX_IMPORT_CARDS)
+
+
+class CardImported(BaseModel):
+    created: int
+    existing: int
+    existing_iccids: list[str] = Field(
+        description="cards of the request that were already registered (left unchanged)")
+
+
 class CardUpdate(Strict):
     """Only the fields sent change; `null` clears package_bytes or takes the card out of
     its pool."""

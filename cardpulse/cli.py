@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cardpulse.fleet_args import add_fleet_arguments
 from cardpulse.processes import StartupError
@@ -33,12 +34,53 @@ def _parser() -> argparse.ArgumentParser:
     fleet.add_argument("--state-dir", type=Path, default=None,
                        help="where `up` keeps the admin token (default .cardpulse)")
     add_fleet_arguments(fleet)
+    _bench_parser(verbs)
     boards = verbs.add_parser("dashboards", help="build or push the Grafana dashboards")
     boards.add_argument("action", choices=["build", "push"])
     boards.add_argument("--url", help="Grafana URL (push)")
     boards.add_argument("--token", help="Grafana service-account token (push)")
     boards.add_argument("--folder-uid", default=None, help="Grafana folder (push)")
     return parser
+
+
+def _bench_parser(verbs: Any) -> None:
+    bench = verbs.add_parser(
+        "bench", help="benchmark the whole pipeline on this machine (see BENCHMARKS.md)")
+    bench.add_argument("--cards", type=int, default=100_000, help="fleet cards (100000)")
+    bench.add_argument("--records", type=int, default=2_000_000,
+                       help="usage records pushed in the throughput phase (2000000)")
+    bench.add_argument("--pools", type=int, default=100, help="pools the cards share (100)")
+    bench.add_argument("--partitions", type=int, default=None,
+                       help="usage topic partitions (default CARDPULSE_USAGE_PARTITIONS, 8)")
+    bench.add_argument("--workers", type=int, default=1, help="stream workers (1)")
+    bench.add_argument("--probes", type=int, default=150,
+                       help="cards pushed over their package to time enforcement (150)")
+    bench.add_argument("--probe-rate", type=float, default=10.0, help="probes a second (10)")
+    bench.add_argument("--push-size", type=int, default=5_000, help="records per push (5000)")
+    bench.add_argument("--concurrency", type=int, default=4, help="pushes in flight (4)")
+    bench.add_argument("--state-dir", type=Path, default=None,
+                       help="where the benchmark's platform keeps its data (default: a "
+                            "temporary dir, removed afterwards)")
+    bench.add_argument("--keep", action="store_true", help="keep the temporary state dir")
+    bench.add_argument("--json", action="store_true",
+                       help="end with one line: the report as a JSON object")
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from cardpulse.bench import BenchArgs, main
+
+    settings = get_settings()
+    for name in ("cards", "records", "probes", "push_size", "concurrency", "workers"):
+        if getattr(args, name) < (0 if name == "probes" else 1):
+            print(f"cardpulse bench: --{name.replace('_', '-')} must be at least 1",
+                  file=sys.stderr)
+            return 2
+    return main(settings, BenchArgs(
+        cards=args.cards, records=args.records, pools=args.pools,
+        partitions=args.partitions or settings.usage_partitions, workers=args.workers,
+        probes=args.probes, probe_rate=args.probe_rate, push_size=args.push_size,
+        concurrency=args.concurrency, state_dir=args.state_dir, keep=args.keep,
+        as_json=args.json))
 
 
 def _dashboards(args: argparse.Namespace) -> int:
@@ -109,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.verb == "dashboards":
             return _dashboards(args)
+        if args.verb == "bench":
+            return _bench(args)
         if args.verb == "fleet":
             from cardpulse.fleet_cmd import run_fleet
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     topic_prefix: str = Field(default="cardpulse", pattern=r"^[A-Za-z0-9._-]+$")
     usage_partitions: int = Field(default=8, ge=1, le=256)
     worker_group: str = "cardpulse-usage"
+    workers: int = Field(default=1, ge=1, le=16)  # stream workers `up` starts, one group
+    worker_index: int = Field(default=0, ge=0)  # set by `up` for each worker it starts
     worker_take_messages: int = Field(default=20, ge=1, le=10_000)
     worker_batch_within_s: float = Field(default=0.05, gt=0)
     micro_batch_records: int = Field(default=500, ge=1, le=10_000)

@@ -36,7 +36,7 @@ from cardpulse.processes import (
     wait_until,
 )
 from cardpulse.settings import Settings
-from cardpulse.worker import READY_MARKER
+from cardpulse.worker import ready_marker
 from store.migrate import apply_migrations
 from streams.topics import ensure_topics, topic_specs
 
@@ -122,6 +122,18 @@ def _process(settings: Settings, name: str, env: dict[str, str]) -> Child:
     return Child(name, _cli(name), settings.log_dir / f"{name}.log", env=env)
 
 
+def _workers(settings: Settings, env: dict[str, str], ports: list[int]) -> list[Child]:
+    """The stream workers: `worker`, then `worker-1` … when CARDPULSE_WORKERS > 1."""
+    out = []
+    for index, port in enumerate(ports):
+        name = "worker" if index == 0 else f"worker-{index}"
+        worker_env = {**env, "CARDPULSE_WORKER_INDEX": str(index),
+                      "CARDPULSE_WORKER_METRICS_PORT": str(port)}
+        out.append(Child(name, _cli("worker"), settings.log_dir / f"{name}.log",
+                         env=worker_env))
+    return out
+
+
 def _start_storage(settings: Settings, stack: Stack) -> tuple[str, str, str]:
     """Kafka and PostgreSQL, embedded unless configured; returns (bootstrap, db url, how)."""
     host = settings.host
@@ -156,36 +168,43 @@ def _prepare(settings: Settings, bootstrap: str, url: str) -> None:
         raise StartupError(f"kafka: cannot create topics at {bootstrap}: {exc}") from exc
 
 
-def _start_services(settings: Settings, stack: Stack, env: dict[str, str]) -> None:
+def _start_services(settings: Settings, stack: Stack, env: dict[str, str],
+                    worker_ports: list[int]) -> None:
     base = f"http://{settings.host}"
-    marker = settings.run_dir / READY_MARKER
-    marker.unlink(missing_ok=True)
-    worker = stack.add(_process(settings, "worker", env))
+    markers = [settings.run_dir / ready_marker(i) for i in range(len(worker_ports))]
+    for marker in markers:
+        marker.unlink(missing_ok=True)
+    workers = [stack.add(w) for w in _workers(settings, env, worker_ports)]
     api = stack.add(_process(settings, "api", env))
     sim = stack.add(_process(settings, "simulator", env))
     controls = stack.add(_process(settings, "controls", env))
     (settings.run_dir / CONTROLS_MARKER).unlink(missing_ok=True)
-    for child in (worker, api, sim, controls):
+    for child in (*workers, api, sim, controls):
         child.start()
     wait_until(lambda: _http_ok(f"{base}:{settings.sim_port}/_sim/stats"), timeout=20,
                what="simulator", child=sim)
     wait_until(lambda: _http_ok(f"{base}:{settings.api_port}/healthz"), timeout=30,
                what="api", child=api)
-    wait_until(marker.exists, timeout=60, what="stream worker", child=worker)
+    for marker, worker in zip(markers, workers, strict=True):
+        wait_until(marker.exists, timeout=60, what=f"stream {worker.name}", child=worker)
     wait_until((settings.run_dir / CONTROLS_MARKER).exists, timeout=60, what="controls",
                child=controls)
 
 
-def _metrics_ports(settings: Settings) -> tuple[int, int]:
-    """Where the worker and the controls serve /metrics (the API serves its own)."""
-    return (ensure_port_free(settings.host, settings.worker_metrics_port, "worker metrics",
-                             "CARDPULSE_WORKER_METRICS_PORT"),
+def _metrics_ports(settings: Settings) -> tuple[list[int], int]:
+    """Where each worker and the controls serve /metrics (the API serves its own); with a
+    fixed CARDPULSE_WORKER_METRICS_PORT, worker i uses that port + i."""
+    base = settings.worker_metrics_port
+    workers = [ensure_port_free(settings.host, base + i if base else 0, "worker metrics",
+                                "CARDPULSE_WORKER_METRICS_PORT")
+               for i in range(settings.workers)]
+    return (workers,
             ensure_port_free(settings.host, settings.controls_metrics_port, "controls metrics",
                              "CARDPULSE_CONTROLS_METRICS_PORT"))
 
 
 def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
-             generated: bool, took: float, metrics_ports: tuple[int, int]) -> str:
+             generated: bool, took: float, metrics_ports: tuple[list[int], int]) -> str:
     kafka_how, pg_how = how.split("|")
     shown_url = url.split("@")[-1] if "@" in url else url
     token_path = settings.state_dir / "admin-token"
@@ -201,8 +220,9 @@ def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
         f"  Kafka        {bootstrap}   ({kafka_how})",
         f"  PostgreSQL   {shown_url}   ({pg_how})",
         f"  Metrics      http://{host}:{settings.api_port}/metrics (api), "
-        f"http://{host}:{metrics_ports[0]}/metrics (worker), "
-        f"http://{host}:{metrics_ports[1]}/metrics (controls)",
+        + "".join(f"http://{host}:{port}/metrics (worker{f'-{i}' if i else ''}), "
+                  for i, port in enumerate(metrics_ports[0]))
+        + f"http://{host}:{metrics_ports[1]}/metrics (controls)",
         f"  Logs         {settings.log_dir}/",
         "Press Ctrl-C (or send SIGTERM) to stop.",
     ])
@@ -258,7 +278,6 @@ def run_up(settings: Settings) -> int:
             _prepare(settings, bootstrap, url)
             metrics_ports = _metrics_ports(settings)
             env = child_env({
-                "CARDPULSE_WORKER_METRICS_PORT": str(metrics_ports[0]),
                 "CARDPULSE_CONTROLS_METRICS_PORT": str(metrics_ports[1]),
                 "CARDPULSE_KAFKA_BOOTSTRAP": bootstrap, "CARDPULSE_DATABASE_URL": url,
                 "CARDPULSE_ADMIN_TOKEN": token,
@@ -266,7 +285,7 @@ def run_up(settings: Settings) -> int:
                 "CARDPULSE_API_PORT": str(settings.api_port),
                 "CARDPULSE_SIM_PORT": str(settings.sim_port),
             })
-            _start_services(settings, stack, env)
+            _start_services(settings, stack, env, metrics_ports[0])
             print(_summary(settings, bootstrap, url, how, token, generated,
                            time.monotonic() - started, metrics_ports), flush=True)
             try:

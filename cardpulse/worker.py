@@ -20,6 +20,11 @@ from streams.usage import UsageSink, register_usage_agent
 from streams.webhooks import deliver_due
 
 READY_MARKER = "worker.ready"
+
+
+def ready_marker(index: int) -> str:
+    """The file a worker writes under the run dir once it has partitions."""
+    return READY_MARKER if index == 0 else f"worker-{index}.ready"
 log = logging.getLogger(__name__)
 
 
@@ -89,6 +94,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
 def build_worker(settings: Settings) -> faust.Worker:
     """Wire the faust app, its agents, timers and sinks; connects nothing until started."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)  # faust makes one level
     app = create_app(settings)
     publisher = Publisher(settings)
     metrics = WorkerMetrics.create(CollectorRegistry())
@@ -99,7 +105,7 @@ def build_worker(settings: Settings) -> faust.Worker:
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host,
                           registry=metrics.registry)
-    marker = settings.run_dir / READY_MARKER
+    marker = settings.run_dir / ready_marker(settings.worker_index)
     marker.unlink(missing_ok=True)
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode types it narrowly

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,6 +20,7 @@ Fault = Literal["rate_limited", "error"]
 UsageLag = Literal["none", "t-1"]
 
 DAY_S = 86_400.0
+CHANGE_LOG_SIZE = 200_000  # accepted changes kept for `GET /_sim/changes`
 
 
 def day_of(now: float) -> int:
@@ -141,6 +142,8 @@ class SimNetwork:
     faults: Faults = field(default_factory=Faults)
     jobs: dict[str, BatchJob] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
+    changes: deque[tuple[int, str, Status, float]] = field(
+        default_factory=lambda: deque(maxlen=CHANGE_LOG_SIZE))
 
     def card(self, iccid: str) -> SimCard:
         """The card, created active on first sight."""
@@ -156,7 +159,13 @@ class SimNetwork:
         card.status = target
         card.status_changes += 1
         card.last_change = now
+        seq = self.changes[-1][0] + 1 if self.changes else 1
+        self.changes.append((seq, iccid, target, now))
         return "accepted"
+
+    def changes_after(self, seq: int, limit: int) -> list[tuple[int, str, Status, float]]:
+        """Accepted status changes with a sequence number above `seq`, oldest first."""
+        return [c for c in self.changes if c[0] > seq][:limit]
 
     def add_usage(self, iccid: str, nbytes: int, now: float) -> None:
         """Add usage to the card's counter for the day of `now`."""

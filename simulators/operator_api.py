@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from simulators import ctcc, jasper, onelink
@@ -25,6 +25,15 @@ class SimCardView(BaseModel):
     iccid: str
     status: Literal["active", "stopped"]
     status_changes: int
+
+
+class SimChange(BaseModel):
+    """One accepted status change; `at` is unix time (seconds) when the operator accepted it."""
+
+    seq: int
+    iccid: str
+    status: Literal["active", "stopped"]
+    at: float
 
 
 class UsageIn(BaseModel):
@@ -61,6 +70,14 @@ def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
     async def sim_stats() -> dict[str, Any]:
         ctx.now()
         return {"requests": net.stats_view(), "cards": len(net.cards)}
+
+    @app.get("/_sim/changes", response_model=list[SimChange])
+    async def sim_changes(after: int = Query(0, ge=0),
+                          limit: int = Query(10_000, ge=1, le=100_000)) -> list[SimChange]:
+        """Accepted status changes after sequence number `after` (the last 200,000 kept)."""
+        offset = time.time() - ctx.now()  # the simulator's clock → unix time
+        return [SimChange(seq=seq, iccid=iccid, status=status, at=at + offset)
+                for seq, iccid, status, at in net.changes_after(after, limit)]
 
     @app.post("/_sim/usage")
     async def sim_usage(batch: UsageBatch) -> dict[str, int]:

@@ -186,3 +186,76 @@ async def set_manual(conn: Conn, iccid: str, stopped: bool) -> tuple[CardView, O
         return view, Outcome([], [])
     return view, Outcome([DesiredChange(iccid, view.desired_status, view.stop_reasons, cause)],
                          [])
+
+
+@dataclass(frozen=True)
+class NewCard:
+    """One card of a bulk import, already validated by the caller."""
+
+    iccid: str
+    operator: str
+    package_bytes: int | None
+    pool_id: str | None
+    warn_percents: list[int]
+    partition: int
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: list[str]
+    existing: list[str]
+    outcome: Outcome
+
+
+_IMPORT_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS card_import (
+    iccid text, operator text, package_bytes bigint, pool_id text, warn_percents int[],
+    kafka_partition int
+) ON COMMIT DELETE ROWS
+"""
+
+_IMPORT = """
+INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
+                   kafka_partition)
+SELECT iccid, %s, operator, package_bytes, pool_id, warn_percents, kafka_partition
+FROM card_import ORDER BY iccid
+ON CONFLICT (iccid) DO NOTHING
+RETURNING iccid
+"""
+
+
+async def import_cards(conn: Conn, enterprise_id: str, new: list[NewCard]) -> ImportResult:
+    """Register many cards of one enterprise in one transaction (binary COPY, one insert).
+
+    Cards already registered are left exactly as they are and reported as `existing`; every
+    pool named must belong to the enterprise, or nothing is imported."""
+    async with conn.transaction():
+        found = await (await conn.execute(
+            "SELECT 1 FROM enterprises WHERE enterprise_id = %s", (enterprise_id,))).fetchone()
+        if found is None:
+            raise NotFound(enterprise_id)
+        await _check_pools(conn, {c.pool_id for c in new if c.pool_id}, enterprise_id)
+        cur = conn.cursor()
+        await cur.execute(_IMPORT_STAGE)
+        async with cur.copy("COPY card_import FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "text", "int8", "text", "int4[]", "int4"])
+            for c in new:
+                await copy.write_row((c.iccid, c.operator, c.package_bytes, c.pool_id,
+                                      c.warn_percents, c.partition))
+        await cur.execute(_IMPORT, (enterprise_id,))
+        created = sorted(str(row[0]) for row in await cur.fetchall())
+        outcome = await evaluate(conn, iccids=created, cause="card_created")
+    taken = set(created)
+    return ImportResult(created, sorted(c.iccid for c in new if c.iccid not in taken), outcome)
+
+
+async def _check_pools(conn: Conn, pool_ids: set[str], enterprise_id: str) -> None:
+    if not pool_ids:
+        return
+    cur = await conn.execute(
+        "SELECT pool_id FROM pools WHERE pool_id = ANY(%s) AND enterprise_id = %s FOR SHARE",
+        (sorted(pool_ids), enterprise_id))
+    unknown = pool_ids - {str(row[0]) for row in await cur.fetchall()}
+    if unknown:
+        raise Invalid("pool_id", f"unknown pool(s) {sorted(unknown)!r} for enterprise "
+                                 f"{enterprise_id!r}")

@@ -57,5 +57,5 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         web_enabled=False,
-        datadir=str(settings.state_dir / "faust"),
+        datadir=str(settings.state_dir / "faust" / str(settings.worker_index)),
     )

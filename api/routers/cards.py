@@ -10,9 +10,9 @@ from fastapi import APIRouter, HTTPException, status
 from api.deps import READ_ONLY, Caller, Db, Principal, Res
 from api.effects import publish
 from api.errors import invalid
-from api.schemas import CardCreate, CardPublic, CardUpdate
+from api.schemas import CardCreate, CardImport, CardImported, CardPublic, CardUpdate
 from store import cards
-from store.cards import CardView, Invalid
+from store.cards import CardView, Invalid, NewCard
 from store.tenants import AlreadyExists, NotFound
 from streams.partitioning import partition_for
 
@@ -61,6 +61,32 @@ async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> Car
         raise invalid("body", exc.field, exc.message) from None
     await publish(res, outcome)
     return public(view)
+
+
+@router.post("/import", response_model=CardImported)
+async def import_cards(body: CardImport, caller: Caller, db: Db, res: Res) -> CardImported:
+    """Register up to 10,000 cards of one enterprise in one transaction."""
+    forbid_viewer(caller)
+    if not caller.manages(body.enterprise_id):
+        raise not_found(f"enterprise {body.enterprise_id!r}")
+    seen: set[str] = set()
+    for index, item in enumerate(body.cards):
+        if item.iccid in seen:
+            raise invalid("body", ["cards", index, "iccid"],
+                          f"ICCID {item.iccid} appears twice in this import")
+        seen.add(item.iccid)
+    partitions = res.settings.usage_partitions
+    new = [NewCard(c.iccid, c.operator, c.package_bytes, c.pool_id, c.warn_percents,
+                   partition_for(c.iccid, partitions)) for c in body.cards]
+    try:
+        result = await cards.import_cards(db, body.enterprise_id, new)
+    except NotFound:
+        raise not_found(f"enterprise {body.enterprise_id!r}") from None
+    except Invalid as exc:
+        raise invalid("body", exc.field, exc.message) from None
+    await publish(res, result.outcome)
+    return CardImported(created=len(result.created), existing=len(result.existing),
+                        existing_iccids=result.existing)
 
 
 @router.get("/{iccid}", response_model=CardPublic)
