@@ -14,6 +14,7 @@ from store.controls import rearm_failed
 from store.db import Conn
 from store.quota import DesiredChange, Outcome, evaluate
 from store.tenants import AlreadyExists, NotFound
+from store.usage import MEMBERSHIP_LOCK
 from streams.quota_rules import MANUAL, desired_status, effective_reasons
 
 
@@ -131,6 +132,10 @@ async def update_card(
 ) -> tuple[CardView, Outcome]:
     """Change a card's package, pool or warning thresholds; the rules re-run at once."""
     async with conn.transaction():
+        if pool_id is not UNSET:
+            # Wait for usage batches in flight, so none adds this card's usage to a pool after
+            # its usage has moved; taken before any row lock, like the batches do.
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MEMBERSHIP_LOCK,))
         cur = await conn.execute(
             "SELECT enterprise_id, pool_id FROM cards WHERE iccid = %s FOR UPDATE", (iccid,))
         row = await cur.fetchone()

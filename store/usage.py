@@ -33,43 +33,55 @@ _STAGE_COPY = (
 _STAGE_TYPES = ["uuid", "text", "text", "text", "int8", "timestamptz", "timestamptz",
                 "timestamptz"]
 
-# One statement: insert new records, add them to per-cycle totals, dead-letter unknown cards.
+# Taken shared by every usage batch and exclusively by a change of pool membership, so that a
+# batch never adds a card's usage to a pool the card is leaving (cheaper than locking every
+# card row of every batch).
+MEMBERSHIP_LOCK = 0x43504D42  # "CPMB"
+
+# One statement: insert new records, add them to per-cycle totals and hourly rollups,
+# dead-letter unknown cards, and name the cards and pools whose quota rules may now give a
+# different answer (a stop or warning threshold crossed, or state from an earlier cycle):
+# only those are re-evaluated.
 _APPLY = """
-WITH known AS (
-    SELECT s.*, cp_cycle(s.end_at, e.timezone) AS cycle, c.pool_id,
+WITH staged AS (
+    SELECT s.*, c.iccid AS card, c.pool_id, c.package_bytes, c.stop_reasons, c.warn_percents,
+           c.reasons_cycle, cp_cycle(s.end_at, e.timezone) AS cycle,
            cp_cycle(cp_now(), e.timezone) AS current_cycle
     FROM usage_stage s
-    JOIN cards c ON c.iccid = s.iccid
-    JOIN enterprises e ON e.enterprise_id = c.enterprise_id
-    FOR SHARE OF c
+    LEFT JOIN cards c ON c.iccid = s.iccid
+    LEFT JOIN enterprises e ON e.enterprise_id = c.enterprise_id
 ), inserted AS (
     INSERT INTO usage_records (record_key, operator, record_id, iccid, bytes, start_at,
                                end_at, cycle, received_at)
     SELECT record_key, operator, record_id, iccid, bytes, start_at, end_at, cycle, received_at
-    FROM known
+    FROM staged WHERE card IS NOT NULL
     ON CONFLICT (record_key) DO NOTHING
     RETURNING iccid, cycle, bytes, date_trunc('hour', end_at) AS hour
 ), per_card AS (
     SELECT iccid, cycle, sum(bytes)::bigint AS bytes, count(*) AS n
     FROM inserted GROUP BY iccid, cycle
 ), members AS (
-    SELECT DISTINCT iccid, pool_id, current_cycle FROM known
+    SELECT DISTINCT ON (card) card AS iccid, pool_id, package_bytes, stop_reasons,
+           warn_percents, reasons_cycle, current_cycle
+    FROM staged WHERE card IS NOT NULL
 ), totals AS (
     INSERT INTO card_cycle_usage AS t (iccid, cycle, bytes, records)
     SELECT iccid, cycle, bytes, n FROM per_card ORDER BY iccid, cycle
     ON CONFLICT (iccid, cycle) DO UPDATE
         SET bytes = t.bytes + excluded.bytes, records = t.records + excluded.records,
             updated_at = now()
-    RETURNING 1
-), pool_totals AS (
-    INSERT INTO pool_cycle_usage AS t (pool_id, cycle, bytes)
-    SELECT m.pool_id, p.cycle, sum(p.bytes)::bigint
+    RETURNING iccid, cycle, bytes
+), pool_added AS (
+    SELECT m.pool_id, p.cycle, sum(p.bytes)::bigint AS bytes
     FROM per_card p JOIN members m ON m.iccid = p.iccid
     WHERE m.pool_id IS NOT NULL
-    GROUP BY m.pool_id, p.cycle ORDER BY m.pool_id, p.cycle
+    GROUP BY m.pool_id, p.cycle
+), pool_totals AS (
+    INSERT INTO pool_cycle_usage AS t (pool_id, cycle, bytes)
+    SELECT pool_id, cycle, bytes FROM pool_added ORDER BY pool_id, cycle
     ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = t.bytes + excluded.bytes,
                                                updated_at = now()
-    RETURNING 1
+    RETURNING pool_id, cycle, bytes
 ), hourly AS (
     INSERT INTO usage_hourly AS t (iccid, hour, bytes, records)
     SELECT iccid, hour, sum(bytes)::bigint, count(*) FROM inserted
@@ -90,16 +102,32 @@ WITH known AS (
     SELECT 'usage', 'unknown_card', s.record_key, s.operator, s.iccid,
            jsonb_build_object('record_id', s.record_id, 'iccid', s.iccid, 'bytes', s.bytes,
                               'start', s.start_at, 'end', s.end_at)
-    FROM usage_stage s
-    WHERE NOT EXISTS (SELECT 1 FROM cards c WHERE c.iccid = s.iccid)
+    FROM staged s WHERE s.card IS NULL
     ON CONFLICT (record_key, reason) WHERE record_key IS NOT NULL DO NOTHING
     RETURNING payload
+), card_candidates AS (
+    SELECT t.iccid FROM totals t
+    JOIN per_card p ON p.iccid = t.iccid AND p.cycle = t.cycle
+    JOIN members m ON m.iccid = t.iccid AND m.current_cycle = t.cycle
+    LEFT JOIN pools pl ON pl.pool_id = m.pool_id
+    WHERE m.reasons_cycle IS DISTINCT FROM m.current_cycle
+       OR (t.bytes >= m.package_bytes AND NOT 'package_quota' = ANY(m.stop_reasons))
+       OR (t.bytes >= pl.per_card_limit_bytes AND NOT 'pool_card_cap' = ANY(m.stop_reasons))
+       OR cp_crossed(t.bytes - p.bytes, t.bytes, m.package_bytes, m.warn_percents)
+), pool_candidates AS (
+    SELECT t.pool_id FROM pool_totals t
+    JOIN pool_added a ON a.pool_id = t.pool_id AND a.cycle = t.cycle
+    JOIN pools pl ON pl.pool_id = t.pool_id
+    JOIN enterprises e ON e.enterprise_id = pl.enterprise_id
+    WHERE t.cycle = cp_cycle(cp_now(), e.timezone)
+      AND (pl.state_cycle IS DISTINCT FROM t.cycle
+           OR (t.bytes >= pl.limit_bytes AND NOT pl.exhausted)
+           OR cp_crossed(t.bytes - a.bytes, t.bytes, pl.limit_bytes, pl.warn_percents))
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
-       (SELECT count(*) FROM totals) + (SELECT count(*) FROM pool_totals)
-       + (SELECT count(*) FROM hourly) + (SELECT count(*) FROM pool_hourly),
-       array(SELECT p.iccid FROM per_card p JOIN members m
-             ON m.iccid = p.iccid AND p.cycle = m.current_cycle ORDER BY p.iccid),
+       (SELECT count(*) FROM hourly) + (SELECT count(*) FROM pool_hourly),
+       array(SELECT iccid FROM card_candidates ORDER BY iccid),
+       array(SELECT pool_id FROM pool_candidates ORDER BY pool_id),
        (SELECT coalesce(jsonb_agg(payload), '[]'::jsonb) FROM dead)
 """
 
@@ -115,19 +143,26 @@ class OperatorRecords:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What one batch did: new records counted, records seen before, unknown-card letters."""
+    """What one batch did: new records counted, records seen before, unknown-card letters,
+    and the cards and pools whose quota rules must run again."""
 
     inserted: int
     duplicates: int
     dead_lettered: int
-    current_cycle_cards: list[str] = field(default_factory=list)
+    candidate_cards: list[str] = field(default_factory=list)
+    candidate_pools: list[str] = field(default_factory=list)
     unknown_card_payloads: list[object] = field(default_factory=list)
 
 
-def record_key(operator: str, record_id: str) -> uuid.UUID:
-    """The dedupe key of a record: a 128-bit BLAKE2b hash of operator and record id."""
-    digest = hashlib.blake2b(f"{operator}\x1f{record_id}".encode(), digest_size=16).digest()
-    return uuid.UUID(bytes=digest)
+def record_key(operator: str, record_id: str, end_ms: int) -> uuid.UUID:
+    """The dedupe key of a record: the hour of its `end` (32 bits, big-endian) then a 96-bit
+    BLAKE2b hash of operator and record id.
+
+    A repeated record repeats its `end`, so the hour prefix loses no duplicate; it keeps the
+    primary key's inserts on the few index pages of recent hours instead of spreading them
+    over the whole index (which at millions of rows stops fitting in memory)."""
+    digest = hashlib.blake2b(f"{operator}\x1f{record_id}".encode(), digest_size=12).digest()
+    return uuid.UUID(bytes=(end_ms // 3_600_000).to_bytes(4, "big") + digest)
 
 
 def _ms(value: int) -> datetime:
@@ -140,7 +175,7 @@ def _rows(batches: Sequence[OperatorRecords]) -> list[tuple[object, ...]]:
         received = _ms(batch.received_ms)
         op = batch.operator
         rows.extend(
-            (record_key(op, r.record_id), op, r.record_id, r.iccid, r.bytes,
+            (record_key(op, r.record_id, r.end_ms), op, r.record_id, r.iccid, r.bytes,
              _ms(r.start_ms), _ms(r.end_ms), received)
             for r in batch.records
         )
@@ -161,12 +196,18 @@ async def write_usage(
             copy.set_types(_STAGE_TYPES)
             for row in rows:
                 await copy.write_row(row)
+        # Real row counts for the planner (index lookups, not a scan of every card), room to
+        # aggregate in memory, and the shared side of the membership lock.
+        await cur.execute("ANALYZE usage_stage")
+        await cur.execute("SELECT set_config('work_mem', '64MB', true),"
+                          " pg_advisory_xact_lock_shared(%s)", (MEMBERSHIP_LOCK,))
         await cur.execute(_APPLY)
         found = await cur.fetchone()
     if found is None:
         raise RuntimeError("usage apply statement returned no row")
-    inserted, dead, cards = int(found[0]), int(found[1]), list(found[3])
-    return WriteResult(inserted, len(rows) - inserted - dead, dead, cards, list(found[4]))
+    inserted, dead = int(found[0]), int(found[1])
+    return WriteResult(inserted, len(rows) - inserted - dead, dead, list(found[3]),
+                       list(found[4]), list(found[5]))
 
 
 async def dead_letter(

@@ -167,13 +167,14 @@ class UsageSink:
 
 
 async def _account(conn: Conn, batches: Sequence[OperatorRecords]) -> tuple[WriteResult, Outcome]:
-    """Store usage and re-run the quota rules for cards whose current cycle grew."""
+    """Store usage and re-run the quota rules for the cards and pools it pushed over a
+    threshold (`store.usage` names them)."""
     received = min((b.received_ms for b in batches), default=None)
     since = datetime.fromtimestamp(received / 1000, UTC) if received else None
     async with conn.transaction():
         result = await write_usage(conn, batches)
-        outcome = await evaluate(conn, iccids=result.current_cycle_cards, cause="usage",
-                                 since=since)
+        outcome = await evaluate(conn, iccids=result.candidate_cards,
+                                 pool_ids=result.candidate_pools, cause="usage", since=since)
     return result, outcome
 
 

@@ -16,7 +16,7 @@ from api.schemas import Operator, StatusAccepted, StatusPush, UsageAccepted
 from cardpulse.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
 from store import controls, tenants
 from streams.events import UsageRecord
-from streams.validation import parse_record
+from streams.validation import parse_push_fast, parse_record
 
 router = APIRouter(prefix="/v1/upstream", tags=["upstream"])
 
@@ -82,8 +82,10 @@ def parse_usage(raw: list[Any], now: datetime) -> tuple[list[UsageRecord], list[
              response_model=UsageAccepted)
 async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> UsageAccepted:
     body, replay_key = await _signed_body(request, res, db, operator)
-    records, errors = parse_usage(_records_of(body, res.settings.push_max_records),
-                                  datetime.now(UTC))
+    now, limit = datetime.now(UTC), res.settings.push_max_records
+    fast = parse_push_fast(body, now, limit)
+    records, errors = (fast, []) if fast is not None else parse_usage(_records_of(body, limit),
+                                                                      now)
     if errors:
         res.metrics.usage_pushes.labels(operator, "invalid").inc()
         raise invalid_many(errors)

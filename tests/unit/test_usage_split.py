@@ -34,7 +34,14 @@ def test_poison_is_kept_with_reason_and_others_survive() -> None:
 
 
 def test_record_key_is_per_operator_and_stable() -> None:
-    assert record_key("onelink", "r1") == record_key("onelink", "r1")
-    assert record_key("onelink", "r1") != record_key("jasper", "r1")
+    end = 1_795_000_000_000
+    assert record_key("onelink", "r1", end) == record_key("onelink", "r1", end)
+    assert record_key("onelink", "r1", end) != record_key("jasper", "r1", end)
     # the separator keeps ("a", "bc") and ("ab", "c") apart
-    assert record_key("a", "bc") != record_key("ab", "c")
+    assert record_key("a", "bc", end) != record_key("ab", "c", end)
+
+
+def test_record_keys_sort_by_the_hour_of_end() -> None:
+    hour = 3_600_000
+    keys = [record_key("onelink", f"r{i}", 1_795_000_000_000 + i * hour) for i in range(50)]
+    assert sorted(keys, key=lambda k: k.bytes) == keys

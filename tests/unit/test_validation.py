@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from streams.events import UsageRecord
-from streams.validation import FieldError, iccid_problem, parse_record, record_problem
+from streams.validation import (
+    FieldError,
+    iccid_problem,
+    parse_push_fast,
+    parse_record,
+    record_problem,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -90,3 +97,43 @@ def test_record_problem_checks_records_from_other_producers() -> None:
         "bytes must be >= 0")
     assert record_problem(UsageRecord("r", "8986001234567890123", 1, 5, 1)) == (
         "start must not be after end")
+
+
+BAD_VARIANTS = [
+    {"iccid": "1234"}, {"iccid": "89860012345678901a34"}, {"bytes": -1}, {"bytes": True},
+    {"bytes": 1 << 41}, {"bytes": "12"}, {"record_id": ""}, {"record_id": "  "},
+    {"record_id": "a\nb"}, {"record_id": "x" * 129}, {"start": "2026-11-22T10:00:00"},
+    {"end": "yesterday"}, {"start": "2026-11-22T12:00:00+08:00"},
+    {"start": "2026-09-01T00:00:00Z"}, {"end": "2026-11-23T12:00:00Z"}, {"record_id": 7},
+]
+
+
+def _slow(body: bytes) -> tuple[list[UsageRecord], list[dict[str, object]]]:
+    from api.routers.upstream import _records_of, parse_usage
+
+    return parse_usage(_records_of(body, 10_000), NOW)
+
+
+def test_fast_push_parse_matches_the_per_record_rules_on_valid_bodies() -> None:
+    records = [record(record_id=f"r-{i}", bytes=i * 1000,
+                      start="2026-11-22T03:00:00Z", end="2026-11-22T11:55:00+08:00")
+               for i in range(50)]
+    body = orjson.dumps({"records": records, "extra": "ignored"})
+    fast = parse_push_fast(body, NOW, 10_000)
+    assert fast is not None and len(fast) == 50
+    assert fast == _slow(body)[0]
+
+
+@pytest.mark.parametrize("change", BAD_VARIANTS)
+def test_fast_push_parse_leaves_every_bad_record_to_the_slow_path(
+        change: dict[str, object]) -> None:
+    body = orjson.dumps({"records": [record(), record(**{"record_id": "r-2", **change})]})
+    assert parse_push_fast(body, NOW, 10_000) is None
+    good, bad = _slow(body)
+    assert len(good) == 1 and bad, "the slow path names the problem"
+
+
+def test_fast_push_parse_refuses_more_records_than_allowed() -> None:
+    body = orjson.dumps({"records": [record(record_id=f"r-{i}") for i in range(3)]})
+    assert parse_push_fast(body, NOW, 2) is None
+    assert parse_push_fast(body, NOW, 3) is not None
