@@ -43,13 +43,18 @@ MEMBERSHIP_LOCK = 0x43504D42  # "CPMB"
 # different answer (a stop or warning threshold crossed, or state from an earlier cycle):
 # only those are re-evaluated.
 _APPLY = """
-WITH staged AS (
-    SELECT s.*, c.iccid AS card, c.pool_id, c.package_bytes, c.stop_reasons, c.warn_percents,
-           c.reasons_cycle, cp_cycle(s.end_at, e.timezone) AS cycle,
-           cp_cycle(cp_now(), e.timezone) AS current_cycle
-    FROM usage_stage s
-    LEFT JOIN cards c ON c.iccid = s.iccid
-    LEFT JOIN enterprises e ON e.enterprise_id = c.enterprise_id
+WITH clock AS (
+    SELECT cp_now() AS now
+), staged AS (
+    -- One index lookup per staged record (OFFSET 0 keeps the planner from hashing every card).
+    SELECT s.*, c.*, cp_cycle(s.end_at, c.timezone) AS cycle
+    FROM usage_stage s CROSS JOIN clock
+    LEFT JOIN LATERAL (
+        SELECT c.iccid AS card, c.pool_id, c.package_bytes, c.stop_reasons, c.warn_percents,
+               c.reasons_cycle, e.timezone, cp_cycle(clock.now, e.timezone) AS current_cycle
+        FROM cards c JOIN enterprises e ON e.enterprise_id = c.enterprise_id
+        WHERE c.iccid = s.iccid OFFSET 0
+    ) c ON true
 ), inserted AS (
     INSERT INTO usage_records (record_key, operator, record_id, iccid, bytes, start_at,
                                end_at, cycle, received_at)
@@ -76,12 +81,6 @@ WITH staged AS (
     FROM per_card p JOIN members m ON m.iccid = p.iccid
     WHERE m.pool_id IS NOT NULL
     GROUP BY m.pool_id, p.cycle
-), pool_totals AS (
-    INSERT INTO pool_cycle_usage AS t (pool_id, cycle, bytes)
-    SELECT pool_id, cycle, bytes FROM pool_added ORDER BY pool_id, cycle
-    ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = t.bytes + excluded.bytes,
-                                               updated_at = now()
-    RETURNING pool_id, cycle, bytes
 ), hourly AS (
     INSERT INTO usage_hourly AS t (iccid, hour, bytes, records)
     SELECT iccid, hour, sum(bytes)::bigint, count(*) FROM inserted
@@ -89,14 +88,11 @@ WITH staged AS (
     ON CONFLICT (iccid, hour) DO UPDATE SET bytes = t.bytes + excluded.bytes,
                                             records = t.records + excluded.records
     RETURNING 1
-), pool_hourly AS (
-    INSERT INTO pool_usage_hourly AS t (pool_id, hour, bytes)
-    SELECT m.pool_id, i.hour, sum(i.bytes)::bigint
+), pool_hour_added AS (
+    SELECT m.pool_id, i.hour, sum(i.bytes)::bigint AS bytes
     FROM inserted i JOIN members m ON m.iccid = i.iccid
     WHERE m.pool_id IS NOT NULL
-    GROUP BY m.pool_id, i.hour ORDER BY m.pool_id, i.hour
-    ON CONFLICT (pool_id, hour) DO UPDATE SET bytes = t.bytes + excluded.bytes
-    RETURNING 1
+    GROUP BY m.pool_id, i.hour
 ), dead AS (
     INSERT INTO dead_letters (source, reason, record_key, operator, iccid, payload)
     SELECT 'usage', 'unknown_card', s.record_key, s.operator, s.iccid,
@@ -114,9 +110,40 @@ WITH staged AS (
        OR (t.bytes >= m.package_bytes AND NOT 'package_quota' = ANY(m.stop_reasons))
        OR (t.bytes >= pl.per_card_limit_bytes AND NOT 'pool_card_cap' = ANY(m.stop_reasons))
        OR cp_crossed(t.bytes - p.bytes, t.bytes, m.package_bytes, m.warn_percents)
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
+       array(SELECT iccid FROM card_candidates ORDER BY iccid),
+       (SELECT coalesce(jsonb_agg(payload), '[]'::jsonb) FROM dead),
+       array(SELECT pool_id FROM pool_added ORDER BY pool_id, cycle),
+       array(SELECT cycle FROM pool_added ORDER BY pool_id, cycle),
+       array(SELECT bytes FROM pool_added ORDER BY pool_id, cycle),
+       array(SELECT pool_id FROM pool_hour_added ORDER BY pool_id, hour),
+       array(SELECT hour FROM pool_hour_added ORDER BY pool_id, hour),
+       array(SELECT bytes FROM pool_hour_added ORDER BY pool_id, hour)
+"""
+
+# Pool totals in their own statement, last before the quota rules and the commit: every batch
+# adds to the same few pool rows, so the row locks are held for as short a time as possible
+# (concurrent workers queue on them).
+_APPLY_POOLS = """
+WITH added AS (
+    SELECT * FROM unnest(%s::text[], %s::date[], %s::int8[]) AS a(pool_id, cycle, bytes)
+), hour_added AS (
+    SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::int8[]) AS h(pool_id, hour, bytes)
+), pool_totals AS (
+    INSERT INTO pool_cycle_usage AS t (pool_id, cycle, bytes)
+    SELECT pool_id, cycle, bytes FROM added ORDER BY pool_id, cycle
+    ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = t.bytes + excluded.bytes,
+                                               updated_at = now()
+    RETURNING pool_id, cycle, bytes
+), pool_hourly AS (
+    INSERT INTO pool_usage_hourly AS t (pool_id, hour, bytes)
+    SELECT pool_id, hour, bytes FROM hour_added ORDER BY pool_id, hour
+    ON CONFLICT (pool_id, hour) DO UPDATE SET bytes = t.bytes + excluded.bytes
+    RETURNING 1
 ), pool_candidates AS (
     SELECT t.pool_id FROM pool_totals t
-    JOIN pool_added a ON a.pool_id = t.pool_id AND a.cycle = t.cycle
+    JOIN added a ON a.pool_id = t.pool_id AND a.cycle = t.cycle
     JOIN pools pl ON pl.pool_id = t.pool_id
     JOIN enterprises e ON e.enterprise_id = pl.enterprise_id
     WHERE t.cycle = cp_cycle(cp_now(), e.timezone)
@@ -124,11 +151,8 @@ WITH staged AS (
            OR (t.bytes >= pl.limit_bytes AND NOT pl.exhausted)
            OR cp_crossed(t.bytes - a.bytes, t.bytes, pl.limit_bytes, pl.warn_percents))
 )
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
-       (SELECT count(*) FROM hourly) + (SELECT count(*) FROM pool_hourly),
-       array(SELECT iccid FROM card_candidates ORDER BY iccid),
-       array(SELECT pool_id FROM pool_candidates ORDER BY pool_id),
-       (SELECT coalesce(jsonb_agg(payload), '[]'::jsonb) FROM dead)
+SELECT array(SELECT DISTINCT pool_id FROM pool_candidates ORDER BY pool_id),
+       (SELECT count(*) FROM pool_hourly)
 """
 
 
@@ -203,11 +227,15 @@ async def write_usage(
                           " pg_advisory_xact_lock_shared(%s)", (MEMBERSHIP_LOCK,))
         await cur.execute(_APPLY)
         found = await cur.fetchone()
-    if found is None:
-        raise RuntimeError("usage apply statement returned no row")
+        if found is None:
+            raise RuntimeError("usage apply statement returned no row")
+        pools: list[str] = []
+        if found[4]:
+            await cur.execute(_APPLY_POOLS, found[4:10])
+            pools = list((await cur.fetchone() or [[]])[0])
     inserted, dead = int(found[0]), int(found[1])
-    return WriteResult(inserted, len(rows) - inserted - dead, dead, list(found[3]),
-                       list(found[4]), list(found[5]))
+    return WriteResult(inserted, len(rows) - inserted - dead, dead, list(found[2]), pools,
+                       list(found[3]))
 
 
 async def dead_letter(

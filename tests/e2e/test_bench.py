@@ -1,0 +1,54 @@
+"""`cardpulse bench` end to end with tiny numbers: every phase runs and the report is whole.
+
+Speed is what the benchmark measures, never what a test asserts: this checks the report's
+shape and the facts behind it (every record counted once, every probe card stopped)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+NAMES = {"pipeline_records_per_s", "copy_rows_per_s", "kafka_consume_records_per_s",
+         "ratio_to_copy", "enforcement_latency_ms", "peak_rss_mb", "cards", "pools", "records",
+         "partitions", "workers"}
+
+
+def test_bench_runs_every_phase_and_ends_with_the_json_report(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "cardpulse.cli", "bench", "--cards", "300", "--records", "6000",
+         "--pools", "3", "--partitions", "4", "--workers", "2", "--probes", "6",
+         "--probe-rate", "20", "--push-size", "500", "--state-dir", str(tmp_path / "state"),
+         "--json"],
+        capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report.keys() >= NAMES
+    assert (report["cards"], report["pools"], report["records"]) == (300, 3, 6000)
+    assert (report["partitions"], report["workers"]) == (4, 2)
+    for name in ("pipeline_records_per_s", "copy_rows_per_s", "kafka_consume_records_per_s"):
+        assert report[name] > 0
+    assert report["ratio_to_copy"] == pytest.approx(
+        report["pipeline_records_per_s"] / report["copy_rows_per_s"], abs=0.002)
+    latency = report["enforcement_latency_ms"]
+    assert (latency["samples"], latency["missed"]) == (6, 0)
+    assert latency["p50"] <= latency["p99"] <= latency["max"] and latency["max"] > 0
+    assert report["peak_rss_mb"].keys() >= {"api", "worker-0", "worker-1", "controls",
+                                             "simulator", "postgres", "kafka"}
+    # the phases said what they did, on stderr
+    assert "verified: every record counted exactly once" in run.stderr
+    assert "6/6 probe cards stopped" in run.stderr
+
+
+def test_bench_refuses_nonsense_before_starting_anything() -> None:
+    run = subprocess.run([sys.executable, "-m", "cardpulse.cli", "bench", "--records", "0"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2
+    assert "--records must be at least 1" in run.stderr
