@@ -203,6 +203,7 @@ async def _probe(pusher: Pusher, iccid: str, run: int, index: int) -> tuple[str,
 async def _latency_phase(stack: BenchStack, fleet: Fleet, args: BenchArgs, run: int,
                          load_rate: float, progress: Progress) -> dict[str, float]:
     """Background load at `load_rate` records/s while probes cross their package."""
+    before = stack.histogram_means(httpx.Client())
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=120) as client:
         load = Pusher(client, "onelink", fleet.secret, args.concurrency)
         duration = args.probes / args.probe_rate + 2
@@ -227,7 +228,29 @@ async def _latency_phase(stack: BenchStack, fleet: Fleet, args: BenchArgs, run: 
     samples = sorted((stops[i] - accepted[i]) * 1000 for i in accepted if i in stops)
     progress.done(f"enforcement: {len(samples)}/{len(accepted)} probe cards stopped "
                   f"at the operator simulator")
-    return _latency(samples, len(accepted), load.stats.accepted, load_rate)
+    report = _latency(samples, len(accepted), load.stats.accepted, load_rate)
+    by_operator = {op: sorted((stops[i] - accepted[i]) * 1000 for i, o in fleet.probes
+                              if o == op and i in stops and i in accepted) for op in OPERATORS}
+    report["enforcement_p50_ms_by_operator"] = {
+        op: round(statistics.median(v), 1) for op, v in by_operator.items() if v}
+    report["enforcement_breakdown"] = _breakdown(before, stack.histogram_means(httpx.Client()))
+    return report
+
+
+def _breakdown(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+               ) -> dict[str, float]:
+    """Means over the enforcement phase, from the pipeline's own histograms: records and
+    milliseconds per worker batch, push accepted → desired change committed (worker), and
+    push accepted → operator accepted (controls, every change it made)."""
+    def mean(name: str, scale: float) -> float:
+        total = after.get(name, (0.0, 0.0))[0] - before.get(name, (0.0, 0.0))[0]
+        count = after.get(name, (0.0, 0.0))[1] - before.get(name, (0.0, 0.0))[1]
+        return round(total / count * scale, 1) if count else 0.0
+
+    return {"batch_records_mean": mean("cardpulse_usage_batch_records", 1),
+            "batch_ms_mean": mean("cardpulse_usage_batch_seconds", 1000),
+            "decision_ms_mean": mean("cardpulse_enforcement_decision_seconds", 1000),
+            "operator_accepted_ms_mean": mean("cardpulse_enforcement_latency_seconds", 1000)}
 
 
 async def _wait_stops(client: httpx.AsyncClient, sim_url: str, iccids: set[str],
@@ -248,6 +271,7 @@ async def _wait_stops(client: httpx.AsyncClient, sim_url: str, iccids: set[str],
 
 def _latency(samples: list[float], probes: int, load_records: int, load_rate: float
              ) -> dict[str, Any]:
+    """p50/p99/max of the probe latencies (p99: the sample below which 99 % fall)."""
     if not samples:
         return {"enforcement_latency_ms": {"p50": None, "p99": None, "max": None,
                                            "samples": 0, "missed": probes}}

@@ -15,6 +15,8 @@ import httpx
 from cardpulse.processes import Child, StartupError, child_env, free_port, port_open, wait_until
 
 _HWM = re.compile(rb"^VmHWM:\s+(\d+) kB", re.MULTILINE)
+_SUM = re.compile(r"^(cardpulse_\w+)_sum(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
+_COUNT = re.compile(r"^(cardpulse_\w+)_count(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
 _INGESTED = re.compile(r'^cardpulse_usage_records_ingested_total\{outcome="new"\} (\S+)$',
                        re.MULTILINE)
 
@@ -36,7 +38,18 @@ class BenchStack:
     api_url: str
     sim_url: str
     worker_metrics: list[str]
+    controls_metrics: str
     admin_token: str
+
+    def histogram_means(self, client: httpx.Client) -> dict[str, tuple[float, float]]:
+        """(sum, count) of the pipeline's histograms, added over every worker and the
+        controls; two readings give the means over the time between them."""
+        out: dict[str, tuple[float, float]] = {}
+        for url in [*self.worker_metrics, self.controls_metrics]:
+            for name, total, count in _histograms(client.get(url, timeout=5).text):
+                old = out.get(name, (0.0, 0.0))
+                out[name] = (old[0] + total, old[1] + count)
+        return out
 
     def accounted(self, client: httpx.Client) -> int:
         """New records the workers have committed, from their /metrics (cheap to poll)."""
@@ -53,11 +66,22 @@ class BenchStack:
         out: dict[str, float] = {}
         for proc, role in _descendants(pid) if pid else []:
             rss = _peak_kb(proc) / 1024
-            out[role] = max(out.get(role, 0.0), round(rss, 1))
+            if rss and role != "?":  # a process that ended while we looked
+                out[role] = max(out.get(role, 0.0), round(rss, 1))
         return dict(sorted(out.items()))
 
     def stop(self) -> None:
         self.child.stop(timeout=40)
+
+
+def _histograms(text: str) -> list[tuple[str, float, float]]:
+    """(name, sum, count) of every histogram in a /metrics page, labels added together."""
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for pattern, into in ((_SUM, sums), (_COUNT, counts)):
+        for name, value in pattern.findall(text):
+            into[name] = into.get(name, 0.0) + float(value)
+    return [(name, sums[name], counts.get(name, 0.0)) for name in sums]
 
 
 def _free_run(host: str, count: int) -> int:
@@ -73,7 +97,8 @@ def start_stack(options: StackOptions) -> BenchStack:
     """Start `cardpulse up` with the benchmark's partitions and workers; wait until ready."""
     host = options.host
     api_port, sim_port = free_port(host), free_port(host)
-    metrics_base = _free_run(host, options.workers)
+    metrics_base = _free_run(host, options.workers + 1)
+    controls_port = metrics_base + options.workers
     options.state_dir.mkdir(parents=True, exist_ok=True)
     env = child_env({
         "CARDPULSE_STATE_DIR": str(options.state_dir.resolve()),
@@ -83,6 +108,7 @@ def start_stack(options: StackOptions) -> BenchStack:
         "CARDPULSE_USAGE_PARTITIONS": str(options.partitions),
         "CARDPULSE_WORKERS": str(options.workers),
         "CARDPULSE_WORKER_METRICS_PORT": str(metrics_base),
+        "CARDPULSE_CONTROLS_METRICS_PORT": str(controls_port),
         "CARDPULSE_SIM_COOLDOWN_S": "0", "CARDPULSE_CONTROLS_CARD_COOLDOWN_S": "0",
     })
     log = options.state_dir / "up.log"
@@ -94,7 +120,8 @@ def start_stack(options: StackOptions) -> BenchStack:
     token = (options.state_dir / "admin-token").read_text().strip()
     return BenchStack(
         options, child, f"http://{host}:{api_port}", f"http://{host}:{sim_port}",
-        [f"http://{host}:{metrics_base + i}/metrics" for i in range(options.workers)], token)
+        [f"http://{host}:{metrics_base + i}/metrics" for i in range(options.workers)],
+        f"http://{host}:{controls_port}/metrics", token)
 
 
 def _peak_kb(pid: int) -> int:
