@@ -155,9 +155,10 @@ async def _push_fleet(stack: BenchStack, fleet: Fleet, args: BenchArgs, run: int
 
 
 def throughput(stack: BenchStack, fleet: Fleet, args: BenchArgs, run: int,
-               progress: Progress) -> dict[str, float]:
+               progress: Progress) -> dict[str, Any]:
     """Push every record, then wait until the workers have committed all of them."""
     before = stack.accounted(httpx.Client())
+    cpu_before, own_before = stack.cpu_seconds(), time.process_time()
     started = time.time()
     pusher = asyncio.run(_push_fleet(stack, fleet, args, run, progress))
     pushed_at = time.time()
@@ -171,7 +172,12 @@ def throughput(stack: BenchStack, fleet: Fleet, args: BenchArgs, run: int,
     took = finished - started
     progress.done(f"accounted {args.records:,} records in {took:.1f} s "
                   f"({args.records / took:,.0f}/s end to end)")
+    cpu = {role: used - cpu_before.get(role, 0.0)
+           for role, used in stack.cpu_seconds().items()}
+    cpu["bench (load generator)"] = time.process_time() - own_before
     return {"pipeline_records_per_s": args.records / took,
+            "cpu_us_per_record": {role: round(used / args.records * 1e6, 2)
+                                  for role, used in sorted(cpu.items())},
             "push_records_per_s": args.records / (pushed_at - started),
             "pipeline_seconds": took, "push_retries": pusher.stats.retries}
 
@@ -333,6 +339,7 @@ def _phases(stack: BenchStack, settings: Settings, args: BenchArgs, run: int,
         "ratio_to_copy": round(speed["pipeline_records_per_s"] / copy, 3),
         **latency,
         "push_records_per_s": round(speed["push_records_per_s"]),
+        "cpu_us_per_record": speed["cpu_us_per_record"],
         "pipeline_seconds": round(speed["pipeline_seconds"], 2),
         "cards": args.cards, "pools": args.pools, "records": args.records,
         "partitions": args.partitions, "workers": args.workers,
@@ -344,6 +351,7 @@ def render(report: dict[str, Any]) -> str:
     """The human summary printed before the JSON line."""
     lat = report["enforcement_latency_ms"]
     rss = ", ".join(f"{k} {v:,.0f}" for k, v in report["peak_rss_mb"].items())
+    cpu = ", ".join(f"{k} {v:.1f}" for k, v in report["cpu_us_per_record"].items())
     return "\n".join([
         f"cards {report['cards']:,} · pools {report['pools']} · records {report['records']:,}"
         f" · partitions {report['partitions']} · workers {report['workers']}",
@@ -354,6 +362,7 @@ def render(report: dict[str, Any]) -> str:
         f"kafka read    {report['kafka_consume_records_per_s']:>12,} records/s",
         f"enforcement   p50 {lat['p50']} ms · p99 {lat['p99']} ms · max {lat['max']} ms "
         f"({lat['samples']} probes, {lat['missed']} missed)",
+        f"CPU µs/record {cpu}",
         f"peak RSS MB   {rss}",
     ])
 

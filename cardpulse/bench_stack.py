@@ -3,6 +3,7 @@ plus what the benchmark reads off it (worker metrics, peak memory of every proce
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -70,6 +71,16 @@ class BenchStack:
                 out[role] = max(out.get(role, 0.0), round(rss, 1))
         return dict(sorted(out.items()))
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) used so far by every process of the stack, by role; for
+        PostgreSQL all of its processes together (a backend that ended is not counted)."""
+        pid = self.child.pid
+        out: dict[str, float] = {}
+        for proc, role in _descendants(pid) if pid else []:
+            if role != "?":
+                out[role] = out.get(role, 0.0) + _cpu(proc)
+        return out
+
     def stop(self) -> None:
         self.child.stop(timeout=40)
 
@@ -130,6 +141,17 @@ def _peak_kb(pid: int) -> int:
     except OSError:
         return 0
     return int(found.group(1)) if found else 0
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
 def _children(pid: int) -> list[int]:

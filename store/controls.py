@@ -12,14 +12,24 @@ from store.db import Conn
 
 # A card is wanted `stopped` when it has any own reason or its pool is exhausted. A card whose
 # network status is unknown is treated as active (operators treat unknown cards as active).
+# Only cards that can diverge are read: a stop reason, stopped on the network, or a member of
+# an exhausted pool (index cards_attention, then cards_pool) — never the whole fleet.
 _ACTIONABLE = """
-WITH wanted AS (
+WITH attention AS (
+    SELECT c.iccid FROM cards c
+    WHERE (cardinality(c.stop_reasons) > 0 OR c.network_status = 'stopped')
+      AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
+    UNION
+    SELECT c.iccid FROM pools p JOIN cards c ON c.pool_id = p.pool_id
+    WHERE p.exhausted
+      AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
+), wanted AS (
     SELECT c.iccid, c.operator, c.network_status,
            CASE WHEN cardinality(c.stop_reasons) > 0 OR coalesce(p.exhausted, false)
                 THEN 'stopped' ELSE 'active' END AS target,
            greatest(c.desired_at, p.state_at) AS decided_at
-    FROM cards c LEFT JOIN pools p ON p.pool_id = c.pool_id
-    WHERE c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
+    FROM attention a JOIN cards c ON c.iccid = a.iccid
+    LEFT JOIN pools p ON p.pool_id = c.pool_id
 )
 SELECT w.iccid, w.operator, w.target,
        CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END,
