@@ -20,9 +20,13 @@ WITH attention AS (
     WHERE (cardinality(c.stop_reasons) > 0 OR c.network_status = 'stopped')
       AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
     UNION
-    SELECT c.iccid FROM pools p JOIN cards c ON c.pool_id = p.pool_id
+    SELECT m.iccid FROM pools p CROSS JOIN LATERAL (
+        SELECT c.iccid FROM cards c  -- from the few exhausted pools to their members
+        WHERE c.pool_id = p.pool_id
+          AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
+        OFFSET 0
+    ) m
     WHERE p.exhausted
-      AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
 ), wanted AS (
     SELECT c.iccid, c.operator, c.network_status,
            CASE WHEN cardinality(c.stop_reasons) > 0 OR coalesce(p.exhausted, false)
