@@ -22,6 +22,7 @@ from streams.quota_rules import (
     decide,
     desired_status,
     effective_reasons,
+    next_check,
 )
 
 _LOAD_CARDS = """
@@ -67,6 +68,12 @@ UPDATE pools p SET exhausted = v.exhausted, state_cycle = v.cycle,
                     ELSE coalesce(%s::timestamptz, now()) END
 FROM unnest(%s::text[], %s::bool[], %s::date[]) AS v(pool_id, exhausted, cycle)
 WHERE p.pool_id = v.pool_id
+"""
+
+_SAVE_CHECKS = """
+UPDATE card_cycle_usage u SET next_check = v.next_check
+FROM unnest(%s::text[], %s::date[], %s::int8[]) AS v(iccid, cycle, next_check)
+WHERE u.iccid = v.iccid AND u.cycle = v.cycle
 """
 
 _POOL_MEMBERS = """
@@ -152,11 +159,22 @@ async def _save(conn: Conn, loaded: _Loaded, decision: Decision, since: datetime
     if rows:
         await conn.execute(_SAVE_CARDS, (since, [r[0] for r in rows], [r[1] for r in rows],
                                          [r[2] for r in rows]))
+    await _save_checks(conn, loaded)
     pools = [(p, decision.pools.get(p, loaded.exhausted[p]), loaded.pool_meta[p][2])
              for p in loaded.pools if p in decision.pools or loaded.pool_meta[p][3]]
     if pools:
         await conn.execute(_SAVE_POOLS, (since, [p[0] for p in pools], [p[1] for p in pools],
                                          [p[2] for p in pools]))
+
+
+async def _save_checks(conn: Conn, loaded: _Loaded) -> None:
+    """Where each evaluated card must next be evaluated (see migration 0010)."""
+    if not loaded.cards:
+        return
+    checks = [(c.iccid, loaded.card_meta[c.iccid][2],
+               next_check(c, loaded.pools.get(c.pool_id or ""), loaded.card_meta[c.iccid][0]))
+              for c in loaded.cards]
+    await conn.execute(_SAVE_CHECKS, tuple(list(col) for col in zip(*checks, strict=True)))
 
 
 def _alert_rows(loaded: _Loaded) -> list[tuple[str, str, str, date, int, int, int]]:

@@ -41,25 +41,22 @@ _STAGE_TYPES = ["uuid", "text", "text", "text", "int8", "int8", "int8", "int8"]
 MEMBERSHIP_LOCK = 0x43504D42  # "CPMB"
 
 # One statement: insert new records, add them to per-cycle totals and hourly rollups,
-# dead-letter unknown cards, and name the cards and pools whose quota rules may now give a
-# different answer (a stop or warning threshold crossed, or state from an earlier cycle):
-# only those are re-evaluated.
+# dead-letter unknown cards, and name the cards whose quota rules may now give a different
+# answer (their total reached `next_check`, see migration 0010): only those are re-evaluated.
+# Pool totals follow in `_APPLY_POOLS`.
 _APPLY = """
-WITH clock AS (
-    SELECT cp_now() AS now
-), staged AS (
+WITH staged AS (
     -- One index lookup per staged record (OFFSET 0 keeps the planner from hashing every card).
     SELECT s.record_key, s.operator, s.record_id, s.iccid, s.bytes, t.start_at, t.end_at,
            t.received_at, c.*, cp_cycle(t.end_at, c.timezone) AS cycle
-    FROM usage_stage s CROSS JOIN clock
+    FROM usage_stage s
     CROSS JOIN LATERAL (
         SELECT to_timestamp(s.start_ms / 1000::float8) AS start_at,
                to_timestamp(s.end_ms / 1000::float8) AS end_at,
                to_timestamp(s.received_ms / 1000::float8) AS received_at
     ) t
     LEFT JOIN LATERAL (
-        SELECT c.iccid AS card, c.pool_id, c.package_bytes, c.stop_reasons, c.warn_percents,
-               c.reasons_cycle, e.timezone, cp_cycle(clock.now, e.timezone) AS current_cycle
+        SELECT c.iccid AS card, c.pool_id, e.timezone
         FROM cards c JOIN enterprises e ON e.enterprise_id = c.enterprise_id
         WHERE c.iccid = s.iccid OFFSET 0
     ) c ON true
@@ -74,16 +71,14 @@ WITH clock AS (
     SELECT iccid, cycle, sum(bytes)::bigint AS bytes, count(*) AS n
     FROM inserted GROUP BY iccid, cycle
 ), members AS (
-    SELECT DISTINCT ON (card) card AS iccid, pool_id, package_bytes, stop_reasons,
-           warn_percents, reasons_cycle, current_cycle
-    FROM staged WHERE card IS NOT NULL
+    SELECT DISTINCT ON (card) card AS iccid, pool_id FROM staged WHERE card IS NOT NULL
 ), totals AS (
     INSERT INTO card_cycle_usage AS t (iccid, cycle, bytes, records)
     SELECT iccid, cycle, bytes, n FROM per_card ORDER BY iccid, cycle
     ON CONFLICT (iccid, cycle) DO UPDATE
         SET bytes = t.bytes + excluded.bytes, records = t.records + excluded.records,
             updated_at = now()
-    RETURNING iccid, cycle, bytes
+    RETURNING iccid, bytes >= next_check AS due
 ), pool_added AS (
     SELECT m.pool_id, p.cycle, sum(p.bytes)::bigint AS bytes
     FROM per_card p JOIN members m ON m.iccid = p.iccid
@@ -110,15 +105,7 @@ WITH clock AS (
     ON CONFLICT (record_key, reason) WHERE record_key IS NOT NULL DO NOTHING
     RETURNING payload
 ), card_candidates AS (
-    SELECT t.iccid FROM totals t
-    JOIN per_card p ON p.iccid = t.iccid AND p.cycle = t.cycle
-    JOIN members m ON m.iccid = t.iccid AND m.current_cycle = t.cycle
-    LEFT JOIN pools pl ON pl.pool_id = m.pool_id
-    WHERE m.reasons_cycle IS DISTINCT FROM m.current_cycle
-       OR (t.bytes >= m.package_bytes AND NOT 'package_quota' = ANY(m.stop_reasons))
-       OR (t.bytes >= pl.per_card_limit_bytes AND NOT 'pool_card_cap' = ANY(m.stop_reasons))
-       OR cp_crossed(t.bytes - p.bytes, t.bytes, m.package_bytes, m.warn_percents)
-)
+    SELECT DISTINCT iccid FROM totals WHERE due)
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
        array(SELECT iccid FROM card_candidates ORDER BY iccid),
        (SELECT coalesce(jsonb_agg(payload), '[]'::jsonb) FROM dead),

@@ -91,3 +91,19 @@ def decide(
         if reasons != card.reasons:
             card_changes[card.iccid] = reasons
     return Decision(card_changes, pool_changes)
+
+
+def next_check(card: CardQuota, pool: PoolQuota | None, warn_percents: Iterable[int]
+               ) -> int | None:
+    """The smallest cycle usage above the card's current usage at which its own rules or its
+    package warnings can give another answer (package, warning thresholds, pool per-card cap);
+    None when all of them are already reached. Below it, new usage needs no evaluation."""
+    points: list[int] = []
+    if card.package_bytes is not None:
+        points.append(card.package_bytes)
+        points += [-(-percent * card.package_bytes // 100) for percent in warn_percents]
+    cap = pool.per_card_limit_bytes if pool is not None else None
+    if cap is not None:
+        points.append(cap)
+    ahead = [point for point in points if point > card.usage_bytes]
+    return min(ahead) if ahead else None

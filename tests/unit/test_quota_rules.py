@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from store.quota import reached
 from streams.quota_rules import (
     MANUAL,
     PACKAGE_QUOTA,
@@ -25,10 +26,12 @@ from streams.quota_rules import (
     desired_status,
     effective_reasons,
     next_card_reasons,
+    next_check,
     pool_exhausted,
 )
 
 CARDS = ["c0", "c1", "c2", "c3"]
+WARN = [50, 80, 90]
 POOLS = ["p0", "p1"]
 
 
@@ -54,6 +57,8 @@ class Incremental:
     pools: dict[str, Pool] = field(default_factory=lambda: {p: Pool() for p in POOLS})
     cycle: int = 0
     seen: set[str] = field(default_factory=set)
+    # next_check per (card, cycle) with usage, as card_cycle_usage keeps it (a new row: 0)
+    checks: dict[tuple[str, int], int | None] = field(default_factory=dict)
 
     def pool_used(self, pool_id: str) -> int:
         return sum(c.usage.get(self.cycle, 0) for c in self.cards.values() if c.pool == pool_id)
@@ -77,6 +82,10 @@ class Incremental:
             self.cards[iccid].own = reasons
         for pool_id, flag in decision.pools.items():
             self.pools[pool_id].exhausted = flag
+        for card in loaded:
+            if (card.iccid, self.cycle) in self.checks:
+                pool = self.pool_quota(card.pool_id) if card.pool_id else None
+                self.checks[(card.iccid, self.cycle)] = next_check(card, pool, WARN)
 
     # --- triggers, as the product fires them -------------------------------------------
     def usage(self, iccid: str, record: str, nbytes: int, late: bool) -> None:
@@ -86,8 +95,15 @@ class Incremental:
         cycle = self.cycle - 1 if late else self.cycle
         card = self.cards[iccid]
         card.usage[cycle] = card.usage.get(cycle, 0) + nbytes
-        if not late:
-            self.evaluate([iccid])
+        # As store.usage picks candidates: the card when its total reached next_check, the
+        # pool when it ran dry (the product also re-evaluates on warnings and stale state).
+        check = self.checks.setdefault((iccid, cycle), 0)
+        cards = [iccid] if check is not None and card.usage[cycle] >= check else []
+        pool = card.pool
+        pools = [pool] if (pool and not late and not self.pools[pool].exhausted
+                           and self.pool_used(pool) >= self.pools[pool].limit) else []
+        if cards or pools:
+            self.evaluate(cards, pools)
 
     def set_package(self, iccid: str, package: int | None) -> None:
         self.cards[iccid].package = package
@@ -184,3 +200,20 @@ def test_desired_status_follows_the_set() -> None:
     assert desired_status([MANUAL]) == "stopped"
     assert effective_reasons({POOL_CARD_CAP, MANUAL}, True) == [
         MANUAL, POOL_EXHAUSTED, POOL_CARD_CAP]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.none() | amounts, st.none() | amounts, st.lists(st.integers(1, 100), max_size=3),
+       amounts, st.integers(min_value=0, max_value=60))
+def test_no_rule_or_warning_changes_below_next_check(
+        package: int | None, cap: int | None, warn: list[int], used: int, more: int) -> None:
+    pool = PoolQuota("p", 10_000, cap, 0)
+    card = CardQuota("c", package, "p", used, frozenset())
+    check = next_check(card, pool, warn)
+    later = CardQuota("c", package, "p", used + more, frozenset())
+    if check is None or used + more < check:
+        assert next_card_reasons(later, pool) == next_card_reasons(card, pool)
+        if package:
+            assert reached(used + more, package, warn) == reached(used, package, warn)
+    else:
+        assert check > used
