@@ -52,7 +52,8 @@ def _bench_parser(verbs: Any) -> None:
     bench.add_argument("--pools", type=int, default=100, help="pools the cards share (100)")
     bench.add_argument("--partitions", type=int, default=None,
                        help="usage topic partitions (default CARDPULSE_USAGE_PARTITIONS, 8)")
-    bench.add_argument("--workers", type=int, default=1, help="stream workers (1)")
+    bench.add_argument("--workers", type=int, default=2,
+                       help="stream workers, one consumer group (2: one per core here)")
     bench.add_argument("--probes", type=int, default=150,
                        help="cards pushed over their package to time enforcement (150)")
     bench.add_argument("--probe-rate", type=float, default=10.0, help="probes a second (10)")

@@ -231,9 +231,7 @@ async def write_usage(
             copy.set_types(_STAGE_TYPES)
             for row in rows:
                 await copy.write_row(row)
-        # Real row counts for the planner (index lookups, not a scan of every card), room to
-        # aggregate in memory, and the shared side of the membership lock.
-        await cur.execute("ANALYZE usage_stage")
+        # Room to aggregate in memory, and the shared side of the membership lock.
         await cur.execute("SELECT set_config('work_mem', '64MB', true),"
                           " pg_advisory_xact_lock_shared(%s)", (MEMBERSHIP_LOCK,))
         await cur.execute(_APPLY)
