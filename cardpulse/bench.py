@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -188,7 +189,8 @@ def verify(database_url: str, enterprise: str, fleet_cards: int, records: int) -
 
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT coalesce(sum(u.records), 0), count(DISTINCT u.iccid) FROM card_cycle_usage u"
+            "SELECT coalesce(sum(u.records), 0), count(DISTINCT u.iccid) FILTER"
+            " (WHERE u.records > 0) FROM card_cycle_usage u"
             " JOIN cards c ON c.iccid = u.iccid WHERE c.enterprise_id = %s",
             (enterprise,)).fetchone()
     counted, cards = (int(row[0]), int(row[1])) if row else (0, 0)
@@ -367,9 +369,18 @@ def render(report: dict[str, Any]) -> str:
     ])
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(settings: Settings, args: BenchArgs) -> int:
+    signal.signal(signal.SIGTERM, _interrupted)  # stop the stack and clean up, as for Ctrl-C
     try:
         report = run_bench(settings, args)
+    except KeyboardInterrupt:
+        print("\ncardpulse bench: interrupted; the platform it started is stopped",
+              file=sys.stderr)
+        return 130
     except Exception as exc:  # a failed phase says which and why; the stack is stopped
         print(f"cardpulse bench: error: {exc}", file=sys.stderr)
         return 1

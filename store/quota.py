@@ -70,10 +70,14 @@ FROM unnest(%s::text[], %s::bool[], %s::date[]) AS v(pool_id, exhausted, cycle)
 WHERE p.pool_id = v.pool_id
 """
 
+# A card evaluated before its first usage of the cycle gets its row now (no usage, never
+# "used" for the controls' ordering), so that first usage is not an evaluation of its own.
 _SAVE_CHECKS = """
-UPDATE card_cycle_usage u SET next_check = v.next_check
+INSERT INTO card_cycle_usage AS u (iccid, cycle, bytes, records, updated_at, next_check)
+SELECT v.iccid, v.cycle, 0, 0, '-infinity', v.next_check
 FROM unnest(%s::text[], %s::date[], %s::int8[]) AS v(iccid, cycle, next_check)
-WHERE u.iccid = v.iccid AND u.cycle = v.cycle
+ORDER BY v.iccid
+ON CONFLICT (iccid, cycle) DO UPDATE SET next_check = excluded.next_check
 """
 
 _POOL_MEMBERS = """

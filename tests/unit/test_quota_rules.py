@@ -82,10 +82,9 @@ class Incremental:
             self.cards[iccid].own = reasons
         for pool_id, flag in decision.pools.items():
             self.pools[pool_id].exhausted = flag
-        for card in loaded:
-            if (card.iccid, self.cycle) in self.checks:
-                pool = self.pool_quota(card.pool_id) if card.pool_id else None
-                self.checks[(card.iccid, self.cycle)] = next_check(card, pool, WARN)
+        for card in loaded:  # evaluation writes (creating if need be) the current row
+            pool = self.pool_quota(card.pool_id) if card.pool_id else None
+            self.checks[(card.iccid, self.cycle)] = next_check(card, pool, WARN)
 
     # --- triggers, as the product fires them -------------------------------------------
     def usage(self, iccid: str, record: str, nbytes: int, late: bool) -> None:
