@@ -123,6 +123,7 @@ def start_stack(options: StackOptions) -> BenchStack:
         "CARDPULSE_SIM_COOLDOWN_S": "0", "CARDPULSE_CONTROLS_CARD_COOLDOWN_S": "0",
     })
     log = options.state_dir / "up.log"
+    log.unlink(missing_ok=True)  # a kept state dir holds the last run's "is up" line
     child = Child("up", [sys.executable, "-m", "cardpulse.cli", "up"], log, env=env)
     child.start()
     ready = re.compile(r"^CardPulse is up", re.MULTILINE)
