@@ -7,6 +7,7 @@ test sleeps (except the in-flight test, which needs a few ms of real latency).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -416,3 +417,19 @@ def test_knobs_from_env_reads_every_variable() -> None:
 def test_knobs_from_env_names_the_bad_variable(variable: str, value: str) -> None:
     with pytest.raises(ValueError, match=variable):
         knobs_from_env({variable: value})
+
+
+async def test_accepted_changes_are_logged_with_unix_time(sim: Sim) -> None:
+    assert (await jasper(sim, "PUT", CARD, {"status": "DEACTIVATED"})).status_code == 200
+    await jasper(sim, "PUT", CARD, {"status": "DEACTIVATED"})  # a repeat is no change
+    sim.clock.advance(200)
+    await jasper(sim, "PUT", CARD, {"status": "ACTIVATED"})
+    changes = (await sim.client.get("/_sim/changes")).json()
+    assert [(c["seq"], c["iccid"], c["status"]) for c in changes] == [
+        (1, CARD, "stopped"), (2, CARD, "active")]
+    # times on the simulator's clock, told as unix time: the last change happened "now"
+    assert changes[1]["at"] == pytest.approx(time.time(), abs=2)
+    assert changes[1]["at"] - changes[0]["at"] == pytest.approx(200)
+    later = (await sim.client.get("/_sim/changes", params={"after": 1})).json()
+    assert [c["seq"] for c in later] == [2]
+    assert (await sim.client.get("/_sim/changes", params={"after": -1})).status_code == 422
