@@ -1,9 +1,11 @@
-"""Batched, idempotent usage writes: one binary COPY and one set-based statement per batch.
+"""Batched, idempotent usage writes: per batch one binary COPY, one set-based statement for
+the records, card totals and rollups, and a short one for the pool totals.
 
-The dedupe key of a record is a 128-bit hash of (operator, record_id), which is the primary key
-of `usage_records`; a record already stored inserts nothing and adds nothing to the cycle
-totals, so redelivery from Kafka and repeated operator pushes never count twice. Records for
-cards CardPulse does not know are kept in `dead_letters` with the reason `unknown_card`.
+The dedupe key of a record (`record_key`: the hour of its end, then a hash of operator and
+record_id) is the primary key of `usage_records`; a record already stored inserts nothing and
+adds nothing to the cycle totals, so redelivery from Kafka and repeated operator pushes never
+count twice. Records for cards CardPulse does not know are kept in `dead_letters` with the
+reason `unknown_card`.
 """
 
 from __future__ import annotations
@@ -105,7 +107,8 @@ WITH staged AS (
     ON CONFLICT (record_key, reason) WHERE record_key IS NOT NULL DO NOTHING
     RETURNING payload
 ), card_candidates AS (
-    SELECT DISTINCT iccid FROM totals WHERE due)
+    SELECT DISTINCT iccid FROM totals WHERE due  -- a late cycle's row too: harmless
+)
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
        array(SELECT iccid FROM card_candidates ORDER BY iccid),
        (SELECT coalesce(jsonb_agg(payload), '[]'::jsonb) FROM dead),
