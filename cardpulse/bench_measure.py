@@ -23,7 +23,6 @@ def copy_rows_per_s(database_url: str, record_prefix: str) -> tuple[float, int]:
     rows). The rows are read out first, so only the COPY into PostgreSQL is timed."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         chunks: list[bytes] = []
-        rows = 0
         with conn.cursor().copy(
                 "COPY (SELECT * FROM usage_records WHERE record_id LIKE %s)"
                 " TO STDOUT (FORMAT BINARY)", (f"{record_prefix}%",)) as out:
