@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from cardpulse.bench_measure import copy_rows_per_s, kafka_consume_records_per_s
+from cardpulse.bench_measure import copy_rows_per_s, kafka_consume_records_per_s, pg_counters
 from cardpulse.bench_stack import BenchStack, StackOptions, start_stack, wait_accounted
 from cardpulse.embedded import pg_url
 from cardpulse.settings import Settings
@@ -209,7 +209,7 @@ async def _probe(pusher: Pusher, iccid: str, run: int, index: int) -> tuple[str,
 
 
 async def _latency_phase(stack: BenchStack, fleet: Fleet, args: BenchArgs, run: int,
-                         load_rate: float, progress: Progress) -> dict[str, float]:
+                         load_rate: float, progress: Progress) -> dict[str, Any]:
     """Background load at `load_rate` records/s while probes cross their package."""
     before = stack.histogram_means(httpx.Client())
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=120) as client:
@@ -280,16 +280,16 @@ async def _wait_stops(client: httpx.AsyncClient, sim_url: str, iccids: set[str],
 def _latency(samples: list[float], probes: int, load_records: int, load_rate: float
              ) -> dict[str, Any]:
     """p50/p99/max of the probe latencies (p99: the sample below which 99 % fall)."""
+    load = {"enforcement_load_records_per_s": round(load_rate),
+            "enforcement_load_records": load_records}
     if not samples:
         return {"enforcement_latency_ms": {"p50": None, "p99": None, "max": None,
-                                           "samples": 0, "missed": probes}}
+                                           "samples": 0, "missed": probes}, **load}
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
     return {"enforcement_latency_ms": {
         "p50": round(statistics.median(samples), 1), "p99": round(p99, 1),
         "max": round(samples[-1], 1), "samples": len(samples),
-        "missed": probes - len(samples)},
-        "enforcement_load_records_per_s": round(load_rate), "enforcement_load_records":
-        load_records}
+        "missed": probes - len(samples)}, **load}
 
 
 def _urls(stack: BenchStack, settings: Settings) -> tuple[str, str]:
@@ -323,7 +323,9 @@ def _phases(stack: BenchStack, settings: Settings, args: BenchArgs, run: int,
             progress: Progress) -> dict[str, Any]:
     bootstrap, database = _urls(stack, settings)
     fleet = seed(stack, args, run, progress)
+    wal_before = pg_counters(database)
     speed = throughput(stack, fleet, args, run, progress)
+    wal_throughput = pg_counters(database).per_record(wal_before, args.records)
     verify(database, fleet.enterprise, args.cards, args.records)
     progress.done("verified: every record counted exactly once")
     progress.done("floor: raw aiokafka read of the usage topic…")
@@ -332,8 +334,11 @@ def _phases(stack: BenchStack, settings: Settings, args: BenchArgs, run: int,
     progress.done(f"floor: {read:,} records read at {consume:,.0f}/s; binary COPY…")
     copy, rows = copy_rows_per_s(database, f"r{run}-")
     progress.done(f"floor: {rows:,} rows copied at {copy:,.0f}/s")
+    wal_before = pg_counters(database)
     latency = asyncio.run(_latency_phase(stack, fleet, args, run,
                                          speed["pipeline_records_per_s"] / 2, progress))
+    wal_enforcement = pg_counters(database).per_record(
+        wal_before, latency["enforcement_load_records"] + args.probes)
     return {
         "pipeline_records_per_s": round(speed["pipeline_records_per_s"]),
         "copy_rows_per_s": round(copy),
@@ -342,6 +347,7 @@ def _phases(stack: BenchStack, settings: Settings, args: BenchArgs, run: int,
         **latency,
         "push_records_per_s": round(speed["push_records_per_s"]),
         "cpu_us_per_record": speed["cpu_us_per_record"],
+        "wal": {"throughput": wal_throughput, "enforcement": wal_enforcement},
         "pipeline_seconds": round(speed["pipeline_seconds"], 2),
         "cards": args.cards, "pools": args.pools, "records": args.records,
         "partitions": args.partitions, "workers": args.workers,
@@ -365,8 +371,15 @@ def render(report: dict[str, Any]) -> str:
         f"enforcement   p50 {lat['p50']} ms · p99 {lat['p99']} ms · max {lat['max']} ms "
         f"({lat['samples']} probes, {lat['missed']} missed)",
         f"CPU µs/record {cpu}",
+        *(_wal_line(phase, wal) for phase, wal in report["wal"].items()),
         f"peak RSS MB   {rss}",
     ])
+
+
+def _wal_line(phase: str, wal: dict[str, float]) -> str:
+    return (f"WAL {phase:<11} {wal['wal_bytes_per_record']:,.0f} bytes and "
+            f"{wal['full_page_images_per_record']} full-page images per record · "
+            f"{wal['checkpoints']} checkpoint(s), {wal['autovacuums']} autovacuum(s)")
 
 
 def _interrupted(signum: int, frame: object) -> None:

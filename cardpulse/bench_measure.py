@@ -73,3 +73,50 @@ def kafka_consume_records_per_s(bootstrap: str, topic: str, partitions: int, exp
     """Read the usage topic from the start with a plain aiokafka consumer, decoding each
     micro-batch to count its records; returns (records/s, records read)."""
     return asyncio.run(_consume(bootstrap, topic, partitions, expected, idle_s))
+
+
+class PgCounters(msgspec.Struct, frozen=True):
+    """PostgreSQL's cluster-wide WAL, checkpoint and autovacuum counters at one moment.
+
+    `bytes` is the WAL position, exact. `records` and `fpi` come from `pg_stat_wal`, which
+    each backend updates about once a second while busy and within 10 s once idle, so over
+    a phase of tens of seconds they are within a few per cent."""
+
+    records: int
+    fpi: int
+    bytes: int
+    checkpoints: int
+    autovacuums: int
+
+    def per_record(self, since: PgCounters, usage_records: int) -> dict[str, float]:
+        """WAL written between `since` and now, per usage record, and the checkpoints that
+        started in between (each makes the next change to every page log a full image), and
+        the autovacuum and autoanalyze runs that finished in between."""
+        n = max(usage_records, 1)
+        return {"wal_bytes_per_record": round((self.bytes - since.bytes) / n, 1),
+                "wal_records_per_record": round((self.records - since.records) / n, 2),
+                "full_page_images_per_record": round((self.fpi - since.fpi) / n, 3),
+                "checkpoints": self.checkpoints - since.checkpoints,
+                "autovacuums": self.autovacuums - since.autovacuums}
+
+
+_CHECKPOINTS = {  # PostgreSQL 17 moved the counters to pg_stat_checkpointer
+    True: "SELECT num_timed + num_requested FROM pg_stat_checkpointer",
+    False: "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+}
+
+
+def pg_counters(database_url: str) -> PgCounters:
+    """Read `pg_stat_wal`, the checkpoint counts and the autovacuum counts (PostgreSQL 14
+    or later)."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        wal = conn.execute("SELECT wal_records, wal_fpi, pg_current_wal_lsn() - '0/0'"
+                           " FROM pg_stat_wal").fetchone()
+        has_checkpointer = conn.info.server_version >= 170000
+        done = conn.execute(_CHECKPOINTS[has_checkpointer]).fetchone()
+        vacuums = conn.execute("SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0)"
+                               " FROM pg_stat_user_tables").fetchone()
+    if wal is None or done is None or vacuums is None:
+        raise RuntimeError("PostgreSQL's statistics views returned no row")
+    return PgCounters(records=int(wal[0]), fpi=int(wal[1]), bytes=int(wal[2]),
+                       checkpoints=int(done[0]), autovacuums=int(vacuums[0]))

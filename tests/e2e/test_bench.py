@@ -42,6 +42,12 @@ def test_bench_runs_every_phase_and_ends_with_the_json_report(tmp_path: Path) ->
     assert latency["p50"] <= latency["p99"] <= latency["max"] and latency["max"] > 0
     assert report["peak_rss_mb"].keys() >= {"api", "worker-0", "worker-1", "controls",
                                              "simulator", "postgres", "kafka"}
+    for phase in ("throughput", "enforcement"):  # every usage record writes some WAL
+        wal = report["wal"][phase]
+        assert wal["wal_bytes_per_record"] > 100  # at least the record's own row
+        # backends report these lazily (see WalCounters): present, not yet exact
+        assert wal["wal_records_per_record"] >= 0 and wal["full_page_images_per_record"] >= 0
+        assert wal["checkpoints"] >= 0 and wal["autovacuums"] >= 0
     # the phases said what they did, on stderr
     assert "verified: every record counted exactly once" in run.stderr
     assert "6/6 probe cards stopped" in run.stderr
