@@ -21,7 +21,8 @@ from connectors.factory import build_clients
 from controls.metrics import ControlsMetrics
 from controls.poller import poll_operator
 from controls.reconciler import OperatorLane, Policy, Reconciler
-from store.db import Conn, Reconnecting
+from store.controls import count_failed
+from store.db import Reconnecting
 from streams.publish import Publisher
 
 READY_MARKER = "controls.ready"
@@ -68,13 +69,8 @@ async def _poll_loop(settings: Settings, lanes: dict[str, OperatorLane],
 
 
 async def _count_failed(db: Reconnecting, metrics: ControlsMetrics) -> None:
-    async def count(conn: Conn) -> int:
-        cur = await conn.execute("SELECT count(*) FROM card_control WHERE state = 'failed'")
-        row = await cur.fetchone()
-        return int(row[0]) if row else 0
-
     while True:
-        metrics.failed_cards.set(await db.run(count))
+        metrics.failed_cards.set(await db.run(count_failed))
         await asyncio.sleep(10)
 
 

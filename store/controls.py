@@ -13,15 +13,21 @@ from store.db import Conn
 # A card is wanted `stopped` when it has any own reason or its pool is exhausted. A card whose
 # network status is unknown is treated as active (operators treat unknown cards as active).
 # Only cards that can diverge are read: a stop reason, stopped on the network, or a member of
-# an exhausted pool (index cards_attention, then cards_pool) — never the whole fleet.
+# an exhausted pool (index cards_attention, then cards_pool) — never the whole fleet. The
+# query never joins back to `cards` and looks each found card's control row up by key
+# (OFFSET 0), so a wrong estimate of how many cards need attention cannot make it hash every
+# card (which it did at 1M cards: a parallel scan, about 1 s of CPU, every round; see
+# migration 0011).
 _ACTIONABLE = """
 WITH attention AS (
-    SELECT c.iccid FROM cards c
-    WHERE (cardinality(c.stop_reasons) > 0 OR c.network_status = 'stopped')
+    SELECT c.iccid, c.operator, c.network_status, c.stop_reasons, c.pool_id, c.desired_at
+    FROM cards c
+    WHERE (c.stop_reasons <> '{}' OR c.network_status = 'stopped')
       AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
     UNION
-    SELECT m.iccid FROM pools p CROSS JOIN LATERAL (
-        SELECT c.iccid FROM cards c  -- from the few exhausted pools to their members
+    SELECT m.* FROM pools p CROSS JOIN LATERAL (
+        SELECT c.iccid, c.operator, c.network_status, c.stop_reasons, c.pool_id, c.desired_at
+        FROM cards c  -- from the few exhausted pools to their members
         WHERE c.pool_id = p.pool_id
           AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
         OFFSET 0
@@ -32,14 +38,13 @@ WITH attention AS (
            CASE WHEN cardinality(c.stop_reasons) > 0 OR coalesce(p.exhausted, false)
                 THEN 'stopped' ELSE 'active' END AS target,
            greatest(c.desired_at, p.state_at) AS decided_at
-    FROM attention a JOIN cards c ON c.iccid = a.iccid
-    LEFT JOIN pools p ON p.pool_id = c.pool_id
+    FROM attention c LEFT JOIN pools p ON p.pool_id = c.pool_id
 )
 SELECT w.iccid, w.operator, w.target,
        CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END,
        u.last_used, k.last_change_at, w.decided_at
 FROM wanted w
-LEFT JOIN card_control k ON k.iccid = w.iccid
+LEFT JOIN LATERAL (SELECT * FROM card_control k WHERE k.iccid = w.iccid OFFSET 0) k ON true
 LEFT JOIN LATERAL (SELECT max(updated_at) AS last_used FROM card_cycle_usage cu
                    WHERE cu.iccid = w.iccid) u ON true
 WHERE ((w.target = 'stopped' AND w.network_status <> 'stopped')
@@ -167,3 +172,14 @@ async def observe(conn: Conn, operator: str, events: Sequence[tuple[str, str, da
                                         [e[2] for e in events], operator, operator))
     row = await cur.fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+# Index-only on the partial index card_control_failed (migration 0011), not a scan of every
+# control row.
+FAILED_COUNT = "SELECT count(*) FROM card_control WHERE state = 'failed'"
+
+
+async def count_failed(conn: Conn) -> int:
+    """Cards whose change failed for good (the controls' failed-cards gauge)."""
+    row = await (await conn.execute(FAILED_COUNT)).fetchone()
+    return int(row[0]) if row else 0

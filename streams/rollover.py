@@ -12,7 +12,8 @@ from streams.quota_events import publish_outcome
 
 _STALE_CARDS = """
 SELECT c.iccid FROM cards c JOIN enterprises e ON e.enterprise_id = c.enterprise_id
-WHERE c.stop_reasons && ARRAY['package_quota', 'pool_card_cap']::text[]
+WHERE c.stop_reasons <> '{}'  -- implies the partial index cards_attention: no fleet scan
+  AND c.stop_reasons && ARRAY['package_quota', 'pool_card_cap']::text[]
   AND c.reasons_cycle IS DISTINCT FROM cp_cycle(cp_now(), e.timezone)
 ORDER BY c.iccid LIMIT %s
 """
