@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -114,8 +115,35 @@ def wait_until(
         delay = min(delay * 1.5, 0.25)
 
 
+def _ephemeral_low() -> int:
+    """The first port the OS hands out for outgoing connections (Linux; 32768 elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (the OS picks it)."""
+    """A port that was free a moment ago, below the OS's range for outgoing connections.
+
+    A port the OS picks for a listener comes from that range, so until the service binds it
+    any outgoing connection (a Kafka or PostgreSQL client starting meanwhile) may take it:
+    `cardpulse bench` once failed so ("Address already in use")."""
+    low = _ephemeral_low()
+    if low > 10_000:
+        for _ in range(100):
+            port = 10_000 + secrets.randbelow(low - 10_100)  # room for runs of ports
+            if _bindable(host, port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
