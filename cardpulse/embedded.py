@@ -130,7 +130,7 @@ def ensure_database(admin_url: str, name: str) -> None:
 
 def start_postgres(
     data_dir: Path, host: str, port: int, log_path: Path, *, fsync: bool = True,
-    timeout: float = 30.0,
+    shared_buffers: str = "256MB", timeout: float = 30.0,
 ) -> Service:
     """initdb (first time only), run `postgres` in the foreground as a child, create the db."""
     user = _prepare_data_dir(data_dir)
@@ -142,7 +142,7 @@ def start_postgres(
         "-c", f"fsync={'on' if fsync else 'off'}",
         "-c", f"synchronous_commit={'on' if fsync else 'off'}",
         "-c", "max_connections=200",
-        "-c", "shared_buffers=256MB",
+        "-c", f"shared_buffers={shared_buffers}",
     ]
     # SIGINT is PostgreSQL's "fast shutdown": clients are disconnected, data is flushed.
     child = Child("postgres", argv, log_path, user=user, stop_signal=signal.SIGINT)

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     postgres_port: Port = 0
     postgres_fsync: bool = True
+    # the embedded PostgreSQL's buffer cache (1GB measured within the noise of 256MB at 1M
+    # cards, see BENCHMARKS.md)
+    postgres_shared_buffers: str = Field(default="256MB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
 
     admin_token: SecretStr | None = None
 

@@ -151,7 +151,8 @@ def _start_storage(settings: Settings, stack: Stack) -> tuple[str, str, str]:
         port = ensure_port_free(host, settings.postgres_port, "postgres",
                                 "CARDPULSE_POSTGRES_PORT")
         service = start_postgres(settings.state_dir / "pgdata", host, port,
-                                 settings.log_dir / "postgres.log", fsync=settings.postgres_fsync)
+                                 settings.log_dir / "postgres.log", fsync=settings.postgres_fsync,
+                                 shared_buffers=settings.postgres_shared_buffers)
         stack.add(service.child)
         url, pg_how = service.url, f"embedded, data in {settings.state_dir / 'pgdata'}"
     return bootstrap, url, f"{kafka_how}|{pg_how}"

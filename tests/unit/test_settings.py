@@ -31,3 +31,17 @@ def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
 def test_missing_services_are_explained() -> None:
     with pytest.raises(SettingsError, match="CARDPULSE_DATABASE_URL is not set"):
         Settings(database_url=None).require_database()
+
+
+@pytest.mark.parametrize("size", ["lots", "0MB", "1 GB", "512mb"])
+def test_shared_buffers_must_be_a_postgres_size(monkeypatch: pytest.MonkeyPatch,
+                                                size: str) -> None:
+    monkeypatch.setenv("CARDPULSE_POSTGRES_SHARED_BUFFERS", size)
+    with pytest.raises(SettingsError, match="CARDPULSE_POSTGRES_SHARED_BUFFERS"):
+        load_settings()
+
+
+def test_shared_buffers_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().postgres_shared_buffers == "256MB"
+    monkeypatch.setenv("CARDPULSE_POSTGRES_SHARED_BUFFERS", "1GB")
+    assert load_settings().postgres_shared_buffers == "1GB"
