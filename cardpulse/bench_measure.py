@@ -89,9 +89,9 @@ class PgCounters(msgspec.Struct, frozen=True):
     autovacuums: int
 
     def per_record(self, since: PgCounters, usage_records: int) -> dict[str, float]:
-        """WAL written between `since` and now, per usage record, and the checkpoints that
-        started in between (each makes the next change to every page log a full image), and
-        the autovacuum and autoanalyze runs that finished in between."""
+        """WAL written between `since` and now, per usage record; and the checkpoints that
+        started (after each, the first change to a page logs a full image of it) and the
+        autovacuum and autoanalyze runs that finished in between."""
         n = max(usage_records, 1)
         return {"wal_bytes_per_record": round((self.bytes - since.bytes) / n, 1),
                 "wal_records_per_record": round((self.records - since.records) / n, 2),

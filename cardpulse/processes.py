@@ -139,7 +139,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     any outgoing connection (a Kafka or PostgreSQL client starting meanwhile) may take it:
     `cardpulse bench` once failed so ("Address already in use")."""
     low = _ephemeral_low()
-    if low > 10_000:
+    if low > 11_000:
         for _ in range(100):
             port = 10_000 + secrets.randbelow(low - 10_100)  # room for runs of ports
             if _bindable(host, port):
