@@ -100,20 +100,16 @@ class PgCounters(msgspec.Struct, frozen=True):
                 "autovacuums": self.autovacuums - since.autovacuums}
 
 
-_CHECKPOINTS = {  # PostgreSQL 17 moved the counters to pg_stat_checkpointer
-    True: "SELECT num_timed + num_requested FROM pg_stat_checkpointer",
-    False: "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
-}
-
-
 def pg_counters(database_url: str) -> PgCounters:
     """Read `pg_stat_wal`, the checkpoint counts and the autovacuum counts (PostgreSQL 14
     or later)."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         wal = conn.execute("SELECT wal_records, wal_fpi, pg_current_wal_lsn() - '0/0'"
                            " FROM pg_stat_wal").fetchone()
-        has_checkpointer = conn.info.server_version >= 170000
-        done = conn.execute(_CHECKPOINTS[has_checkpointer]).fetchone()
+        done = conn.execute(  # PostgreSQL 17 moved the counters to pg_stat_checkpointer
+            "SELECT num_timed + num_requested FROM pg_stat_checkpointer"
+            if conn.info.server_version >= 170000 else
+            "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").fetchone()
         vacuums = conn.execute("SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0)"
                                " FROM pg_stat_user_tables").fetchone()
     if wal is None or done is None or vacuums is None:

@@ -123,13 +123,16 @@ def _ephemeral_low() -> int:
         return 32_768
 
 
-def _bindable(host: str, port: int) -> bool:
+def _bind_error(host: str, port: int) -> OSError | None:
+    """Why a listener could not bind `port` now (as our services bind: SO_REUSEADDR), or
+    None if it could."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
-            return False
-        return True
+        except OSError as exc:
+            return exc
+        return None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -142,7 +145,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     if low > 11_000:
         for _ in range(100):
             port = 10_000 + secrets.randbelow(low - 10_100)  # room for runs of ports
-            if _bindable(host, port):
+            if _bind_error(host, port) is None:
                 return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -153,15 +156,12 @@ def ensure_port_free(host: str, port: int, what: str, option: str) -> int:
     """Return `port` (or a free one for 0); raise StartupError naming the option if it is taken."""
     if port == 0:
         return free_port(host)
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise StartupError(
-                f"{what}: port {port} on {host} is not available ({exc.strerror}); "
-                f"stop whatever holds it or choose another with {option}"
-            ) from None
+    error = _bind_error(host, port)
+    if error is not None:
+        raise StartupError(
+            f"{what}: port {port} on {host} is not available ({error.strerror}); "
+            f"stop whatever holds it or choose another with {option}"
+        )
     return port
 
 
