@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 
+from api import errors
 from api.deps import Resources
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
@@ -24,8 +26,10 @@ from api.routers import (
     series,
     upstream,
 )
-from cardpulse.settings import Settings
-from store.db import create_pool
+from core.clock import CLOCK
+from core.settings import Settings
+from store.clock import follow
+from store.db import Reconnecting, create_pool
 from streams.publish import Publisher
 
 
@@ -41,13 +45,19 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         await publisher.start()
         limiter = RateLimiter(settings.api_rate_per_s, settings.api_rate_burst)
         app.state.resources = Resources(settings, pool, publisher, metrics, limiter)
+        clock_db = Reconnecting(settings.require_database())
+        clock = asyncio.create_task(follow(clock_db, CLOCK)) if settings.test_clock else None
         try:
             yield
         finally:
+            if clock is not None:
+                clock.cancel()
+            await clock_db.close()
             await publisher.stop()
             await pool.close()
 
     app = FastAPI(title="CardPulse", version="0.1.0", lifespan=lifespan)
+    errors.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin):
         app.include_router(module.router)

@@ -1,4 +1,5 @@
-"""Dependencies of the routers: resources, the caller, and permission checks."""
+"""Dependencies of the routers: resources, the caller, permission checks, and visibility:
+another tenant's objects are not found (404), read-only roles may not change anything (403)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
-from cardpulse.settings import Settings
+from core.settings import Settings
+from store import cards, pools
+from store.cards import CardView
 from store.db import Conn
-from store.tenants import key_owner
+from store.errors import NotFound
+from store.keys import key_owner
+from store.pools import PoolView
 from streams.publish import Publisher
 
 PrincipalRole = Literal["admin", "platform_ops", "enterprise_admin", "enterprise_viewer"]
@@ -122,3 +127,42 @@ def require_platform(caller: Caller) -> Principal:
 
 
 Platform = Annotated[Principal, Depends(require_platform)]
+
+
+def forbid_viewer(caller: Principal) -> None:
+    """Read-only roles (enterprise_viewer, platform_ops) may not change anything."""
+    if caller.role in READ_ONLY:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.role} keys are read-only")
+
+
+def own(caller: Principal, enterprise_id: str, *, write: bool) -> None:
+    """The caller may read (or, with `write`, change) this enterprise's objects: else 404 for
+    another tenant, 403 for a read-only role of this one."""
+    allowed = caller.manages(enterprise_id) if write else caller.sees(enterprise_id)
+    if not allowed:
+        if caller.sees(enterprise_id):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.role} keys are read-only")
+        raise NotFound(f"enterprise {enterprise_id!r}")
+
+
+def may_manage(caller: Principal, enterprise_id: str) -> None:
+    """For creating objects of an enterprise: read-only roles 403, other tenants 404."""
+    forbid_viewer(caller)
+    if not caller.manages(enterprise_id):
+        raise NotFound(f"enterprise {enterprise_id!r}")
+
+
+async def visible_card(db: Conn, iccid: str, caller: Principal) -> CardView:
+    """The card, if the caller may see it; another tenant's card is not found."""
+    view = await cards.get_card(db, iccid)
+    if not caller.sees(view.enterprise_id):
+        raise NotFound(f"card {iccid}")
+    return view
+
+
+async def visible_pool(db: Conn, pool_id: str, caller: Principal) -> PoolView:
+    """The pool, if the caller may see it; another tenant's pool is not found."""
+    view = await pools.get_pool(db, pool_id)
+    if not caller.sees(view.enterprise_id):
+        raise NotFound(f"pool {pool_id!r}")
+    return view

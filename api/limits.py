@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from controls.limits import TokenBucket
+from core.limits import TokenBucket
 
 
 class RateLimiter:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from cardpulse.fleet_args import add_fleet_arguments
-from cardpulse.processes import StartupError
-from cardpulse.settings import SettingsError, get_settings, load_settings
+from cardpulse.supervisor.children import StartupError
+from cardpulse.tools.fleet_args import add_fleet_arguments
+from core.settings import SettingsError, get_settings, load_settings
+
+# The processes `up` starts, each with its composition root `cardpulse.roots.<name>.run`.
+ROOTS = ("api", "worker", "simulator", "controls")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,7 +72,7 @@ def _bench_parser(verbs: Any) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from cardpulse.bench import BenchArgs, main
+    from cardpulse.tools.bench.run import BenchArgs, main
 
     settings = get_settings()
     for name in ("cards", "records", "probes", "push_size", "concurrency", "workers"):
@@ -107,29 +111,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from cardpulse.up import run_up
+    from cardpulse.supervisor.up import run_up
 
     return run_up(load_settings(**_overrides(args)))
 
 
 def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
-    if args.verb == "api":
-        from cardpulse.apiserver import run_api
-
-        run_api(settings)
-    elif args.verb == "worker":
-        from cardpulse.worker import run_worker
-
-        run_worker(settings)
-    elif args.verb == "simulator":
-        from cardpulse.simserver import run_simulator
-
-        run_simulator(settings)
-    elif args.verb == "controls":
-        from cardpulse.controls_main import run_controls
-
-        run_controls(settings)
+    if args.verb in ROOTS:
+        import_module(f"cardpulse.roots.{args.verb}").run(settings)
     elif args.verb == "migrate":
         from store.migrate import apply_migrations
 
@@ -155,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verb == "bench":
             return _bench(args)
         if args.verb == "fleet":
-            from cardpulse.fleet_cmd import run_fleet
+            from cardpulse.tools.fleet import run_fleet
 
             return run_fleet(args, load_settings(**_overrides(args)))
         return _up(args) if args.verb == "up" else _run(args)

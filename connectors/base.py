@@ -7,33 +7,10 @@ reconciler's job (`controls/`), which reads `rate_per_s`, `in_flight` and `max_b
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Protocol
 
-Status = Literal["active", "stopped"]
-
-
-class Result(StrEnum):
-    """How an operator answered one card's status change."""
-
-    CHANGED = "accepted"  # the operator changed the card's status
-    ALREADY = "repeat"  # it was already in that state: success
-    COOLDOWN = "cooldown"  # changed too recently: retry after the cooldown
-    RATE_LIMITED = "rate_limited"  # slow down and retry
-    TRANSIENT = "error"  # temporary failure: retry with backoff
-    REJECTED = "rejected"  # the operator refuses for good (bad card, bad request)
-
-    @property
-    def done(self) -> bool:
-        return self in (Result.CHANGED, Result.ALREADY)
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    iccid: str
-    result: Result
-    detail: str = ""
+from core.operators import CardStatus
+from domain.control.results import CommandResult, Result
 
 
 class OperatorError(Exception):
@@ -53,11 +30,11 @@ class OperatorClient(Protocol):
     rate_per_s: float
     in_flight: int
 
-    async def set_status(self, iccids: Sequence[str], target: Status) -> list[CommandResult]:
+    async def set_status(self, iccids: Sequence[str], target: CardStatus) -> list[CommandResult]:
         """Change the status of up to `max_batch` cards; one result per card."""
         ...
 
-    async def status(self, iccid: str) -> Status:
+    async def status(self, iccid: str) -> CardStatus:
         """What the network says the card's status is."""
         ...
 

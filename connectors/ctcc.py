@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 
-from connectors.base import CommandResult, OperatorError, Result, Status
+from connectors.base import OperatorError
+from core.operators import CardStatus
+from domain.control.results import CommandResult, Result
 
 _CODES = {"0": Result.CHANGED, "-5": Result.COOLDOWN, "-9": Result.RATE_LIMITED,
           "-1": Result.TRANSIENT}
@@ -41,7 +43,7 @@ class CtccClient:
                                 f"resultCode {code}: {body.get('resultMsg', '')}")
         return body
 
-    async def set_status(self, iccids: Sequence[str], target: Status) -> list[CommandResult]:
+    async def set_status(self, iccids: Sequence[str], target: CardStatus) -> list[CommandResult]:
         order = STOP if target == "stopped" else RESUME
         results = []
         for iccid in iccids:
@@ -55,7 +57,7 @@ class CtccClient:
                 results.append(CommandResult(iccid, exc.result, exc.detail))
         return results
 
-    async def status(self, iccid: str) -> Status:
+    async def status(self, iccid: str) -> CardStatus:
         body = await self._call("queryCardMainStatus", access_number=iccid)
         return "stopped" if str(body.get("productMainStatusCd")) == "2" else "active"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 
-from cardpulse.settings import Settings
 from connectors.base import OperatorClient
 from connectors.ctcc import CtccClient
 from connectors.jasper import JasperClient
 from connectors.onelink import OneLinkClient
+from core.settings import Settings
 
 
 def build_clients(settings: Settings, http: httpx.AsyncClient) -> dict[str, OperatorClient]:

@@ -7,7 +7,9 @@ from typing import Any
 
 import httpx
 
-from connectors.base import CommandResult, OperatorError, Result, Status
+from connectors.base import OperatorError
+from core.operators import CardStatus
+from domain.control.results import CommandResult, Result
 
 RATE_LIMITED = "40000029"
 COOLDOWN = "10000024"
@@ -51,7 +53,7 @@ class JasperClient:
             raise OperatorError(Result.TRANSIENT, detail)
         raise OperatorError(Result.REJECTED, detail)
 
-    async def set_status(self, iccids: Sequence[str], target: Status) -> list[CommandResult]:
+    async def set_status(self, iccids: Sequence[str], target: CardStatus) -> list[CommandResult]:
         results = []
         for iccid in iccids:
             try:
@@ -61,7 +63,7 @@ class JasperClient:
                 results.append(CommandResult(iccid, exc.result, exc.detail))
         return results
 
-    async def status(self, iccid: str) -> Status:
+    async def status(self, iccid: str) -> CardStatus:
         body = await self._request("GET", iccid)
         return "stopped" if body.get("status") == "DEACTIVATED" else "active"
 

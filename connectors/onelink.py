@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 
-from connectors.base import CommandResult, OperatorError, Result, Status, all_failed
+from connectors.base import OperatorError, all_failed
+from core.operators import CardStatus
+from domain.control.results import CommandResult, Result
 
 _CODES = {
     "0": Result.CHANGED, "12107": Result.ALREADY, "12108": Result.COOLDOWN,
@@ -85,7 +87,7 @@ class OneLinkClient:
             self._token = None
         raise OperatorError(Result.TRANSIENT, "token refused twice")
 
-    async def set_status(self, iccids: Sequence[str], target: Status) -> list[CommandResult]:
+    async def set_status(self, iccids: Sequence[str], target: CardStatus) -> list[CommandResult]:
         oper = "0" if target == "stopped" else "1"
         try:
             if len(iccids) == 1:
@@ -117,7 +119,7 @@ class OneLinkClient:
                         for i in iccids]
         raise OperatorError(Result.TRANSIENT, f"batch job {job} still processing")
 
-    async def status(self, iccid: str) -> Status:
+    async def status(self, iccid: str) -> CardStatus:
         body = await self.call("query/sim-status", iccid=iccid)
         if body.get("status") != "0":
             raise OperatorError(result_of(str(body.get("status"))), str(body.get("message")))

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from connectors.base import CommandResult, OperatorClient, Result
-from controls.limits import TokenBucket
+from connectors.base import OperatorClient
 from controls.metrics import ControlsMetrics
-from controls.plan import Batch, after, not_before, plan
+from core.limits import TokenBucket
+from domain.control.plan import Batch, after, not_before, plan
+from domain.control.results import CommandResult, Result
 from store import controls as queries
 from store.controls import Answer
 from store.db import Reconnecting

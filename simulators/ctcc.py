@@ -12,9 +12,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.datastructures import QueryParams
 
+from domain.usage.validation import iccid_problem
 from simulators.fleet_state import Status
 from simulators.knobs import SimContext
-from streams.validation import iccid_problem
 
 DIALECT = "ctcc"
 OK, TRANSIENT, UNAUTHORIZED, BAD_PARAM, COOLDOWN, RATE_LIMITED = "0", "-1", "-2", "-3", "-5", "-9"

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import orjson
 
-from cardpulse.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from simulators.fleet import FleetSpec, fleet_iccids, records
 
 

@@ -15,9 +15,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from domain.usage.validation import iccid_problem
 from simulators.fleet_state import Status
 from simulators.knobs import SimContext
-from streams.validation import iccid_problem
 
 DIALECT = "jasper"
 STATUSES: dict[str, Status] = {"ACTIVATED": "active", "DEACTIVATED": "stopped"}

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from cardpulse.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 TIME_SLOTS = 60  # distinct (start, end) pairs, one a minute over the hour before `end`
 

@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.datastructures import QueryParams
 
+from domain.usage.validation import iccid_problem
 from simulators.fleet_state import BatchJob, CardOutcome, Status
 from simulators.knobs import SimContext
-from streams.validation import iccid_problem
 
 DIALECT = "onelink"
 OK, BAD_LOGIN, BAD_PARAM, BAD_TRANSID, TOO_MANY = "0", "12001", "12002", "12009", "12010"

@@ -13,10 +13,10 @@ from typing import Any, Literal
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from domain.usage.validation import MAX_RECORD_BYTES, iccid_problem
 from simulators import ctcc, jasper, onelink
 from simulators.fleet_state import SimCard
 from simulators.knobs import KnobsError, SimContext, SimKnobs
-from streams.validation import MAX_RECORD_BYTES, iccid_problem
 
 
 class SimCardView(BaseModel):

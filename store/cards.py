@@ -7,24 +7,32 @@ Every change runs in one transaction that locks the card and re-runs the quota r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
+from psycopg.rows import class_row
 
+from core.operators import CardStatus, NetworkStatus, Operator
+from domain.control.plan import ControlState
+from domain.quota import MANUAL, DesiredChange
 from store.controls import rearm_failed
-from store.db import Conn
-from store.quota import DesiredChange, Outcome, evaluate
-from store.tenants import AlreadyExists, NotFound
+from store.db import KEEP, Conn, Keep
+from store.errors import AlreadyExists, Invalid, NotFound
+from store.quota import NOTHING, Outcome, evaluate
 from store.usage import MEMBERSHIP_LOCK
-from streams.quota_rules import MANUAL, desired_status, effective_reasons
 
 
-class Invalid(Exception):
-    """The change breaks a rule for `field`."""
+@dataclass(frozen=True)
+class Control:
+    """The reconciler's view of a card: what it drives toward and the last command."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    target: CardStatus
+    state: ControlState
+    attempts: int
+    last_command: str | None
+    last_outcome: str | None
+    last_error: str | None
+    last_command_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -33,22 +41,57 @@ class CardView:
 
     iccid: str
     enterprise_id: str
-    operator: str
+    operator: Operator
     pool_id: str | None
     package_bytes: int | None
     cycle: str
     cycle_usage_bytes: int
-    desired_status: str
+    desired_status: CardStatus
     stop_reasons: list[str]
-    network_status: str
+    network_status: NetworkStatus
     warn_percents: list[int]
-    control: dict[str, object] | None = None
+    control: Control | None = None
+
+
+@dataclass(frozen=True)
+class _CardRow:
+    iccid: str
+    enterprise_id: str
+    operator: Operator
+    pool_id: str | None
+    package_bytes: int | None
+    cycle: str
+    cycle_usage_bytes: int
+    desired_status: CardStatus
+    stop_reasons: list[str]
+    network_status: NetworkStatus
+    warn_percents: list[int]
+    target: CardStatus | None
+    state: ControlState | None
+    attempts: int | None
+    last_command: str | None
+    last_outcome: str | None
+    last_error: str | None
+    last_command_at: datetime | None
+
+    def view(self) -> CardView:
+        control = None
+        if self.target is not None and self.state is not None:
+            control = Control(self.target, self.state, self.attempts or 0, self.last_command,
+                              self.last_outcome, self.last_error, self.last_command_at)
+        return CardView(self.iccid, self.enterprise_id, self.operator, self.pool_id,
+                        self.package_bytes, self.cycle, self.cycle_usage_bytes,
+                        self.desired_status, self.stop_reasons, self.network_status,
+                        self.warn_percents, control)
 
 
 _VIEW = """
 SELECT c.iccid, c.enterprise_id, c.operator, c.pool_id, c.package_bytes,
-       to_char(cp_now() AT TIME ZONE e.timezone, 'YYYY-MM'), coalesce(u.bytes, 0),
-       c.stop_reasons, coalesce(p.exhausted, false), c.network_status, c.warn_percents,
+       to_char(cp_now() AT TIME ZONE e.timezone, 'YYYY-MM') AS cycle,
+       coalesce(u.bytes, 0) AS cycle_usage_bytes,
+       cp_desired_status(c.stop_reasons, p.exhausted) AS desired_status,
+       cp_effective_reasons(c.stop_reasons, p.exhausted) AS stop_reasons,
+       c.network_status, c.warn_percents,
        k.target, k.state, k.attempts, k.last_command, k.last_outcome, k.last_error,
        k.last_command_at
 FROM cards c
@@ -60,6 +103,12 @@ LEFT JOIN card_cycle_usage u
 WHERE c.iccid = %s
 """
 
+_INSERT = """
+INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
+                   kafka_partition)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
+
 _MOVE_USAGE = """
 INSERT INTO pool_cycle_usage AS t (pool_id, cycle, bytes)
 SELECT %(pool)s, cp_cycle(cp_now(), e.timezone), %(sign)s * coalesce(u.bytes, 0)
@@ -69,95 +118,103 @@ WHERE c.iccid = %(iccid)s
 ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = t.bytes + excluded.bytes, updated_at = now()
 """
 
+_LOCK_CARD = "SELECT enterprise_id, pool_id FROM cards WHERE iccid = %s FOR UPDATE"
+_LOCK_POOL = "SELECT enterprise_id FROM pools WHERE pool_id = %s FOR SHARE"
+_LOCK_POOLS = ("SELECT pool_id FROM pools WHERE pool_id = ANY(%s) AND enterprise_id = %s"
+               " FOR SHARE")
+_SET_POOL = "UPDATE cards SET pool_id = %s WHERE iccid = %s"
+_SET_PACKAGE = "UPDATE cards SET package_bytes = %s WHERE iccid = %s"
+_SET_WARN = "UPDATE cards SET warn_percents = %s WHERE iccid = %s"
+_MEMBERSHIP_LOCK = "SELECT pg_advisory_xact_lock(%s)"
+_ADD_MANUAL = """
+UPDATE cards SET stop_reasons = array_append(stop_reasons, %(manual)s),
+       desired_version = desired_version + 1, desired_at = now()
+WHERE iccid = %(iccid)s AND NOT (%(manual)s = ANY(stop_reasons))
+"""
+_REMOVE_MANUAL = """
+UPDATE cards SET stop_reasons = array_remove(stop_reasons, %(manual)s),
+       desired_version = desired_version + 1, desired_at = now()
+WHERE iccid = %(iccid)s AND %(manual)s = ANY(stop_reasons)
+"""
+
 
 async def get_card(conn: Conn, iccid: str) -> CardView:
-    cur = await conn.execute(_VIEW, (iccid,))
-    row = await cur.fetchone()
+    async with conn.cursor(row_factory=class_row(_CardRow)) as cur:
+        await cur.execute(_VIEW, (iccid,))
+        row = await cur.fetchone()
     if row is None:
-        raise NotFound(iccid)
-    (iccid, ent, operator, pool_id, package, cycle, used, own, exhausted, network,
-     warn, *control) = row
-    reasons = effective_reasons(own, exhausted)
-    return CardView(iccid, ent, operator, pool_id, package, cycle, used,
-                    desired_status(reasons), reasons, network, warn, _control(control))
-
-
-_CONTROL_FIELDS = ("target", "state", "attempts", "last_command", "last_outcome", "last_error",
-                   "last_command_at")
-
-
-def _control(values: list[object]) -> dict[str, object] | None:
-    """The reconciler's view of the card: what it drives toward and the last command."""
-    if values[0] is None:
-        return None
-    return dict(zip(_CONTROL_FIELDS, values, strict=True))
+        raise NotFound(f"card {iccid}")
+    return row.view()
 
 
 async def _check_pool(conn: Conn, pool_id: str, enterprise_id: str) -> None:
-    cur = await conn.execute("SELECT enterprise_id FROM pools WHERE pool_id = %s FOR SHARE",
-                             (pool_id,))
-    row = await cur.fetchone()
+    row = await (await conn.execute(_LOCK_POOL, (pool_id,))).fetchone()
     if row is None or row[0] != enterprise_id:
         raise Invalid("pool_id", f"unknown pool {pool_id!r} for enterprise {enterprise_id!r}")
 
 
-async def create_card(
-    conn: Conn, iccid: str, enterprise_id: str, operator: str, package_bytes: int | None,
-    pool_id: str | None, warn_percents: list[int], partition: int,
-) -> tuple[CardView, Outcome]:
+@dataclass(frozen=True)
+class NewCard:
+    """One card to register, already validated by the caller."""
+
+    iccid: str
+    operator: Operator
+    package_bytes: int | None
+    pool_id: str | None
+    warn_percents: list[int]
+    partition: int
+
+
+async def create_card(conn: Conn, enterprise_id: str, card: NewCard
+                      ) -> tuple[CardView, Outcome]:
     async with conn.transaction():
-        if pool_id is not None:
-            await _check_pool(conn, pool_id, enterprise_id)
+        if card.pool_id is not None:
+            await _check_pool(conn, card.pool_id, enterprise_id)
         try:
-            await conn.execute(
-                "INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id,"
-                " warn_percents, kafka_partition) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
-                 partition),
-            )
+            await conn.execute(_INSERT, (card.iccid, enterprise_id, card.operator,
+                                         card.package_bytes, card.pool_id, card.warn_percents,
+                                         card.partition))
         except psycopg.errors.UniqueViolation:
-            raise AlreadyExists(iccid) from None
+            raise AlreadyExists(f"card {card.iccid}") from None
         except psycopg.errors.ForeignKeyViolation:
-            raise NotFound(enterprise_id) from None
-        outcome = await evaluate(conn, iccids=[iccid], cause="card_created")
-    return await get_card(conn, iccid), outcome
+            raise NotFound(f"enterprise {enterprise_id!r}") from None
+        outcome = await evaluate(conn, iccids=[card.iccid], cause="card_created")
+    return await get_card(conn, card.iccid), outcome
 
 
-UNSET = object()
+async def _move(conn: Conn, iccid: str, enterprise_id: str, old: str | None, new: str | None
+                ) -> None:
+    """Take the card's usage of this cycle out of its old pool and into its new one."""
+    if new is not None:
+        await _check_pool(conn, new, enterprise_id)
+        await conn.execute(_MOVE_USAGE, {"pool": new, "sign": 1, "iccid": iccid})
+    if old is not None:
+        await conn.execute(_MOVE_USAGE, {"pool": old, "sign": -1, "iccid": iccid})
+    await conn.execute(_SET_POOL, (new, iccid))
 
 
 async def update_card(
-    conn: Conn, iccid: str, *, package_bytes: object = UNSET, pool_id: object = UNSET,
-    warn_percents: object = UNSET,
+    conn: Conn, iccid: str, *, package_bytes: int | None | Keep = KEEP,
+    pool_id: str | None | Keep = KEEP, warn_percents: list[int] | Keep = KEEP,
 ) -> tuple[CardView, Outcome]:
     """Change a card's package, pool or warning thresholds; the rules re-run at once."""
     async with conn.transaction():
-        if pool_id is not UNSET:
+        if pool_id is not KEEP:
             # Wait for usage batches in flight, so none adds this card's usage to a pool after
             # its usage has moved; taken before any row lock, like the batches do.
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MEMBERSHIP_LOCK,))
-        cur = await conn.execute(
-            "SELECT enterprise_id, pool_id FROM cards WHERE iccid = %s FOR UPDATE", (iccid,))
-        row = await cur.fetchone()
+            await conn.execute(_MEMBERSHIP_LOCK, (MEMBERSHIP_LOCK,))
+        row = await (await conn.execute(_LOCK_CARD, (iccid,))).fetchone()
         if row is None:
-            raise NotFound(iccid)
+            raise NotFound(f"card {iccid}")
         enterprise_id, old_pool = row
         pools = {old_pool} if old_pool else set()
-        if pool_id is not UNSET and pool_id != old_pool:
-            if pool_id is not None:
-                await _check_pool(conn, str(pool_id), enterprise_id)
-                pools.add(str(pool_id))
-                await conn.execute(_MOVE_USAGE, {"pool": pool_id, "sign": 1, "iccid": iccid})
-            if old_pool is not None:
-                await conn.execute(_MOVE_USAGE, {"pool": old_pool, "sign": -1, "iccid": iccid})
-            await conn.execute("UPDATE cards SET pool_id = %s WHERE iccid = %s",
-                               (pool_id, iccid))
-        if package_bytes is not UNSET:
-            await conn.execute("UPDATE cards SET package_bytes = %s WHERE iccid = %s",
-                               (package_bytes, iccid))
-        if warn_percents is not UNSET:
-            await conn.execute("UPDATE cards SET warn_percents = %s WHERE iccid = %s",
-                               (warn_percents, iccid))
+        if not isinstance(pool_id, Keep) and pool_id != old_pool:
+            await _move(conn, iccid, enterprise_id, old_pool, pool_id)
+            pools |= {pool_id} if pool_id else set()
+        if not isinstance(package_bytes, Keep):
+            await conn.execute(_SET_PACKAGE, (package_bytes, iccid))
+        if not isinstance(warn_percents, Keep):
+            await conn.execute(_SET_WARN, (warn_percents, iccid))
         outcome = await evaluate(conn, iccids=[iccid], pool_ids=sorted(pools),
                                  cause="card_updated")
         view = await get_card(conn, iccid)
@@ -176,33 +233,15 @@ async def set_manual(conn: Conn, iccid: str, stopped: bool) -> tuple[CardView, O
     """Add or remove only the `manual` reason."""
     async with conn.transaction():
         before = await get_card(conn, iccid)
-        op = "array_append(stop_reasons, %s)" if stopped else "array_remove(stop_reasons, %s)"
-        guard = "NOT (%s = ANY(stop_reasons))" if stopped else "%s = ANY(stop_reasons)"
-        await conn.execute(
-            f"UPDATE cards SET stop_reasons = {op}, desired_version = desired_version + 1,"  # noqa: S608
-            " desired_at = now()"
-            f" WHERE iccid = %s AND {guard}",
-            (MANUAL, iccid, MANUAL),
-        )
+        await conn.execute(_ADD_MANUAL if stopped else _REMOVE_MANUAL,
+                           {"manual": MANUAL, "iccid": iccid})
         await rearm_failed(conn, [iccid])
         view = await get_card(conn, iccid)
-    cause = "manual_stop" if stopped else "manual_resume"
     if view.stop_reasons == before.stop_reasons:
-        return view, Outcome([], [])
+        return view, NOTHING
+    cause = "manual_stop" if stopped else "manual_resume"
     return view, Outcome([DesiredChange(iccid, view.desired_status, view.stop_reasons, cause)],
                          [])
-
-
-@dataclass(frozen=True)
-class NewCard:
-    """One card of a bulk import, already validated by the caller."""
-
-    iccid: str
-    operator: str
-    package_bytes: int | None
-    pool_id: str | None
-    warn_percents: list[int]
-    partition: int
 
 
 @dataclass(frozen=True)
@@ -218,7 +257,7 @@ CREATE TEMP TABLE IF NOT EXISTS card_import (
     kafka_partition int
 ) ON COMMIT DELETE ROWS
 """
-
+_IMPORT_COPY = "COPY card_import FROM STDIN (FORMAT BINARY)"
 _IMPORT = """
 INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
                    kafka_partition)
@@ -227,6 +266,7 @@ FROM card_import ORDER BY iccid
 ON CONFLICT (iccid) DO NOTHING
 RETURNING iccid
 """
+_ENTERPRISE_EXISTS = "SELECT 1 FROM enterprises WHERE enterprise_id = %s"
 
 
 async def import_cards(conn: Conn, enterprise_id: str, new: list[NewCard]) -> ImportResult:
@@ -235,14 +275,13 @@ async def import_cards(conn: Conn, enterprise_id: str, new: list[NewCard]) -> Im
     Cards already registered are left exactly as they are and reported as `existing`; every
     pool named must belong to the enterprise, or nothing is imported."""
     async with conn.transaction():
-        found = await (await conn.execute(
-            "SELECT 1 FROM enterprises WHERE enterprise_id = %s", (enterprise_id,))).fetchone()
+        found = await (await conn.execute(_ENTERPRISE_EXISTS, (enterprise_id,))).fetchone()
         if found is None:
-            raise NotFound(enterprise_id)
+            raise NotFound(f"enterprise {enterprise_id!r}")
         await _check_pools(conn, {c.pool_id for c in new if c.pool_id}, enterprise_id)
         cur = conn.cursor()
         await cur.execute(_IMPORT_STAGE)
-        async with cur.copy("COPY card_import FROM STDIN (FORMAT BINARY)") as copy:
+        async with cur.copy(_IMPORT_COPY) as copy:
             copy.set_types(["text", "text", "int8", "text", "int4[]", "int4"])
             for c in new:
                 await copy.write_row((c.iccid, c.operator, c.package_bytes, c.pool_id,
@@ -257,9 +296,7 @@ async def import_cards(conn: Conn, enterprise_id: str, new: list[NewCard]) -> Im
 async def _check_pools(conn: Conn, pool_ids: set[str], enterprise_id: str) -> None:
     if not pool_ids:
         return
-    cur = await conn.execute(
-        "SELECT pool_id FROM pools WHERE pool_id = ANY(%s) AND enterprise_id = %s FOR SHARE",
-        (sorted(pool_ids), enterprise_id))
+    cur = await conn.execute(_LOCK_POOLS, (sorted(pool_ids), enterprise_id))
     unknown = pool_ids - {str(row[0]) for row in await cur.fetchall()}
     if unknown:
         raise Invalid("pool_id", f"unknown pool(s) {sorted(unknown)!r} for enterprise "

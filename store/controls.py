@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
+from psycopg.rows import class_row, kwargs_row
+
+from core.operators import CardStatus
+from domain.control.plan import ControlState, Work
 from store.db import Conn
 
-# A card is wanted `stopped` when it has any own reason or its pool is exhausted. A card whose
+# A card is wanted `stopped` when it has any own reason or its pool is exhausted
+# (`cp_desired_status`, property-tested against domain.quota.desired_status). A card whose
 # network status is unknown is treated as active (operators treat unknown cards as active).
 # Only cards that can diverge are read: a stop reason, stopped on the network, or a member of
 # an exhausted pool (index cards_attention, then cards_pool) — never the whole fleet. The
@@ -35,14 +39,13 @@ WITH attention AS (
     WHERE p.exhausted
 ), wanted AS (
     SELECT c.iccid, c.operator, c.network_status,
-           CASE WHEN cardinality(c.stop_reasons) > 0 OR coalesce(p.exhausted, false)
-                THEN 'stopped' ELSE 'active' END AS target,
+           cp_desired_status(c.stop_reasons, p.exhausted) AS target,
            greatest(c.desired_at, p.state_at) AS decided_at
     FROM attention c LEFT JOIN pools p ON p.pool_id = c.pool_id
 )
 SELECT w.iccid, w.operator, w.target,
-       CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END,
-       u.last_used, k.last_change_at, w.decided_at
+       CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END AS attempts,
+       u.last_used, k.last_change_at AS last_change, w.decided_at
 FROM wanted w
 LEFT JOIN LATERAL (SELECT * FROM card_control k WHERE k.iccid = w.iccid OFFSET 0) k ON true
 LEFT JOIN LATERAL (SELECT max(updated_at) AS last_used FROM card_cycle_usage cu
@@ -93,28 +96,43 @@ WITH events AS (
       AND (c.network_status_at IS NULL OR c.network_status_at < e.at)
     RETURNING c.iccid
 )
-SELECT (SELECT count(*) FROM applied),
+SELECT (SELECT count(*) FROM applied) AS applied,
        (SELECT count(*) FROM events e WHERE NOT EXISTS (
-            SELECT 1 FROM cards c WHERE c.iccid = e.iccid AND c.operator = %s))
+            SELECT 1 FROM cards c WHERE c.iccid = e.iccid AND c.operator = %s)) AS unknown_cards
 """
 
 
 @dataclass(frozen=True)
-class Work:
-    """A card whose network status differs from its desired status."""
-
-    iccid: str
-    operator: str
-    target: Literal["active", "stopped"]
-    attempts: int
-    last_used: datetime | None
-
-
-@dataclass(frozen=True)
 class Actionable:
+    """A card to act on, when it last changed on the network and when its state was decided."""
+
     work: Work
     last_change: datetime | None
     decided_at: datetime | None = None
+
+
+def _actionable(*, iccid: str, operator: str, target: CardStatus, attempts: int,
+                last_used: datetime | None, last_change: datetime | None,
+                decided_at: datetime | None) -> Actionable:
+    return Actionable(Work(iccid, operator, target, attempts, last_used), last_change,
+                      decided_at)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a status push did: events applied, and events for cards CardPulse does not know."""
+
+    applied: int
+    unknown_cards: int
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One status the operator reported for a card."""
+
+    iccid: str
+    status: CardStatus
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -122,8 +140,8 @@ class Answer:
     """What to record for one card: its next state, and the command sent (if any)."""
 
     iccid: str
-    target: str
-    state: str
+    target: CardStatus
+    state: ControlState
     attempts: int
     retry_in_s: float
     command: str | None = None
@@ -136,10 +154,10 @@ async def actionable(conn: Conn, operator: str, partitions: Sequence[int], limit
                      ) -> list[Actionable]:
     """Cards of `operator` in `partitions` whose network status must change, most recently
     used first."""
-    cur = await conn.execute(_ACTIONABLE, {"partitions": list(partitions),
-                                           "operator": operator, "limit": limit})
-    return [Actionable(Work(iccid, op, target, attempts, used), changed, decided)
-            for iccid, op, target, attempts, used, changed, decided in await cur.fetchall()]
+    async with conn.cursor(row_factory=kwargs_row(_actionable)) as cur:
+        await cur.execute(_ACTIONABLE, {"partitions": list(partitions), "operator": operator,
+                                        "limit": limit})
+        return await cur.fetchall()
 
 
 async def record(conn: Conn, answers: Sequence[Answer]) -> None:
@@ -163,15 +181,14 @@ async def rearm_failed(conn: Conn, iccids: Sequence[str]) -> None:
             " WHERE state = 'failed' AND iccid = ANY(%s)", (list(iccids),))
 
 
-async def observe(conn: Conn, operator: str, events: Sequence[tuple[str, str, datetime]]
-                  ) -> tuple[int, int]:
-    """Apply reported statuses newer than what is known; returns (applied, unknown cards)."""
+async def observe(conn: Conn, operator: str, events: Sequence[StatusReport]) -> Observed:
+    """Apply reported statuses newer than what is known."""
     if not events:
-        return 0, 0
-    cur = await conn.execute(_OBSERVE, ([e[0] for e in events], [e[1] for e in events],
-                                        [e[2] for e in events], operator, operator))
-    row = await cur.fetchone()
-    return (int(row[0]), int(row[1])) if row else (0, 0)
+        return Observed(0, 0)
+    async with conn.cursor(row_factory=class_row(Observed)) as cur:
+        await cur.execute(_OBSERVE, ([e.iccid for e in events], [e.status for e in events],
+                                     [e.at for e in events], operator, operator))
+        return await cur.fetchone() or Observed(0, 0)
 
 
 # Index-only on the partial index card_control_failed (migration 0011), not a scan of every

@@ -5,16 +5,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import TypeVar
 
 import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 
 Conn = AsyncConnection[TupleRow]
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+class Keep(Enum):
+    """The value of a field left out of a change (as opposed to one set to None)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 def create_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool[Conn]:
@@ -53,3 +63,36 @@ class Reconnecting:
                 await self.close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)
+
+
+async def ping(conn: Conn) -> None:
+    """Raise unless the server answers a trivial query."""
+    await conn.execute("SELECT 1")
+
+
+def can_connect(url: str, timeout_s: int = 2) -> bool:
+    """Whether the server at `url` accepts a connection now."""
+    try:
+        with psycopg.connect(url, connect_timeout=timeout_s):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def connect_problem(url: str, timeout_s: int = 5) -> str | None:
+    """Why `url` does not answer a query (the first line of the error), or None if it does."""
+    try:
+        with psycopg.connect(url, connect_timeout=timeout_s) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
+    return None
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database `name` if it does not exist (connected to the server's admin db)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not found:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -1,11 +1,38 @@
-"""Dead letters: listing, and replaying usage kept aside for cards registered since."""
+"""Dead letters: keeping input the streams cannot use, listing it, and replaying usage kept
+aside for cards registered since."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import orjson
+from psycopg.rows import class_row
+
+from domain.usage.records import UsageRecord
 from store.db import Conn
-from streams.events import UsageRecord
+
+
+@dataclass(frozen=True)
+class Letter:
+    """One piece of input kept aside, with the reason."""
+
+    id: int
+    source: str
+    reason: str
+    operator: str | None
+    iccid: str | None
+    payload: Any
+    created_at: datetime
+    replayed_at: datetime | None
+
+
+_INSERT = """
+INSERT INTO dead_letters (source, reason, operator, iccid, payload)
+VALUES (%s, %s, %s, %s, %s::jsonb)
+"""
 
 _LIST = """
 SELECT id, source, reason, operator, iccid, payload, created_at, replayed_at FROM dead_letters
@@ -24,11 +51,48 @@ FOR UPDATE SKIP LOCKED
 """
 
 
+@dataclass(frozen=True)
+class Kept:
+    """Input to keep aside, with the reason it cannot be used."""
+
+    reason: str
+    payload: object
+    operator: str | None = None
+    iccid: str | None = None
+
+
+async def keep(conn: Conn, source: str, items: Sequence[Kept]) -> None:
+    """Keep every item, in one transaction."""
+    async with conn.transaction():
+        for item in items:
+            await dead_letter(conn, source, item.reason, item.payload, operator=item.operator,
+                              iccid=item.iccid)
+
+
+async def dead_letter(
+    conn: Conn, source: str, reason: str, payload: object,
+    *, operator: str | None = None, iccid: str | None = None,
+) -> None:
+    """Keep input the streams cannot use, with the reason, instead of dropping it.
+
+    PostgreSQL text cannot hold NUL, which bad input may carry: it is replaced by U+FFFD here
+    so that keeping the evidence can never fail.
+    """
+    document = orjson.dumps(payload).decode().replace("\\u0000", "\\ufffd")
+    await conn.execute(_INSERT, (source, _text(reason), _text(operator), _text(iccid), document))
+
+
+def _text(value: str | None) -> str | None:
+    return value.replace("\x00", "\ufffd") if value is not None else None
+
+
 async def list_letters(conn: Conn, source: str | None, reason: str | None, replayed: bool,
-                       limit: int) -> list[tuple[object, ...]]:
-    cur = await conn.execute(_LIST, {"source": source, "reason": reason, "replayed": replayed,
-                                     "limit": limit})
-    return list(await cur.fetchall())
+                       limit: int) -> list[Letter]:
+    """Newest first; letters already replayed only when `replayed`."""
+    async with conn.cursor(row_factory=class_row(Letter)) as cur:
+        await cur.execute(_LIST, {"source": source, "reason": reason, "replayed": replayed,
+                                  "limit": limit})
+        return await cur.fetchall()
 
 
 def _record(payload: dict[str, object]) -> UsageRecord:

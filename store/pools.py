@@ -1,16 +1,17 @@
-"""Queries for enterprise pools: create, change limits, the pool view."""
+"""Queries for enterprise pools: create, change limits, the pool view, the fullest pools."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
 
-from store.db import Conn
+from store.db import KEEP, Conn, Keep
+from store.errors import AlreadyExists, NotFound
 from store.quota import Outcome, evaluate
-from store.tenants import AlreadyExists, NotFound
-
-UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -22,19 +23,36 @@ class PoolView:
     cycle: str
     used_bytes: int
     card_count: int
-    status: str
+    status: Literal["ok", "exhausted"]
     warn_percents: list[int]
+
+
+@dataclass(frozen=True)
+class PoolFill:
+    """How full a pool is this cycle (used share of its limit; None for a zero limit)."""
+
+    pool_id: str
+    ratio: float | None
 
 
 _VIEW = """
 SELECT p.pool_id, p.enterprise_id, p.limit_bytes, p.per_card_limit_bytes,
-       to_char(cp_now() AT TIME ZONE e.timezone, 'YYYY-MM'), coalesce(u.bytes, 0),
-       (SELECT count(*) FROM cards c WHERE c.pool_id = p.pool_id), p.exhausted, p.warn_percents
+       to_char(cp_now() AT TIME ZONE e.timezone, 'YYYY-MM') AS cycle,
+       coalesce(u.bytes, 0) AS used_bytes,
+       (SELECT count(*) FROM cards c WHERE c.pool_id = p.pool_id) AS card_count,
+       CASE WHEN p.exhausted THEN 'exhausted' ELSE 'ok' END AS status, p.warn_percents
 FROM pools p
 JOIN enterprises e ON e.enterprise_id = p.enterprise_id
 LEFT JOIN pool_cycle_usage u ON u.pool_id = p.pool_id AND u.cycle = cp_cycle(cp_now(), e.timezone)
 WHERE p.pool_id = %s
 """
+
+_INSERT = """
+INSERT INTO pools (pool_id, enterprise_id, limit_bytes, per_card_limit_bytes, warn_percents)
+VALUES (%s, %s, %s, %s, %s)
+"""
+_LOCK = "SELECT 1 FROM pools WHERE pool_id = %s FOR UPDATE"
+_SET = "UPDATE pools SET {} = %s WHERE pool_id = %s"
 
 # The current cycle's pool total, recomputed from its members (self-healing on every change).
 _RESYNC = """
@@ -48,15 +66,21 @@ WHERE p.pool_id = %s
 ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = excluded.bytes, updated_at = now()
 """
 
+_FULLEST = """
+SELECT p.pool_id, coalesce(u.bytes, 0)::float8 / nullif(p.limit_bytes, 0) AS ratio
+FROM pools p JOIN enterprises e ON e.enterprise_id = p.enterprise_id
+LEFT JOIN pool_cycle_usage u ON u.pool_id = p.pool_id AND u.cycle = cp_cycle(cp_now(), e.timezone)
+ORDER BY 2 DESC NULLS LAST LIMIT %s
+"""
+
 
 async def get_pool(conn: Conn, pool_id: str) -> PoolView:
-    cur = await conn.execute(_VIEW, (pool_id,))
-    row = await cur.fetchone()
+    async with conn.cursor(row_factory=class_row(PoolView)) as cur:
+        await cur.execute(_VIEW, (pool_id,))
+        row = await cur.fetchone()
     if row is None:
-        raise NotFound(pool_id)
-    pid, ent, limit, cap, cycle, used, count, exhausted, warn = row
-    return PoolView(pid, ent, limit, cap, cycle, used, count,
-                    "exhausted" if exhausted else "ok", warn)
+        raise NotFound(f"pool {pool_id!r}")
+    return row
 
 
 async def create_pool(
@@ -65,37 +89,40 @@ async def create_pool(
 ) -> tuple[PoolView, Outcome]:
     async with conn.transaction():
         try:
-            await conn.execute(
-                "INSERT INTO pools (pool_id, enterprise_id, limit_bytes, per_card_limit_bytes,"
-                " warn_percents) VALUES (%s, %s, %s, %s, %s)",
-                (pool_id, enterprise_id, limit_bytes, per_card_limit_bytes, warn_percents),
-            )
+            await conn.execute(_INSERT, (pool_id, enterprise_id, limit_bytes,
+                                         per_card_limit_bytes, warn_percents))
         except psycopg.errors.UniqueViolation:
-            raise AlreadyExists(pool_id) from None
+            raise AlreadyExists(f"pool {pool_id!r}") from None
         except psycopg.errors.ForeignKeyViolation:
-            raise NotFound(enterprise_id) from None
+            raise NotFound(f"enterprise {enterprise_id!r}") from None
         outcome = await evaluate(conn, pool_ids=[pool_id], cause="pool_created")
     return await get_pool(conn, pool_id), outcome
 
 
 async def update_pool(
-    conn: Conn, pool_id: str, *, limit_bytes: object = UNSET,
-    per_card_limit_bytes: object = UNSET, warn_percents: object = UNSET,
+    conn: Conn, pool_id: str, *, limit_bytes: int | Keep = KEEP,
+    per_card_limit_bytes: int | None | Keep = KEEP, warn_percents: list[int] | Keep = KEEP,
 ) -> tuple[PoolView, Outcome]:
     """Change a pool's limits; its state and (for the per-card cap) its members re-evaluate."""
     async with conn.transaction():
-        cur = await conn.execute("SELECT 1 FROM pools WHERE pool_id = %s FOR UPDATE", (pool_id,))
-        if await cur.fetchone() is None:
-            raise NotFound(pool_id)
-        for column, value in (("limit_bytes", limit_bytes),
-                              ("per_card_limit_bytes", per_card_limit_bytes),
-                              ("warn_percents", warn_percents)):
-            if value is not UNSET:
-                await conn.execute(
-                    psycopg.sql.SQL("UPDATE pools SET {} = %s WHERE pool_id = %s").format(
-                        psycopg.sql.Identifier(column)), (value, pool_id))
+        if await (await conn.execute(_LOCK, (pool_id,))).fetchone() is None:
+            raise NotFound(f"pool {pool_id!r}")
+        changes: dict[str, object] = {"limit_bytes": limit_bytes,
+                                      "per_card_limit_bytes": per_card_limit_bytes,
+                                      "warn_percents": warn_percents}
+        for column, value in changes.items():
+            if value is not KEEP:
+                await conn.execute(sql.SQL(_SET).format(sql.Identifier(column)),
+                                   (value, pool_id))
         await conn.execute(_RESYNC, (pool_id,))
-        members = [pool_id] if per_card_limit_bytes is not UNSET else []
+        members = [pool_id] if per_card_limit_bytes is not KEEP else []
         outcome = await evaluate(conn, pool_ids=[pool_id], members_of=members,
                                  cause="pool_updated")
     return await get_pool(conn, pool_id), outcome
+
+
+async def fullest_pools(conn: Conn, limit: int) -> list[PoolFill]:
+    """The `limit` pools with the highest used share of their limit this cycle."""
+    async with conn.cursor(row_factory=class_row(PoolFill)) as cur:
+        await cur.execute(_FULLEST, (limit,))
+        return await cur.fetchall()

@@ -1,34 +1,43 @@
-"""Quota evaluation against PostgreSQL: lock, load, decide (pure), save — set-based.
+"""Quota evaluation against PostgreSQL: lock, load, decide (`domain.quota.evaluate`), save.
 
 `evaluate` is the one entry point for every trigger (usage, configuration, manual stop,
 cycle rollover). It runs inside the caller's transaction, locks the cards and pools it
 re-evaluates (so concurrent triggers serialise), and returns the desired-state changes and new
 alerts for the caller to publish after commit. A pool running dry is one pool-row write; its
-members' changes are read back in one query for the desired-state topic.
+members' changes are read back in one query (`cp_effective_reasons`, the SQL copy of the
+rule, property-tested against it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from psycopg.rows import class_row, kwargs_row
+
+from core.operators import CardStatus
+from domain.quota import (
+    AlertDue,
+    CardInput,
+    CardQuota,
+    DesiredChange,
+    Evaluation,
+    PoolInput,
+    PoolQuota,
+)
+from domain.quota import (
+    evaluate as decide,
+)
 from store.controls import rearm_failed
 from store.db import Conn
-from streams.quota_rules import (
-    CardQuota,
-    Decision,
-    PoolQuota,
-    decide,
-    desired_status,
-    effective_reasons,
-    next_check,
-)
 
 _LOAD_CARDS = """
-SELECT c.iccid, c.package_bytes, c.pool_id, coalesce(u.bytes, 0), c.stop_reasons,
-       c.warn_percents, c.enterprise_id, cp_cycle(cp_now(), e.timezone),
-       c.reasons_cycle IS DISTINCT FROM cp_cycle(cp_now(), e.timezone)
+SELECT c.iccid, c.package_bytes, c.pool_id, coalesce(u.bytes, 0) AS usage_bytes,
+       c.stop_reasons, c.warn_percents, c.enterprise_id,
+       cp_cycle(cp_now(), e.timezone) AS cycle,
+       c.reasons_cycle IS DISTINCT FROM cp_cycle(cp_now(), e.timezone) AS stale
 FROM cards c
 JOIN enterprises e ON e.enterprise_id = c.enterprise_id
 LEFT JOIN card_cycle_usage u ON u.iccid = c.iccid AND u.cycle = cp_cycle(cp_now(), e.timezone)
@@ -38,9 +47,10 @@ FOR UPDATE OF c
 """
 
 _LOAD_POOLS = """
-SELECT p.pool_id, p.limit_bytes, p.per_card_limit_bytes, coalesce(u.bytes, 0), p.exhausted,
-       p.warn_percents, p.enterprise_id, cp_cycle(cp_now(), e.timezone),
-       p.state_cycle IS DISTINCT FROM cp_cycle(cp_now(), e.timezone)
+SELECT p.pool_id, p.limit_bytes, p.per_card_limit_bytes, coalesce(u.bytes, 0) AS used_bytes,
+       p.exhausted, p.warn_percents, p.enterprise_id,
+       cp_cycle(cp_now(), e.timezone) AS cycle,
+       p.state_cycle IS DISTINCT FROM cp_cycle(cp_now(), e.timezone) AS stale
 FROM pools p
 JOIN enterprises e ON e.enterprise_id = p.enterprise_id
 LEFT JOIN pool_cycle_usage u ON u.pool_id = p.pool_id
@@ -80,9 +90,13 @@ ORDER BY v.iccid
 ON CONFLICT (iccid, cycle) DO UPDATE SET next_check = excluded.next_check
 """
 
-_POOL_MEMBERS = """
-SELECT c.iccid, c.stop_reasons, c.pool_id FROM cards c
-WHERE c.pool_id = ANY(%s) ORDER BY c.iccid
+# The members of pools whose flag flipped, with their reasons as the API shows them now.
+_FLIPPED_MEMBERS = """
+SELECT c.iccid, cp_desired_status(c.stop_reasons, v.exhausted) AS desired_status,
+       cp_effective_reasons(c.stop_reasons, v.exhausted) AS stop_reasons
+FROM unnest(%s::text[], %s::bool[]) AS v(pool_id, exhausted)
+JOIN cards c ON c.pool_id = v.pool_id
+ORDER BY c.iccid
 """
 
 _ALERT = """
@@ -97,19 +111,25 @@ ON CONFLICT (kind, subject, cycle, percent) DO NOTHING
 RETURNING alert_id, enterprise_id, kind, subject, cycle, percent, used_bytes, limit_bytes
 """
 
-
-@dataclass(frozen=True)
-class DesiredChange:
-    """A card's desired state changed (or was re-stated): what it is now and why."""
-
-    iccid: str
-    desired_status: str
-    stop_reasons: list[str]
-    cause: str
+# Cards and pools whose reasons belong to a cycle that has ended (the rollover's work).
+_STALE_CARDS = """
+SELECT c.iccid FROM cards c JOIN enterprises e ON e.enterprise_id = c.enterprise_id
+WHERE c.stop_reasons <> '{}'  -- implies the partial index cards_attention: no fleet scan
+  AND c.stop_reasons && cp_card_rules()
+  AND c.reasons_cycle IS DISTINCT FROM cp_cycle(cp_now(), e.timezone)
+ORDER BY c.iccid LIMIT %s
+"""
+_STALE_POOLS = """
+SELECT p.pool_id FROM pools p JOIN enterprises e ON e.enterprise_id = p.enterprise_id
+WHERE p.exhausted AND p.state_cycle IS DISTINCT FROM cp_cycle(cp_now(), e.timezone)
+ORDER BY p.pool_id LIMIT %s
+"""
 
 
 @dataclass(frozen=True)
 class Alert:
+    """A warning raised (first time for its subject, cycle and threshold)."""
+
     alert_id: int
     enterprise_id: str
     kind: str
@@ -122,110 +142,89 @@ class Alert:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a committed evaluation asks the caller to publish."""
+
     changes: list[DesiredChange]
     alerts: list[Alert]
 
 
-@dataclass(frozen=True)
-class _Loaded:
-    cards: list[CardQuota]
-    card_meta: dict[str, tuple[list[int], str, date, bool]]
-    pools: dict[str, PoolQuota]
-    exhausted: dict[str, bool]
-    pool_meta: dict[str, tuple[list[int], str, date, bool]]
+NOTHING = Outcome([], [])
+
+
+def _card_input(*, iccid: str, package_bytes: int | None, pool_id: str | None,
+                usage_bytes: int, stop_reasons: list[str], warn_percents: list[int],
+                enterprise_id: str, cycle: date, stale: bool) -> CardInput:
+    quota = CardQuota(iccid, package_bytes, pool_id, usage_bytes, frozenset(stop_reasons))
+    return CardInput(quota, warn_percents, enterprise_id, cycle, stale)
+
+
+def _pool_input(*, pool_id: str, limit_bytes: int, per_card_limit_bytes: int | None,
+                used_bytes: int, exhausted: bool, warn_percents: list[int], enterprise_id: str,
+                cycle: date, stale: bool) -> PoolInput:
+    quota = PoolQuota(pool_id, limit_bytes, per_card_limit_bytes, used_bytes)
+    return PoolInput(quota, exhausted, warn_percents, enterprise_id, cycle, stale)
 
 
 async def _load(conn: Conn, iccids: Collection[str], members_of: Collection[str],
-                pool_ids: Collection[str]) -> _Loaded:
-    cur = await conn.execute(_LOAD_CARDS, {"iccids": list(iccids),
-                                           "members_of": list(members_of)})
-    cards, card_meta = [], {}
-    for iccid, package, pool_id, used, reasons, warn, ent, cycle, stale in await cur.fetchall():
-        cards.append(CardQuota(iccid, package, pool_id, used, frozenset(reasons)))
-        card_meta[iccid] = (warn, ent, cycle, stale)
-    wanted = set(pool_ids) | {c.pool_id for c in cards if c.pool_id}
-    cur = await conn.execute(_LOAD_POOLS, (sorted(wanted),))
-    pools, exhausted, pool_meta = {}, {}, {}
-    for pool_id, limit, cap, used, flag, warn, ent, cycle, stale in await cur.fetchall():
-        pools[pool_id] = PoolQuota(pool_id, limit, cap, used)
-        exhausted[pool_id] = flag
-        pool_meta[pool_id] = (warn, ent, cycle, stale)
-    return _Loaded(cards, card_meta, pools, exhausted, pool_meta)
+                pool_ids: Collection[str]) -> tuple[list[CardInput], dict[str, PoolInput]]:
+    async with conn.cursor(row_factory=kwargs_row(_card_input)) as cur:
+        await cur.execute(_LOAD_CARDS, {"iccids": list(iccids), "members_of": list(members_of)})
+        cards = await cur.fetchall()
+    wanted = set(pool_ids) | {c.quota.pool_id for c in cards if c.quota.pool_id}
+    async with conn.cursor(row_factory=kwargs_row(_pool_input)) as cur:
+        await cur.execute(_LOAD_POOLS, (sorted(wanted),))
+        pools = {p.quota.pool_id: p for p in await cur.fetchall()}
+    return cards, pools
 
 
-async def _save(conn: Conn, loaded: _Loaded, decision: Decision, since: datetime | None
-                ) -> None:
-    """Write changed reason sets and pool flags, and refresh stale cycle marks."""
-    rows = [(c.iccid, ",".join(sorted(decision.cards[c.iccid])), loaded.card_meta[c.iccid][2])
-            if c.iccid in decision.cards else (c.iccid, None, loaded.card_meta[c.iccid][2])
-            for c in loaded.cards
-            if c.iccid in decision.cards or loaded.card_meta[c.iccid][3]]
-    if rows:
-        await conn.execute(_SAVE_CARDS, (since, [r[0] for r in rows], [r[1] for r in rows],
-                                         [r[2] for r in rows]))
-    await _save_checks(conn, loaded)
-    pools = [(p, decision.pools.get(p, loaded.exhausted[p]), loaded.pool_meta[p][2])
-             for p in loaded.pools if p in decision.pools or loaded.pool_meta[p][3]]
-    if pools:
-        await conn.execute(_SAVE_POOLS, (since, [p[0] for p in pools], [p[1] for p in pools],
-                                         [p[2] for p in pools]))
+def _columns(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+    """Rows as one list per column, for `unnest` parameters."""
+    return tuple(list(column) for column in zip(*rows, strict=True))
 
 
-async def _save_checks(conn: Conn, loaded: _Loaded) -> None:
-    """Where each evaluated card must next be evaluated (see migration 0010)."""
-    if not loaded.cards:
-        return
-    checks = [(c.iccid, loaded.card_meta[c.iccid][2],
-               next_check(c, loaded.pools.get(c.pool_id or ""), loaded.card_meta[c.iccid][0]))
-              for c in loaded.cards]
-    await conn.execute(_SAVE_CHECKS, tuple(list(col) for col in zip(*checks, strict=True)))
+async def _save(conn: Conn, evaluation: Evaluation, since: datetime | None) -> None:
+    """Write changed reason sets and pool flags, stale cycle marks and next checks."""
+    if evaluation.cards:
+        reasons = [",".join(sorted(w.reasons)) if w.reasons is not None else None
+                   for w in evaluation.cards]
+        await conn.execute(_SAVE_CARDS, (since, [w.iccid for w in evaluation.cards], reasons,
+                                         [w.cycle for w in evaluation.cards]))
+    if evaluation.checks:
+        await conn.execute(_SAVE_CHECKS, _columns(
+            [(c.iccid, c.cycle, c.next_check) for c in evaluation.checks]))
+    if evaluation.pools:
+        await conn.execute(_SAVE_POOLS, (since, *_columns(
+            [(p.pool_id, p.exhausted, p.cycle) for p in evaluation.pools])))
 
 
-def _alert_rows(loaded: _Loaded) -> list[tuple[str, str, str, date, int, int, int]]:
-    rows: list[tuple[str, str, str, date, int, int, int]] = []
-    for card in loaded.cards:
-        warn, ent, cycle, _ = loaded.card_meta[card.iccid]
-        if card.package_bytes:
-            rows.extend((ent, "card_package", card.iccid, cycle, pct, card.usage_bytes,
-                         card.package_bytes)
-                        for pct in reached(card.usage_bytes, card.package_bytes, warn))
-    for pool in loaded.pools.values():
-        warn, ent, cycle, _ = loaded.pool_meta[pool.pool_id]
-        if pool.limit_bytes:
-            rows.extend((ent, "pool", pool.pool_id, cycle, pct, pool.used_bytes, pool.limit_bytes)
-                        for pct in reached(pool.used_bytes, pool.limit_bytes, warn))
-    return rows
-
-
-def reached(used: int, limit: int, percents: Iterable[int]) -> list[int]:
-    """Warning thresholds (percent of `limit`) that `used` has reached."""
-    return sorted(p for p in set(percents) if used * 100 >= p * limit)
-
-
-async def _raise_alerts(conn: Conn, loaded: _Loaded) -> list[Alert]:
-    rows = _alert_rows(loaded)
-    if not rows:
+async def _raise_alerts(conn: Conn, due: Sequence[AlertDue]) -> list[Alert]:
+    if not due:
         return []
-    cur = await conn.execute(_ALERT, tuple(list(col) for col in zip(*rows, strict=True)))
-    return [Alert(*row) for row in await cur.fetchall()]
+    rows = [(a.enterprise_id, a.kind, a.subject, a.cycle, a.percent, a.used_bytes,
+             a.limit_bytes) for a in due]
+    async with conn.cursor(row_factory=class_row(Alert)) as cur:
+        await cur.execute(_ALERT, _columns(rows))
+        return await cur.fetchall()
 
 
-async def _changes(conn: Conn, loaded: _Loaded, decision: Decision, cause: str
-                   ) -> list[DesiredChange]:
-    exhausted = {**loaded.exhausted, **decision.pools}
-    out: dict[str, DesiredChange] = {}
-    for card in loaded.cards:
-        if card.iccid in decision.cards:
-            reasons = effective_reasons(decision.cards[card.iccid],
-                                        exhausted.get(card.pool_id or "", False))
-            out[card.iccid] = DesiredChange(card.iccid, desired_status(reasons), reasons, cause)
-    if decision.pools:
-        cur = await conn.execute(_POOL_MEMBERS, (sorted(decision.pools),))
-        for iccid, own, pool_id in await cur.fetchall():
-            if iccid not in out:
-                reasons = effective_reasons(own, exhausted[pool_id])
-                out[iccid] = DesiredChange(iccid, desired_status(reasons), reasons, cause)
-    return list(out.values())
+def _member_change(cause: str) -> Callable[..., DesiredChange]:
+    def make(*, iccid: str, desired_status: CardStatus, stop_reasons: list[str]
+             ) -> DesiredChange:
+        return DesiredChange(iccid, desired_status, stop_reasons, cause)
+
+    return make
+
+
+async def _flipped_members(conn: Conn, evaluation: Evaluation, cause: str
+                           ) -> list[DesiredChange]:
+    """Desired states of the members of pools that ran dry or recovered (after the save)."""
+    flipped = evaluation.flipped_pools
+    if not flipped:
+        return []
+    decided = {c.iccid for c in evaluation.changes}
+    async with conn.cursor(row_factory=kwargs_row(_member_change(cause))) as cur:
+        await cur.execute(_FLIPPED_MEMBERS, (list(flipped), list(flipped.values())))
+        return [c for c in await cur.fetchall() if c.iccid not in decided]
 
 
 async def evaluate(
@@ -236,10 +235,20 @@ async def evaluate(
 
     `since` is when the deciding input was accepted (usage), for latency measurement."""
     if not iccids and not pool_ids and not members_of:
-        return Outcome([], [])
-    loaded = await _load(conn, iccids, members_of, pool_ids)
-    decision = decide(loaded.cards, loaded.pools, loaded.exhausted)
-    await _save(conn, loaded, decision, since)
-    changes = await _changes(conn, loaded, decision, cause)
+        return NOTHING
+    cards, pools = await _load(conn, iccids, members_of, pool_ids)
+    evaluation = decide(cards, pools, cause)
+    await _save(conn, evaluation, since)
+    changes = evaluation.changes + await _flipped_members(conn, evaluation, cause)
     await rearm_failed(conn, [c.iccid for c in changes])
-    return Outcome(changes, await _raise_alerts(conn, loaded))
+    return Outcome(changes, await _raise_alerts(conn, evaluation.alerts))
+
+
+async def evaluate_stale(conn: Conn, chunk: int) -> tuple[Outcome, bool]:
+    """Re-evaluate up to `chunk` cards and pools whose reasons belong to an ended cycle (the
+    cycle rollover), in one transaction; True when more may be left."""
+    async with conn.transaction():
+        cards = [r[0] for r in await (await conn.execute(_STALE_CARDS, (chunk,))).fetchall()]
+        pools = [r[0] for r in await (await conn.execute(_STALE_POOLS, (chunk,))).fetchall()]
+        outcome = await evaluate(conn, iccids=cards, pool_ids=pools, cause="cycle_rollover")
+    return outcome, len(cards) == chunk or len(pools) == chunk

@@ -7,10 +7,16 @@ dashboards run the same SQL, on plain PostgreSQL and on TimescaleDB alike.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Literal, TypeVar
+
+from psycopg.rows import class_row
 
 from store.db import Conn
+
+T = TypeVar("T")
 
 Bucket = Literal["1h", "1d"]
 
@@ -48,12 +54,11 @@ ORDER BY cycle_usage_bytes DESC, c.iccid LIMIT {limit}"""
 POOL_STOPPED_CARDS = """
 SELECT c.iccid, c.stop_reasons, p.exhausted AS pool_exhausted, c.network_status
 FROM cards c JOIN pools p ON p.pool_id = c.pool_id
-WHERE c.pool_id = {pool} AND (cardinality(c.stop_reasons) > 0 OR p.exhausted)
+WHERE c.pool_id = {pool} AND cp_desired_status(c.stop_reasons, p.exhausted) = 'stopped'
 ORDER BY c.iccid"""
 ENTERPRISE_CARDS = """
 SELECT c.iccid, c.operator, c.pool_id, c.package_bytes, coalesce(u.bytes, 0) AS usage_bytes,
-       array_to_string(c.stop_reasons || CASE WHEN p.exhausted THEN ARRAY['pool_exhausted']
-                                              ELSE ARRAY[]::text[] END, ' ') AS stop_reasons,
+       array_to_string(cp_effective_reasons(c.stop_reasons, p.exhausted), ' ') AS stop_reasons,
        c.network_status
 FROM cards c
 LEFT JOIN pools p ON p.pool_id = c.pool_id
@@ -76,37 +81,66 @@ def for_grafana(query: str) -> str:
     return query.format(**GRAFANA)
 
 
-async def _points(conn: Conn, query: str, params: dict[str, object]
-                  ) -> list[tuple[datetime, int]]:
-    cur = await conn.execute(for_psycopg(query), params)
-    return [(row[0], int(row[1])) for row in await cur.fetchall()]
+@dataclass(frozen=True)
+class Point:
+    time: datetime
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Utilisation:
+    """Cumulative usage of the cycle at an hour, and its share of the pool limit."""
+
+    time: datetime
+    used_bytes: int
+    percent: Decimal | None
+
+
+@dataclass(frozen=True)
+class TopCard:
+    iccid: str
+    cycle_usage_bytes: int
+
+
+@dataclass(frozen=True)
+class CardUsage:
+    """A line of the enterprise's card export (columns as in `ENTERPRISE_CARDS`)."""
+
+    iccid: str
+    operator: str
+    pool_id: str | None
+    package_bytes: int | None
+    usage_bytes: int
+    stop_reasons: str
+    network_status: str
+
+
+async def _rows(conn: Conn, query: str, params: dict[str, object], row: type[T]) -> list[T]:
+    async with conn.cursor(row_factory=class_row(row)) as cur:
+        await cur.execute(for_psycopg(query), params)
+        return await cur.fetchall()
 
 
 async def card_series(conn: Conn, iccid: str, bucket: Bucket, start: datetime, end: datetime
-                      ) -> list[tuple[datetime, int]]:
+                      ) -> list[Point]:
     query = CARD_HOURLY if bucket == "1h" else CARD_DAILY
-    return await _points(conn, query, {"iccid": iccid, "start": start, "end": end})
+    return await _rows(conn, query, {"iccid": iccid, "start": start, "end": end}, Point)
 
 
 async def pool_series(conn: Conn, pool_id: str, bucket: Bucket, start: datetime, end: datetime
-                      ) -> list[tuple[datetime, int]]:
+                      ) -> list[Point]:
     query = POOL_HOURLY if bucket == "1h" else POOL_DAILY
-    return await _points(conn, query, {"pool": pool_id, "start": start, "end": end})
+    return await _rows(conn, query, {"pool": pool_id, "start": start, "end": end}, Point)
 
 
-async def pool_utilisation(conn: Conn, pool_id: str) -> list[tuple[datetime, int, float | None]]:
-    cur = await conn.execute(for_psycopg(POOL_UTILISATION), {"pool": pool_id})
-    return [(row[0], int(row[1]), float(row[2]) if row[2] is not None else None)
-            for row in await cur.fetchall()]
+async def pool_utilisation(conn: Conn, pool_id: str) -> list[Utilisation]:
+    return await _rows(conn, POOL_UTILISATION, {"pool": pool_id}, Utilisation)
 
 
-async def pool_top_cards(conn: Conn, pool_id: str, limit: int) -> list[tuple[str, int]]:
-    cur = await conn.execute(for_psycopg(POOL_TOP_CARDS), {"pool": pool_id, "limit": limit})
-    return [(str(row[0]), int(row[1])) for row in await cur.fetchall()]
+async def pool_top_cards(conn: Conn, pool_id: str, limit: int) -> list[TopCard]:
+    return await _rows(conn, POOL_TOP_CARDS, {"pool": pool_id, "limit": limit}, TopCard)
 
 
-async def enterprise_cards(conn: Conn, enterprise_id: str, cycle: date
-                           ) -> list[tuple[object, ...]]:
-    cur = await conn.execute(for_psycopg(ENTERPRISE_CARDS),
-                             {"enterprise": enterprise_id, "cycle": cycle})
-    return list(await cur.fetchall())
+async def enterprise_cards(conn: Conn, enterprise_id: str, cycle: date) -> list[CardUsage]:
+    return await _rows(conn, ENTERPRISE_CARDS, {"enterprise": enterprise_id, "cycle": cycle},
+                       CardUsage)

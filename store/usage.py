@@ -10,18 +10,22 @@ reason `unknown_card`.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-import orjson
+import psycopg
 from psycopg import AsyncConnection, postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.rows import TupleRow
 
-from streams.events import UsageRecord
+from domain.usage.keys import KeyBytes, key_bytes
+from domain.usage.records import UsageRecord
+from store.db import Conn
+from store.errors import Rejected
+from store.quota import Outcome, evaluate
 
 # Times travel as epoch milliseconds and become timestamptz in SQL: cheaper than building
 # three datetime objects per record in Python.
@@ -176,22 +180,6 @@ class WriteResult:
     unknown_card_payloads: list[object] = field(default_factory=list)
 
 
-def key_bytes(operator: str, record_id: str, end_ms: int) -> KeyBytes:
-    """`record_key` as its 16 bytes."""
-    digest = hashlib.blake2b(f"{operator}\x1f{record_id}".encode(), digest_size=12).digest()
-    return KeyBytes((end_ms // 3_600_000).to_bytes(4, "big") + digest)
-
-
-def record_key(operator: str, record_id: str, end_ms: int) -> uuid.UUID:
-    """The dedupe key of a record: the hour of its `end` (32 bits, big-endian) then a 96-bit
-    BLAKE2b hash of operator and record id.
-
-    A repeated record repeats its `end`, so the hour prefix loses no duplicate; it keeps the
-    primary key's inserts on the few index pages of recent hours instead of spreading them
-    over the whole index (which at millions of rows stops fitting in memory)."""
-    return uuid.UUID(bytes=key_bytes(operator, record_id, end_ms))
-
-
 def _rows(batches: Sequence[OperatorRecords]) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = []
     for batch in batches:
@@ -202,10 +190,6 @@ def _rows(batches: Sequence[OperatorRecords]) -> list[tuple[object, ...]]:
             for r in batch.records
         )
     return rows
-
-
-class KeyBytes(bytes):
-    """The 16 bytes of a record key, sent as a binary uuid (see `_KeyDumper`)."""
 
 
 class _KeyDumper(Dumper):
@@ -250,22 +234,16 @@ async def write_usage(
                        list(found[3]))
 
 
-async def dead_letter(
-    conn: AsyncConnection[TupleRow], source: str, reason: str, payload: object,
-    *, operator: str | None = None, iccid: str | None = None,
-) -> None:
-    """Keep input the streams cannot use, with the reason, instead of dropping it.
-
-    PostgreSQL text cannot hold NUL, which bad input may carry: it is replaced by U+FFFD here
-    so that keeping the evidence can never fail.
-    """
-    document = orjson.dumps(payload).decode().replace("\\u0000", "\\ufffd")
-    await conn.execute(
-        "INSERT INTO dead_letters (source, reason, operator, iccid, payload)"
-        " VALUES (%s, %s, %s, %s, %s::jsonb)",
-        (source, _text(reason), _text(operator), _text(iccid), document),
-    )
-
-
-def _text(value: str | None) -> str | None:
-    return value.replace("\x00", "\ufffd") if value is not None else None
+async def account(conn: Conn, batches: Sequence[OperatorRecords]) -> tuple[WriteResult, Outcome]:
+    """Store usage and re-run the quota rules for the cards and pools it pushed over a
+    threshold, in one transaction. Raises `Rejected` when PostgreSQL refuses the data."""
+    received = min((b.received_ms for b in batches), default=None)
+    since = datetime.fromtimestamp(received / 1000, UTC) if received else None
+    try:
+        async with conn.transaction():
+            result = await write_usage(conn, batches)
+            outcome = await evaluate(conn, iccids=result.candidate_cards,
+                                     pool_ids=result.candidate_pools, cause="usage", since=since)
+    except psycopg.DataError as exc:
+        raise Rejected(str(exc)) from exc
+    return result, outcome

@@ -7,7 +7,7 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from cardpulse.settings import Settings
+from core.settings import Settings
 
 # faust hard-codes fetch_max_wait_ms=1500. The embedded broker answers an idle fetch only
 # after about half that wait even when data arrives meanwhile (measured: 700 ms from produce

@@ -8,15 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-
-class UsageRecord(msgspec.Struct, array_like=True, frozen=True):
-    """One operator usage record; times are epoch milliseconds (UTC)."""
-
-    record_id: str
-    iccid: str
-    bytes: int
-    start_ms: int
-    end_ms: int
+from domain.usage.records import UsageRecord
 
 
 class UsageBatch(msgspec.Struct, frozen=True):

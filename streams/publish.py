@@ -13,18 +13,18 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
-from cardpulse.settings import Settings
+from core.settings import Settings
+from domain.usage.partitioning import micro_batches
+from domain.usage.records import UsageRecord
 from streams.events import (
     DeadLetter,
     DesiredState,
     DesiredStateBatch,
     QuotaAlert,
     UsageBatch,
-    UsageRecord,
     encode,
     encode_usage,
 )
-from streams.partitioning import micro_batches
 
 
 def _iccid(item: UsageRecord | DesiredState) -> str:

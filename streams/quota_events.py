@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
+from core.clock import now_ms
 from store.quota import Outcome
 from streams.events import DesiredState, QuotaAlert
 from streams.publish import Publisher
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def to_events(outcome: Outcome) -> tuple[list[DesiredState], list[QuotaAlert]]:
-    now = int(time.time() * 1000)
+    now = now_ms()
     desired = [DesiredState(c.iccid, c.desired_status, c.stop_reasons, c.cause, now)
                for c in outcome.changes]
     alerts = [QuotaAlert(a.alert_id, a.enterprise_id, a.kind, a.subject,

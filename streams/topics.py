@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from cardpulse.settings import Settings
+from core.settings import Settings
 
 
 @dataclass(frozen=True)

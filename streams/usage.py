@@ -13,40 +13,31 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import faust
 import msgspec
-import psycopg
 
-from cardpulse.settings import Settings
+from core.operators import OPERATORS
+from core.settings import Settings
+from domain.usage.validation import record_problem
 from store.db import Conn, Reconnecting
-from store.quota import Outcome, evaluate
-from store.usage import OperatorRecords, WriteResult, dead_letter, write_usage
+from store.dead_letters import Kept, keep
+from store.errors import Rejected
+from store.quota import Outcome
+from store.usage import OperatorRecords, WriteResult, account
 from streams.events import DeadLetter, decode_usage
 from streams.metrics import WorkerMetrics
 from streams.publish import Publisher
 from streams.quota_events import publish_outcome
-from streams.validation import OPERATORS, record_problem
 
 log = logging.getLogger(__name__)
 
 
 
-@dataclass(frozen=True)
-class Poison:
-    """Input that cannot be accounted, with the reason, bound for the dead letters."""
-
-    reason: str
-    payload: object
-    operator: str | None = None
-    iccid: str | None = None
-
-
 @dataclass
 class Split:
     good: list[OperatorRecords] = field(default_factory=list)
-    poison: list[Poison] = field(default_factory=list)
+    poison: list[Kept] = field(default_factory=list)
 
 
 def raw_payload(payload: bytes) -> dict[str, str]:
@@ -59,17 +50,17 @@ def _split_one(payload: bytes, out: Split) -> None:
     try:
         batch = decode_usage(payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        out.poison.append(Poison(f"undecodable usage message: {exc}", raw_payload(payload)))
+        out.poison.append(Kept(f"undecodable usage message: {exc}", raw_payload(payload)))
         return
     if batch.operator not in OPERATORS:
-        out.poison.append(Poison(f"unknown operator {batch.operator!r}",
+        out.poison.append(Kept(f"unknown operator {batch.operator!r}",
                                  msgspec.to_builtins(batch), operator=batch.operator))
         return
     good = []
     for record in batch.records:
         problem = record_problem(record)
         if problem:
-            out.poison.append(Poison(problem, msgspec.to_builtins(record),
+            out.poison.append(Kept(problem, msgspec.to_builtins(record),
                                      operator=batch.operator, iccid=record.iccid))
         else:
             good.append(record)
@@ -103,7 +94,7 @@ class UsageSink:
         split = split_messages(payloads)
         result, outcome = await self._db.run(lambda conn: self._write(conn, split))
         if split.poison:
-            await self._db.run(lambda conn: self._dead_letter(conn, split.poison))
+            await self._db.run(lambda conn: keep(conn, "usage", split.poison))
         await publish_outcome(self._publisher, outcome)
         await self._publish_letters(split, result)
         self._observe(split, result, outcome, time.perf_counter() - started)
@@ -135,8 +126,8 @@ class UsageSink:
 
     async def _write(self, conn: Conn, split: Split) -> tuple[WriteResult, Outcome]:
         try:
-            return await _account(conn, split.good)
-        except psycopg.DataError:
+            return await account(conn, split.good)
+        except Rejected:
             # One message the database rejects must not hold up the others: write them one
             # by one and dead-letter the message that fails.
             return await self._write_each(conn, split)
@@ -146,9 +137,9 @@ class UsageSink:
         changes, alerts = [], []
         for batch in split.good:
             try:
-                result, outcome = await _account(conn, [batch])
-            except psycopg.DataError as exc:
-                split.poison.append(Poison(f"rejected by the database: {exc}",
+                result, outcome = await account(conn, [batch])
+            except Rejected as exc:
+                split.poison.append(Kept(f"rejected by the database: {exc}",
                                            msgspec.to_builtins(batch), operator=batch.operator))
                 continue
             inserted += result.inserted
@@ -157,25 +148,6 @@ class UsageSink:
             changes.extend(outcome.changes)
             alerts.extend(outcome.alerts)
         return WriteResult(inserted, duplicates, dead), Outcome(changes, alerts)
-
-    @staticmethod
-    async def _dead_letter(conn: Conn, poison: list[Poison]) -> None:
-        async with conn.transaction():
-            for item in poison:
-                await dead_letter(conn, "usage", item.reason, item.payload,
-                                  operator=item.operator, iccid=item.iccid)
-
-
-async def _account(conn: Conn, batches: Sequence[OperatorRecords]) -> tuple[WriteResult, Outcome]:
-    """Store usage and re-run the quota rules for the cards and pools it pushed over a
-    threshold (`store.usage` names them)."""
-    received = min((b.received_ms for b in batches), default=None)
-    since = datetime.fromtimestamp(received / 1000, UTC) if received else None
-    async with conn.transaction():
-        result = await write_usage(conn, batches)
-        outcome = await evaluate(conn, iccids=result.candidate_cards,
-                                 pool_ids=result.candidate_pools, cause="usage", since=since)
-    return result, outcome
 
 
 def register_usage_agent(app: faust.App, settings: Settings, sink: UsageSink) -> None:

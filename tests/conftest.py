@@ -21,9 +21,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from cardpulse.embedded import Service, pg_url, start_kafka, start_postgres
-from cardpulse.processes import free_port
-from cardpulse.settings import Settings, load_settings
+from cardpulse.supervisor.children import free_port
+from cardpulse.supervisor.embedded import Service, pg_url, start_kafka, start_postgres
+from core.settings import Settings, load_settings
 from store.migrate import apply_migrations
 from streams.topics import ensure_topics, topic_specs
 

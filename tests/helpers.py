@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from cardpulse.signing import sign
+from core.signing import sign
 
 T = TypeVar("T")
 

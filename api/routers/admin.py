@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response, status
 
 from api.deps import Admin, Db, Res
-from api.schemas import ClockUpdate
-from store import tenants
+from api.schemas.admin import ClockUpdate
+from core.clock import CLOCK
+from store import clock
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -18,5 +19,6 @@ async def set_clock(body: ClockUpdate, _: Admin, db: Db, res: Res) -> Response:
     if not res.settings.test_clock:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             "the test clock is off; start with CARDPULSE_TEST_CLOCK=true")
-    await tenants.set_clock_offset(db, body.offset_seconds)
+    await clock.set_offset(db, body.offset_seconds)
+    CLOCK.set_offset(body.offset_seconds)  # other processes follow within a second
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,60 +5,29 @@ Tenants see only their own cards (others answer 404); viewers may only read.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 
-from api.deps import READ_ONLY, Caller, Db, Principal, Res
+from api.deps import Caller, Db, Principal, Res, forbid_viewer, may_manage, visible_card
 from api.effects import publish
 from api.errors import invalid
-from api.schemas import CardCreate, CardImport, CardImported, CardPublic, CardUpdate
+from api.schemas.cards import CardCreate, CardImport, CardImported, CardPublic, CardUpdate
+from domain.usage.partitioning import partition_for
 from store import cards
-from store.cards import CardView, Invalid, NewCard
-from store.tenants import AlreadyExists, NotFound
-from streams.partitioning import partition_for
+from store.cards import CardView, NewCard
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"])
 
 
-def not_found(what: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} not found")
-
-
-def forbid_viewer(caller: Principal) -> None:
-    """Read-only roles (enterprise_viewer, platform_ops) may not change anything."""
-    if caller.role in READ_ONLY:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.role} keys are read-only")
-
-
 def public(view: CardView) -> CardPublic:
-    return CardPublic(**view.__dict__)
-
-
-async def visible_card(db: Db, iccid: str, caller: Principal) -> CardView:
-    try:
-        view = await cards.get_card(db, iccid)
-    except NotFound:
-        raise not_found(f"card {iccid}") from None
-    if not caller.sees(view.enterprise_id):
-        raise not_found(f"card {iccid}")
-    return view
+    return CardPublic.model_validate(view, from_attributes=True)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CardPublic)
 async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> CardPublic:
-    forbid_viewer(caller)
-    if not caller.manages(body.enterprise_id):
-        raise not_found(f"enterprise {body.enterprise_id!r}")
-    try:
-        view, outcome = await cards.create_card(
-            db, body.iccid, body.enterprise_id, body.operator, body.package_bytes, body.pool_id,
-            body.warn_percents, partition_for(body.iccid, res.settings.usage_partitions))
-    except AlreadyExists:
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"card {body.iccid} is already registered") from None
-    except NotFound:
-        raise not_found(f"enterprise {body.enterprise_id!r}") from None
-    except Invalid as exc:
-        raise invalid("body", exc.field, exc.message) from None
+    may_manage(caller, body.enterprise_id)
+    card = NewCard(body.iccid, body.operator, body.package_bytes, body.pool_id,
+                   body.warn_percents, partition_for(body.iccid, res.settings.usage_partitions))
+    view, outcome = await cards.create_card(db, body.enterprise_id, card)
     await publish(res, outcome)
     return public(view)
 
@@ -66,9 +35,7 @@ async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> Car
 @router.post("/import", response_model=CardImported)
 async def import_cards(body: CardImport, caller: Caller, db: Db, res: Res) -> CardImported:
     """Register up to 10,000 cards of one enterprise in one transaction."""
-    forbid_viewer(caller)
-    if not caller.manages(body.enterprise_id):
-        raise not_found(f"enterprise {body.enterprise_id!r}")
+    may_manage(caller, body.enterprise_id)
     seen: set[str] = set()
     for index, item in enumerate(body.cards):
         if item.iccid in seen:
@@ -78,12 +45,7 @@ async def import_cards(body: CardImport, caller: Caller, db: Db, res: Res) -> Ca
     partitions = res.settings.usage_partitions
     new = [NewCard(c.iccid, c.operator, c.package_bytes, c.pool_id, c.warn_percents,
                    partition_for(c.iccid, partitions)) for c in body.cards]
-    try:
-        result = await cards.import_cards(db, body.enterprise_id, new)
-    except NotFound:
-        raise not_found(f"enterprise {body.enterprise_id!r}") from None
-    except Invalid as exc:
-        raise invalid("body", exc.field, exc.message) from None
+    result = await cards.import_cards(db, body.enterprise_id, new)
     await publish(res, result.outcome)
     return CardImported(created=len(result.created), existing=len(result.existing),
                         existing_iccids=result.existing)
@@ -100,12 +62,9 @@ async def update_card(iccid: str, body: CardUpdate, caller: Caller, db: Db, res:
     forbid_viewer(caller)
     await visible_card(db, iccid, caller)
     sent = body.model_dump(exclude_unset=True)
-    if sent.get("warn_percents", []) is None:
+    if "warn_percents" in sent and body.warn_percents is None:
         raise invalid("body", "warn_percents", "must be a list (use [] for no warnings)")
-    try:
-        view, outcome = await cards.update_card(db, iccid, **sent)
-    except Invalid as exc:
-        raise invalid("body", exc.field, exc.message) from None
+    view, outcome = await cards.update_card(db, iccid, **sent)
     await publish(res, outcome)
     return public(view)
 

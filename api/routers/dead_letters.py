@@ -2,47 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from api.deps import Admin, Db, Platform, Res
-from api.schemas import Strict
+from api.schemas.dead_letters import DeadLetterPublic, ReplayRequest, ReplayResult
 from store import dead_letters
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
 
-class DeadLetter(BaseModel):
-    id: int
-    source: str
-    reason: str
-    operator: str | None
-    iccid: str | None
-    payload: Any
-    created_at: datetime
-    replayed_at: datetime | None
-
-
-class ReplayRequest(Strict):
-    limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000
-
-
-class ReplayResult(BaseModel):
-    replayed: int
-
-
-@router.get("", response_model=list[DeadLetter])
+@router.get("", response_model=list[DeadLetterPublic])
 async def list_dead_letters(
     _: Platform, db: Db, source: str | None = None, reason: str | None = None,
     replayed: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[DeadLetter]:
+) -> list[DeadLetterPublic]:
     """Newest first; `replayed=true` includes letters already replayed."""
-    names = DeadLetter.model_fields.keys()
-    rows = await dead_letters.list_letters(db, source, reason, replayed, limit)
-    return [DeadLetter.model_validate(dict(zip(names, row, strict=True))) for row in rows]
+    return [DeadLetterPublic.model_validate(letter, from_attributes=True)
+            for letter in await dead_letters.list_letters(db, source, reason, replayed, limit)]
 
 
 @router.post("/replay", response_model=ReplayResult)

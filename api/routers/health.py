@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import Res
-from api.schemas import Health
+from api.schemas.health import Health
+from store.db import ping
 
 router = APIRouter(tags=["health"])
 
@@ -16,7 +17,7 @@ async def _problems(res: Res) -> list[str]:
     problems = []
     try:
         async with res.pool.connection(timeout=2) as conn:
-            await conn.execute("SELECT 1")
+            await ping(conn)
     except Exception as exc:
         problems.append(f"database: {type(exc).__name__}")
     if not await res.publisher.ready():

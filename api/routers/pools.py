@@ -2,46 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 
-from api.deps import Caller, Db, Principal, Res
+from api.deps import Caller, Db, Res, forbid_viewer, may_manage, visible_pool
 from api.effects import publish
 from api.errors import invalid
-from api.routers.cards import forbid_viewer, not_found
-from api.schemas import PoolCreate, PoolPublic, PoolUpdate
+from api.schemas.pools import PoolCreate, PoolPublic, PoolUpdate
 from store import pools
 from store.pools import PoolView
-from store.tenants import AlreadyExists, NotFound
 
 router = APIRouter(prefix="/v1/pools", tags=["pools"])
 
 
-async def visible_pool(db: Db, pool_id: str, caller: Principal) -> PoolView:
-    try:
-        view = await pools.get_pool(db, pool_id)
-    except NotFound:
-        raise not_found(f"pool {pool_id!r}") from None
-    if not caller.sees(view.enterprise_id):
-        raise not_found(f"pool {pool_id!r}")
-    return view
+def public(view: PoolView) -> PoolPublic:
+    return PoolPublic.model_validate(view, from_attributes=True)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PoolPublic)
 async def create_pool(body: PoolCreate, caller: Caller, db: Db, res: Res) -> PoolPublic:
-    forbid_viewer(caller)
-    if not caller.manages(body.enterprise_id):
-        raise not_found(f"enterprise {body.enterprise_id!r}")
-    try:
-        view, outcome = await pools.create_pool(db, body.pool_id, body.enterprise_id,
-                                                body.limit_bytes, body.per_card_limit_bytes,
-                                                body.warn_percents)
-    except AlreadyExists:
-        raise HTTPException(status.HTTP_409_CONFLICT,
-                            f"pool {body.pool_id!r} already exists") from None
-    except NotFound:
-        raise not_found(f"enterprise {body.enterprise_id!r}") from None
+    may_manage(caller, body.enterprise_id)
+    view, outcome = await pools.create_pool(db, body.pool_id, body.enterprise_id,
+                                            body.limit_bytes, body.per_card_limit_bytes,
+                                            body.warn_percents)
     await publish(res, outcome)
-    return PoolPublic(**view.__dict__)
+    return public(view)
 
 
 @router.patch("/{pool_id}", response_model=PoolPublic)
@@ -55,9 +39,9 @@ async def update_pool(pool_id: str, body: PoolUpdate, caller: Caller, db: Db, re
             raise invalid("body", field, "may not be null")
     view, outcome = await pools.update_pool(db, pool_id, **sent)
     await publish(res, outcome)
-    return PoolPublic(**view.__dict__)
+    return public(view)
 
 
 @router.get("/{pool_id}", response_model=PoolPublic)
 async def get_pool(pool_id: str, caller: Caller, db: Db) -> PoolPublic:
-    return PoolPublic(**(await visible_pool(db, pool_id, caller)).__dict__)
+    return public(await visible_pool(db, pool_id, caller))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -12,11 +12,14 @@ from pydantic import ValidationError
 
 from api.deps import Db, Res
 from api.errors import invalid, invalid_many
-from api.schemas import Operator, StatusAccepted, StatusPush, UsageAccepted
-from cardpulse.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
-from store import controls, tenants
-from streams.events import UsageRecord
-from streams.validation import parse_push_fast, parse_record
+from api.schemas.common import Operator
+from api.schemas.upstream import StatusAccepted, StatusPush, UsageAccepted
+from core.clock import now as platform_now
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
+from domain.usage.records import UsageRecord
+from domain.usage.validation import parse_push_fast, parse_record
+from store import controls, operators
+from store.controls import StatusReport
 
 router = APIRouter(prefix="/v1/upstream", tags=["upstream"])
 
@@ -39,14 +42,14 @@ async def _signed_body(request: Request, res: Res, db: Db, operator: str
                             f"body larger than {limit} bytes; split the push")
     signature = request.headers.get(SIGNATURE_HEADER)
     problem = signature_problem(
-        await tenants.push_secrets(db, operator), request.headers.get(TIMESTAMP_HEADER),
-        signature, body, time.time(), res.settings.push_max_skew_s,
+        await operators.push_secrets(db, operator), request.headers.get(TIMESTAMP_HEADER),
+        signature, body, time.time(), res.settings.push_max_skew_s,  # the sender's clock
     )
     if problem:
         res.metrics.usage_pushes.labels(operator, "unauthorized").inc()
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, problem)
     key = f"{operator}:{signature}"
-    return body, None if await tenants.signature_seen(db, key) else key
+    return body, None if await operators.signature_seen(db, key) else key
 
 
 def _records_of(body: bytes, max_records: int) -> list[Any]:
@@ -82,7 +85,7 @@ def parse_usage(raw: list[Any], now: datetime) -> tuple[list[UsageRecord], list[
              response_model=UsageAccepted)
 async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> UsageAccepted:
     body, replay_key = await _signed_body(request, res, db, operator)
-    now, limit = datetime.now(UTC), res.settings.push_max_records
+    now, limit = platform_now(), res.settings.push_max_records
     fast = parse_push_fast(body, now, limit)
     records, errors = (fast, []) if fast is not None else parse_usage(_records_of(body, limit),
                                                                       now)
@@ -99,7 +102,7 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             f"usage could not be queued ({type(exc).__name__}); retry the push",
                             headers={"Retry-After": "5"}) from None
-    await tenants.remember_signature(db, replay_key, res.settings.push_max_skew_s)
+    await operators.remember_signature(db, replay_key, res.settings.push_max_skew_s)
     res.metrics.usage_pushes.labels(operator, "accepted").inc()
     res.metrics.usage_records.labels(operator).inc(len(records))
     return UsageAccepted(accepted=len(records))
@@ -115,6 +118,7 @@ async def push_status(operator: Operator, request: Request, res: Res, db: Db) ->
     except ValidationError as exc:
         raise invalid_many([{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"],
                              "input": None} for e in exc.errors()]) from None
-    applied, unknown = await controls.observe(
-        db, operator, [(e.iccid, e.status, e.at) for e in push.events])
-    return StatusAccepted(accepted=len(push.events), applied=applied, unknown_cards=unknown)
+    seen = await controls.observe(
+        db, operator, [StatusReport(e.iccid, e.status, e.at) for e in push.events])
+    return StatusAccepted(accepted=len(push.events), applied=seen.applied,
+                          unknown_cards=seen.unknown_cards)

@@ -1,1 +1,1 @@
-"""CardPulse."""
+"""End-to-end tests against a real `cardpulse up`."""

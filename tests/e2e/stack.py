@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from cardpulse.processes import free_port
+from cardpulse.supervisor.children import free_port
 from tests.helpers import eventually
 
 

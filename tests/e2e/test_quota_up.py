@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from cardpulse.signing import sign
+from core.signing import sign
 from tests.e2e.stack import Up, launch, wait_up
 from tests.helpers import eventually
 

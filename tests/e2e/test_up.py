@@ -15,8 +15,8 @@ import httpx
 import orjson
 import pytest
 
-from cardpulse.processes import free_port
-from cardpulse.signing import sign
+from cardpulse.supervisor.children import free_port
+from core.signing import sign
 from tests.e2e.stack import Up, launch, still_running, stop, wait_up
 from tests.helpers import eventually
 

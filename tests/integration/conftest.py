@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from cardpulse.settings import Settings
+from core.settings import Settings
 from tests.conftest import WorkerProcess
 from tests.integration.test_controls import Simulator
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from cardpulse.settings import Settings
-from cardpulse.signing import sign
+from core.settings import Settings
+from core.signing import sign
+from domain.usage.partitioning import partition_for
 from streams.events import decode_usage
-from streams.partitioning import partition_for
 from tests.helpers import signed_body
 
 pytestmark = pytest.mark.integration

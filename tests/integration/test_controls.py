@@ -16,13 +16,13 @@ import httpx
 import psycopg
 import pytest
 
-from cardpulse.processes import free_port, port_open
-from cardpulse.settings import Settings
+from cardpulse.supervisor.children import free_port, port_open
 from connectors.factory import build_clients
 from controls.reconciler import OperatorLane, Policy, Reconciler
+from core.settings import Settings
+from domain.usage.partitioning import partition_for
 from store.cards import set_manual
 from store.db import Reconnecting
-from streams.partitioning import partition_for
 from tests.conftest import WorkerProcess, settings_env
 from tests.helpers import eventually, eventually_async
 

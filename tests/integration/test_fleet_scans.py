@@ -14,9 +14,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from cardpulse.settings import Settings
+from core.settings import Settings
 from store.controls import _ACTIONABLE, FAILED_COUNT
-from streams.rollover import _STALE_CARDS
+from store.quota import _STALE_CARDS
 
 pytestmark = pytest.mark.integration
 

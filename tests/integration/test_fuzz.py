@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cardpulse.processes import free_port
-from cardpulse.settings import Settings
+from cardpulse.supervisor.children import free_port
+from core.settings import Settings
 from tests.conftest import settings_env
 from tests.helpers import eventually
 

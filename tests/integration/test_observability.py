@@ -17,7 +17,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
 
 from api.metrics import ApiMetrics
-from cardpulse.processes import free_port
+from cardpulse.supervisor.children import free_port
 from controls.metrics import ControlsMetrics
 from dashboards import build
 from dashboards.push import push

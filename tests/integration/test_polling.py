@@ -11,12 +11,13 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from cardpulse.settings import Settings
 from connectors.factory import build_clients
 from controls.poller import poll_operator
 from controls.reconciler import OperatorLane
+from core.settings import Settings
+from domain.usage.records import UsageRecord
 from store.db import Reconnecting
-from streams.events import UsageRecord, decode_usage
+from streams.events import decode_usage
 from streams.publish import Publisher
 from tests.integration.test_controls import add_cards, cards
 

@@ -14,8 +14,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from cardpulse.settings import Settings
-from cardpulse.signing import sign
+from core.settings import Settings
+from core.signing import sign
 from streams.events import decode_desired
 from tests.conftest import WorkerProcess
 from tests.helpers import eventually_async, signed_body

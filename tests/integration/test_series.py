@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from dashboards.build import all_dashboards, sql_targets
+from domain.usage.records import UsageRecord
 from store import series
 from store.usage import OperatorRecords, write_usage
-from streams.events import UsageRecord
 
 pytestmark = pytest.mark.integration
 ADMIN = {"Authorization": "Bearer test-admin-token"}
@@ -114,5 +114,6 @@ async def test_every_dashboard_sql_panel_runs_on_postgres(db_url: str, seeded: N
         grafana = series.for_grafana(series.CARD_HOURLY)
         cur = await conn.execute(expand(grafana, start, end).encode())
         from_grafana = [(t, int(b)) for t, b in await cur.fetchall()]
-        assert from_grafana == await series.card_series(conn, A, "1h", start, end)
+        from_api = await series.card_series(conn, A, "1h", start, end)
+        assert from_grafana == [(p.time, p.bytes) for p in from_api]
         assert sum(b for _, b in from_grafana) == 700

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from domain.usage.records import UsageRecord
 from store.usage import OperatorRecords, write_usage
-from streams.events import UsageRecord
 
 pytestmark = pytest.mark.integration
 CARD = "8986001234567890123"

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from cardpulse.settings import Settings
-from streams.events import UsageRecord
+from core.settings import Settings
+from domain.usage.records import UsageRecord
 from streams.publish import Publisher
 from tests.conftest import WorkerProcess
 from tests.helpers import eventually

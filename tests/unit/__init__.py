@@ -1,1 +1,1 @@
-"""CardPulse."""
+"""Pure tests: no network, no broker, no database."""

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from cardpulse.cli import _parser
-from cardpulse.settings import Settings
+from core.settings import Settings
 from dashboards.build import POSTGRES, PROMETHEUS
 from simulators.knobs import SimKnobs
 

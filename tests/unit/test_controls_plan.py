@@ -5,12 +5,11 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import Result
 from connectors.onelink import result_of
-from connectors.usage_poll import delta
-from controls.limits import TokenBucket
-from controls.plan import after, backoff_s, not_before, plan
-from store.controls import Work
+from core.limits import TokenBucket
+from domain.control.plan import Work, after, backoff_s, not_before, plan
+from domain.control.results import Result
+from domain.usage.polling import delta
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from domain.usage.validation import parse_record
 from simulators.fleet import FleetSpec, diurnal, fleet_iccids, profiles, records
-from streams.validation import parse_record
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

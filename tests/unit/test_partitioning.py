@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.events import UsageRecord, decode_usage
-from streams.partitioning import partition_for
+from domain.usage.partitioning import partition_for
+from domain.usage.records import UsageRecord
+from streams.events import decode_usage
 from streams.publish import usage_messages
 
 

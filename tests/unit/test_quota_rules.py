@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from store.quota import reached
-from streams.quota_rules import (
+from domain.quota.rules import (
     MANUAL,
     PACKAGE_QUOTA,
     POOL_CARD_CAP,
@@ -28,6 +27,7 @@ from streams.quota_rules import (
     next_card_reasons,
     next_check,
     pool_exhausted,
+    reached,
 )
 
 CARDS = ["c0", "c1", "c2", "c3"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cardpulse.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:

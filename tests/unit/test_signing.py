@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from cardpulse.signing import sign, signature_problem
+from core.signing import sign, signature_problem
 
 BODY = b'{"records": []}'
 SECRET = "0123456789abcdef"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from store.usage import record_key
-from streams.events import UsageBatch, UsageRecord, encode_usage
+from domain.usage.keys import record_key
+from domain.usage.records import UsageRecord
+from streams.events import UsageBatch, encode_usage
 from streams.usage import split_messages
 
 GOOD = UsageRecord("r1", "8986001234567890123", 10, 0, 1)

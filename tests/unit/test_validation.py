@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from streams.events import UsageRecord
-from streams.validation import (
+from domain.usage.records import UsageRecord
+from domain.usage.validation import (
     FieldError,
     iccid_problem,
     parse_push_fast,

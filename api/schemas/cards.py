@@ -1,0 +1,91 @@
+"""Cards: registration (one or many), configuration, and the card view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import (
+    Bytes,
+    CardStatus,
+    Iccid,
+    Ident,
+    NetworkStatus,
+    Operator,
+    Percents,
+    Strict,
+)
+
+MAX_IMPORT_CARDS = 10_000
+
+
+def _default_warnings() -> list[int]:
+    return [80, 90]
+
+
+class CardCreate(Strict):
+    iccid: Iccid
+    enterprise_id: Ident
+    operator: Operator
+    package_bytes: Bytes | None = None
+    pool_id: Ident | None = None
+    warn_percents: Percents = Field(default_factory=_default_warnings)
+
+
+class CardImportItem(Strict):
+    iccid: Iccid
+    operator: Operator
+    package_bytes: Bytes | None = None
+    pool_id: Ident | None = None
+    warn_percents: Percents = Field(default_factory=_default_warnings)
+
+
+class CardImport(Strict):
+    """Many cards of one enterprise at once; cards already registered are left unchanged."""
+
+    enterprise_id: Ident
+    cards: list[CardImportItem] = Field(min_length=1, max_length=MAX_IMPORT_CARDS)
+
+
+class CardImported(BaseModel):
+    created: int
+    existing: int
+    existing_iccids: list[str] = Field(
+        description="cards of the request that were already registered (left unchanged)")
+
+
+class CardUpdate(Strict):
+    """Only the fields sent change; `null` clears package_bytes or takes the card out of
+    its pool."""
+
+    package_bytes: Bytes | None = None
+    pool_id: Ident | None = None
+    warn_percents: Percents | None = None
+
+
+class ControlPublic(BaseModel):
+    target: CardStatus
+    state: Literal["pending", "done", "failed"]
+    attempts: int
+    last_command: str | None
+    last_outcome: str | None
+    last_error: str | None
+    last_command_at: datetime | None
+
+
+class CardPublic(BaseModel):
+    iccid: str
+    enterprise_id: str
+    operator: Operator
+    pool_id: str | None
+    package_bytes: int | None
+    cycle: str = Field(description="billing cycle, YYYY-MM in the enterprise's time zone")
+    cycle_usage_bytes: int
+    desired_status: CardStatus
+    stop_reasons: list[str]
+    network_status: NetworkStatus
+    warn_percents: list[int]
+    control: ControlPublic | None = Field(
+        default=None, description="the reconciler's state: target, attempts, last command")

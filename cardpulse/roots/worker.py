@@ -1,0 +1,137 @@
+"""Composition root of a stream worker process (`cardpulse worker`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+import httpx
+from prometheus_client import CollectorRegistry, start_http_server
+
+from core.clock import CLOCK
+from core.settings import Settings
+from store.clock import read_offset
+from store.db import Reconnecting
+from store.pools import fullest_pools
+from streams.app import create_app
+from streams.lag import group_lag
+from streams.metrics import TOP_POOLS, WorkerMetrics
+from streams.publish import Publisher
+from streams.rollover import roll_over
+from streams.usage import UsageSink, register_usage_agent
+from streams.webhooks import deliver_due
+
+READY_MARKER = "worker.ready"
+log = logging.getLogger(__name__)
+
+
+def ready_marker(index: int) -> str:
+    """The file a worker writes under the run dir once it has partitions."""
+    return READY_MARKER if index == 0 else f"worker-{index}.ready"
+
+
+def _register_gauges(app: faust.App, settings: Settings, metrics: WorkerMetrics
+                     ) -> Reconnecting:
+    """Consumer lag and the fullest pools, refreshed on the leader."""
+    db = Reconnecting(settings.require_database())
+
+    async def lag() -> None:
+        try:
+            behind = await group_lag(settings.require_kafka(), settings.worker_group,
+                                     settings.usage_topic)
+            metrics.consumer_lag.labels(settings.worker_group).set(behind)
+        except Exception:
+            log.warning("consumer lag not measured", exc_info=True)
+
+    async def pools() -> None:
+        try:
+            fullest = await db.run(lambda conn: fullest_pools(conn, TOP_POOLS))
+        except Exception:
+            log.warning("pool utilisation not measured", exc_info=True)
+            return
+        metrics.pool_utilisation.clear()
+        for pool in fullest:
+            metrics.pool_utilisation.labels(pool.pool_id).set(pool.ratio or 0.0)
+
+    app.timer(interval=5.0, on_leader=True)(lag)
+    app.timer(interval=15.0, on_leader=True)(pools)
+    return db
+
+
+def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
+                     ) -> list[Reconnecting]:
+    """Leader-only periodic work, each task on its own connection (they run concurrently)."""
+    rollover_db = Reconnecting(settings.require_database())
+    webhook_db = Reconnecting(settings.require_database())
+    client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+
+    async def rollover() -> None:
+        try:
+            await roll_over(rollover_db, publisher)
+        except Exception:  # a timer must not take the worker down; the next tick retries
+            log.exception("cycle rollover failed")
+
+    async def webhooks() -> None:
+        try:
+            await deliver_due(webhook_db, client, settings.webhook_max_attempts)
+        except Exception:
+            log.exception("webhook delivery failed")
+
+    app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
+    app.timer(interval=1.0, on_leader=True)(webhooks)
+    return [rollover_db, webhook_db]
+
+
+def _follow_test_clock(app: faust.App, settings: Settings) -> list[Reconnecting]:
+    """With the test clock on, adopt the platform clock's offset every second."""
+    if not settings.test_clock:
+        return []
+    db = Reconnecting(settings.require_database())
+
+    async def sync() -> None:
+        try:
+            CLOCK.set_offset(await db.run(read_offset))
+        except Exception:
+            log.warning("platform clock offset not read", exc_info=True)
+
+    app.timer(interval=1.0)(sync)
+    return [db]
+
+
+def build_worker(settings: Settings) -> faust.Worker:
+    """Wire the faust app, its agents, timers and sinks; connects nothing until started."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)  # faust makes one level
+    app = create_app(settings)
+    publisher = Publisher(settings)
+    metrics = WorkerMetrics.create(CollectorRegistry())
+    sink = UsageSink(Reconnecting(settings.require_database()), publisher, metrics)
+    register_usage_agent(app, settings, sink)
+    timer_dbs = [*_register_timers(app, settings, publisher),
+                 _register_gauges(app, settings, metrics), *_follow_test_clock(app, settings)]
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.host,
+                          registry=metrics.registry)
+    marker = settings.run_dir / ready_marker(settings.worker_index)
+    marker.unlink(missing_ok=True)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # mode types it narrowly
+    async def _ready(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("ready\n")
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def _close(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        marker.unlink(missing_ok=True)
+        await sink.close()
+        for db in timer_dbs:
+            await db.close()
+
+    return faust.Worker(app, loglevel=logging.WARNING, redirect_stdouts=False, quiet=True)
+
+
+def run(settings: Settings) -> None:
+    """Run one stream worker in the foreground until SIGTERM/SIGINT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    build_worker(settings).execute_from_commandline()

@@ -1,0 +1,1 @@
+"""Command-line tools around the platform: the benchmark and the simulated fleet."""

@@ -1,0 +1,1 @@
+"""`cardpulse bench`: the whole pipeline under load, against the floors of this machine."""

@@ -1,0 +1,165 @@
+"""The one settings class of CardPulse, read from `CARDPULSE_*` environment variables.
+
+Every process builds it once, in its composition root, through `get_settings()`; nothing reads
+the environment at import time. `cardpulse up` resolves the embedded services and hands their
+addresses to its children through the same variables, so a child needs nothing else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.operators import OPERATORS
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+_ONE_OPERATOR = "|".join(OPERATORS)
+_OPERATOR_LIST = rf"^(({_ONE_OPERATOR})(,({_ONE_OPERATOR}))*)?$"
+
+
+class SettingsError(RuntimeError):
+    """Raised with a readable message when the environment holds an invalid setting."""
+
+
+class Settings(BaseSettings):
+    """Typed, frozen configuration shared by every CardPulse process."""
+
+    model_config = SettingsConfigDict(env_prefix="CARDPULSE_", frozen=True, extra="ignore")
+
+    state_dir: Path = Path(".cardpulse")
+    host: str = "127.0.0.1"
+    api_port: Port = 8000
+    sim_port: Port = 8100
+
+    kafka_bootstrap: str | None = None
+    kafka_port: Port = 0
+    kafka_session_timeout_s: float = Field(default=6.0, gt=0)
+    database_url: str | None = None
+    postgres_port: Port = 0
+    postgres_fsync: bool = True
+    # the embedded PostgreSQL's buffer cache (1GB measured within the noise of 256MB at 1M
+    # cards, see BENCHMARKS.md)
+    postgres_shared_buffers: str = Field(default="256MB", pattern=r"^[1-9][0-9]*(kB|MB|GB)$")
+
+    admin_token: SecretStr | None = None
+
+    topic_prefix: str = Field(default="cardpulse", pattern=r"^[A-Za-z0-9._-]+$")
+    usage_partitions: int = Field(default=8, ge=1, le=256)
+    worker_group: str = "cardpulse-usage"
+    workers: int = Field(default=1, ge=1, le=16)  # stream workers `up` starts, one group
+    worker_index: int = Field(default=0, ge=0)  # set by `up` for each worker it starts
+    worker_take_messages: int = Field(default=20, ge=1, le=10_000)
+    worker_batch_within_s: float = Field(default=0.05, gt=0)
+    micro_batch_records: int = Field(default=500, ge=1, le=10_000)
+
+    push_max_records: int = Field(default=10_000, ge=1)
+    push_max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    push_max_skew_s: int = Field(default=300, ge=1)
+    push_secret_grace_s: int = Field(default=86_400, ge=0)
+    api_rate_per_s: float = Field(default=50.0, gt=0)
+    api_rate_burst: float = Field(default=100.0, ge=1)
+    default_timezone: str = "Asia/Shanghai"
+
+    sim_cooldown_s: float = Field(default=180.0, ge=0)
+    worker_metrics_port: Port = 0  # 0: no metrics endpoint (`up` picks free ports)
+    controls_metrics_port: Port = 0
+
+    rollover_check_s: float = Field(default=5.0, gt=0)
+    webhook_timeout_s: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    test_clock: bool = False
+
+    operator_base_url: str | None = None  # default: the simulator `up` starts
+    onelink_appid: str = "cardpulse"
+    onelink_password: SecretStr = SecretStr("simulator")
+    jasper_username: str = "cardpulse"
+    jasper_api_key: SecretStr = SecretStr("simulator")
+    ctcc_user_id: str = "cardpulse"
+    ctcc_password: SecretStr = SecretStr("simulator")
+    controls_group: str = "cardpulse-controls"
+    controls_max_attempts: int = Field(default=8, ge=1)
+    controls_card_cooldown_s: float = Field(default=180.0, ge=0)
+    controls_backoff_base_s: float = Field(default=0.5, gt=0)
+    controls_backoff_cap_s: float = Field(default=60.0, gt=0)
+    controls_scan_s: float = Field(default=1.0, gt=0)
+    controls_scan_limit: int = Field(default=2000, ge=1)
+    controls_rate_per_s: float | None = Field(default=None, gt=0)
+    poll_operators: str = Field(default="", pattern=_OPERATOR_LIST)
+    poll_interval_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("kafka_bootstrap", "database_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def usage_topic(self) -> str:
+        """The topic that carries usage micro-batches, keyed (partitioned) by ICCID."""
+        return f"{self.topic_prefix}.usage"
+
+    @property
+    def desired_topic(self) -> str:
+        """Desired card states (stop reasons) for the controls, keyed by ICCID."""
+        return f"{self.topic_prefix}.desired-state"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        """Input the streams kept aside, with the reason (mirrors the dead_letters table)."""
+        return f"{self.topic_prefix}.dead-letters"
+
+    @property
+    def alerts_topic(self) -> str:
+        """Quota warnings, keyed by enterprise."""
+        return f"{self.topic_prefix}.alerts"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where processes leave readiness markers and the supervisor its pid file."""
+        return self.state_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def polled_operators(self) -> list[str]:
+        """Operators whose usage is polled instead of pushed (CARDPULSE_POLL_OPERATORS)."""
+        return [op for op in self.poll_operators.split(",") if op]
+
+    @property
+    def operator_url(self) -> str:
+        return self.operator_base_url or f"http://{self.host}:{self.sim_port}"
+
+    def require_kafka(self) -> str:
+        if not self.kafka_bootstrap:
+            raise SettingsError(
+                "CARDPULSE_KAFKA_BOOTSTRAP is not set; start through `cardpulse up`"
+            )
+        return self.kafka_bootstrap
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise SettingsError("CARDPULSE_DATABASE_URL is not set; start through `cardpulse up`")
+        return self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus overrides, turning errors into one message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CARDPULSE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (tests call `get_settings.cache_clear()`)."""
+    return load_settings()
