@@ -28,6 +28,7 @@ system-deps:
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest tests/unit

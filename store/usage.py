@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection, postgres
+from psycopg import AsyncConnection, AsyncCursor, postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.rows import TupleRow
@@ -113,15 +114,15 @@ WITH staged AS (
 ), card_candidates AS (
     SELECT DISTINCT iccid FROM totals WHERE due  -- a late cycle's row too: harmless
 )
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
-       array(SELECT iccid FROM card_candidates ORDER BY iccid),
-       (SELECT coalesce(jsonb_agg(payload), '[]'::jsonb) FROM dead),
-       array(SELECT pool_id FROM pool_added ORDER BY pool_id, cycle),
-       array(SELECT cycle FROM pool_added ORDER BY pool_id, cycle),
-       array(SELECT bytes FROM pool_added ORDER BY pool_id, cycle),
-       array(SELECT pool_id FROM pool_hour_added ORDER BY pool_id, hour),
-       array(SELECT hour FROM pool_hour_added ORDER BY pool_id, hour),
-       array(SELECT bytes FROM pool_hour_added ORDER BY pool_id, hour)
+SELECT (SELECT count(*) FROM inserted) AS inserted, (SELECT count(*) FROM dead) AS dead,
+       array(SELECT iccid FROM card_candidates ORDER BY iccid) AS candidate_cards,
+       (SELECT coalesce(jsonb_agg(payload), '[]'::jsonb) FROM dead) AS dead_payloads,
+       array(SELECT pool_id FROM pool_added ORDER BY pool_id, cycle) AS pool_ids,
+       array(SELECT cycle FROM pool_added ORDER BY pool_id, cycle) AS pool_cycles,
+       array(SELECT bytes FROM pool_added ORDER BY pool_id, cycle) AS pool_bytes,
+       array(SELECT pool_id FROM pool_hour_added ORDER BY pool_id, hour) AS hour_pool_ids,
+       array(SELECT hour FROM pool_hour_added ORDER BY pool_id, hour) AS hours,
+       array(SELECT bytes FROM pool_hour_added ORDER BY pool_id, hour) AS hour_bytes
 """
 
 # Pool totals in their own statement, last before the quota rules and the commit: every batch
@@ -129,9 +130,11 @@ SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM dead),
 # (concurrent workers queue on them).
 _APPLY_POOLS = """
 WITH added AS (
-    SELECT * FROM unnest(%s::text[], %s::date[], %s::int8[]) AS a(pool_id, cycle, bytes)
+    SELECT * FROM unnest(%(pool_ids)s::text[], %(pool_cycles)s::date[], %(pool_bytes)s::int8[])
+        AS a(pool_id, cycle, bytes)
 ), hour_added AS (
-    SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::int8[]) AS h(pool_id, hour, bytes)
+    SELECT * FROM unnest(%(hour_pool_ids)s::text[], %(hours)s::timestamptz[],
+                         %(hour_bytes)s::int8[]) AS h(pool_id, hour, bytes)
 ), pool_totals AS (
     INSERT INTO pool_cycle_usage AS t (pool_id, cycle, bytes)
     SELECT pool_id, cycle, bytes FROM added ORDER BY pool_id, cycle
@@ -150,11 +153,11 @@ WITH added AS (
     JOIN enterprises e ON e.enterprise_id = pl.enterprise_id
     WHERE t.cycle = cp_cycle(cp_now(), e.timezone)
       AND (pl.state_cycle IS DISTINCT FROM t.cycle
-           OR (t.bytes >= pl.limit_bytes AND NOT pl.exhausted)
+           OR (cp_pool_exhausted(t.bytes, pl.limit_bytes) AND NOT pl.exhausted)
            OR cp_crossed(t.bytes - a.bytes, t.bytes, pl.limit_bytes, pl.warn_percents))
 )
-SELECT array(SELECT DISTINCT pool_id FROM pool_candidates ORDER BY pool_id),
-       (SELECT count(*) FROM pool_hourly)
+SELECT array(SELECT DISTINCT pool_id FROM pool_candidates ORDER BY pool_id) AS candidates,
+       (SELECT count(*) FROM pool_hourly) AS hourly_rows
 """
 
 
@@ -221,17 +224,23 @@ async def write_usage(
         # Room to aggregate in memory, and the shared side of the membership lock.
         await cur.execute("SELECT set_config('work_mem', '64MB', true),"
                           " pg_advisory_xact_lock_shared(%s)", (MEMBERSHIP_LOCK,))
-        await cur.execute(_APPLY)
-        found = await cur.fetchone()
-        if found is None:
-            raise RuntimeError("usage apply statement returned no row")
+        applied = await _one(cur, _APPLY, None)
         pools: list[str] = []
-        if found[4]:
-            await cur.execute(_APPLY_POOLS, found[4:10])
-            pools = list((await cur.fetchone() or [[]])[0])
-    inserted, dead = int(found[0]), int(found[1])
-    return WriteResult(inserted, len(rows) - inserted - dead, dead, list(found[2]), pools,
-                       list(found[3]))
+        if applied["pool_ids"]:
+            pools = list((await _one(cur, _APPLY_POOLS, applied))["candidates"])
+    inserted, dead = int(applied["inserted"]), int(applied["dead"])
+    return WriteResult(inserted, len(rows) - inserted - dead, dead,
+                       list(applied["candidate_cards"]), pools, list(applied["dead_payloads"]))
+
+
+async def _one(cur: AsyncCursor[TupleRow], query: str, params: dict[str, Any] | None
+               ) -> dict[str, Any]:
+    """The one row a statement returns, by column name."""
+    await cur.execute(query, params)
+    row = await cur.fetchone()
+    if row is None or cur.description is None:
+        raise RuntimeError("a usage statement returned no row")
+    return {column.name: value for column, value in zip(cur.description, row, strict=True)}
 
 
 async def account(conn: Conn, batches: Sequence[OperatorRecords]) -> tuple[WriteResult, Outcome]:

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from core.operators import OPERATOR_TIMEZONE
-
-_OPERATOR_TZ = ZoneInfo(OPERATOR_TIMEZONE)
+from domain.usage.cycles import cycle_label, cycle_of
 
 
 @dataclass(frozen=True)
@@ -38,4 +36,4 @@ def delta(iccid: str, cycle: str, previous_high: int | None, total: int) -> Delt
 def operator_cycle(at: datetime) -> str:
     """The month (`YYYY-MM`) whose counters an operator reports at `at`: Chinese operators
     count months in Beijing time."""
-    return at.astimezone(_OPERATOR_TZ).strftime("%Y-%m")
+    return cycle_label(cycle_of(at, OPERATOR_TIMEZONE))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2 as kafka_murmur2
+from hypothesis import given
+from hypothesis import strategies as st
 
-from domain.usage.partitioning import partition_for
+from domain.usage.partitioning import murmur2, partition_for
 from domain.usage.records import UsageRecord
 from streams.events import decode_usage
 from streams.publish import usage_messages
@@ -19,6 +22,11 @@ def test_partition_matches_kafka_default_partitioner() -> None:
     for n in range(200):
         key = iccid(n).encode()
         assert partition_for(iccid(n), 8) == kafka(key, list(range(8)), list(range(8)))
+
+
+@given(st.binary(max_size=64))
+def test_murmur2_is_kafkas(data: bytes) -> None:
+    assert murmur2(data) == kafka_murmur2(data)
 
 
 def test_messages_are_partition_aligned_and_bounded() -> None:

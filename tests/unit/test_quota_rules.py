@@ -1,6 +1,6 @@
 """The quota rules, and the way CardPulse triggers them, checked against a from-scratch model.
 
-`Incremental` re-runs `decide` only for what each trigger touches, exactly as
+`Incremental` re-runs `domain.quota.evaluate` only for what each trigger touches, exactly as
 `store.quota.evaluate` is called by the worker (usage), the API (configuration, manual) and the
 rollover timer. After any interleaving of operations, every card's reasons must equal a
 recomputation from scratch, and `manual` must be present exactly when the last manual call was
@@ -10,25 +10,28 @@ a stop.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.quota.rules import (
+from domain.quota import (
     MANUAL,
     PACKAGE_QUOTA,
     POOL_CARD_CAP,
     POOL_EXHAUSTED,
+    CardInput,
     CardQuota,
+    PoolInput,
     PoolQuota,
-    decide,
     desired_status,
     effective_reasons,
-    next_card_reasons,
+    evaluate,
     next_check,
     pool_exhausted,
     reached,
 )
+from domain.quota.rules import next_card_reasons
 
 CARDS = ["c0", "c1", "c2", "c3"]
 WARN = [50, 80, 90]
@@ -73,18 +76,24 @@ class Incremental:
 
     def evaluate(self, iccids: list[str] = [], pools: list[str] = [],  # noqa: B006
                  members_of: list[str] = []) -> None:  # noqa: B006
+        """As `store.quota.evaluate` does: load, `domain.quota.evaluate`, save."""
         chosen = set(iccids) | {i for i, c in self.cards.items() if c.pool in members_of}
-        loaded = [self.quota(i) for i in sorted(chosen)]
-        wanted = set(pools) | {c.pool_id for c in loaded if c.pool_id}
-        decision = decide(loaded, {p: self.pool_quota(p) for p in wanted},
-                          {p: self.pools[p].exhausted for p in wanted})
-        for iccid, reasons in decision.cards.items():
-            self.cards[iccid].own = reasons
-        for pool_id, flag in decision.pools.items():
-            self.pools[pool_id].exhausted = flag
-        for card in loaded:  # evaluation writes (creating if need be) the current row
-            pool = self.pool_quota(card.pool_id) if card.pool_id else None
-            self.checks[(card.iccid, self.cycle)] = next_check(card, pool, WARN)
+        cycle = date(2000 + self.cycle // 12, self.cycle % 12 + 1, 1)
+        loaded = [CardInput(self.quota(i), WARN, "e", cycle, False) for i in sorted(chosen)]
+        wanted = set(pools) | {c.quota.pool_id for c in loaded if c.quota.pool_id}
+        pool_inputs = {p: PoolInput(self.pool_quota(p), self.pools[p].exhausted, WARN, "e",
+                                    cycle, False) for p in wanted}
+        result = evaluate(loaded, pool_inputs, cause="test")
+        for card_write in result.cards:
+            if card_write.reasons is not None:
+                self.cards[card_write.iccid].own = card_write.reasons
+        for pool_write in result.pools:
+            self.pools[pool_write.pool_id].exhausted = pool_write.exhausted
+        for check in result.checks:  # evaluation writes (creating if need be) the current row
+            self.checks[(check.iccid, self.cycle)] = check.next_check
+        for change in result.changes:  # what is published is what the card now shows
+            assert change.stop_reasons == self.shown(change.iccid)
+            assert change.desired_status == desired_status(change.stop_reasons)
 
     # --- triggers, as the product fires them -------------------------------------------
     def usage(self, iccid: str, record: str, nbytes: int, late: bool) -> None:
