@@ -28,7 +28,7 @@ from api.routers import (
 )
 from core.clock import CLOCK
 from core.settings import Settings
-from store.clock import follow
+from store.clock import adopt, follow
 from store.db import Reconnecting, create_pool
 from streams.publish import Publisher
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
         limiter = RateLimiter(settings.api_rate_per_s, settings.api_rate_burst)
         app.state.resources = Resources(settings, pool, publisher, metrics, limiter)
         clock_db = Reconnecting(settings.require_database())
+        await adopt(clock_db, CLOCK)
         clock = asyncio.create_task(follow(clock_db, CLOCK)) if settings.test_clock else None
         try:
             yield

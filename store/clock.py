@@ -1,7 +1,8 @@
 """The platform clock's offset (the test clock), kept in PostgreSQL for SQL and every process.
 
-SQL reads it through `cp_now()`; Python processes adopt it into `core.clock.CLOCK` with
-`follow` (only when the test clock is on: in production the offset is always zero).
+SQL reads it through `cp_now()`; every Python process adopts it into `core.clock.CLOCK` when
+it starts (`adopt`) and, while the test clock is on, keeps following it (`follow`), so that
+rules in Python and in SQL agree on what time it is.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ async def read_offset(conn: Conn) -> int:
 
 async def set_offset(conn: Conn, seconds: int) -> None:
     await conn.execute(_SET, (seconds,))
+
+
+async def adopt(db: Reconnecting, clock: PlatformClock) -> None:
+    """Set `clock`'s offset to the stored one (once, at start)."""
+    clock.set_offset(await db.run(read_offset))
 
 
 async def follow(db: Reconnecting, clock: PlatformClock, every_s: float = 1.0) -> None:

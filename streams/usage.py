@@ -33,7 +33,6 @@ from streams.quota_events import publish_outcome
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class Split:
     good: list[OperatorRecords] = field(default_factory=list)
@@ -54,14 +53,14 @@ def _split_one(payload: bytes, out: Split) -> None:
         return
     if batch.operator not in OPERATORS:
         out.poison.append(Kept(f"unknown operator {batch.operator!r}",
-                                 msgspec.to_builtins(batch), operator=batch.operator))
+                               msgspec.to_builtins(batch), operator=batch.operator))
         return
     good = []
     for record in batch.records:
         problem = record_problem(record)
         if problem:
             out.poison.append(Kept(problem, msgspec.to_builtins(record),
-                                     operator=batch.operator, iccid=record.iccid))
+                                   operator=batch.operator, iccid=record.iccid))
         else:
             good.append(record)
     out.good.append(OperatorRecords(batch.operator, batch.received_ms, good))
@@ -140,7 +139,7 @@ class UsageSink:
                 result, outcome = await account(conn, [batch])
             except Rejected as exc:
                 split.poison.append(Kept(f"rejected by the database: {exc}",
-                                           msgspec.to_builtins(batch), operator=batch.operator))
+                                         msgspec.to_builtins(batch), operator=batch.operator))
                 continue
             inserted += result.inserted
             duplicates += result.duplicates

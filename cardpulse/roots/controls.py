@@ -22,7 +22,7 @@ from controls.poller import poll_operator
 from controls.reconciler import OperatorLane, Policy, Reconciler
 from core.clock import CLOCK
 from core.settings import Settings
-from store.clock import follow
+from store.clock import adopt, follow
 from store.controls import count_failed
 from store.db import Reconnecting
 from streams.publish import Publisher
@@ -122,6 +122,7 @@ async def serve(settings: Settings) -> None:
                                                lambda: sorted(assignment.partitions)))
         failed = asyncio.create_task(_count_failed(db, metrics))
         clock_db = Reconnecting(settings.require_database())
+        await adopt(clock_db, CLOCK)
         clock = asyncio.create_task(follow(clock_db, CLOCK)) if settings.test_clock else None
         try:
             await reconciler.run()

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from core.clock import CLOCK
 from core.settings import Settings
-from store.clock import read_offset
+from store.clock import adopt
 from store.db import Reconnecting
 from store.pools import fullest_pools
 from streams.app import create_app
@@ -83,20 +83,20 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     return [rollover_db, webhook_db]
 
 
-def _follow_test_clock(app: faust.App, settings: Settings) -> list[Reconnecting]:
-    """With the test clock on, adopt the platform clock's offset every second."""
-    if not settings.test_clock:
-        return []
+def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:
+    """Adopt the platform clock's offset at start and, with the test clock on, every second."""
     db = Reconnecting(settings.require_database())
 
     async def sync() -> None:
         try:
-            CLOCK.set_offset(await db.run(read_offset))
+            await adopt(db, CLOCK)
         except Exception:
             log.warning("platform clock offset not read", exc_info=True)
 
-    app.timer(interval=1.0)(sync)
-    return [db]
+    app.task(sync)
+    if settings.test_clock:
+        app.timer(interval=1.0)(sync)
+    return db
 
 
 def build_worker(settings: Settings) -> faust.Worker:
@@ -109,7 +109,7 @@ def build_worker(settings: Settings) -> faust.Worker:
     sink = UsageSink(Reconnecting(settings.require_database()), publisher, metrics)
     register_usage_agent(app, settings, sink)
     timer_dbs = [*_register_timers(app, settings, publisher),
-                 _register_gauges(app, settings, metrics), *_follow_test_clock(app, settings)]
+                 _register_gauges(app, settings, metrics), _follow_clock(app, settings)]
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host,
                           registry=metrics.registry)
