@@ -12,13 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.datastructures import QueryParams
 
+from core.operators import CardStatus
 from domain.usage.validation import iccid_problem
-from simulators.fleet_state import Status
 from simulators.knobs import SimContext
 
 DIALECT = "ctcc"
 OK, TRANSIENT, UNAUTHORIZED, BAD_PARAM, COOLDOWN, RATE_LIMITED = "0", "-1", "-2", "-3", "-5", "-9"
-ORDER_TYPES: dict[str, Status] = {"19": "stopped", "20": "active"}
+ORDER_TYPES: dict[str, CardStatus] = {"19": "stopped", "20": "active"}
 CREDENTIALS = ("user_id", "passWord", "sign")
 
 Answer = tuple[str, dict[str, Any]]  # (outcome, answer)

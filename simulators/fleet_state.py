@@ -13,7 +13,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Literal
 
-Status = Literal["active", "stopped"]
+from core.operators import CardStatus
+
 Outcome = Literal["accepted", "repeat", "cooldown"]
 CardOutcome = Literal["accepted", "repeat", "cooldown", "error"]
 Fault = Literal["rate_limited", "error"]
@@ -32,7 +33,7 @@ def day_of(now: float) -> int:
 class SimCard:
     """One card: its status, how often it changed, when last, and its usage per day (bytes)."""
 
-    status: Status = "active"
+    status: CardStatus = "active"
     status_changes: int = 0
     last_change: float | None = None
     usage: dict[int, int] = field(default_factory=dict)
@@ -76,7 +77,7 @@ class BatchJob:
 
     job_id: str
     iccids: list[str]
-    target: Status
+    target: CardStatus
     due: float
     results: list[CardResult] | None = None
 
@@ -142,14 +143,14 @@ class SimNetwork:
     faults: Faults = field(default_factory=Faults)
     jobs: dict[str, BatchJob] = field(default_factory=dict)
     pending: list[str] = field(default_factory=list)
-    changes: deque[tuple[int, str, Status, float]] = field(
+    changes: deque[tuple[int, str, CardStatus, float]] = field(
         default_factory=lambda: deque(maxlen=CHANGE_LOG_SIZE))
 
     def card(self, iccid: str) -> SimCard:
         """The card, created active on first sight."""
         return self.cards.setdefault(iccid, SimCard())
 
-    def change(self, iccid: str, target: Status, now: float) -> Outcome:
+    def change(self, iccid: str, target: CardStatus, now: float) -> Outcome:
         """Apply a status change like OneLink does: a repeat is success, too soon is refused."""
         card = self.card(iccid)
         if card.status == target:
@@ -163,7 +164,7 @@ class SimNetwork:
         self.changes.append((seq, iccid, target, now))
         return "accepted"
 
-    def changes_after(self, seq: int, limit: int) -> list[tuple[int, str, Status, float]]:
+    def changes_after(self, seq: int, limit: int) -> list[tuple[int, str, CardStatus, float]]:
         """Accepted status changes with a sequence number above `seq`, oldest first."""
         return [c for c in self.changes if c[0] > seq][:limit]
 
@@ -178,7 +179,8 @@ class SimNetwork:
         usage = self.card(iccid).usage
         return sum(n for day, n in usage.items() if self.usage_lag == "none" or day < today)
 
-    def submit_batch(self, iccids: list[str], target: Status, now: float, delay_s: float) -> str:
+    def submit_batch(self, iccids: list[str], target: CardStatus, now: float, delay_s: float
+                     ) -> str:
         """Queue a batch change that completes `delay_s` from now; returns the job id."""
         job_id = str(100_000 + len(self.jobs) + 1)
         self.jobs[job_id] = BatchJob(job_id, list(iccids), target, now + delay_s)
@@ -194,7 +196,7 @@ class SimNetwork:
                            for i in job.iccids]
             self.pending.remove(job.job_id)
 
-    def _batch_change(self, iccid: str, target: Status, now: float,
+    def _batch_change(self, iccid: str, target: CardStatus, now: float,
                       error_rate: float) -> CardResult:
         # A batch fails card by card on the real platform, so faults are injected per card.
         if self.faults.hit(error_rate):

@@ -15,13 +15,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from core.operators import CardStatus
 from domain.usage.validation import iccid_problem
-from simulators.fleet_state import Status
 from simulators.knobs import SimContext
 
 DIALECT = "jasper"
-STATUSES: dict[str, Status] = {"ACTIVATED": "active", "DEACTIVATED": "stopped"}
-WIRE_STATUS: dict[Status, str] = {status: wire for wire, status in STATUSES.items()}
+STATUSES: dict[str, CardStatus] = {"ACTIVATED": "active", "DEACTIVATED": "stopped"}
+WIRE_STATUS: dict[CardStatus, str] = {status: wire for wire, status in STATUSES.items()}
 
 
 class Refusal(Exception):
@@ -64,7 +64,7 @@ def _checked(iccid: str) -> str:
     return iccid
 
 
-async def _wanted_status(request: Request) -> Status:
+async def _wanted_status(request: Request) -> CardStatus:
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -14,8 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.datastructures import QueryParams
 
+from core.operators import CardStatus
 from domain.usage.validation import iccid_problem
-from simulators.fleet_state import BatchJob, CardOutcome, Status
+from simulators.fleet_state import BatchJob, CardOutcome
 from simulators.knobs import SimContext
 
 DIALECT = "onelink"
@@ -61,7 +62,7 @@ def _iccid(params: QueryParams) -> str:
     return _checked(params.get("iccid", ""))
 
 
-def _target(params: QueryParams) -> Status:
+def _target(params: QueryParams) -> CardStatus:
     oper = params.get("operType")
     if oper not in ("0", "1"):
         raise BadParam("operType must be 0 (stop) or 1 (resume)")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from core.operators import CardStatus
 from domain.usage.validation import MAX_RECORD_BYTES, iccid_problem
 from simulators import ctcc, jasper, onelink
 from simulators.fleet_state import SimCard
@@ -23,7 +24,7 @@ class SimCardView(BaseModel):
     """`GET /_sim/cards/{iccid}`."""
 
     iccid: str
-    status: Literal["active", "stopped"]
+    status: CardStatus
     status_changes: int
 
 
@@ -32,7 +33,7 @@ class SimChange(BaseModel):
 
     seq: int
     iccid: str
-    status: Literal["active", "stopped"]
+    status: CardStatus
     at: float
 
 
