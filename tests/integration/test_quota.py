@@ -17,11 +17,11 @@ from aiokafka import AIOKafkaConsumer
 from core.settings import Settings
 from core.signing import sign
 from streams.events import decode_desired
-from tests.conftest import WorkerProcess
-from tests.helpers import eventually_async, signed_body
+from tests.support.api import ADMIN, signed_body
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 SECRET = "quota-push-secret-0123"
 A, B, C = "89860000000000000011", "89860000000000000022", "89860000000000000033"
 
