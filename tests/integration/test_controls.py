@@ -204,7 +204,7 @@ async def test_failed_after_n_attempts_and_retried_on_a_new_desired_state(
     await run_until(reconciler, failed, 20, "terminal failure after 3 attempts")
     assert control()[3] == "error" and network(settings)[iccid] != "stopped"
     calls = sum(sim.stats()["requests"]["ctcc"].values())
-    await asyncio.sleep(0.3)
+    assert await reconciler.round("ctcc") == 0, "a failed card is not acted on"
     assert sum(sim.stats()["requests"]["ctcc"].values()) == calls, "no calls once failed"
 
     httpx.put(f"{sim.url}/_sim/knobs", json={"error_rate": 0.0})
