@@ -44,10 +44,13 @@ def test_bench_runs_every_phase_and_ends_with_the_json_report(tmp_path: Path) ->
                                              "simulator", "postgres", "kafka"}
     for phase in ("throughput", "enforcement"):  # every usage record writes some WAL
         wal = report["wal"][phase]
+        assert wal.keys() == {"wal_bytes_per_record", "wal_records_per_record",
+                              "full_page_images_per_record", "checkpoints", "autovacuums"}
         assert wal["wal_bytes_per_record"] > 100  # at least the record's own row
-        # backends report these lazily (see WalCounters): present, not yet exact
-        assert wal["wal_records_per_record"] >= 0 and wal["full_page_images_per_record"] >= 0
-        assert wal["checkpoints"] >= 0 and wal["autovacuums"] >= 0
+        # The rest can be 0 in a run this small: WAL records and full-page images are
+        # reported lazily (see store.diagnostics.PgCounters), and a checkpoint or autovacuum
+        # need not happen. Counts of events are whole numbers.
+        assert type(wal["checkpoints"]) is int and type(wal["autovacuums"]) is int
     # the phases said what they did, on stderr
     assert "verified: every record counted exactly once" in run.stderr
     assert "6/6 probe cards stopped" in run.stderr

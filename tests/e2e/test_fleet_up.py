@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from simulators.fleet import FleetSpec, fleet_iccids
-from tests.e2e.stack import launch, stop, wait_up
-from tests.helpers import eventually
+from tests.support.stack import launch, stop, wait_up
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

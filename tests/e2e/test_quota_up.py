@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from core.signing import sign
-from tests.e2e.stack import Up, launch, wait_up
-from tests.helpers import eventually
+from tests.support.stack import Up, launch, wait_up
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-quota-secret-0123456789"

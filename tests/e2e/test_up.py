@@ -17,8 +17,8 @@ import pytest
 
 from cardpulse.supervisor.children import free_port
 from core.signing import sign
-from tests.e2e.stack import Up, launch, still_running, stop, wait_up
-from tests.helpers import eventually
+from tests.support.stack import Up, launch, still_running, stop, wait_up
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-push-secret-0123456789"

@@ -11,8 +11,8 @@ import pytest
 
 from api.app import create_app
 from core.settings import Settings
-from tests.conftest import WorkerProcess
-from tests.integration.test_controls import Simulator
+from tests.support.services import WorkerProcess
+from tests.support.simulator import Simulator
 
 
 @pytest.fixture

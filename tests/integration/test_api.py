@@ -13,23 +13,11 @@ from core.settings import Settings
 from core.signing import sign
 from domain.usage.partitioning import partition_for
 from streams.events import decode_usage
-from tests.helpers import signed_body
+from tests.support.api import ADMIN, setup_tenant, signed_body
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 SECRET = "onelink-secret-0123456789"
 CARD = "8986001234567890123"
-
-
-async def setup_tenant(client: httpx.AsyncClient, enterprise: str = "acme") -> dict[str, str]:
-    """An enterprise with an admin key; returns that key's auth header."""
-    made = await client.post("/v1/enterprises", json={"enterprise_id": enterprise,
-                                                      "name": enterprise.title()}, headers=ADMIN)
-    assert made.status_code == 201, made.text
-    key = await client.post(f"/v1/enterprises/{enterprise}/api-keys",
-                            json={"role": "enterprise_admin"}, headers=ADMIN)
-    assert key.status_code == 201, key.text
-    return {"Authorization": f"Bearer {key.json()['key']}"}
 
 
 def signed(body: dict[str, Any], secret: str = SECRET, ts: int | None = None

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.test_api import ADMIN, setup_tenant
+from tests.support.api import ADMIN, setup_tenant
 
 pytestmark = pytest.mark.integration
 

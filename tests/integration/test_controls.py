@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
@@ -16,65 +15,17 @@ import httpx
 import psycopg
 import pytest
 
-from cardpulse.supervisor.children import free_port, port_open
 from connectors.factory import build_clients
 from controls.reconciler import OperatorLane, Policy, Reconciler
 from core.settings import Settings
-from domain.usage.partitioning import partition_for
 from store.cards import set_manual
 from store.db import Reconnecting
-from tests.conftest import WorkerProcess, settings_env
-from tests.helpers import eventually, eventually_async
+from tests.support.cards import add_cards, iccids, network
+from tests.support.services import WorkerProcess, settings_env
+from tests.support.simulator import Simulator
+from tests.support.waiting import eventually, eventually_async
 
 pytestmark = pytest.mark.integration
-
-
-class Simulator:
-    def __init__(self, tmp: Path, **knobs: object) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
-        env.update({"CARDPULSE_SIM_PORT": str(self.port),
-                    **{f"CARDPULSE_SIM_{k.upper()}": str(v) for k, v in knobs.items()}})
-        self.log = (tmp / f"sim-{self.port}.log").open("wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "cardpulse.cli", "simulator"],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        eventually(lambda: port_open("127.0.0.1", self.port), timeout=20, what="simulator")
-
-    def card(self, iccid: str) -> dict[str, Any]:
-        body: dict[str, Any] = httpx.get(f"{self.url}/_sim/cards/{iccid}").json()
-        return body
-
-    def stats(self) -> dict[str, Any]:
-        body: dict[str, Any] = httpx.get(f"{self.url}/_sim/stats").json()
-        return body
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.log.close()
-
-
-def add_cards(settings: Settings, iccids: list[str], operator: str,
-              pool: tuple[str, int] | None = None) -> None:
-    with psycopg.connect(settings.require_database(), autocommit=True) as conn:
-        conn.execute("INSERT INTO enterprises (enterprise_id, name) VALUES ('e', 'E')"
-                     " ON CONFLICT DO NOTHING")
-        if pool:
-            conn.execute("INSERT INTO pools (pool_id, enterprise_id, limit_bytes)"
-                         " VALUES (%s, 'e', %s)", pool)
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO cards (iccid, enterprise_id, operator, pool_id, kafka_partition)"
-                " VALUES (%s, 'e', %s, %s, %s)",
-                [(i, operator, pool[0] if pool else None,
-                  partition_for(i, settings.usage_partitions)) for i in iccids])
-
-
-def network(settings: Settings) -> dict[str, str]:
-    with psycopg.connect(settings.require_database()) as conn:
-        rows = conn.execute("SELECT iccid, network_status FROM cards").fetchall()
-    return {str(i): str(s) for i, s in rows}
 
 
 def make_reconciler(settings: Settings, sim: Simulator, http: httpx.AsyncClient,
@@ -104,10 +55,6 @@ async def run_until(reconciler: Reconciler, done: Any, timeout: float, what: str
         await task
 
 
-def cards(n: int, prefix: str = "8986100000") -> list[str]:
-    return [f"{prefix}{k:09d}" for k in range(n)]
-
-
 async def manual(settings: Settings, iccid: str, stopped: bool) -> None:
     async with await psycopg.AsyncConnection.connect(settings.require_database(),
                                                      autocommit=True) as conn:
@@ -119,7 +66,7 @@ async def test_one_accepted_change_per_transition(
     settings: Settings, sim_factory: Any, http: httpx.AsyncClient, operator: str,
 ) -> None:
     sim = sim_factory(cooldown_s=0)
-    burst, reversed_, untouched = cards(3)
+    burst, reversed_, untouched = iccids(3)
     add_cards(settings, [burst, reversed_, untouched], operator)
     for _ in range(3):
         await manual(settings, burst, True)  # a burst of the same desired change
@@ -149,7 +96,7 @@ async def test_fan_out_of_1000_cards_under_5_per_s_with_20_percent_errors(
     settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
 ) -> None:
     sim = sim_factory(error_rate=0.2, cooldown_s=0, batch_delay_ms=20, seed=11)
-    fleet = cards(1000)
+    fleet = iccids(1000)
     add_cards(settings, fleet, "onelink", pool=("fleet", 100))
     with psycopg.connect(settings.require_database(), autocommit=True) as conn:
         conn.execute("UPDATE pools SET exhausted = true")  # the pool ran dry
@@ -168,7 +115,7 @@ async def test_jasper_rate_limit_and_cooldown_are_respected(
     settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
 ) -> None:
     sim = sim_factory(rate_per_s=2, cooldown_s=1.5)
-    fleet = cards(12, "8986200000")
+    fleet = iccids(12, "8986200000")
     add_cards(settings, fleet, "jasper")
     for iccid in fleet:
         await manual(settings, iccid, True)
@@ -195,7 +142,7 @@ async def test_reconciler_killed_mid_fan_out_neither_loses_nor_repeats(
     settings: Settings, sim_factory: Any, tmp_path: Path,
 ) -> None:
     sim = sim_factory(cooldown_s=0, latency_ms=20, batch_delay_ms=50)
-    fleet = cards(600, "8986300000")
+    fleet = iccids(600, "8986300000")
     add_cards(settings, fleet, "onelink", pool=("fleet", 100))
     with psycopg.connect(settings.require_database(), autocommit=True) as conn:
         conn.execute("UPDATE pools SET exhausted = true")
@@ -237,7 +184,7 @@ async def test_failed_after_n_attempts_and_retried_on_a_new_desired_state(
     settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
 ) -> None:
     sim = sim_factory(error_rate=1.0, cooldown_s=0)
-    (iccid,) = cards(1, "8986500000")
+    (iccid,) = iccids(1, "8986500000")
     add_cards(settings, [iccid], "ctcc")
     await manual(settings, iccid, True)
 
@@ -257,7 +204,7 @@ async def test_failed_after_n_attempts_and_retried_on_a_new_desired_state(
     await run_until(reconciler, failed, 20, "terminal failure after 3 attempts")
     assert control()[3] == "error" and network(settings)[iccid] != "stopped"
     calls = sum(sim.stats()["requests"]["ctcc"].values())
-    await asyncio.sleep(0.3)
+    assert await reconciler.round("ctcc") == 0, "a failed card is not acted on"
     assert sum(sim.stats()["requests"]["ctcc"].values()) == calls, "no calls once failed"
 
     httpx.put(f"{sim.url}/_sim/knobs", json={"error_rate": 0.0})

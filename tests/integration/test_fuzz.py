@@ -11,8 +11,8 @@ import pytest
 
 from cardpulse.supervisor.children import free_port
 from core.settings import Settings
-from tests.conftest import settings_env
-from tests.helpers import eventually
+from tests.support.services import settings_env
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

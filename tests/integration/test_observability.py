@@ -22,7 +22,7 @@ from controls.metrics import ControlsMetrics
 from dashboards import build
 from dashboards.push import push
 from streams.metrics import WorkerMetrics
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 RULES = Path(build.__file__).parent / "prometheus" / "alerts.yml"

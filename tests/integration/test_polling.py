@@ -19,7 +19,7 @@ from domain.usage.records import UsageRecord
 from store.db import Reconnecting
 from streams.events import decode_usage
 from streams.publish import Publisher
-from tests.integration.test_controls import add_cards, cards
+from tests.support.cards import add_cards, iccids
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ async def test_snapshots_become_deltas_once(
     settings: Settings, sim_factory: Any, operator: str, tmp_path: Path,
 ) -> None:
     sim = sim_factory(cooldown_s=0)
-    one, two = cards(2, "8986400000")
+    one, two = iccids(2, "8986400000")
     add_cards(settings, [one, two], operator)
     configured = settings.model_copy(update={"operator_base_url": sim.url})
     db = Reconnecting(settings.require_database())

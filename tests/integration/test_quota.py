@@ -11,17 +11,18 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
 from core.settings import Settings
 from core.signing import sign
 from streams.events import decode_desired
-from tests.conftest import WorkerProcess
-from tests.helpers import eventually_async, signed_body
+from tests.support.api import ADMIN, signed_body
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 SECRET = "quota-push-secret-0123"
 A, B, C = "89860000000000000011", "89860000000000000022", "89860000000000000033"
 
@@ -85,6 +86,14 @@ async def reasons_become(client: httpx.AsyncClient, iccid: str, reasons: list[st
         raise AssertionError(f"{exc}; card is {await show()}") from None
     assert view["desired_status"] == ("stopped" if reasons else "active")
     return view
+
+
+async def cycle_usage(settings: Settings, cycle: str) -> dict[str, int]:
+    """Each card's stored usage in `cycle` (YYYY-MM)."""
+    async with await psycopg.AsyncConnection.connect(settings.require_database()) as conn:
+        cur = await conn.execute("SELECT iccid, bytes FROM card_cycle_usage"
+                                 " WHERE to_char(cycle, 'YYYY-MM') = %s", (cycle,))
+        return {str(iccid): int(nbytes) for iccid, nbytes in await cur.fetchall()}
 
 
 async def patch_card(client: httpx.AsyncClient, iccid: str, **changes: Any) -> dict[str, Any]:
@@ -169,7 +178,7 @@ async def test_pool_exhaustion_card_cap_and_leaving_the_pool(
 
 
 async def test_new_cycle_resumes_quota_stopped_cards_and_late_usage_changes_nothing(
-    client: httpx.AsyncClient, running_worker: WorkerProcess,
+    client: httpx.AsyncClient, settings: Settings, running_worker: WorkerProcess,
 ) -> None:
     await setup(client, {A: {"package_bytes": 100}, B: {"pool_id": "fleet"}},
                 {"fleet": {"limit_bytes": 100}})
@@ -193,7 +202,11 @@ async def test_new_cycle_resumes_quota_stopped_cards_and_late_usage_changes_noth
     await use(client, A, 10_000)
     await use(client, B, 10_000)
     await use(client, A, 1, end=datetime.now(UTC) - timedelta(seconds=4))
-    time.sleep(1.5)
+
+    async def stored() -> bool:
+        return await cycle_usage(settings, before) == {A: 150 + 10_000 + 1, B: 150 + 10_000}
+
+    await eventually_async(stored, what="the late records counted in the closed cycle")
     assert (await card(client, A))["stop_reasons"] == []
     assert (await card(client, A))["cycle_usage_bytes"] == 0
     assert (await card(client, B))["stop_reasons"] == []

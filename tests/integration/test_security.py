@@ -11,11 +11,11 @@ import pytest
 
 from api.app import create_app
 from core.settings import Settings
-from tests.conftest import WorkerProcess
-from tests.helpers import eventually_async, signed_body
+from tests.support.api import ADMIN, signed_body
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 SECRET, NEW_SECRET = "first-push-secret-0123", "second-push-secret-4567"
 OWN, OTHER = "89860000000000001111", "89860000000000002222"
 

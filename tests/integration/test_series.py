@@ -16,9 +16,9 @@ from dashboards.build import all_dashboards, sql_targets
 from domain.usage.records import UsageRecord
 from store import series
 from store.usage import OperatorRecords, write_usage
+from tests.support.api import ADMIN
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 A, B = "89860000000000000777", "89860000000000000888"
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - timedelta(hours=2)
 

@@ -17,8 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from core.settings import Settings
 from domain.usage.records import UsageRecord
 from streams.publish import Publisher
-from tests.conftest import WorkerProcess
-from tests.helpers import eventually
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 CARDS = [f"89860000000000{n:05d}" for n in range(20)]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,59 +15,13 @@ import pytest
 
 from simulators.fleet_state import DAY_S
 from simulators.knobs import SimKnobs, knobs_from_env
-from simulators.operator_api import create_app
+from tests.support.simulator import Sim
 
 CARD = "8986001234567890123"
 OTHER = "8986001234567890124"
 APPID = "app1"
 JASPER_AUTH = ("acct", "api-key")
 CTCC_AUTH = {"user_id": "u", "passWord": "p", "sign": "s"}
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
-@dataclass
-class Sim:
-    client: httpx.AsyncClient
-    clock: Clock
-
-    async def knobs(self, **changes: Any) -> dict[str, Any]:
-        response = await self.client.put("/_sim/knobs", json=changes)
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    async def card(self, iccid: str = CARD) -> dict[str, Any]:
-        answer: dict[str, Any] = (await self.client.get(f"/_sim/cards/{iccid}")).json()
-        return answer
-
-    async def stats(self) -> dict[str, Any]:
-        answer: dict[str, Any] = (await self.client.get("/_sim/stats")).json()
-        return answer
-
-    async def usage(self, iccid: str, nbytes: int) -> None:
-        body = {"records": [{"iccid": iccid, "bytes": nbytes}]}
-        assert (await self.client.post("/_sim/usage", json=body)).json() == {"accepted": 1}
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[Sim]:
-    clock = Clock()
-    app = create_app(SimKnobs(), clock=clock)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
-        yield Sim(client, clock)
 
 
 # --- OneLink ---------------------------------------------------------------------------------
@@ -138,7 +90,7 @@ async def test_onelink_change_repeat_cooldown_and_queries(sim: Sim) -> None:
     assert (too_soon["status"], too_soon["result"]) == ("12108", [])
     sim.clock.advance(1)
     assert (await ol(sim, "change/sim-status", token, iccid=CARD, operType=1))["status"] == "0"
-    assert await sim.card() == {"iccid": CARD, "status": "active", "status_changes": 2}
+    assert await sim.card(CARD) == {"iccid": CARD, "status": "active", "status_changes": 2}
     assert (await sim.stats())["requests"]["onelink"] == {
         "accepted": 4, "repeat": 1, "cooldown": 1}
 
@@ -188,9 +140,9 @@ async def test_onelink_batch_applies_changes_when_due(sim: Sim) -> None:
     token = await get_token(sim)
     await sim.knobs(batch_delay_ms=1000)
     await ol(sim, "change/sim-status/batch", token, iccids=f"{CARD}_{OTHER}", operType=0)
-    assert (await sim.card())["status"] == "active"
+    assert (await sim.card(CARD))["status"] == "active"
     sim.clock.advance(1)
-    assert (await sim.card())["status"] == "stopped"  # no result query needed
+    assert (await sim.card(CARD))["status"] == "stopped"  # no result query needed
     assert (await sim.card(OTHER))["status_changes"] == 1
 
 
@@ -214,7 +166,7 @@ async def test_onelink_injected_faults(sim: Sim) -> None:
     assert (busy["status"], busy["result"]) == ("12500", [])
     await sim.knobs(error_rate=0, limit_rate=1)
     assert (await ol(sim, "query/sim-status", token, iccid=CARD))["status"] == "12029"
-    assert (await sim.card())["status_changes"] == 0
+    assert (await sim.card(CARD))["status_changes"] == 0
     assert (await sim.stats())["requests"]["onelink"] == {
         "accepted": 1, "error": 1, "rate_limited": 1}
 
@@ -289,7 +241,7 @@ async def test_jasper_injected_faults(sim: Sim) -> None:
     assert (failed.status_code, failed.json()["errorCode"]) == (500, "10000001")
     await sim.knobs(error_rate=0, limit_rate=1)
     assert (await jasper(sim, "GET", CARD)).json()["errorCode"] == "40000029"
-    assert (await sim.card())["status"] == "active"
+    assert (await sim.card(CARD))["status"] == "active"
 
 
 # --- China Telecom ---------------------------------------------------------------------------
@@ -357,7 +309,7 @@ async def test_t1_lag_hides_todays_usage_until_tomorrow(sim: Sim) -> None:
 
 
 async def test_sim_card_stats_and_usage_shapes(sim: Sim) -> None:
-    assert await sim.card() == {"iccid": CARD, "status": "active", "status_changes": 0}
+    assert await sim.card(CARD) == {"iccid": CARD, "status": "active", "status_changes": 0}
     assert await sim.stats() == {"requests": {}, "cards": 0}  # looking creates no card
     assert (await sim.client.get("/_sim/cards/not-an-iccid")).status_code == 422
     bad = {"records": [{"iccid": CARD, "bytes": 1}, {"iccid": "89x", "bytes": 1}]}

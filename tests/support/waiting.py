@@ -1,15 +1,11 @@
-"""Small test helpers: waiting for effects with a deadline, and common fixtures' data."""
+"""Waiting for effects with a deadline: never a bare sleep."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-import orjson
-
-from core.signing import sign
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -45,12 +41,3 @@ async def eventually_async(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout} s (last: {last!r})")
         await asyncio.sleep(0.1)
-
-
-def signed_body(body: dict[str, Any], secret: str, ts: int | None = None
-                ) -> tuple[bytes, dict[str, str]]:
-    """A JSON body and the headers of a push signed with `secret` (now, or at `ts`)."""
-    raw = orjson.dumps(body)
-    stamp = str(int(time.time()) if ts is None else ts)
-    return raw, {"X-Cardpulse-Timestamp": stamp, "X-Cardpulse-Signature": sign(secret, stamp, raw),
-                 "Content-Type": "application/json"}

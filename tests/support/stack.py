@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from cardpulse.supervisor.children import free_port
-from tests.helpers import eventually
+from tests.support.waiting import eventually
 
 
 @dataclass

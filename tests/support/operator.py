@@ -1,0 +1,87 @@
+"""A scripted operator client: the test double for an operator's API (outside our process).
+
+`ScriptedOperator` implements `connectors.base.OperatorClient`. It records every call in
+order and answers from a script: per call (`next_calls`: a `Result` for every card of the
+call, or an `OperatorError` to raise) before per card (`answer`: that card's next results).
+Unscripted, it behaves like a well-mannered network: a card already in the asked state
+answers `ALREADY`, any other `CHANGED`. Cards changed by a done answer change `status`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from connectors.base import OperatorError
+from core.operators import CardStatus
+from domain.control.results import CommandResult, Result
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call the client received; `at` is `time.monotonic()` when it arrived."""
+
+    method: Literal["set_status", "status", "usage_bytes"]
+    iccids: tuple[str, ...]
+    target: CardStatus | None
+    at: float
+
+
+class ScriptedOperator:
+    """An operator whose answers the test writes; limits as the reconciler reads them."""
+
+    def __init__(self, dialect: str = "onelink", *, max_batch: int = 100,
+                 rate_per_s: float = 1000.0, in_flight: int = 4) -> None:
+        self.dialect = dialect
+        self.max_batch = max_batch
+        self.rate_per_s = rate_per_s
+        self.in_flight = in_flight
+        self.calls: list[Call] = []
+        self.statuses: dict[str, CardStatus] = {}
+        self.usage: dict[str, int] = {}
+        self._per_call: deque[Result | OperatorError] = deque()
+        self._per_card: dict[str, deque[Result]] = {}
+
+    def answer(self, iccid: str, *results: Result) -> None:
+        """Queue the next answers to status changes of `iccid`, one per call."""
+        self._per_card.setdefault(iccid, deque()).extend(results)
+
+    def next_calls(self, *answers: Result | OperatorError) -> None:
+        """Queue whole-call answers: a result for every card of the call, or an error raised."""
+        self._per_call.extend(answers)
+
+    def changes(self) -> list[tuple[CardStatus | None, tuple[str, ...]]]:
+        """The status changes asked for, in order: (target, cards of the call)."""
+        return [(c.target, c.iccids) for c in self.calls if c.method == "set_status"]
+
+    def _record(self, method: Literal["set_status", "status", "usage_bytes"],
+                iccids: Sequence[str], target: CardStatus | None = None) -> None:
+        self.calls.append(Call(method, tuple(iccids), target, time.monotonic()))
+
+    def _one(self, iccid: str, target: CardStatus, whole: Result | None) -> CommandResult:
+        queued = self._per_card.get(iccid)
+        result = whole or (queued.popleft() if queued else None)
+        if result is None:
+            was = self.statuses.get(iccid, "active")
+            result = Result.ALREADY if was == target else Result.CHANGED
+        if result.done:
+            self.statuses[iccid] = target
+        return CommandResult(iccid, result, f"scripted {result.value}")
+
+    async def set_status(self, iccids: Sequence[str], target: CardStatus) -> list[CommandResult]:
+        self._record("set_status", iccids, target)
+        whole = self._per_call.popleft() if self._per_call else None
+        if isinstance(whole, OperatorError):
+            raise whole
+        return [self._one(iccid, target, whole) for iccid in iccids]
+
+    async def status(self, iccid: str) -> CardStatus:
+        self._record("status", [iccid])
+        return self.statuses.get(iccid, "active")
+
+    async def usage_bytes(self, iccid: str) -> int:
+        self._record("usage_bytes", [iccid])
+        return self.usage.get(iccid, 0)
