@@ -12,10 +12,10 @@ from api.app import create_app
 from core.clock import CLOCK, now
 from core.settings import Settings
 from domain.usage.cycles import cycle_label, cycle_of
-from tests.helpers import signed_body
+from tests.support.api import ADMIN, signed_body
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": "Bearer test-admin-token"}
+
 SECRET = "onelink-secret-0123456789"
 ICCID = "89860012345678901234"
 DAY = 86_400
