@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 
-from api import errors
+from api import errors, openapi
 from api.deps import Resources
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
@@ -61,6 +61,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     app = FastAPI(title="CardPulse", version="0.1.0", lifespan=lifespan,
                   dependencies=[TEXT_CHECK])
     errors.install(app)
+    openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin):
         app.include_router(module.router)

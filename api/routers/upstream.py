@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from api.deps import Db, Res
 from api.errors import invalid, invalid_many
+from api.openapi import BAD_REQUEST, SIGNED, TOO_LARGE, UNAVAILABLE
 from api.schemas.common import Operator
 from api.schemas.upstream import StatusAccepted, StatusPush, UsageAccepted
 from api.text import body_errors
@@ -103,7 +104,8 @@ def parse_usage(raw: list[Any], now: datetime) -> tuple[list[UsageRecord], list[
 
 
 @router.post("/{operator}/usage", status_code=status.HTTP_202_ACCEPTED,
-             response_model=UsageAccepted)
+             response_model=UsageAccepted,
+             responses={**BAD_REQUEST, **SIGNED, **TOO_LARGE, **UNAVAILABLE})
 async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> UsageAccepted:
     body, replay_key = await _signed_body(request, res, db, operator)
     now, limit = platform_now(), res.settings.push_max_records
@@ -130,7 +132,7 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
 
 
 @router.post("/{operator}/status", status_code=status.HTTP_202_ACCEPTED,
-             response_model=StatusAccepted)
+             response_model=StatusAccepted, responses={**BAD_REQUEST, **SIGNED, **TOO_LARGE})
 async def push_status(operator: Operator, request: Request, res: Res, db: Db) -> StatusAccepted:
     """Observed card states from the operator; an event older than what is known is ignored."""
     body, _ = await _signed_body(request, res, db, operator)  # status events are idempotent
