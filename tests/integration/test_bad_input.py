@@ -69,6 +69,19 @@ async def test_nul_in_a_path_parameter(client: httpx.AsyncClient) -> None:
     assert answer.headers["content-type"] == "application/json"
 
 
+async def test_any_text_in_the_csv_file_name_is_a_safe_header(client: httpx.AsyncClient
+                                                              ) -> None:
+    """Found by `make fuzz`: the export's file name carries the enterprise id of the path,
+    which a header (Latin-1, one line) cannot always hold as it is."""
+    cycle = now().strftime("%Y-%m")
+    answer = await client.get(f"/v1/enterprises/E%F3%AC%B9%9B%22%0D%0A/cards.csv?cycle={cycle}",
+                              headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    disposition = answer.headers["content-disposition"]
+    assert disposition == (f'attachment; filename="E____-{cycle}-cards.csv"; '
+                           f"filename*=UTF-8''E%F3%AC%B9%9B%22%0D%0A-{cycle}-cards.csv")
+
+
 async def test_text_is_checked_before_the_caller_is_looked_up(client: httpx.AsyncClient
                                                                ) -> None:
     answer = await client.get("/v1/cards/8986%00/usage")  # no token at all
@@ -182,4 +195,28 @@ async def test_a_route_added_later_is_checked_too(settings: Settings) -> None:
             for path, body, loc in cases:
                 answer = await client.post(path, json=body, headers=ADMIN)
                 assert only_error(answer)["loc"] == loc, path
+            schema = (await client.get("/openapi.json")).json()
+    documented = schema["paths"]["/v1/later/{thing_id}/notes"]["post"]["responses"]
+    assert {"401", "403", "404", "422", "429"} <= documented.keys()
 
+
+async def test_dates_at_the_edge_of_the_calendar(client: httpx.AsyncClient) -> None:
+    """Found while fuzzing: a default window before year 1, a year-0 or non-ASCII-digit cycle,
+    a clock offset past year 9999 and usage from year 1 (whose hour cannot be keyed)."""
+    await enterprise(client)
+    card = {"iccid": CARD, "enterprise_id": "acme", "operator": "onelink"}
+    assert (await client.post("/v1/cards", json=card, headers=ADMIN)).status_code == 201
+    answer = await client.get(f"/v1/cards/{CARD}/usage?to=0001-01-01T00:00:00Z", headers=ADMIN)
+    assert only_error(answer)["loc"] == ["query", "to"]
+    for cycle in ("0000-01", "\u0662\u0660\u0662\u0666-01", f"{now():%Y-%m}\n"):
+        answer = await client.get("/v1/enterprises/acme/cards.csv", params={"cycle": cycle},
+                                  headers=ADMIN)
+        assert only_error(answer)["loc"] == ["query", "cycle"], cycle
+    answer = await client.put("/v1/admin/clock", json={"offset_seconds": 10**15}, headers=ADMIN)
+    assert only_error(answer)["loc"] == ["body", "offset_seconds"]
+    await client.put("/v1/operators/onelink/push-secret", json={"secret": SECRET},
+                     headers=ADMIN)
+    ancient = dict(record("old"), start="0001-01-01T00:00:00+01:00",
+                   end="0001-01-01T00:30:00+01:00")
+    error = only_error(await push(client, "usage", orjson.dumps({"records": [ancient]})))
+    assert error["loc"] == ["body", "records", 0, "start"]
