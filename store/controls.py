@@ -48,8 +48,9 @@ SELECT w.iccid, w.operator, w.target,
        u.last_used, k.last_change_at AS last_change, w.decided_at
 FROM wanted w
 LEFT JOIN LATERAL (SELECT * FROM card_control k WHERE k.iccid = w.iccid OFFSET 0) k ON true
-LEFT JOIN LATERAL (SELECT max(updated_at) AS last_used FROM card_cycle_usage cu
-                   WHERE cu.iccid = w.iccid) u ON true
+-- '-infinity' marks a usage row written before any usage (store.quota): never used, NULL here
+LEFT JOIN LATERAL (SELECT nullif(max(updated_at), '-infinity') AS last_used
+                   FROM card_cycle_usage cu WHERE cu.iccid = w.iccid) u ON true
 WHERE ((w.target = 'stopped' AND w.network_status <> 'stopped')
        OR (w.target = 'active' AND w.network_status = 'stopped'))
   AND (k.iccid IS NULL OR k.target <> w.target OR k.state = 'done'
