@@ -18,6 +18,7 @@ Exits with schemathesis's status (non-zero on any failure), or 2 when `up` did n
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import shutil
 import signal
@@ -65,7 +66,7 @@ def config_toml(ids: dict[str, list[str]]) -> str:
     a time zone is a real one most of the time."""
     lines = []
     for name, values in ids.items():
-        lines += [f"[dictionaries.{name}]", f"values = {values!r}".replace("'", '"'), ""]
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]  # TOML too
     lines.append("[parameters]")
     for name in ids:
         odds = 0.8 if name == "timezone" else 0.5
