@@ -1,9 +1,10 @@
-# CardPulse: `make run` starts the platform, `make test` runs lint and the whole test suite.
+# CardPulse: `make run` starts the platform, `make test` runs lint and the whole test suite,
+# `make fuzz` runs schemathesis deep against a whole `cardpulse up` (SEED=n reproduces a run).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint unit install clean system-deps timescale-check
+.PHONY: run test lint unit fuzz install clean system-deps timescale-check
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,10 @@ unit: $(VENV)/.installed-test
 
 test: system-deps lint
 	$(BIN)/pytest
+
+# Every phase (stateful included), 100 examples per operation, a random seed it prints first.
+fuzz: $(VENV)/.installed-test
+	$(BIN)/python -m tests.fuzz $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

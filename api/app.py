@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 
-from api import errors
+from api import errors, openapi
 from api.deps import Resources
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
@@ -26,6 +26,7 @@ from api.routers import (
     series,
     upstream,
 )
+from api.text import TEXT_CHECK
 from core.clock import CLOCK
 from core.settings import Settings
 from store.clock import adopt, follow
@@ -57,8 +58,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
             await publisher.stop()
             await pool.close()
 
-    app = FastAPI(title="CardPulse", version="0.1.0", lifespan=lifespan)
+    # TEXT_CHECK: one check of every text input, for every route of the app (api/text.py)
+    app = FastAPI(title="CardPulse", version="0.1.0", lifespan=lifespan,
+                  dependencies=[TEXT_CHECK])
     errors.install(app)
+    openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin):
         app.include_router(module.router)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
@@ -117,7 +117,9 @@ def require_admin(caller: Caller) -> Principal:
     return caller
 
 
-Admin = Annotated[Principal, Depends(require_admin)]
+# Security rather than Depends: the role shows in the operation's security requirement, which
+# documents it (and its 403) in the OpenAPI schema (api/openapi.py).
+Admin = Annotated[Principal, Security(require_admin, scopes=["admin"])]
 
 
 def require_platform(caller: Caller) -> Principal:
@@ -126,7 +128,7 @@ def require_platform(caller: Caller) -> Principal:
     return caller
 
 
-Platform = Annotated[Principal, Depends(require_platform)]
+Platform = Annotated[Principal, Security(require_platform, scopes=["platform"])]
 
 
 def forbid_viewer(caller: Principal) -> None:

@@ -2,11 +2,13 @@
 
 422 answers have FastAPI's documented shape, a list of {loc, msg, type} naming the field; the
 store's refusals (`NotFound`, `AlreadyExists`, `Invalid`) become 404, 409 and 422 here, so
-routers only call the store and let them through.
+routers only call the store and let them through. A 422 may echo input that is not valid
+Unicode (a lone surrogate, the reason it is refused): it is then sent in ASCII escapes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -32,6 +34,30 @@ def invalid_many(errors: list[dict[str, Any]]) -> RequestValidationError:
     return RequestValidationError(errors)
 
 
+class ProblemJSON(JSONResponse):
+    """JSON that may carry what the client sent, lone surrogates included: those cannot be
+    encoded as UTF-8, so such a body is sent in ASCII with `\\u` escapes (the same JSON)."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False,
+                              separators=(",", ":")).encode("ascii")
+
+
+def unprocessable(errors: Sequence[Any]) -> ProblemJSON:
+    """The 422 answer for a list of {loc, msg, type} errors."""
+    return ProblemJSON({"detail": jsonable_encoder(errors)},
+                       status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _unprocessable(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):  # registered for it only
+        raise exc
+    return unprocessable(exc.errors())
+
+
 async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
 
@@ -43,13 +69,12 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, Invalid):  # registered for Invalid only
         raise exc
-    error = invalid("body", exc.field, exc.message)
-    return JSONResponse({"detail": jsonable_encoder(error.errors())},
-                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return unprocessable(invalid("body", exc.field, exc.message).errors())
 
 
 def install(app: FastAPI) -> None:
-    """Map the store's refusals to HTTP answers for every route of `app`."""
+    """Map validation errors and the store's refusals to HTTP answers for every route."""
+    app.add_exception_handler(RequestValidationError, _unprocessable)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(AlreadyExists, _conflict)
     app.add_exception_handler(Invalid, _invalid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response, status
 
 from api.deps import Admin, Db, Res
+from api.openapi import NOT_FOUND
 from api.schemas.admin import ClockUpdate
 from core.clock import CLOCK
 from store import clock
@@ -12,7 +13,8 @@ from store import clock
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@router.put("/clock", status_code=status.HTTP_204_NO_CONTENT)
+@router.put("/clock", status_code=status.HTTP_204_NO_CONTENT,
+            responses=NOT_FOUND)  # the test clock is off
 async def set_clock(body: ClockUpdate, _: Admin, db: Db, res: Res) -> Response:
     """Shift the platform clock (billing cycles, rollover) by `offset_seconds`, for demos and
     tests; refused unless the platform runs with CARDPULSE_TEST_CLOCK=true."""

@@ -10,6 +10,7 @@ from fastapi import APIRouter, status
 from api.deps import Caller, Db, Principal, Res, forbid_viewer, may_manage, visible_card
 from api.effects import publish
 from api.errors import invalid
+from api.openapi import CONFLICT, NOT_FOUND
 from api.schemas.cards import CardCreate, CardImport, CardImported, CardPublic, CardUpdate
 from domain.usage.partitioning import partition_for
 from store import cards
@@ -22,7 +23,8 @@ def public(view: CardView) -> CardPublic:
     return CardPublic.model_validate(view, from_attributes=True)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CardPublic)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CardPublic,
+             responses={**NOT_FOUND, **CONFLICT})
 async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> CardPublic:
     may_manage(caller, body.enterprise_id)
     card = NewCard(body.iccid, body.operator, body.package_bytes, body.pool_id,
@@ -32,7 +34,7 @@ async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> Car
     return public(view)
 
 
-@router.post("/import", response_model=CardImported)
+@router.post("/import", response_model=CardImported, responses=NOT_FOUND)
 async def import_cards(body: CardImport, caller: Caller, db: Db, res: Res) -> CardImported:
     """Register up to 10,000 cards of one enterprise in one transaction."""
     may_manage(caller, body.enterprise_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from api.deps import Admin, Caller, Db, own
 from api.errors import invalid
+from api.openapi import CONFLICT
 from api.schemas.enterprises import (
     AlertPublic,
     EnterpriseCreate,
@@ -19,7 +20,8 @@ from store import alerts, enterprises
 router = APIRouter(prefix="/v1/enterprises", tags=["enterprises"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnterprisePublic)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnterprisePublic,
+             responses=CONFLICT)
 async def create_enterprise(body: EnterpriseCreate, _: Admin, db: Db) -> EnterprisePublic:
     made = await enterprises.create_enterprise(db, body.enterprise_id, body.name, body.timezone)
     return EnterprisePublic.model_validate(made, from_attributes=True)

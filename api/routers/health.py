@@ -33,6 +33,7 @@ async def healthz(res: Res) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/metrics", response_class=Response)
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
 async def metrics(res: Res) -> Response:
     return Response(generate_latest(res.metrics.registry), media_type=CONTENT_TYPE_LATEST)

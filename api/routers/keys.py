@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from api.deps import Admin, Caller, Db, own
+from api.openapi import FORBIDDEN
 from api.schemas.keys import ApiKeyCreate, ApiKeyPublic, KeyInfo, PlatformKeyCreate
 from store import keys
 from store.errors import NotFound
@@ -27,7 +28,8 @@ async def create_platform_key(body: PlatformKeyCreate, _: Admin, db: Db) -> ApiK
     return ApiKeyPublic(key_id=key_id, key=key, enterprise_id=None, role=body.role)
 
 
-@router.get("/v1/enterprises/{enterprise_id}/api-keys", response_model=list[KeyInfo])
+@router.get("/v1/enterprises/{enterprise_id}/api-keys", response_model=list[KeyInfo],
+            responses=FORBIDDEN)  # viewers may not list keys
 async def list_keys(enterprise_id: str, caller: Caller, db: Db) -> list[KeyInfo]:
     own(caller, enterprise_id, write=caller.role == "enterprise_viewer")
     return [KeyInfo.model_validate(k, from_attributes=True)

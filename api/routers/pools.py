@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from api.deps import Caller, Db, Res, forbid_viewer, may_manage, visible_pool
 from api.effects import publish
 from api.errors import invalid
+from api.openapi import CONFLICT, NOT_FOUND
 from api.schemas.pools import PoolCreate, PoolPublic, PoolUpdate
 from store import pools
 from store.pools import PoolView
@@ -18,7 +19,8 @@ def public(view: PoolView) -> PoolPublic:
     return PoolPublic.model_validate(view, from_attributes=True)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=PoolPublic)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PoolPublic,
+             responses={**NOT_FOUND, **CONFLICT})
 async def create_pool(body: PoolCreate, caller: Caller, db: Db, res: Res) -> PoolPublic:
     may_manage(caller, body.enterprise_id)
     view, outcome = await pools.create_pool(db, body.pool_id, body.enterprise_id,

@@ -8,6 +8,7 @@ import re
 from dataclasses import astuple, fields
 from datetime import date, datetime, timedelta
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
@@ -31,7 +32,10 @@ def window(bucket: Bucket, start: datetime | None, end: datetime | None
            ) -> tuple[datetime, datetime]:
     """The time range asked for, checked against what a bucket allows."""
     end = end or now()
-    start = start or end - DEFAULT_SPAN[bucket]
+    try:
+        start = start or end - DEFAULT_SPAN[bucket]
+    except OverflowError:
+        raise invalid("query", "to", "lies too early for a default `from`; send one") from None
     if start >= end:
         raise invalid("query", "from", "must be before to")
     if end - start > MAX_SPAN[bucket]:
@@ -77,22 +81,41 @@ async def top_cards(pool_id: str, caller: Caller, db: Db,
             for t in await series.pool_top_cards(db, pool_id, n)]
 
 
-_CYCLE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+CYCLE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # [0-9]: in Python, \d takes any script's digits
+_CYCLE = re.compile(CYCLE_PATTERN)
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 CSV_COLUMNS = [f.name for f in fields(series.CardUsage)]
+
+
+def cycle_start(cycle: str) -> date:
+    """The first day of a billing cycle written YYYY-MM; 422 for anything else."""
+    if not _CYCLE.fullmatch(cycle):
+        raise invalid("query", "cycle", "must be YYYY-MM", cycle)
+    try:
+        return date(int(cycle[:4]), int(cycle[5:]), 1)
+    except ValueError:  # year 0000
+        raise invalid("query", "cycle", "must be a month of the years 0001-9999", cycle) from None
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for `filename`, which may hold any text of the request: an ASCII
+    fallback (a header is Latin-1, and quotes or line breaks must not end up in it) and the
+    exact name, percent-encoded as RFC 6266 says."""
+    fallback = _UNSAFE_IN_FILENAME.sub("_", filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.get("/v1/enterprises/{enterprise_id}/cards.csv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}})
 async def export_cards(enterprise_id: str, caller: Caller, db: Db,
-                       cycle: Annotated[str, Query(description="YYYY-MM")]) -> Response:
+                       cycle: Annotated[str, Query(description="YYYY-MM", json_schema_extra={
+                           "pattern": CYCLE_PATTERN})]) -> Response:
     """Every card of the enterprise with its usage in `cycle`, as CSV."""
     own(caller, enterprise_id, write=False)
-    if not _CYCLE.match(cycle):
-        raise invalid("query", "cycle", "must be YYYY-MM", cycle)
-    rows = await series.enterprise_cards(db, enterprise_id, date.fromisoformat(cycle + "-01"))
+    rows = await series.enterprise_cards(db, enterprise_id, cycle_start(cycle))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     writer.writerows(astuple(row) for row in rows)
     return Response(out.getvalue(), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{enterprise_id}-{cycle}-cards.csv"'})
+        "Content-Disposition": attachment(f"{enterprise_id}-{cycle}-cards.csv")})

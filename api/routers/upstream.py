@@ -1,7 +1,17 @@
-"""Operator pushes: signed, validated as a whole, then produced to the usage topic."""
+"""Operator pushes: signed, validated as a whole, then produced to the usage topic.
+
+These routes read their raw body themselves (the signature covers the exact bytes, and valid
+usage pushes are decoded in C), so the app-wide text check (api/text.py) cannot see it: every
+field a push's record is read for is checked by domain.usage.validation (record ids with
+core.text, ICCIDs against their alphabet), and a status push, whose fields are all read, goes
+through `body_errors`. A lone surrogate, which orjson and msgspec refuse, is decoded by the
+standard library instead, so that it is named like any other bad field (422), not called
+"not JSON".
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from typing import Any
@@ -12,8 +22,10 @@ from pydantic import ValidationError
 
 from api.deps import Db, Res
 from api.errors import invalid, invalid_many
+from api.openapi import BAD_REQUEST, SIGNED, TOO_LARGE, UNAVAILABLE
 from api.schemas.common import Operator
 from api.schemas.upstream import StatusAccepted, StatusPush, UsageAccepted
+from api.text import body_errors
 from core.clock import now as platform_now
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
 from domain.usage.records import UsageRecord
@@ -52,11 +64,21 @@ async def _signed_body(request: Request, res: Res, db: Db, operator: str
     return body, None if await operators.signature_seen(db, key) else key
 
 
-def _records_of(body: bytes, max_records: int) -> list[Any]:
+def _decode(body: bytes) -> Any:
+    """The JSON document; 400 when the body is not JSON. orjson refuses lone surrogates, which
+    the JSON grammar allows: the standard decoder takes them, for validation to name."""
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {exc}") from None
+
+
+def _records_of(body: bytes, max_records: int) -> list[Any]:
+    doc = _decode(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("records"), list):
         raise invalid("body", "records", 'the body must be an object {"records": [...]}')
     records: list[Any] = doc["records"]
@@ -82,7 +104,8 @@ def parse_usage(raw: list[Any], now: datetime) -> tuple[list[UsageRecord], list[
 
 
 @router.post("/{operator}/usage", status_code=status.HTTP_202_ACCEPTED,
-             response_model=UsageAccepted)
+             response_model=UsageAccepted,
+             responses={**BAD_REQUEST, **SIGNED, **TOO_LARGE, **UNAVAILABLE})
 async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> UsageAccepted:
     body, replay_key = await _signed_body(request, res, db, operator)
     now, limit = platform_now(), res.settings.push_max_records
@@ -109,12 +132,16 @@ async def push_usage(operator: Operator, request: Request, res: Res, db: Db) -> 
 
 
 @router.post("/{operator}/status", status_code=status.HTTP_202_ACCEPTED,
-             response_model=StatusAccepted)
+             response_model=StatusAccepted, responses={**BAD_REQUEST, **SIGNED, **TOO_LARGE})
 async def push_status(operator: Operator, request: Request, res: Res, db: Db) -> StatusAccepted:
     """Observed card states from the operator; an event older than what is known is ignored."""
     body, _ = await _signed_body(request, res, db, operator)  # status events are idempotent
+    document = _decode(body)
+    bad_text = body_errors(document)
+    if bad_text:
+        raise invalid_many(bad_text)
     try:
-        push = StatusPush.model_validate_json(body)
+        push = StatusPush.model_validate(document)
     except ValidationError as exc:
         raise invalid_many([{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"],
                              "input": None} for e in exc.errors()]) from None

@@ -8,10 +8,10 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from core.operators import CardStatus, NetworkStatus, Operator
-from domain.usage.validation import iccid_problem
+from domain.usage.validation import ICCID_RE, iccid_problem
 
-__all__ = ["Bytes", "CardStatus", "Iccid", "Ident", "NetworkStatus", "Operator", "Percents",
-           "Strict", "TimeZone"]
+__all__ = ["Bytes", "CardStatus", "ErrorDetail", "Iccid", "Ident", "NetworkStatus", "Operator",
+           "Percents", "Strict", "TimeZone"]
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Bytes = Annotated[int, Field(ge=0, le=1 << 62)]
@@ -31,11 +31,21 @@ def _valid_timezone(value: str) -> str:
     return value
 
 
-Iccid = Annotated[str, AfterValidator(_valid_iccid)]
-TimeZone = Annotated[str, AfterValidator(_valid_timezone)]
+# The pattern and examples document the rule (and steer generated test data); the validators
+# enforce it with messages that say what is wrong.
+Iccid = Annotated[str, AfterValidator(_valid_iccid), Field(
+    json_schema_extra={"pattern": ICCID_RE.pattern}, examples=["89860012345678901234"])]
+TimeZone = Annotated[str, AfterValidator(_valid_timezone),
+                     Field(examples=["Asia/Shanghai", "UTC", "Europe/Berlin"])]
 
 
 class Strict(BaseModel):
     """A request body: unknown fields are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(BaseModel):
+    """The body of every error answer but 422: what went wrong, in words."""
+
+    detail: str

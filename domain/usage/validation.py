@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from core.text import text_problem
 from domain.usage.records import UsageRecord
 
 ICCID_RE = re.compile(r"^89[0-9A-F]{17,18}$")
@@ -19,6 +20,12 @@ MAX_RECORD_BYTES = 1 << 40  # 1 TiB in one record is a broken meter, not usage
 MAX_RECORD_ID_LEN = 128
 MAX_FUTURE = timedelta(minutes=10)  # clock skew we forgive on `end`
 MAX_SPAN = timedelta(days=31)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # usage from before is a broken meter
+# What the store can hold, for records of producers other than the API (which checks the
+# stricter EARLIEST and "not in the future"): the record key counts hours since 1970 in 32 bits
+# (domain.usage.keys), so a time before the epoch must never reach it.
+STORABLE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+_STORABLE_MS = tuple(int(t.timestamp() * 1000) for t in STORABLE)
 REQUIRED = ("record_id", "iccid", "bytes", "start", "end")
 
 
@@ -38,7 +45,7 @@ def iccid_problem(iccid: object) -> str | None:
         return f"must be 19 or 20 characters, got {len(iccid)}"
     if not iccid.startswith("89"):
         return "must start with 89"
-    if not ICCID_RE.match(iccid):
+    if not ICCID_RE.fullmatch(iccid):  # `$` alone would let a trailing newline through
         return "may hold only digits and the upper-case hex letters A-F"
     return None
 
@@ -70,6 +77,9 @@ def _check_record_id(value: object) -> str | None:
         return "must be a non-empty string"
     if len(value) > MAX_RECORD_ID_LEN:
         return f"must be at most {MAX_RECORD_ID_LEN} characters"
+    problem = text_problem(value)  # NUL, lone surrogates: named as such
+    if problem:
+        return problem
     if not value.isprintable():
         return "must not contain control characters"
     return None
@@ -82,7 +92,9 @@ def _check_times(raw: dict[str, Any], now: datetime, errors: list[FieldError]) -
             errors.append(FieldError(name, parsed))
     if isinstance(start, str) or isinstance(end, str):
         return 0, 0
-    if start > end:
+    if start < EARLIEST:
+        errors.append(FieldError("start", f"lies before {EARLIEST:%Y-%m-%d}"))
+    elif start > end:
         errors.append(FieldError("start", "must not be after end"))
     elif end - start > MAX_SPAN:
         errors.append(FieldError("end", "a record may span at most 31 days"))
@@ -122,6 +134,8 @@ def record_problem(record: UsageRecord) -> str | None:
             return f"{name} {problem}"
     if record.start_ms > record.end_ms:
         return "start must not be after end"
+    if not _STORABLE_MS[0] <= record.start_ms <= record.end_ms < _STORABLE_MS[1]:
+        return f"start and end must lie between {STORABLE[0]:%Y-%m-%d} and {STORABLE[1]:%Y-%m-%d}"
     return None
 
 
@@ -153,7 +167,7 @@ def parse_push_fast(body: bytes, now: datetime, max_records: int) -> list[UsageR
     latest, out = now + MAX_FUTURE, []
     for r in records:
         start, end = r.start, r.end
-        if (start.tzinfo is None or end.tzinfo is None or not start <= end <= latest
+        if (start.tzinfo is None or end.tzinfo is None or not EARLIEST <= start <= end <= latest
                 or end - start > MAX_SPAN or not 0 <= r.bytes <= MAX_RECORD_BYTES
                 or _check_record_id(r.record_id) or iccid_problem(r.iccid)):
             return None

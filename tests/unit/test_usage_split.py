@@ -46,3 +46,18 @@ def test_record_keys_sort_by_the_hour_of_end() -> None:
     hour = 3_600_000
     keys = [record_key("onelink", f"r{i}", 1_795_000_000_000 + i * hour) for i in range(50)]
     assert sorted(keys, key=lambda k: k.bytes) == keys
+
+
+def test_bad_text_and_impossible_times_are_kept_aside_not_raised() -> None:
+    """The worker path: other producers than the API may send anything; nothing raises."""
+    nul_id = UsageRecord("r\x00", "8986001234567890123", 10, 0, 1)
+    ancient = UsageRecord("r3", "8986001234567890123", 10, -62135600400000, -62135598600000)
+    surrogate = (b'{"operator":"onelink","received_ms":5,"records":'
+                 b'[["r\\ud800","8986001234567890123",10,0,1]]}')
+    split = split_messages([encode_usage(UsageBatch("onelink", 5, [nul_id, ancient])), surrogate])
+    assert [p.reason for p in split.poison] == [
+        "record_id must not contain NUL (\\u0000)",
+        "start and end must lie between 1970-01-01 and 9999-01-01",
+    ] + [split.poison[2].reason]
+    assert split.poison[2].reason.startswith("undecodable usage message")
+    assert [list(b.records) for b in split.good] == [[]]
