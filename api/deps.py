@@ -16,9 +16,10 @@ from psycopg_pool import AsyncConnectionPool
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
 from core.settings import Settings
-from store import cards, pools
+from store import cards, enterprises, pools
 from store.cards import CardView
 from store.db import Conn
+from store.enterprises import Enterprise
 from store.errors import NotFound
 from store.keys import key_owner
 from store.pools import PoolView
@@ -145,6 +146,14 @@ def own(caller: Principal, enterprise_id: str, *, write: bool) -> None:
         if caller.sees(enterprise_id):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.role} keys are read-only")
         raise NotFound(f"enterprise {enterprise_id!r}")
+
+
+async def visible_enterprise(db: Conn, enterprise_id: str, caller: Principal, *,
+                             write: bool = False) -> Enterprise:
+    """The enterprise, if the caller may read it (or change it, with `write`); one that does
+    not exist is not found for every role, the platform administrator's included."""
+    own(caller, enterprise_id, write=write)
+    return await enterprises.get_enterprise(db, enterprise_id)
 
 
 def may_manage(caller: Principal, enterprise_id: str) -> None:

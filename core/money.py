@@ -13,7 +13,7 @@ Fen = NewType("Fen", int)
 BasisPoints = NewType("BasisPoints", int)  # 1 % = 100 bp
 
 BP_PER_WHOLE = 10_000
-_YUAN = re.compile(r"^(-)?(\d+)(?:\.(\d{1,2}))?$")
+_YUAN = re.compile(r"^(-)?([0-9]+)(?:\.([0-9]{1,2}))?$")  # ASCII digits only
 
 
 def fen(amount: int) -> Fen:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from core.settings import Settings
 from domain.usage.partitioning import micro_batches
@@ -49,6 +50,11 @@ def desired_messages(
         (partition, encode(DesiredStateBatch(chunk)))
         for partition, chunk in micro_batches(changes, _iccid, partitions, max_per_message)
     ]
+
+
+class Unavailable(RuntimeError):
+    """The broker did not acknowledge every message (nothing is known to be lost: callers
+    retry, or answer 503 so that their caller does)."""
 
 
 class Publisher:
@@ -91,9 +97,12 @@ class Publisher:
 
     async def _send_all(self, topic: str, messages: Sequence[tuple[int | None, bytes]],
                         key: bytes | None = None) -> int:
-        futures = [await self._producer.send(topic, payload, key=key, partition=partition)
-                   for partition, payload in messages]
-        await asyncio.gather(*futures)
+        try:
+            futures = [await self._producer.send(topic, payload, key=key, partition=partition)
+                       for partition, payload in messages]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise Unavailable(f"{topic}: {type(exc).__name__}: {exc}") from exc
         return len(futures)
 
     async def publish_usage(self, operator: str, records: Sequence[UsageRecord]) -> int:

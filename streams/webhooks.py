@@ -44,7 +44,7 @@ async def _post(client: httpx.AsyncClient, due: Due) -> str | None:
         headers[SIGNATURE_HEADER] = sign(due.webhook_secret, stamp, body)
     try:
         answer = await client.post(due.webhook_url, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
         return f"{type(exc).__name__}: {exc}"[:500]
     return None if answer.is_success else f"HTTP {answer.status_code}"
 

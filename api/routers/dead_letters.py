@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import Admin, Db, Platform, Res
+from api.openapi import UNAVAILABLE
 from api.schemas.dead_letters import DeadLetterPublic, ReplayRequest, ReplayResult
 from store import dead_letters
+from streams.publish import Unavailable
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
@@ -23,13 +25,18 @@ async def list_dead_letters(
             for letter in await dead_letters.list_letters(db, source, reason, replayed, limit)]
 
 
-@router.post("/replay", response_model=ReplayResult)
+@router.post("/replay", response_model=ReplayResult, responses=UNAVAILABLE)
 async def replay(body: ReplayRequest, _: Admin, db: Db, res: Res) -> ReplayResult:
     """Send usage kept aside for unknown cards, whose cards exist now, through the pipeline
     again. Each record still counts at most once (its dedupe key is unchanged)."""
-    async with db.transaction():
-        ids, by_operator = await dead_letters.replayable(db, body.limit)
-        for operator, records in by_operator.items():
-            await res.publisher.publish_usage(operator, records)
-        await dead_letters.mark_replayed(db, ids)
+    try:
+        async with db.transaction():
+            ids, by_operator = await dead_letters.replayable(db, body.limit)
+            for operator, records in by_operator.items():
+                await res.publisher.publish_usage(operator, records)
+            await dead_letters.mark_replayed(db, ids)
+    except Unavailable as exc:  # nothing is marked replayed: the letters stay for a retry
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"usage could not be queued ({type(exc).__name__}); retry",
+                            headers={"Retry-After": "5"}) from None
     return ReplayResult(replayed=len(ids))

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import Admin, Caller, Db, own
+from api.deps import Admin, Caller, Db, own, visible_enterprise
 from api.errors import invalid
 from api.openapi import CONFLICT
 from api.schemas.enterprises import (
@@ -44,6 +44,6 @@ async def update_enterprise(enterprise_id: str, body: EnterpriseUpdate, caller: 
 async def list_alerts(enterprise_id: str, caller: Caller, db: Db,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[AlertPublic]:
     """Quota warnings of the enterprise, newest first."""
-    own(caller, enterprise_id, write=False)
+    await visible_enterprise(db, enterprise_id, caller)
     return [AlertPublic.model_validate(a, from_attributes=True)
             for a in await alerts.list_alerts(db, enterprise_id, limit)]

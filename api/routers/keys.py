@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import Admin, Caller, Db, own
+from api.deps import Admin, Caller, Db, own, visible_enterprise
 from api.openapi import FORBIDDEN
 from api.schemas.keys import ApiKeyCreate, ApiKeyPublic, KeyInfo, PlatformKeyCreate
 from store import keys
@@ -31,7 +31,7 @@ async def create_platform_key(body: PlatformKeyCreate, _: Admin, db: Db) -> ApiK
 @router.get("/v1/enterprises/{enterprise_id}/api-keys", response_model=list[KeyInfo],
             responses=FORBIDDEN)  # viewers may not list keys
 async def list_keys(enterprise_id: str, caller: Caller, db: Db) -> list[KeyInfo]:
-    own(caller, enterprise_id, write=caller.role == "enterprise_viewer")
+    await visible_enterprise(db, enterprise_id, caller, write=caller.role == "enterprise_viewer")
     return [KeyInfo.model_validate(k, from_attributes=True)
             for k in await keys.list_api_keys(db, enterprise_id)]
 

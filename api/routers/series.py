@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime
 
-from api.deps import Caller, Db, own, visible_card, visible_pool
+from api.deps import Caller, Db, visible_card, visible_enterprise, visible_pool
 from api.errors import invalid
 from api.schemas.series import Bucket, Point, Series, TopCard, UtilisationPoint
 from core.clock import now
@@ -111,7 +111,7 @@ async def export_cards(enterprise_id: str, caller: Caller, db: Db,
                        cycle: Annotated[str, Query(description="YYYY-MM", json_schema_extra={
                            "pattern": CYCLE_PATTERN})]) -> Response:
     """Every card of the enterprise with its usage in `cycle`, as CSV."""
-    own(caller, enterprise_id, write=False)
+    await visible_enterprise(db, enterprise_id, caller)
     rows = await series.enterprise_cards(db, enterprise_id, cycle_start(cycle))
     out = io.StringIO()
     writer = csv.writer(out)

@@ -43,7 +43,7 @@ def test_yuan_text() -> None:
     assert parse_yuan(" 0.05 ") == 5
 
 
-@pytest.mark.parametrize("bad", ["1.005", "1e3", "", "12,00", "¥5", "--1", "0x10"])
+@pytest.mark.parametrize("bad", ["1.005", "1e3", "", "12,00", "¥5", "--1", "0x10", "١٢", "１２"])
 def test_parse_yuan_refuses_what_is_not_an_amount(bad: str) -> None:
     with pytest.raises(ValueError, match="not an amount in yuan"):
         parse_yuan(bad)
