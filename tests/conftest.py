@@ -23,6 +23,7 @@ from psycopg import sql
 
 from cardpulse.supervisor.children import free_port
 from cardpulse.supervisor.embedded import Service, pg_url, start_kafka, start_postgres
+from core.clock import CLOCK
 from core.settings import Settings, load_settings
 from store.migrate import apply_migrations
 from streams.topics import ensure_topics, topic_specs
@@ -83,6 +84,7 @@ def settings(embedded: Embedded, db_url: str, tmp_path: Path) -> Settings:
         usage_partitions=4, rollover_check_s=0.5, test_clock=True,
     )
     asyncio.run(ensure_topics(embedded.bootstrap, topic_specs(made)))
+    CLOCK.set_offset(0)  # as stored in the new database (an earlier test may have moved it)
     return made
 
 
