@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -21,6 +21,7 @@ import psycopg
 
 from core.clock import CLOCK
 from store import clock as stored_clock
+from tests.helpers import eventually
 
 # The default enterprise time zone, and the one Chinese operators count their months in.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -94,3 +95,20 @@ def last_second_of_year(at: datetime | None = None, tz: ZoneInfo = SHANGHAI) -> 
     local = (at or datetime.now(UTC)).astimezone(tz)
     return local.replace(month=12, day=31, hour=23, minute=59, second=59, microsecond=0)
 
+
+
+def seconds_left_in_month(tz: ZoneInfo = SHANGHAI) -> float:
+    """Seconds from now (this machine's clock) to the start of the next month in `tz`."""
+    local = datetime.now(tz)
+    first = (local.replace(day=28) + timedelta(days=4)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first - local).total_seconds()
+
+
+def wait_out_month_end(margin_s: float, tz: ZoneInfo = SHANGHAI) -> None:
+    """With fewer than `margin_s` seconds of this month left, wait for the next month: for a
+    sequence dated by this machine's clock (which no test moves) that must not straddle the
+    end of a month, like the README's session."""
+    if seconds_left_in_month(tz) < margin_s:
+        eventually(lambda: seconds_left_in_month(tz) > margin_s, timeout=margin_s + 10,
+                   what="the next month")
