@@ -34,7 +34,9 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,6 +60,7 @@ class Outcome:
     finished: datetime
     seconds: float
     code: int
+    crossings: list[str]  # "<month> began during <test>", from pytest's JUnit report
 
 
 def target_of(spec: str, now: datetime) -> datetime:
@@ -119,6 +122,37 @@ def check_shift(env: dict[str, str], offset_s: int) -> None:
         raise SystemExit(f"shifted: the child's clock is {drift:+.0f} s off the shift")
 
 
+def month_starts(start: datetime, end: datetime) -> list[datetime]:
+    """The starts of months (Shanghai) after `start` up to `end`."""
+    found: list[datetime] = []
+    local = start.astimezone(SHANGHAI)
+    while True:
+        local = (local.replace(day=28) + timedelta(days=4)).replace(
+            day=1, hour=0, minute=0, second=0, microsecond=0)
+        if local > end:
+            return found
+        found.append(local)
+
+
+def crossings(report: Path, started: datetime, finished: datetime) -> list[str]:
+    """Which test was running when a month began (Shanghai): the JUnit report's durations laid
+    end to end from the session's start (its timestamp, on the shifted clock)."""
+    try:
+        root = ET.parse(report).getroot()  # noqa: S314 - the report pytest just wrote
+    except (OSError, ET.ParseError):
+        return []
+    suite = root.find("testsuite")
+    stamp = suite.get("timestamp") if suite is not None else None
+    at = datetime.fromisoformat(stamp) if stamp else started
+    timeline = []
+    for case in root.iter("testcase"):
+        at += timedelta(seconds=float(case.get("time") or 0))
+        timeline.append((at, f"{case.get('classname')}::{case.get('name')}"))
+    return [f"{first:%Y-%m} began during "
+            f"{next((name for end, name in timeline if end >= first), 'the end of the run')}"
+            for first in month_starts(started, finished)]
+
+
 def run(spec: str, pytest_args: list[str], lib: str) -> Outcome:
     real = datetime.now(UTC)
     offset_s = round((target_of(spec, real) - real).total_seconds())
@@ -128,11 +162,17 @@ def run(spec: str, pytest_args: list[str], lib: str) -> Outcome:
     print(f"\n=== shift {spec}: FAKETIME={offset_s:+d} s; the suite starts at {shown(started)}"
           f"; real time {shown(real)}", flush=True)
     began = time.monotonic()
-    code = subprocess.run(  # noqa: S603 - pytest with the caller's arguments, no shell
-        [sys.executable, "-m", "pytest", *pytest_args], env=env, cwd=ROOT, check=False
-    ).returncode
-    took = time.monotonic() - began
-    return Outcome(spec, offset_s, started, started + timedelta(seconds=took), took, code)
+    with tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "junit.xml"
+        code = subprocess.run(  # noqa: S603 - pytest with the caller's arguments, no shell
+            [sys.executable, "-m", "pytest", f"--junitxml={report}", *pytest_args], env=env,
+            cwd=ROOT, check=False).returncode
+        took = time.monotonic() - began
+        finished = started + timedelta(seconds=took)
+        crossed = crossings(report, started, finished)
+    for line in crossed:
+        print(f"=== shift {spec}: {line}", flush=True)
+    return Outcome(spec, offset_s, started, finished, took, code, crossed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {o.spec:>14}  FAKETIME={o.offset_s:+d}  {shown(o.started)} → "
               f"{o.finished.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}  "
               f"{o.seconds / 60:.1f} min  {verdict}")
+        for line in o.crossings:
+            print(f"  {'':>14}  {line}")
     return 0 if all(o.code == 0 for o in outcomes) else 1
 
 
