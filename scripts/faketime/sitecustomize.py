@@ -7,6 +7,7 @@ CLOCK_MONOTONIC, which libfaketime does not intercept). But Debian 12's libfaket
 then still moves the deadline of clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) by the fake
 offset (libfaketime issue #426), and that is how Python 3.11 sleeps: time.sleep fails with
 EINVAL (or returns at once). So sleeping goes through select(), which libfaketime leaves alone.
+(In those runs this module stands in for Debian's own sitecustomize, an apport hook.)
 """
 
 from __future__ import annotations
