@@ -15,10 +15,11 @@ A shift is
 - `year-end[-Nm]`: the same before 1 January;
 - an instant with its offset: `2027-02-28T23:55:00+08:00`.
 
-What the shift reaches: every dynamically linked process (Python, PostgreSQL, curl). Not the
-embedded broker (Tansu is a static-pie binary) nor Go's promtool and prometheus (they read the
-clock without libc): the broker keeps the real time, which is harmless here (it stores the
-producers' timestamps, and retention, sessions and timeouts are durations). Settings:
+What the shift reaches: every dynamically linked process that reads the clock through libc
+(Python, PostgreSQL, bash, curl). Not the embedded broker (Tansu is a static-pie binary) nor
+promtool and prometheus (Go reads the clock without libc). The broker on the real clock does
+not matter here: nothing reads its time (records carry the producers' timestamps; consumer
+sessions and timeouts are durations), and the whole suite passes so. Settings:
 - the multi-threaded library (libfaketimeMT), as our processes have threads;
 - FAKETIME_DONT_FAKE_MONOTONIC=1: durations and timeouts stay real (a faked monotonic clock
   hangs every wait with a timeout), plus scripts/faketime/sitecustomize.py for time.sleep
