@@ -48,12 +48,12 @@ faketime-deps:
 SHIFTS ?= +400d month-end
 PYTEST_ARGS ?=
 test-dates: system-deps faketime-deps $(VENV)/.installed-test
-	$(BIN)/python scripts/shifted.py $(addprefix --shift ,$(SHIFTS)) -- $(PYTEST_ARGS)
+	$(BIN)/python scripts/shifted.py $(addprefix --shift=,$(SHIFTS)) -- $(PYTEST_ARGS)
 
 # CI's dated run: the unit and integration tests from 23:57 on the last day of this month
 # (Shanghai), so they cross into the next month while they run.
 test-shifted: system-deps faketime-deps $(VENV)/.installed-test
-	$(BIN)/python scripts/shifted.py --shift month-end-3m -- tests/unit tests/integration
+	$(BIN)/python scripts/shifted.py --shift=month-end-3m -- tests/unit tests/integration
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,6 +1,6 @@
 """Run the test suite with every process's clock shifted (`make test-dates`).
 
-    .venv/bin/python scripts/shifted.py --shift +400d --shift month-end -- tests/unit
+    .venv/bin/python scripts/shifted.py --shift=+400d --shift=-2h --shift=month-end -- tests/unit
 
 For each shift the suite runs once under Debian's libfaketime (LD_PRELOAD), with
 FAKETIME="+N": one offset in seconds from the real clock, computed once before the run and
