@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint unit fuzz install clean system-deps timescale-check
+.PHONY: run test lint unit fuzz install clean system-deps timescale-check faketime-deps \
+	test-dates test-shifted
 
 $(VENV)/.installed-run: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,25 @@ test: system-deps lint
 # Every phase (stateful included), 100 examples per operation, a random seed it prints first.
 fuzz: $(VENV)/.installed-test
 	$(BIN)/python -m tests.fuzz $(if $(SEED),--seed $(SEED))
+
+# libfaketime (Debian package faketime) shifts every process's clock for the dated runs below.
+faketime-deps:
+	@command -v faketime >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends faketime; }
+
+# The whole suite once per clock shift (scripts/shifted.py: one FAKETIME offset shared by
+# every process; prints the dates used). SHIFTS: relative (+400d, -2h), month-end[-Nm] or
+# year-end[-Nm] (N minutes, default 5, before midnight in Shanghai) or an instant
+# (2027-02-28T23:55:00+08:00). PYTEST_ARGS restricts the run, e.g. "tests/unit -x".
+SHIFTS ?= +400d month-end
+PYTEST_ARGS ?=
+test-dates: system-deps faketime-deps $(VENV)/.installed-test
+	$(BIN)/python scripts/shifted.py $(addprefix --shift=,$(SHIFTS)) -- $(PYTEST_ARGS)
+
+# CI's dated run: the unit and integration tests from 23:57 on the last day of this month
+# (Shanghai), so they cross into the next month while they run.
+test-shifted: system-deps faketime-deps $(VENV)/.installed-test
+	$(BIN)/python scripts/shifted.py --shift=month-end-3m -- tests/unit tests/integration
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

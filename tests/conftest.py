@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core.clock import CLOCK
 from core.settings import Settings
 from tests.support.services import Embedded, embedded_services, fresh_database, settings_for
 
@@ -33,4 +34,6 @@ def db_url(embedded: Embedded) -> Iterator[str]:
 @pytest.fixture
 def settings(embedded: Embedded, db_url: str, tmp_path: Path) -> Settings:
     """Settings for one test: its own database, topics, consumer group and state dir."""
-    return settings_for(embedded, db_url, tmp_path / "state")
+    made = settings_for(embedded, db_url, tmp_path / "state")
+    CLOCK.set_offset(0)  # as stored in the new database (an earlier test may have moved it)
+    return made

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from core.signing import sign
+from tests.support.dates import MovedClock, mid_cycle, move_clock_sync
 from tests.support.stack import Up, launch, wait_up
 from tests.support.waiting import eventually
 
@@ -40,6 +41,8 @@ class Api:
         self.up = up
         self.http = httpx.Client(base_url=up.api, timeout=10,
                                  headers={"Authorization": f"Bearer {up.token()}"})
+        # Pushes and reads in one cycle whatever the date: the platform clock in mid-month.
+        self.clock: MovedClock = move_clock_sync(self.http, mid_cycle())
 
     def call(self, method: str, path: str, code: int = 200, **body: Any) -> dict[str, Any]:
         answer = self.http.request(method, path, json=body or None)
@@ -47,7 +50,7 @@ class Api:
         return answer.json() if answer.content else {}
 
     def push(self, iccid: str, nbytes: int) -> None:
-        end = datetime.now(UTC) - timedelta(seconds=2)
+        end = self.clock.now() - timedelta(seconds=2)
         record = {"record_id": f"e2e-{next(_ids)}", "iccid": iccid, "bytes": nbytes,
                   "start": (end - timedelta(minutes=1)).isoformat(), "end": end.isoformat()}
         raw = orjson.dumps({"records": [record]})
@@ -127,7 +130,7 @@ def test_quota_rules_on_the_running_platform(up: Up) -> None:
 
     api.call("PATCH", f"/v1/cards/{A}", package_bytes=100)
     api.reasons(A, ["package_quota"])
-    api.call("PUT", "/v1/admin/clock", 204, offset_seconds=32 * 86400)
+    api.call("PUT", "/v1/admin/clock", 204, offset_seconds=api.clock.offset_s + 32 * 86400)
     api.reasons(A, [])  # the new cycle resumes it with no new usage
     assert api.call("GET", f"/v1/cards/{A}")["cycle_usage_bytes"] == 0
     # Transitions reversed before they were sent are never sent: only the end state is fixed.

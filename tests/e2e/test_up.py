@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,16 @@ import pytest
 
 from cardpulse.supervisor.children import free_port
 from core.signing import sign
+from tests.support.dates import MovedClock, mid_cycle, move_clock_sync
 from tests.support.stack import Up, launch, still_running, stop, wait_up
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 SECRET = "e2e-push-secret-0123456789"
 CARD = "89860012345678901234"
+# The test clock is on so that the pushes and the reads of the card's current cycle fall in
+# one cycle whatever the date (`configure` moves it to mid-month).
+CLOCK_ON = {"CARDPULSE_TEST_CLOCK": "true"}
 
 
 @pytest.fixture
@@ -32,7 +37,7 @@ def state_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def up(state_dir: Path) -> Iterator[Up]:
-    running = launch(state_dir)
+    running = launch(state_dir, env=CLOCK_ON)
     wait_up(running)
     yield running
     if running.proc.poll() is None:
@@ -48,11 +53,12 @@ def push(up: Up, records: list[dict[str, Any]], secret: str = SECRET) -> httpx.R
         "Content-Type": "application/json"}, timeout=10)
 
 
-def record(record_id: str, nbytes: int, iccid: str = CARD) -> dict[str, Any]:
-    now = int(time.time())
-    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 120))
-    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))
-    return {"record_id": record_id, "iccid": iccid, "bytes": nbytes, "start": start, "end": end}
+def record(record_id: str, nbytes: int, clock: MovedClock, iccid: str = CARD
+           ) -> dict[str, Any]:
+    """A usage record of the minute before a minute ago on the platform clock."""
+    end = clock.now().replace(microsecond=0) - timedelta(seconds=60)
+    return {"record_id": record_id, "iccid": iccid, "bytes": nbytes,
+            "start": (end - timedelta(seconds=60)).isoformat(), "end": end.isoformat()}
 
 
 def usage_of(up: Up) -> int:
@@ -62,15 +68,18 @@ def usage_of(up: Up) -> int:
     return int(answer.json()["cycle_usage_bytes"])
 
 
-def configure(up: Up) -> None:
+def configure(up: Up) -> MovedClock:
+    """An enterprise, the push secret and the card; the platform clock in mid-month."""
     admin = {"Authorization": f"Bearer {up.token()}"}
     with httpx.Client(base_url=up.api, headers=admin, timeout=10) as client:
+        moved = move_clock_sync(client, mid_cycle())
         assert client.post("/v1/enterprises", json={"enterprise_id": "acme",
                                                     "name": "Acme"}).status_code == 201
         assert client.put("/v1/operators/onelink/push-secret",
                           json={"secret": SECRET}).status_code == 204
         assert client.post("/v1/cards", json={"iccid": CARD, "enterprise_id": "acme",
                                               "operator": "onelink"}).status_code == 201
+    return moved
 
 
 def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: Path) -> None:
@@ -78,18 +87,18 @@ def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: 
     assert "# TYPE" in httpx.get(f"{up.api}/metrics").text
     assert httpx.get(f"{up.sim}/_sim/cards/{CARD}").json() == {
         "iccid": CARD, "status": "active", "status_changes": 0}
-    configure(up)
-    batch = [record("a", 1000), record("b", 234)]
+    clock = configure(up)
+    batch = [record("a", 1000, clock), record("b", 234, clock)]
     assert push(up, batch).json() == {"accepted": 2}
     assert push(up, batch).json() == {"accepted": 2}
     # Same card, same partition: once the marker is counted the repeat has been processed.
-    assert push(up, [record("marker", 1)]).status_code == 202
+    assert push(up, [record("marker", 1, clock)]).status_code == 202
     eventually(lambda: usage_of(up) == 1235, timeout=30, what="usage counted once",
                show=lambda: usage_of(up))
 
     check_metrics_endpoints(up)
 
-    bad = push(up, [record("bad", 1, iccid="8986-not-an-iccid")])
+    bad = push(up, [record("bad", 1, clock, iccid="8986-not-an-iccid")])
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "records", 0, "iccid"]
     assert push(up, batch, secret="not-the-secret-at-all").status_code == 401
@@ -98,12 +107,12 @@ def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: 
     assert "postgres" in names and any(name.startswith("tansu") for name in names), names
     assert still_running(children) == []
 
-    again = launch(state_dir)
+    again = launch(state_dir, env=CLOCK_ON)  # the stored clock offset survives too
     try:
         wait_up(again)
         assert usage_of(again) == 1235
         assert push(again, batch).status_code == 202
-        assert push(again, [record("marker-2", 1)]).status_code == 202
+        assert push(again, [record("marker-2", 1, clock)]).status_code == 202
         eventually(lambda: usage_of(again) == 1236, timeout=30, what="restart still dedupes",
                    show=lambda: usage_of(again))
         assert still_running(stop(again)[0]) == []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from core.clock import now
 from core.settings import Settings
 from core.signing import sign
 from domain.usage.partitioning import partition_for
@@ -26,8 +28,10 @@ def signed(body: dict[str, Any], secret: str = SECRET, ts: int | None = None
 
 
 def usage(record_id: str = "r1", iccid: str = CARD, nbytes: int = 100) -> dict[str, Any]:
+    """A usage record of the hour before an hour ago (platform clock)."""
+    end = now() - timedelta(hours=1)
     return {"record_id": record_id, "iccid": iccid, "bytes": nbytes,
-            "start": "2026-11-01T08:00:00+08:00", "end": "2026-11-01T09:00:00+08:00"}
+            "start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
 
 
 async def test_health_and_metrics(client: httpx.AsyncClient) -> None:

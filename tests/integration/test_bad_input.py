@@ -21,9 +21,9 @@ from core.clock import now
 from core.settings import Settings
 from core.signing import sign
 from core.text import MAX_BODY_CHARS, MAX_PARAM_CHARS
+from tests.support.api import ADMIN
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 JSON = {"Content-Type": "application/json"}
 SECRET = "onelink-secret-0123456789"
 CARD = "89860012345678901234"

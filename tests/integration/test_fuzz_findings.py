@@ -9,9 +9,9 @@ import pytest
 
 from core.settings import Settings
 from store.controls import actionable
+from tests.support.api import ADMIN
 
 pytestmark = pytest.mark.integration
-ADMIN = {"Authorization": "Bearer test-admin-token"}
 CARD = "89860012345678901234"
 
 

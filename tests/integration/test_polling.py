@@ -20,6 +20,7 @@ from store.db import Reconnecting
 from streams.events import decode_usage
 from streams.publish import Publisher
 from tests.support.cards import add_cards, iccids
+from tests.support.dates import mid_cycle, store_clock
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +45,8 @@ async def published(settings: Settings, want: int) -> list[UsageRecord]:
 async def test_snapshots_become_deltas_once(
     settings: Settings, sim_factory: Any, operator: str, tmp_path: Path,
 ) -> None:
+    # The polls count per cycle of the platform clock (in this process): all in one cycle.
+    await store_clock(settings.require_database(), mid_cycle())
     sim = sim_factory(cooldown_s=0)
     one, two = iccids(2, "8986400000")
     add_cards(settings, [one, two], operator)

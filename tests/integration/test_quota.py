@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -15,10 +15,12 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from core.clock import CLOCK, now
 from core.settings import Settings
 from core.signing import sign
 from streams.events import decode_desired
 from tests.support.api import ADMIN, signed_body
+from tests.support.dates import mid_cycle, move_clock, put_offset
 from tests.support.services import WorkerProcess
 from tests.support.waiting import eventually_async
 
@@ -50,12 +52,20 @@ async def setup(client: httpx.AsyncClient, cards: dict[str, dict[str, Any]],
                                    headers=ADMIN), 201)
 
 
+@pytest.fixture(autouse=True)
+async def mid_month(client: httpx.AsyncClient) -> None:
+    """Every test here pushes and reads one cycle: the platform clock in mid-month."""
+    await move_clock(client, mid_cycle())
+
+
 _seq = iter(range(1_000_000))
 
 
 async def use(client: httpx.AsyncClient, iccid: str, nbytes: int, *,
               end: datetime | None = None) -> None:
-    end = end or datetime.now(UTC) - timedelta(seconds=5)
+    """Push one usage record ending at `end` (default: 5 s ago on the platform clock, which
+    the API in this process shares)."""
+    end = end or now() - timedelta(seconds=5)
     record = {"record_id": f"rec-{next(_seq)}", "iccid": iccid, "bytes": nbytes,
               "start": (end - timedelta(minutes=5)).isoformat(), "end": end.isoformat()}
     raw, headers = signed_body({"records": [record]}, SECRET)
@@ -187,26 +197,25 @@ async def test_new_cycle_resumes_quota_stopped_cards_and_late_usage_changes_noth
     await reasons_become(client, A, ["package_quota"])
     await reasons_become(client, B, ["pool_exhausted"])
     before = (await card(client, A))["cycle"]
+    closed = now()  # mid-month (the fixture): 32 days later is the next cycle
 
-    answer = await client.put("/v1/admin/clock", json={"offset_seconds": 32 * 86400},
-                              headers=ADMIN)
-    assert answer.status_code == 204
+    await put_offset(client, int(CLOCK.offset_s) + 32 * 86400)
     view = await reasons_become(client, A, [], usage=0)
     assert view["cycle"] != before
     await reasons_become(client, B, [], usage=0)
     pool = await ok(await client.get("/v1/pools/fleet", headers=ADMIN))
     assert (pool["status"], pool["used_bytes"]) == ("ok", 0)
 
-    # A record ending "now" in real time belongs to the closed cycle on the platform clock:
-    # stored and counted in that cycle, but it changes no reason.
-    await use(client, A, 10_000)
-    await use(client, B, 10_000)
-    await use(client, A, 1, end=datetime.now(UTC) - timedelta(seconds=4))
+    # Records ending in the closed cycle are stored and counted in that cycle, but they
+    # change no reason.
+    await use(client, A, 10_000, end=closed - timedelta(seconds=5))
+    await use(client, B, 10_000, end=closed - timedelta(seconds=5))
+    await use(client, A, 1, end=closed - timedelta(seconds=4))
 
     async def stored() -> bool:
         return await cycle_usage(settings, before) == {A: 150 + 10_000 + 1, B: 150 + 10_000}
 
-    await eventually_async(stored, what="the late records counted in the closed cycle")
+    await eventually_async(stored, timeout=30, what="the late records counted in their cycle")
     assert (await card(client, A))["stop_reasons"] == []
     assert (await card(client, A))["cycle_usage_bytes"] == 0
     assert (await card(client, B))["stop_reasons"] == []

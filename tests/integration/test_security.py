@@ -4,14 +4,17 @@ and per-key rate limits — through the real API, broker, worker and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from api.app import create_app
+from core.clock import now
 from core.settings import Settings
 from tests.support.api import ADMIN, signed_body
+from tests.support.dates import SHANGHAI, mid_cycle, move_clock
 from tests.support.services import WorkerProcess
 from tests.support.waiting import eventually_async
 
@@ -113,9 +116,12 @@ async def push(client: httpx.AsyncClient, secret: str, records: list[dict[str, A
     return answer, raw, headers
 
 
-def record(record_id: str, iccid: str, nbytes: int = 100) -> dict[str, Any]:
+def record(record_id: str, iccid: str, nbytes: int = 100, end: datetime | None = None
+           ) -> dict[str, Any]:
+    """A usage record of the hour before `end` (default: an hour ago on the platform clock)."""
+    end = (end or now() - timedelta(hours=1)).astimezone(SHANGHAI)
     return {"record_id": record_id, "iccid": iccid, "bytes": nbytes,
-            "start": "2026-11-01T08:00:00+08:00", "end": "2026-11-01T09:00:00+08:00"}
+            "start": (end - timedelta(hours=1)).isoformat(), "end": end.isoformat()}
 
 
 async def test_secret_rotation_keeps_both_secrets_valid(client: httpx.AsyncClient) -> None:
@@ -146,9 +152,11 @@ async def test_unknown_card_usage_is_replayed_once_after_registration(
 ) -> None:
     await client.put("/v1/operators/onelink/push-secret", json={"secret": SECRET},
                      headers=ADMIN)
+    # Pushes and reads of the current cycle in one cycle, whatever the date: mid-month.
+    end = (await move_clock(client, mid_cycle())).now() - timedelta(hours=1)
     late = "89860000000000009999"
-    assert (await push(client, SECRET, [record("x1", late, 700),
-                                        record("x2", late, 300)]))[0].status_code == 202
+    assert (await push(client, SECRET, [record("x1", late, 700, end),
+                                        record("x2", late, 300, end)]))[0].status_code == 202
 
     async def letters() -> list[dict[str, Any]] | None:
         found = (await client.get("/v1/dead-letters", params={"reason": "unknown_card"},
@@ -172,8 +180,8 @@ async def test_unknown_card_usage_is_replayed_once_after_registration(
     await eventually_async(counted, timeout=30, what="replayed usage counted")
     assert (await client.post("/v1/dead-letters/replay", json={},
                               headers=ADMIN)).json() == {"replayed": 0}
-    await push(client, SECRET, [record("x1", late, 700)])  # the operator re-sends one
-    await push(client, SECRET, [record("marker", late, 1)])
+    await push(client, SECRET, [record("x1", late, 700, end)])  # the operator re-sends one
+    await push(client, SECRET, [record("marker", late, 1, end)])
     view = await eventually_async(
         lambda: _usage_is(client, late, 1001), timeout=30, what="marker counted")
     assert view["cycle_usage_bytes"] == 1001, "the replayed record never counts twice"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,10 +17,10 @@ from domain.usage.records import UsageRecord
 from store import series
 from store.usage import OperatorRecords, write_usage
 from tests.support.api import ADMIN
+from tests.support.dates import cycle_of, mid_cycle, move_clock
 
 pytestmark = pytest.mark.integration
 A, B = "89860000000000000777", "89860000000000000888"
-NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - timedelta(hours=2)
 
 
 def ms(at: datetime) -> int:
@@ -28,7 +28,12 @@ def ms(at: datetime) -> int:
 
 
 @pytest.fixture
-async def seeded(client: httpx.AsyncClient, db_url: str) -> None:
+async def seeded(client: httpx.AsyncClient, db_url: str) -> datetime:
+    """Two cards in a pool with usage around `now` (returned): half past the hour, two hours
+    ago on a platform clock moved to the middle of a cycle, so the records and the reads of
+    the current cycle agree whatever the date."""
+    moved = await move_clock(client, mid_cycle())
+    now = moved.now().replace(minute=30, second=0, microsecond=0) - timedelta(hours=2)
     await client.post("/v1/enterprises", json={"enterprise_id": "acme", "name": "A"},
                       headers=ADMIN)
     await client.post("/v1/pools", json={"pool_id": "fleet", "enterprise_id": "acme",
@@ -37,14 +42,15 @@ async def seeded(client: httpx.AsyncClient, db_url: str) -> None:
         answer = await client.post("/v1/cards", headers=ADMIN, json={
             "iccid": iccid, "enterprise_id": "acme", "operator": "onelink", "pool_id": "fleet"})
         assert answer.status_code == 201, answer.text
-    hour = NOW.replace(minute=0)
-    records = [UsageRecord("a1", A, 100, ms(NOW) - 60_000, ms(NOW)),
-               UsageRecord("a2", A, 200, ms(NOW) - 60_000, ms(NOW + timedelta(minutes=10))),
+    hour = now.replace(minute=0)
+    records = [UsageRecord("a1", A, 100, ms(now) - 60_000, ms(now)),
+               UsageRecord("a2", A, 200, ms(now) - 60_000, ms(now + timedelta(minutes=10))),
                UsageRecord("a3", A, 400, ms(hour + timedelta(hours=1)) - 1,
                            ms(hour + timedelta(hours=1, minutes=5))),
-               UsageRecord("b1", B, 1000, ms(NOW) - 60_000, ms(NOW))]
+               UsageRecord("b1", B, 1000, ms(now) - 60_000, ms(now))]
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
-        await write_usage(conn, [OperatorRecords("onelink", ms(NOW), records)])
+        await write_usage(conn, [OperatorRecords("onelink", ms(now), records)])
+    return now
 
 
 async def get(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
@@ -53,8 +59,9 @@ async def get(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
     return answer.json()
 
 
-async def test_card_and_pool_series(client: httpx.AsyncClient, seeded: None) -> None:
-    hour = NOW.replace(minute=0)
+async def test_card_and_pool_series(client: httpx.AsyncClient, seeded: datetime) -> None:
+    now = seeded
+    hour = now.replace(minute=0)
     window = {"from": (hour - timedelta(hours=1)).isoformat(),
               "to": (hour + timedelta(hours=3)).isoformat()}
     card = await get(client, f"/v1/cards/{A}/usage", bucket="1h", **window)
@@ -62,8 +69,8 @@ async def test_card_and_pool_series(client: httpx.AsyncClient, seeded: None) -> 
         (hour.isoformat().replace("+00:00", "Z"), 300),
         ((hour + timedelta(hours=1)).isoformat().replace("+00:00", "Z"), 400)]
     daily = await get(client, f"/v1/cards/{A}/usage", bucket="1d",
-                      **{"from": (NOW - timedelta(days=2)).isoformat(),
-                         "to": (NOW + timedelta(days=2)).isoformat()})
+                      **{"from": (now - timedelta(days=2)).isoformat(),
+                         "to": (now + timedelta(days=2)).isoformat()})
     assert sum(p["bytes"] for p in daily["points"]) == 700
     pool = await get(client, "/v1/pools/fleet/usage", bucket="1h", **window)
     assert [p["bytes"] for p in pool["points"]] == [1300, 400]
@@ -73,7 +80,7 @@ async def test_card_and_pool_series(client: httpx.AsyncClient, seeded: None) -> 
     assert [(p["used_bytes"], p["percent"]) for p in used][-1] == (1700, 17.0)
 
 
-async def test_windows_are_checked(client: httpx.AsyncClient, seeded: None) -> None:
+async def test_windows_are_checked(client: httpx.AsyncClient, seeded: datetime) -> None:
     wide = await client.get(f"/v1/cards/{A}/usage", headers=ADMIN, params={
         "bucket": "1h", "from": "2026-01-01T00:00:00Z", "to": "2026-06-01T00:00:00Z"})
     assert wide.status_code == 422 and "at most 31 days" in wide.text
@@ -82,8 +89,8 @@ async def test_windows_are_checked(client: httpx.AsyncClient, seeded: None) -> N
     assert naive.status_code == 422
 
 
-async def test_csv_export(client: httpx.AsyncClient, seeded: None) -> None:
-    cycle = (NOW + timedelta(hours=8)).strftime("%Y-%m")  # Shanghai month of the records
+async def test_csv_export(client: httpx.AsyncClient, seeded: datetime) -> None:
+    cycle = cycle_of(seeded)  # the Shanghai month of the records
     answer = await client.get("/v1/enterprises/acme/cards.csv", params={"cycle": cycle},
                               headers=ADMIN)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
@@ -103,8 +110,9 @@ def expand(sql: str, start: datetime, end: datetime) -> str:
             .replace("${enterprise}", "acme"))
 
 
-async def test_every_dashboard_sql_panel_runs_on_postgres(db_url: str, seeded: None) -> None:
-    start, end = NOW - timedelta(days=1), NOW + timedelta(days=1)
+async def test_every_dashboard_sql_panel_runs_on_postgres(db_url: str, seeded: datetime
+                                                          ) -> None:
+    start, end = seeded - timedelta(days=1), seeded + timedelta(days=1)
     targets = [t for board in all_dashboards() for t in sql_targets(board)]
     assert len(targets) >= 5
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +14,11 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from core.clock import now_ms as platform_now_ms
 from core.settings import Settings
 from domain.usage.records import UsageRecord
 from streams.publish import Publisher
+from tests.support.dates import mid_cycle, store_clock
 from tests.support.services import WorkerProcess
 from tests.support.waiting import eventually
 
@@ -32,6 +34,8 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[WorkerProcess]:
             package = 1500 if n % 2 == 0 else 5000  # each card ends at 2000 bytes
             conn.execute("INSERT INTO cards (iccid, enterprise_id, operator, package_bytes)"
                          " VALUES (%s, 'e', 'jasper', %s)", (iccid, package))
+    # Records dated now count in the cycle the worker's rules see, whatever the date.
+    asyncio.run(store_clock(settings.require_database(), mid_cycle()))
     process = WorkerProcess(settings, tmp_path / "worker.log")
     process.start()
     yield process
@@ -50,7 +54,7 @@ def stored(settings: Settings) -> tuple[int, int, int]:
 
 
 def records(start: int, count: int, now_ms: int | None = None) -> list[UsageRecord]:
-    now_ms = now_ms or int(time.time() * 1000) - 5000
+    now_ms = now_ms or platform_now_ms() - 5000
     return [UsageRecord(f"rec-{n}", CARDS[n % len(CARDS)], 10, now_ms - 1000, now_ms)
             for n in range(start, start + count)]
 

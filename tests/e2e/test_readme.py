@@ -1,0 +1,96 @@
+"""The README's "A first session", run as written against a real `cardpulse up`.
+
+The section's fenced blocks (shell, Python, shell) are read from README.md and run in order:
+the shell blocks with bash, the Python block with this venv's python. Two things only are
+substituted, so that they reach this test's `up` rather than a default one:
+- the API address: `localhost:8000` and `127.0.0.1:8000` become this `up`'s host and port;
+- the state dir: `.cardpulse/` becomes this `up`'s state dir (where its admin token is).
+The last block (the card's view) is run again until the worker has counted the push.
+
+The README dates its push by the machine's clock, as a reader runs it, and the card's view
+shows the current cycle only: the session must not straddle the end of a month, so it waits
+for the next month when less than a minute of this one is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.dates import wait_out_month_end
+from tests.support.stack import Up, launch, stop, wait_up
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+README = Path(__file__).resolve().parents[2] / "README.md"
+FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+def first_session() -> list[tuple[str, str]]:
+    """(language, code) of each fenced block of the README's "A first session"."""
+    text = README.read_text()
+    section = text.split("\n## A first session\n", 1)[1].split("\n## ", 1)[0]
+    return [(found[1], found[2]) for found in FENCE.finditer(section)]
+
+
+def for_this_up(code: str, up: Up) -> str:
+    """The block with the README's default address and state dir replaced by this `up`'s."""
+    address = up.api.removeprefix("http://")
+    code = code.replace("localhost:8000", address).replace("127.0.0.1:8000", address)
+    return code.replace(".cardpulse/", f"{up.state_dir}/")
+
+
+def run_block(language: str, code: str, cwd: Path) -> str:
+    argv = ["bash", "-euo", "pipefail", "-c", code] if language == "sh" else [
+        sys.executable, "-c", code]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, (code, done.stdout, done.stderr)
+    return done.stdout
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    running = launch(tmp_path / "state")
+    try:
+        wait_up(running)
+        yield running
+    finally:
+        if running.proc.poll() is None:
+            stop(running)
+
+
+def test_the_readme_first_session_works_as_written(up: Up, tmp_path: Path) -> None:
+    blocks = first_session()
+    assert [language for language, _ in blocks] == ["sh", "python", "sh"], blocks
+    setup, push, view = (for_this_up(code, up) for _, code in blocks)
+    for (_, code), ours in zip(blocks, (setup, push, view), strict=True):
+        assert ours != code and "8000" not in ours and ".cardpulse" not in ours, ours
+    pushed = sum(int(n) for n in re.findall(r'"bytes": (\d+)', push))
+    iccid = re.findall(r'"iccid": "(\d+)"', push)[0]
+
+    wait_out_month_end(60)  # the push and the view of the current cycle in one month
+    answers = run_block("sh", setup, tmp_path)
+    assert "detail" not in answers, answers  # every error answer (401, 404, 422) has one
+    token = (up.state_dir / "admin-token").read_text().strip()
+    card = httpx.get(f"{up.api}/v1/cards/{iccid}", headers={"Authorization": f"Bearer {token}"})
+    assert card.status_code == 200, card.text
+
+    answer = run_block("python", push, tmp_path)
+    assert answer.startswith("202 "), answer
+
+    def shown() -> dict[str, object]:
+        seen: dict[str, object] = json.loads(run_block("sh", view, tmp_path))
+        return seen
+
+    eventually(lambda: shown()["cycle_usage_bytes"] == pushed, timeout=30,
+               what=f"the card's view showing {pushed} bytes", show=shown)
