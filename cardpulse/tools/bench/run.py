@@ -185,8 +185,11 @@ def throughput(stack: BenchStack, fleet: Fleet, args: BenchArgs, run: int,
 
 
 async def _probe(pusher: Pusher, iccid: str, run: int, index: int) -> tuple[str, float]:
-    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
-    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120))
+    # Ending now (not a minute ago), so that a probe pushed in the first minute of a month
+    # counts in that month, where its card's package is checked, not as late usage.
+    now = time.time()
+    end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))
     body = (f'{{"records":[{{"record_id":"p{run}-{index}","iccid":"{iccid}",'
             f'"bytes":{PROBE_BYTES},"start":"{start}","end":"{end}"}}]}}').encode()
     return iccid, await pusher.push(PushBody(body, 1, PROBE_BYTES))
