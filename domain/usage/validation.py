@@ -77,12 +77,10 @@ def _check_record_id(value: object) -> str | None:
         return "must be a non-empty string"
     if len(value) > MAX_RECORD_ID_LEN:
         return f"must be at most {MAX_RECORD_ID_LEN} characters"
-    problem = text_problem(value)  # NUL, lone surrogates: named as such
-    if problem:
-        return problem
-    if not value.isprintable():
-        return "must not contain control characters"
-    return None
+    if value.isprintable():  # no NUL, no lone surrogate either: the fast path
+        return None
+    # NUL and lone surrogates are named as such; other control characters as what they are
+    return text_problem(value) or "must not contain control characters"
 
 
 def _check_times(raw: dict[str, Any], now: datetime, errors: list[FieldError]) -> tuple[int, int]:
