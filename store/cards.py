@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import kwargs_row
 
 from core.operators import CardStatus, NetworkStatus, Operator
 from domain.control.plan import ControlState
@@ -53,36 +54,16 @@ class CardView:
     control: Control | None = None
 
 
-@dataclass(frozen=True)
-class _CardRow:
-    iccid: str
-    enterprise_id: str
-    operator: Operator
-    pool_id: str | None
-    package_bytes: int | None
-    cycle: str
-    cycle_usage_bytes: int
-    desired_status: CardStatus
-    stop_reasons: list[str]
-    network_status: NetworkStatus
-    warn_percents: list[int]
-    target: CardStatus | None
-    state: ControlState | None
-    attempts: int | None
-    last_command: str | None
-    last_outcome: str | None
-    last_error: str | None
-    last_command_at: datetime | None
-
-    def view(self) -> CardView:
-        control = None
-        if self.target is not None and self.state is not None:
-            control = Control(self.target, self.state, self.attempts or 0, self.last_command,
-                              self.last_outcome, self.last_error, self.last_command_at)
-        return CardView(self.iccid, self.enterprise_id, self.operator, self.pool_id,
-                        self.package_bytes, self.cycle, self.cycle_usage_bytes,
-                        self.desired_status, self.stop_reasons, self.network_status,
-                        self.warn_percents, control)
+def _card_view(*, target: CardStatus | None, state: ControlState | None, attempts: int | None,
+               last_command: str | None, last_outcome: str | None, last_error: str | None,
+               last_command_at: datetime | None, **card: Any) -> CardView:
+    """A card view from a row of `_VIEW`: the control columns are NULL until the reconciler
+    has acted on the card."""
+    control = None
+    if target is not None and state is not None:
+        control = Control(target, state, attempts or 0, last_command, last_outcome, last_error,
+                          last_command_at)
+    return CardView(**card, control=control)
 
 
 _VIEW = """
@@ -139,12 +120,12 @@ WHERE iccid = %(iccid)s AND %(manual)s = ANY(stop_reasons)
 
 
 async def get_card(conn: Conn, iccid: str) -> CardView:
-    async with conn.cursor(row_factory=class_row(_CardRow)) as cur:
+    async with conn.cursor(row_factory=kwargs_row(_card_view)) as cur:
         await cur.execute(_VIEW, (iccid,))
-        row = await cur.fetchone()
-    if row is None:
+        view = await cur.fetchone()
+    if view is None:
         raise NotFound(f"card {iccid}")
-    return row.view()
+    return view
 
 
 async def _check_pool(conn: Conn, pool_id: str, enterprise_id: str) -> None:

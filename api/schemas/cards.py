@@ -16,30 +16,24 @@ from api.schemas.common import (
     Operator,
     Percents,
     Strict,
+    default_warnings,
 )
 
 MAX_IMPORT_CARDS = 10_000
 
 
-def _default_warnings() -> list[int]:
-    return [80, 90]
-
-
-class CardCreate(Strict):
-    iccid: Iccid
-    enterprise_id: Ident
-    operator: Operator
-    package_bytes: Bytes | None = None
-    pool_id: Ident | None = None
-    warn_percents: Percents = Field(default_factory=_default_warnings)
-
-
 class CardImportItem(Strict):
+    """A card of a bulk import (its enterprise is the import's)."""
+
     iccid: Iccid
     operator: Operator
     package_bytes: Bytes | None = None
     pool_id: Ident | None = None
-    warn_percents: Percents = Field(default_factory=_default_warnings)
+    warn_percents: Percents = Field(default_factory=default_warnings)
+
+
+class CardCreate(CardImportItem):
+    enterprise_id: Ident
 
 
 class CardImport(Strict):

@@ -11,11 +11,16 @@ from core.operators import CardStatus, NetworkStatus, Operator
 from domain.usage.validation import ICCID_RE, iccid_problem
 
 __all__ = ["Bytes", "CardStatus", "ErrorDetail", "Iccid", "Ident", "NetworkStatus", "Operator",
-           "Percents", "Strict", "TimeZone"]
+           "Percents", "Strict", "TimeZone", "default_warnings"]
 
 Ident = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 Bytes = Annotated[int, Field(ge=0, le=1 << 62)]
 Percents = Annotated[list[Annotated[int, Field(ge=1, le=100)]], Field(max_length=10)]
+
+
+def default_warnings() -> list[int]:
+    """Warn at 80 % and 90 % of a package or pool limit unless told otherwise."""
+    return [80, 90]
 
 
 def _valid_iccid(value: str) -> str:

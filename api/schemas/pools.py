@@ -6,11 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Bytes, Ident, Percents, Strict
-
-
-def _default_warnings() -> list[int]:
-    return [80, 90]
+from api.schemas.common import Bytes, Ident, Percents, Strict, default_warnings
 
 
 class PoolCreate(Strict):
@@ -18,7 +14,7 @@ class PoolCreate(Strict):
     enterprise_id: Ident
     limit_bytes: Bytes
     per_card_limit_bytes: Bytes | None = None
-    warn_percents: Percents = Field(default_factory=_default_warnings)
+    warn_percents: Percents = Field(default_factory=default_warnings)
 
 
 class PoolUpdate(Strict):

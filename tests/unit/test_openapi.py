@@ -4,10 +4,12 @@ dependencies (api/openapi.py); building the app connects nothing."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from api.app import create_app
+from api.routers.series import attachment
 from core.settings import load_settings
 
 ERROR_DETAIL = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorDetail"}}}
@@ -56,3 +58,12 @@ def test_errors_are_json_whatever_the_success_media_type(schema: dict[str, Any])
         assert responses[code]["content"] == ERROR_DETAIL
     assert list(responses["422"]["content"]) == ["application/json"]
     assert schema["components"]["schemas"]["ErrorDetail"]["required"] == ["detail"]
+
+
+@pytest.mark.parametrize("name", ['E\U000ece5b"\r\n-2030-01-cards.csv', "acme-2030-01-cards.csv"])
+def test_the_export_file_name_is_a_safe_header_for_any_text(name: str) -> None:
+    disposition = attachment(name)
+    disposition.encode("latin-1")  # a header must be Latin-1
+    assert "\r" not in disposition and "\n" not in disposition
+    assert disposition.count('"') == 2  # the fallback name cannot close its quotes early
+    assert disposition.endswith("filename*=UTF-8''" + quote(name, safe=""))
