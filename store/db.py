@@ -27,6 +27,18 @@ class Keep(Enum):
 KEEP = Keep.KEEP
 
 
+async def set_fields(conn: Conn, table: str, key_column: str, key: object,
+                     changes: dict[str, object]) -> None:
+    """One UPDATE of the row `key_column = key` setting every change not left out (`KEEP`);
+    identifiers only through `sql.Identifier`."""
+    sent = {column: value for column, value in changes.items() if value is not KEEP}
+    if not sent:
+        return
+    assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in sent)
+    await conn.execute(sql.SQL("UPDATE {} SET {} WHERE {} = %s").format(
+        sql.Identifier(table), assignments, sql.Identifier(key_column)), (*sent.values(), key))
+
+
 def create_pool(url: str, *, max_size: int = 10) -> AsyncConnectionPool[Conn]:
     """A connection pool that is not opened yet: the caller opens it in its lifespan."""
     return AsyncConnectionPool(url, min_size=1, max_size=max_size, open=False,

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import class_row
 
-from store.db import KEEP, Conn, Keep
+from store.db import KEEP, Conn, Keep, set_fields
 from store.errors import AlreadyExists, NotFound
 
 
@@ -22,7 +21,6 @@ class Enterprise:
 
 _INSERT = "INSERT INTO enterprises (enterprise_id, name, timezone) VALUES (%s, %s, %s)"
 _GET = "SELECT enterprise_id, name, timezone, webhook_url FROM enterprises WHERE enterprise_id = %s"
-_SET = "UPDATE enterprises SET {} = %s WHERE enterprise_id = %s"
 
 
 async def create_enterprise(conn: Conn, enterprise_id: str, name: str, timezone: str
@@ -53,8 +51,5 @@ async def update_enterprise(
         changes: dict[str, object] = {"name": name, "timezone": timezone,
                                       "webhook_url": webhook_url,
                                       "webhook_secret": webhook_secret}
-        for column, value in changes.items():
-            if value is not KEEP:
-                await conn.execute(sql.SQL(_SET).format(sql.Identifier(column)),
-                                   (value, enterprise_id))
+        await set_fields(conn, "enterprises", "enterprise_id", enterprise_id, changes)
         return await get_enterprise(conn, enterprise_id)

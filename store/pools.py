@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import class_row
 
-from store.db import KEEP, Conn, Keep
+from store.db import KEEP, Conn, Keep, set_fields
 from store.errors import AlreadyExists, NotFound
 from store.quota import Outcome, evaluate
 
@@ -52,7 +51,6 @@ INSERT INTO pools (pool_id, enterprise_id, limit_bytes, per_card_limit_bytes, wa
 VALUES (%s, %s, %s, %s, %s)
 """
 _LOCK = "SELECT 1 FROM pools WHERE pool_id = %s FOR UPDATE"
-_SET = "UPDATE pools SET {} = %s WHERE pool_id = %s"
 
 # The current cycle's pool total, recomputed from its members (self-healing on every change).
 _RESYNC = """
@@ -110,10 +108,7 @@ async def update_pool(
         changes: dict[str, object] = {"limit_bytes": limit_bytes,
                                       "per_card_limit_bytes": per_card_limit_bytes,
                                       "warn_percents": warn_percents}
-        for column, value in changes.items():
-            if value is not KEEP:
-                await conn.execute(sql.SQL(_SET).format(sql.Identifier(column)),
-                                   (value, pool_id))
+        await set_fields(conn, "pools", "pool_id", pool_id, changes)
         await conn.execute(_RESYNC, (pool_id,))
         members = [pool_id] if per_card_limit_bytes is not KEEP else []
         outcome = await evaluate(conn, pool_ids=[pool_id], members_of=members,
