@@ -1,66 +1,203 @@
-"""China Telecom CMP: `query.do?method=...` calls, one card per call."""
+"""China Telecom CMP: `query.do?method=...` with DES-encrypted `passWord` and `sign`; each
+method answers in its own format: XML, JSON or plain text (connectors/DIALECTS.md)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
+from xml.etree.ElementTree import Element  # noqa: S405 - only the type; parsing is defused
 
 import httpx
+from defusedxml import ElementTree
+from defusedxml.common import DefusedXmlException
 
-from connectors.base import OperatorError
+from connectors.base import OperatorError, confirm_by_status, megabytes
+from core.ctcc_des import password_field, sign_field
 from core.operators import CardStatus
-from domain.control.results import CommandResult, Result
+from domain.control.results import CardRef, CommandResult, Reading, Result
 
-_CODES = {"0": Result.CHANGED, "-5": Result.COOLDOWN, "-9": Result.RATE_LIMITED,
-          "-1": Result.TRANSIENT}
-STOP, RESUME = "19", "20"
+STOP, RESUME = "19", "20"  # 停机保号, 停机保号后复机 [S17, S18, S20]
+ORDER_TYPE: dict[CardStatus, str] = {"stopped": STOP, "active": RESUME}
+# productMainStatusCd [S17, S22]: (CardPulse status, name, held by the operator).
+STATUSES: dict[str, tuple[str, str, bool]] = {
+    "1": ("stopped", "可激活 activatable", False),
+    "2": ("active", "测试激活 test-active", False),
+    "3": ("stopped", "测试去激活 test-deactivated", False),
+    "4": ("active", "在用 in use", False),
+    "5": ("stopped", "停机 stopped", False),
+    "6": ("stopped", "运营商管理状态 operator-managed", True),
+    "7": ("stopped", "拆机 terminated", True),
+}
+# No CTCC error table is public: answers are told apart by code (sim-only) and by message.
+_REPEAT_WORDS = ("已存在", "无需", "重复")  # "已存在相关停机记录，无需再次办理停机" [S18]
+_COOLDOWN_WORDS = ("频繁",)
+_HELD_WORDS = ("管理停机", "不允许复机")
+_CODES = {"-1": Result.TRANSIENT, "-5": Result.COOLDOWN, "-6": Result.HELD}
+# The parameters each method's sign covers beside card, user_id, password and method [S17].
+SIGNED: dict[str, tuple[str, ...]] = {
+    "disabledNumber": ("acctCd", "orderTypeId"),
+    "queryTraffic": ("needDtl",),
+    "queryTrafficByDate": ("startDate", "endDate"),
+}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One CMP answer, whatever its format: the result code (None for plain text) and text."""
+
+    code: str | None
+    message: str
+    xml: Element | None = None
+    json: dict[str, Any] | None = None
+
+
+def parse(body: bytes) -> Answer:
+    """XML (`<result>`/`<IRESULT>`), JSON (`resultCode`) or a plain-text message."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if text.startswith("<"):
+        try:
+            root = ElementTree.fromstring(text)
+        except (ElementTree.ParseError, DefusedXmlException) as exc:
+            raise OperatorError(Result.TRANSIENT, f"bad XML answer: {exc}") from None
+        code = _xml_text(root, "result", "IRESULT", "RESULT")
+        return Answer(code, _xml_text(root, "resultMsg", "SMSG") or "", xml=root)
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise OperatorError(Result.TRANSIENT, "bad JSON answer") from None
+        if isinstance(data, dict):
+            code = data.get("resultCode", data.get("RESULT"))
+            return Answer(None if code is None else str(code),
+                          str(data.get("resultMsg", data.get("SMSG", ""))), json=data)
+    return Answer(None, text)
+
+
+def _xml_text(root: Element, *names: str) -> str | None:
+    for name in names:
+        found = root.find(f".//{name}") if root.tag != name else root
+        if found is not None and found.text is not None:
+            return found.text.strip()
+    return None
+
+
+def result_of(answer: Answer) -> Result:
+    """A change's answer: 0 is an accepted order (completed later, "竣工" [S23])."""
+    if answer.code == "0":
+        return Result.SUBMITTED
+    words = answer.message
+    if any(w in words for w in _REPEAT_WORDS):
+        return Result.ALREADY
+    if any(w in words for w in _COOLDOWN_WORDS):
+        return Result.COOLDOWN
+    if any(w in words for w in _HELD_WORDS):
+        return Result.HELD
+    return _CODES.get(answer.code or "", Result.REJECTED)
+
+
+def reading_of(code: str) -> Reading:
+    known = STATUSES.get(code)
+    if known is None:
+        return Reading("unknown", code, "unknown code")
+    status, name, held = known
+    return Reading("active" if status == "active" else "stopped", code, name, held)
+
+
+def card_param(card: CardRef) -> dict[str, str]:
+    """The access number (149/10649) when known [S17, S21], else the ICCID [S22]."""
+    return {"access_number": card.msisdn} if card.msisdn else {"iccid": card.iccid}
 
 
 class CtccClient:
-    """One CMP account."""
+    """One CMP account; no rate limit is published, so the reconciler keeps it slow."""
 
     dialect = "ctcc"
     max_batch = 1
-    rate_per_s = 10.0
-    in_flight = 2
+    rate_per_s = 2.0
+    in_flight = 1
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, user_id: str, password: str
-                 ) -> None:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, user_id: str, password: str,
+                 key: str) -> None:
         self._http = http
         self._url = base_url.rstrip("/") + "/m2m_ec/query.do"
-        self._auth = {"user_id": user_id, "passWord": password, "sign": "cardpulse"}
+        self._user = user_id
+        self._password = password
+        self._key = key
 
-    async def _call(self, method: str, **params: str) -> dict[str, Any]:
+    def params(self, method: str, card: CardRef, **extra: str) -> dict[str, str]:
+        """Every parameter of a call, with `passWord` and `sign` as the CTCC demo makes them:
+        the sign covers the card, user, plain password, method and the method's own
+        values [S17, S19]."""
+        ident = card_param(card)
+        values = [*ident.values(), self._user, self._password, method,
+                  *(extra[name] for name in SIGNED.get(method, ()))]
+        return {"method": method, **ident, "user_id": self._user,
+                "passWord": password_field(self._password, self._key),
+                "sign": sign_field(values, self._key), **extra}
+
+    async def _call(self, method: str, card: CardRef, **extra: str) -> Answer:
         try:
-            answer = await self._http.get(self._url, params={"method": method, **self._auth,
-                                                             **params})
-            body: dict[str, Any] = answer.json()
-        except (httpx.HTTPError, ValueError) as exc:
+            answer = await self._http.get(self._url, params=self.params(method, card, **extra))
+        except httpx.HTTPError as exc:
             raise OperatorError(Result.TRANSIENT, f"{type(exc).__name__}: {exc}") from None
-        code = str(body.get("resultCode"))
-        if code != "0":
-            raise OperatorError(_CODES.get(code, Result.REJECTED),
-                                f"resultCode {code}: {body.get('resultMsg', '')}")
-        return body
+        if answer.status_code >= 500:
+            raise OperatorError(Result.TRANSIENT, f"HTTP {answer.status_code}")
+        return parse(answer.content)
 
-    async def set_status(self, iccids: Sequence[str], target: CardStatus) -> list[CommandResult]:
-        order = STOP if target == "stopped" else RESUME
+    async def _query(self, method: str, card: CardRef, **extra: str) -> Answer:
+        """A query: anything but result 0 fails the call."""
+        answer = await self._call(method, card, **extra)
+        if answer.code != "0":
+            result = _CODES.get(answer.code or "", Result.TRANSIENT)
+            raise OperatorError(result, f"{method}: {answer.code} {answer.message}".strip())
+        return answer
+
+    async def set_status(self, cards: Sequence[CardRef], target: CardStatus
+                         ) -> list[CommandResult]:
         results = []
-        for iccid in iccids:
-            try:
-                body = await self._call("disabledNumber", access_number=iccid,
-                                        orderTypeId=order)
-                message = str(body.get("resultMsg", ""))
-                done = Result.ALREADY if "already" in message.lower() else Result.CHANGED
-                results.append(CommandResult(iccid, done, message))
+        for card in cards:
+            try:  # acctCd must be sent, empty: "不传入会报错" [S20]
+                answer = await self._call("disabledNumber", card, acctCd="",
+                                          orderTypeId=ORDER_TYPE[target])
             except OperatorError as exc:
-                results.append(CommandResult(iccid, exc.result, exc.detail))
+                results.append(CommandResult(card.iccid, exc.result, exc.detail))
+                continue
+            results.append(CommandResult(card.iccid, result_of(answer),
+                                         f"{answer.code or 'text'} {answer.message}".strip()))
         return results
 
-    async def status(self, iccid: str) -> CardStatus:
-        body = await self._call("queryCardMainStatus", access_number=iccid)
-        return "stopped" if str(body.get("productMainStatusCd")) == "2" else "active"
+    async def confirm(self, card: CardRef, target: CardStatus, ticket: str | None
+                      ) -> CommandResult:
+        return await confirm_by_status(self, card, target)
 
-    async def usage_bytes(self, iccid: str) -> int:
-        body = await self._call("queryTraffic", access_number=iccid)
-        return int(float(body["usedKB"]) * 1024)
+    async def status(self, card: CardRef) -> Reading:
+        """`productInfo[0].productMainStatusCd` of the JSON answer [S18, S22]."""
+        answer = await self._query("queryCardMainStatus", card)
+        info = (answer.json or {}).get("productInfo")
+        if not isinstance(info, list) or not info or not isinstance(info[0], dict):
+            raise OperatorError(Result.TRANSIENT, "queryCardMainStatus without productInfo")
+        return reading_of(str(info[0].get("productMainStatusCd")))
+
+    async def _traffic(self, method: str, card: CardRef, **extra: str) -> int:
+        answer = await self._query(method, card, **extra)
+        total = None if answer.xml is None else _xml_text(answer.xml, "TOTAL_BYTES_CNT")
+        if total is None:
+            raise OperatorError(Result.TRANSIENT, f"{method} without TOTAL_BYTES_CNT")
+        return megabytes(total)
+
+    async def usage_bytes(self, card: CardRef) -> int:
+        """This month, cumulative, from `TOTAL_BYTES_CNT` ("x.xxMB") [S21]."""
+        return await self._traffic("queryTraffic", card, needDtl="0")
+
+    async def cycle_bytes(self, cards: Sequence[CardRef], first_day: date, last_day: date
+                          ) -> dict[str, int] | None:
+        """A closed cycle from `queryTrafficByDate` [S18, S19], one card per call."""
+        totals = {}
+        for card in cards:
+            totals[card.iccid] = await self._traffic(
+                "queryTrafficByDate", card, startDate=first_day.strftime("%Y%m%d"),
+                endDate=last_day.strftime("%Y%m%d"), needDtl="0")
+        return totals

@@ -19,5 +19,6 @@ def build_clients(settings: Settings, http: httpx.AsyncClient) -> dict[str, Oper
         "jasper": JasperClient(http, base, settings.jasper_username,
                                settings.jasper_api_key.get_secret_value()),
         "ctcc": CtccClient(http, base, settings.ctcc_user_id,
-                           settings.ctcc_password.get_secret_value()),
+                           settings.ctcc_password.get_secret_value(),
+                           settings.ctcc_key.get_secret_value()),
     }

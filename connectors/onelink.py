@@ -1,4 +1,5 @@
-"""China Mobile OneLink v5: token + transid on every call, batch changes as polled jobs."""
+"""China Mobile OneLink v5: token + transid on every call; single changes are orders, batch
+changes are jobs keyed by MSISDN (connectors/DIALECTS.md)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,81 @@ import asyncio
 import itertools
 import time
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from connectors.base import OperatorError, all_failed
-from core.operators import CardStatus
-from domain.control.results import CommandResult, Result
+from connectors.base import OperatorError, all_failed, confirm_by_status, kilobytes
+from core.clock import now
+from core.operators import OPERATOR_TIMEZONE, CardStatus
+from domain.control.results import CardRef, CommandResult, Reading, Result
 
-_CODES = {
-    "0": Result.CHANGED, "12107": Result.ALREADY, "12108": Result.COOLDOWN,
-    "12029": Result.RATE_LIMITED, "12500": Result.TRANSIENT,
+OK, TOKEN_INVALID = "0", "12021"  # noqa: S105 - status codes, not secrets
+_CODES = {  # sim-only but for OK (see DIALECTS.md); anything unknown is a final refusal
+    OK: Result.CHANGED, "12107": Result.ALREADY, "12108": Result.COOLDOWN,
+    "12029": Result.RATE_LIMITED, "12500": Result.TRANSIENT, "12098": Result.HELD,
 }
-TOKEN_INVALID = "12021"  # noqa: S105 - a status code, not a secret
+# Batch operType: 9 active→stopped, 11 stopped→active, with reason 01 (self-initiated) [S2, S4].
+BATCH_OPER: dict[CardStatus, str] = {"stopped": "9", "active": "11"}
+SINGLE_OPER: dict[CardStatus, str] = {"stopped": "0", "active": "1"}
+SELF_INITIATED = "01"
+# jobStatus [S5]: 0 pending, 1 processing, 2 done, 3 done with failures, 4 failed.
+JOB_RUNNING, JOB_DONE, JOB_FAILED = ("0", "1"), ("2", "3"), "4"
+ORDER_DONE, ORDER_FAILED = "completed", "failed"
+_BEIJING = ZoneInfo(OPERATOR_TIMEZONE)
+
+# cardStatus by platform [S4; S2 CardStateTransition]: (CardPulse status, name, held).
+STATUSES: dict[str, tuple[str, str, bool]] = {
+    "1": ("stopped", "待激活 pending activation", False),
+    "2": ("active", "已激活 active", False),
+    "4": ("stopped", "停机 stopped", False),
+    "6": ("stopped", "可测试 testable", False),
+    "7": ("stopped", "库存 inventory", False),
+    "8": ("stopped", "预销户 pre-cancellation", True),
+    "9": ("stopped", "已销户 cancelled", True),
+    "00": ("active", "正常 normal", False),
+    "01": ("stopped", "单向停机 one-way barred", False),
+    "02": ("stopped", "停机 stopped", False),
+    "03": ("stopped", "预销号 pre-cancellation", True),
+    "04": ("stopped", "销号 cancelled", True),
+    "05": ("stopped", "过户 transferred", True),
+    "06": ("stopped", "休眠 dormant", False),
+    "07": ("stopped", "待激活 pending activation", False),
+    "99": ("stopped", "号码不存在 no such number", True),
+}
 
 
 def result_of(code: str) -> Result:
     """Map a OneLink status code to a result; unknown codes are not retried."""
     return _CODES.get(code, Result.REJECTED)
+
+
+def reading_of(code: str) -> Reading:
+    """A `cardStatus` code, CT or PB platform, as CardPulse reads it."""
+    known = STATUSES.get(code)
+    if known is None:
+        return Reading("unknown", code, "unknown code")
+    status, name, held = known
+    return Reading("active" if status == "active" else "stopped", code, name, held)
+
+
+def card_param(card: CardRef) -> dict[str, str]:
+    """Exactly one identifier per call ("三选一"): the MSISDN when known, else the ICCID."""
+    return {"msisdn": card.msisdn} if card.msisdn else {"iccid": card.iccid}
+
+
+def first(body: dict[str, Any]) -> dict[str, Any]:
+    """The first entry of a successful answer's `result`; a failed answer raises."""
+    code = str(body.get("status"))
+    if code != OK:
+        raise OperatorError(result_of(code), f"{code} {body.get('message', '')}".strip())
+    result = body.get("result")
+    if not isinstance(result, list) or not result or not isinstance(result[0], dict):
+        raise OperatorError(Result.TRANSIENT, "answer without a result")
+    entry: dict[str, Any] = result[0]
+    return entry
 
 
 class OneLinkClient:
@@ -48,7 +106,9 @@ class OneLinkClient:
         self._job_timeout_s = job_timeout_s
 
     def transid(self) -> str:
-        return f"{self._appid}{time.strftime('%Y%m%d%H%M%S')}{next(self._seq) % 10**8:08d}"
+        """appid + YYYYMMDDHHMMSS in Beijing time + an 8-digit sequence [S4, S6]."""
+        stamp = now().astimezone(_BEIJING).strftime("%Y%m%d%H%M%S")
+        return f"{self._appid}{stamp}{next(self._seq) % 10**8:08d}"
 
     async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         try:
@@ -58,23 +118,22 @@ class OneLinkClient:
         if answer.status_code >= 500:
             raise OperatorError(Result.TRANSIENT, f"HTTP {answer.status_code}")
         try:
-            body: dict[str, Any] = answer.json()
+            body = answer.json()
         except ValueError:
             raise OperatorError(Result.TRANSIENT, "answer is not JSON") from None
+        if not isinstance(body, dict):
+            raise OperatorError(Result.TRANSIENT, "answer is not a JSON object")
         return body
 
     async def _token_value(self) -> str:
         async with self._lock:
             if self._token is None or time.monotonic() >= self._token_until:
-                body = await self._get("get/token", {"appid": self._appid,
-                                                     "password": self._password,
-                                                     "transid": self.transid()})
-                if body.get("status") != "0":
-                    raise OperatorError(result_of(str(body.get("status"))),
-                                        f"token: {body.get('message')}")
-                entry = body["result"][0]
+                entry = first(await self._get("get/token", {
+                    "appid": self._appid, "password": self._password,
+                    "transid": self.transid()}))
                 self._token = str(entry["token"])
-                self._token_until = time.monotonic() + float(entry.get("ttl", 3600)) * 0.8
+                ttl = float(entry.get("ttl", 3600))  # a string on the wire [S6]
+                self._token_until = time.monotonic() + ttl * 0.8
             return self._token
 
     async def call(self, path: str, **params: str) -> dict[str, Any]:
@@ -87,46 +146,138 @@ class OneLinkClient:
             self._token = None
         raise OperatorError(Result.TRANSIENT, "token refused twice")
 
-    async def set_status(self, iccids: Sequence[str], target: CardStatus) -> list[CommandResult]:
-        oper = "0" if target == "stopped" else "1"
-        try:
-            if len(iccids) == 1:
-                body = await self.call("change/sim-status", iccid=iccids[0], operType=oper)
-                code = str(body.get("status"))
-                return [CommandResult(iccids[0], result_of(code), str(body.get("message", "")))]
-            return await self._batch(iccids, oper)
-        except OperatorError as exc:
-            return all_failed(iccids, exc)
+    async def set_status(self, cards: Sequence[CardRef], target: CardStatus
+                         ) -> list[CommandResult]:
+        """Cards with a number go as one batch job; the others (or a lone card) as orders."""
+        numbered = [c for c in cards if c.msisdn]
+        batch = numbered if len(numbered) > 1 else []
+        singles = [c for c in cards if c not in batch]
+        results = [await self._single(card, target) for card in singles]
+        if batch:
+            try:
+                results += await self._batch(batch, target)
+            except OperatorError as exc:
+                results += all_failed(batch, exc)
+        return await self._explain_held(results, {c.iccid: c for c in cards})
 
-    async def _batch(self, iccids: Sequence[str], oper: str) -> list[CommandResult]:
-        body = await self.call("change/sim-status/batch", iccids="_".join(iccids), operType=oper)
-        if body.get("status") != "0":
-            raise OperatorError(result_of(str(body.get("status"))), str(body.get("message")))
-        job = str(body["result"][0]["jobId"])
+    async def _single(self, card: CardRef, target: CardStatus) -> CommandResult:
+        """`change/sim-status`: an order, done when `query/order-info` says completed."""
+        try:
+            entry = first(await self.call("change/sim-status", **card_param(card),
+                                          operType=SINGLE_OPER[target]))
+        except OperatorError as exc:
+            return CommandResult(card.iccid, exc.result, exc.detail)
+        order = str(entry.get("orderNum", ""))
+        return CommandResult(card.iccid, Result.SUBMITTED, f"order {order}", order or None)
+
+    async def _batch(self, cards: Sequence[CardRef], target: CardStatus
+                     ) -> list[CommandResult]:
+        body = await self.call("change/sim-status/batch",
+                               msisdns="_".join(str(c.msisdn) for c in cards),
+                               operType=BATCH_OPER[target], reason=SELF_INITIATED)
+        code = str(body.get("status"))
+        if result_of(code) is Result.COOLDOWN:  # one card in its cooldown fails them all [S4]
+            return [CommandResult(c.iccid, Result.COOLDOWN, f"{code} batch refused: "
+                                  f"{body.get('message', '')}", whole_batch=True)
+                    for c in cards]
+        job = str(first(body)["jobId"])
         deadline = time.monotonic() + self._job_timeout_s
         while time.monotonic() < deadline:
             await asyncio.sleep(self._job_poll_s)
-            answer = await self.call("query/sim-batch-result", jobId=job)
-            code = str(answer.get("status"))
-            if code != "0":
-                raise OperatorError(result_of(code), str(answer.get("message")))
-            entry = answer["result"][0]
-            if str(entry.get("state")) == "1":
-                found = {str(r["iccid"]): r for r in entry.get("results", [])}
-                return [CommandResult(i, result_of(str(found[i]["status"])),
-                                      str(found[i].get("message", "")))
-                        if i in found else CommandResult(i, Result.TRANSIENT, "missing in job")
-                        for i in iccids]
-        raise OperatorError(Result.TRANSIENT, f"batch job {job} still processing")
+            entry = first(await self.call("query/sim-batch-result", jobId=job))
+            state = str(entry.get("jobStatus"))
+            if state in JOB_DONE:
+                return self._job_results(cards, entry.get("resultList") or [])
+            if state == JOB_FAILED:
+                raise OperatorError(Result.TRANSIENT, f"batch job {job} failed")
+            if state not in JOB_RUNNING:
+                raise OperatorError(Result.TRANSIENT, f"batch job {job}: jobStatus {state!r}")
+        # Still running: the job may yet complete; status reads will tell.
+        return [CommandResult(c.iccid, Result.SUBMITTED, f"batch job {job} still running")
+                for c in cards]
 
-    async def status(self, iccid: str) -> CardStatus:
-        body = await self.call("query/sim-status", iccid=iccid)
-        if body.get("status") != "0":
-            raise OperatorError(result_of(str(body.get("status"))), str(body.get("message")))
-        return "stopped" if str(body["result"][0]["cardStatus"]) == "4" else "active"
+    @staticmethod
+    def _job_results(cards: Sequence[CardRef], listed: list[dict[str, Any]]
+                     ) -> list[CommandResult]:
+        """Per-card results are keyed by MSISDN (`resultType` 1) [S5]: map them back."""
+        by_number = {str(r.get("resultId")): r for r in listed if isinstance(r, dict)}
+        results = []
+        for card in cards:
+            found = by_number.get(str(card.msisdn))
+            if found is None:
+                results.append(CommandResult(card.iccid, Result.TRANSIENT, "missing in job"))
+                continue
+            code = str(found.get("status"))
+            results.append(CommandResult(card.iccid, result_of(code),
+                                         f"{code} {found.get('message', '')}".strip()))
+        return results
 
-    async def usage_bytes(self, iccid: str) -> int:
-        body = await self.call("query/sim-data-usage", iccid=iccid)
-        if body.get("status") != "0":
-            raise OperatorError(result_of(str(body.get("status"))), str(body.get("message")))
-        return int(float(body["result"][0]["dataAmount"]) * 1024)
+    async def _explain_held(self, results: list[CommandResult], cards: dict[str, CardRef]
+                            ) -> list[CommandResult]:
+        """Add the operator's stop reason and freeze to each operator-held answer."""
+        explained = []
+        for result in results:
+            if result.result is Result.HELD:
+                why = await self.stop_reason(cards[result.iccid])
+                result = CommandResult(result.iccid, result.result, f"{result.detail}; {why}")
+            explained.append(result)
+        return explained
+
+    async def stop_reason(self, card: CardRef) -> str:
+        """Why the operator holds the card: its stop reason and management freeze."""
+        parts = []
+        try:
+            reason = first(await self.call("query/sim-stop-reason", **card_param(card)))
+            parts.append(f"stop reason {reason.get('stopReason') or 'none'}")
+            freeze = first(await self.call("query/sim-manage-stop-restart-status",
+                                           **card_param(card)))
+            if str(freeze.get("manageStopRestartStatus")) == "1":
+                parts.append(f"management freeze {freeze.get('reason') or ''}".strip())
+        except OperatorError as exc:
+            parts.append(f"reason unknown ({exc.detail})")
+        return ", ".join(parts)
+
+    async def confirm(self, card: CardRef, target: CardStatus, ticket: str | None
+                      ) -> CommandResult:
+        """By the order (`query/order-info`) when there is one, else by a status read."""
+        if not ticket:
+            return await confirm_by_status(self, card, target)
+        try:
+            entry = first(await self.call("query/order-info", orderNum=ticket))
+        except OperatorError as exc:
+            return CommandResult(card.iccid, exc.result, exc.detail, ticket)
+        state = str(entry.get("orderStatus"))
+        if state == ORDER_DONE:
+            return CommandResult(card.iccid, Result.CHANGED, f"order {ticket} completed")
+        if state == ORDER_FAILED:
+            return CommandResult(card.iccid, Result.TRANSIENT, f"order {ticket} failed")
+        return CommandResult(card.iccid, Result.SUBMITTED, f"order {ticket} {state}", ticket)
+
+    async def status(self, card: CardRef) -> Reading:
+        entry = first(await self.call("query/sim-status", **card_param(card)))
+        return reading_of(str(entry.get("cardStatus")))
+
+    async def usage_bytes(self, card: CardRef) -> int:
+        """Month to date: PB numbers up to 24:00 yesterday, CT numbers real time [S1, S4]."""
+        entry = first(await self.call("query/sim-data-usage", **card_param(card)))
+        return kilobytes(str(entry.get("dataAmount")))
+
+    async def cycle_bytes(self, cards: Sequence[CardRef], first_day: date, last_day: date
+                          ) -> dict[str, int] | None:
+        """A closed calendar month from `sim-data-usage-monthly/batch` (numbered cards only)."""
+        if first_day.day != 1:
+            return None  # the monthly call counts calendar months only
+        by_number = {str(c.msisdn): c.iccid for c in cards if c.msisdn}
+        numbers = sorted(by_number)
+        totals: dict[str, int] = {}
+        for start in range(0, len(numbers), self.max_batch):
+            chunk = numbers[start:start + self.max_batch]
+            body = await self.call("query/sim-data-usage-monthly/batch",
+                                   msisdns="_".join(chunk),
+                                   queryDate=first_day.strftime("%Y%m"))
+            first(body)
+            for entry in body["result"]:
+                iccid = by_number.get(str(entry.get("msisdn")))
+                if iccid is not None:
+                    totals[iccid] = kilobytes(str(entry.get("dataAmount")))
+        return totals

@@ -16,6 +16,8 @@ class ControlsMetrics:
     call_seconds: Histogram
     queue_depth: Gauge
     failed_cards: Gauge
+    held_cards: Gauge
+    confirmations: Counter
     enforcement_seconds: Histogram
 
     @classmethod
@@ -32,6 +34,13 @@ class ControlsMetrics:
                               ["dialect"], registry=registry),
             failed_cards=Gauge("cardpulse_control_failed_cards",
                                "Cards whose commands failed for good", registry=registry),
+            held_cards=Gauge("cardpulse_control_operator_held_cards",
+                             "Cards the operator stopped or froze itself, whose resume it "
+                             "refuses (not retried)", registry=registry),
+            confirmations=Counter(
+                "cardpulse_operator_confirmations",
+                "Checks of changes the operator accepted but had not yet confirmed, by what "
+                "the check found", ["dialect", "outcome"], registry=registry),
             enforcement_seconds=Histogram(
                 "cardpulse_enforcement_latency_seconds",
                 "From the record (or change) that decided a card's state to the operator "

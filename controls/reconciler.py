@@ -23,10 +23,11 @@ from prometheus_client import CollectorRegistry
 from connectors.base import OperatorClient
 from controls.metrics import ControlsMetrics
 from core.limits import TokenBucket
-from domain.control.plan import Batch, after, not_before, plan
+from core.operators import CardStatus
+from domain.control.plan import Batch, Confirming, Next, after, after_check, plan_round
 from domain.control.results import CommandResult, Result
 from store import controls as queries
-from store.controls import Answer
+from store.controls import Actionable, Answer
 from store.db import Reconnecting
 
 log = logging.getLogger(__name__)
@@ -40,23 +41,40 @@ class Policy:
     backoff_cap_s: float
     scan_s: float
     scan_limit: int
+    confirm_first_s: float = 1.0
+    confirm_cap_s: float = 60.0
+    confirm_deadline_s: float = 1800.0
 
 
 class OperatorLane:
-    """Everything toward one operator: its client, rate and in-flight limits."""
+    """Everything toward one operator: its client, rate and in-flight limits, batch size and
+    per-card cooldown (None: the policy's)."""
 
-    def __init__(self, client: OperatorClient, rate_per_s: float | None = None) -> None:
+    def __init__(self, client: OperatorClient, rate_per_s: float | None = None, *,
+                 in_flight: int | None = None, max_batch: int | None = None,
+                 cooldown_s: float | None = None) -> None:
         self.client = client
         self.bucket = TokenBucket(rate_per_s or client.rate_per_s, burst=1.0)
-        self.in_flight = asyncio.Semaphore(client.in_flight)
+        self.in_flight = asyncio.Semaphore(in_flight or client.in_flight)
+        self.max_batch = min(max_batch or client.max_batch, client.max_batch)
+        self.cooldown_s = cooldown_s
 
     async def send(self, batch: Batch) -> list[CommandResult]:
         async with self.in_flight:
             await self.bucket.acquire()
-            results = await self.client.set_status(batch.iccids, batch.target)
+            results = await self.client.set_status(batch.cards, batch.target)
         if any(r.result is Result.RATE_LIMITED for r in results):
             self.bucket.slow_down(1.0)
         return results
+
+    async def confirm(self, found: Actionable) -> CommandResult:
+        async with self.in_flight:
+            await self.bucket.acquire()
+            result = await self.client.confirm(found.work.card, found.work.target,
+                                               found.ticket)
+        if result.result is Result.RATE_LIMITED:
+            self.bucket.slow_down(1.0)
+        return result
 
 
 class Reconciler:
@@ -114,19 +132,17 @@ class Reconciler:
         self._metrics.queue_depth.labels(operator).set(len(found))
         if not found:
             return 0
-        now = datetime.now(UTC)
-        waits = {a.work.iccid: not_before(a.last_change, self._policy.card_cooldown_s, now)
-                 for a in found}
-        cooling = [a for a in found if waits[a.work.iccid] > 0]
-        ready = [a for a in found if waits[a.work.iccid] == 0]
-        waiting = [Answer(a.work.iccid, a.work.target, "pending", a.work.attempts,
-                          waits[a.work.iccid]) for a in cooling]
-        await self._record(waiting)
         lane = self._lanes[operator]
-        batches = plan([a.work for a in ready], {operator: lane.client.max_batch})
-        attempts = {a.work.iccid: a.work.attempts for a in ready}
-        decided = {a.work.iccid: a.decided_at for a in ready}
-        await asyncio.gather(*(self._send(lane, b, attempts, decided) for b in batches))
+        cooldown = self._cooldown(lane)
+        checks = [a for a in found if a.confirming]
+        todo = plan_round([(a.work, a.last_change) for a in found if not a.confirming],
+                          {operator: lane.max_batch}, cooldown, datetime.now(UTC))
+        await self._record([Answer(w.iccid, w.target, "pending", w.attempts, wait)
+                            for w, wait in todo.cooling])
+        attempts = {a.work.iccid: a.work.attempts for a in found}
+        decided = {a.work.iccid: a.decided_at for a in found}
+        await asyncio.gather(*(self._send(lane, b, attempts, decided) for b in todo.batches),
+                             *(self._check(lane, a) for a in checks))
         return len(found)
 
     def _observe(self, dialect: str, results: list[CommandResult], took: float,
@@ -145,27 +161,67 @@ class Reconciler:
             async with self._recording:
                 await self._db.run(lambda conn: queries.record(conn, answers))
 
+    def _cooldown(self, lane: OperatorLane) -> float:
+        return self._policy.card_cooldown_s if lane.cooldown_s is None else lane.cooldown_s
+
+    async def _sent(self, lane: OperatorLane, batch: Batch) -> list[CommandResult]:
+        """The batch's answers; a batch refused whole for one card's cooldown is sent again
+        card by card, so only that card waits."""
+        try:
+            results = await lane.send(batch)
+            if len(batch.cards) > 1 and all(r.whole_batch for r in results):
+                singles = [Batch(batch.operator, batch.target, [card]) for card in batch.cards]
+                results = [r for single in singles for r in await lane.send(single)]
+        except Exception as exc:  # a connector bug: count it as a failed attempt
+            log.exception("connector %s failed", lane.client.dialect)
+            results = [CommandResult(i, Result.TRANSIENT, f"{type(exc).__name__}: {exc}")
+                       for i in batch.iccids]
+        return results
+
     async def _send(self, lane: OperatorLane, batch: Batch, attempts: dict[str, int],
                     decided: dict[str, datetime | None]) -> None:
         """Send one batch and record its answers at once (a crash loses at most this batch's
         answers, and asking again is harmless)."""
         started = time.perf_counter()
-        try:
-            results = await lane.send(batch)
-        except Exception as exc:  # a connector bug: count it as a failed attempt
-            log.exception("connector %s failed", lane.client.dialect)
-            results = [CommandResult(i, Result.TRANSIENT, f"{type(exc).__name__}: {exc}")
-                       for i in batch.iccids]
+        results = await self._sent(lane, batch)
         self._observe(lane.client.dialect, results, time.perf_counter() - started, decided)
         command = "stop" if batch.target == "stopped" else "resume"
         policy = self._policy
         answers = []
         for result in results:
             step = after(result.result, attempts.get(result.iccid, 0),
-                         max_attempts=policy.max_attempts, cooldown_s=policy.card_cooldown_s,
-                         base_s=policy.backoff_base_s, cap_s=policy.backoff_cap_s, rng=self._rng)
-            answers.append(Answer(
-                result.iccid, batch.target, step.state, step.attempts, step.retry_in_s,
-                command, result.result.value, None if result.result.done else result.detail,
-                step.changed))
+                         max_attempts=policy.max_attempts, cooldown_s=self._cooldown(lane),
+                         base_s=policy.backoff_base_s, cap_s=policy.backoff_cap_s, rng=self._rng,
+                         confirm_first_s=policy.confirm_first_s)
+            answers.append(self._answer(result, batch.target, step, command, result.ticket))
         await self._record(answers)
+
+    @staticmethod
+    def _answer(result: CommandResult, target: CardStatus, step: Next, command: str | None,
+                ticket: str | None) -> Answer:
+        settled = step.state != "confirming" or command is not None
+        return Answer(result.iccid, target, step.state, step.attempts, step.retry_in_s,
+                      command, result.result.value if settled else None,
+                      None if result.result.done or result.result is Result.SUBMITTED
+                      else result.detail, step.changed, ticket)
+
+    async def _check(self, lane: OperatorLane, found: Actionable) -> None:
+        """Ask whether a submitted change has happened; record what the check found."""
+        try:
+            result = await lane.confirm(found)
+        except Exception as exc:  # a connector bug: the check failed, the change may not have
+            log.exception("connector %s failed to confirm", lane.client.dialect)
+            result = CommandResult(found.work.iccid, Result.TRANSIENT, str(exc))
+        policy = self._policy
+        since = found.submitted_at or datetime.now(UTC)
+        waited = Confirming((datetime.now(UTC) - since).total_seconds(), policy.confirm_first_s,
+                            policy.confirm_cap_s, policy.confirm_deadline_s)
+        step = after_check(result.result, found.work.attempts, waited,
+                           max_attempts=policy.max_attempts, base_s=policy.backoff_base_s,
+                           cap_s=policy.backoff_cap_s, rng=self._rng)
+        self._metrics.confirmations.labels(lane.client.dialect, result.result.value).inc()
+        if step.state == "done" and found.decided_at is not None:
+            self._metrics.enforcement_seconds.observe(
+                max((datetime.now(UTC) - found.decided_at).total_seconds(), 0.0))
+        await self._record([self._answer(result, found.work.target, step, None,
+                                         found.ticket if step.state == "confirming" else None)])

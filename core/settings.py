@@ -7,6 +7,7 @@ addresses to its children through the same variables, so a child needs nothing e
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.operators import OPERATORS
 
 Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+@dataclass(frozen=True)
+class OperatorPolicy:
+    """How CardPulse treats one operator: per-card cooldown, rate, in-flight calls, batch
+    size, and the day of the month its billing cycle starts (Beijing time)."""
+
+    cooldown_s: float
+    rate_per_s: float
+    in_flight: int
+    max_batch: int
+    cycle_day: int
+
 _ONE_OPERATOR = "|".join(OPERATORS)
 _OPERATOR_LIST = rf"^(({_ONE_OPERATOR})(,({_ONE_OPERATOR}))*)?$"
 
@@ -80,9 +94,30 @@ class Settings(BaseSettings):
     jasper_api_key: SecretStr = SecretStr("simulator")
     ctcc_user_id: str = "cardpulse"
     ctcc_password: SecretStr = SecretStr("simulator")
+    ctcc_key: SecretStr = SecretStr("cardpulse")  # the 9-character DES secret of the account
+
+    # Each operator's own policy (connectors/DIALECTS.md): the per-card cooldown between two
+    # changes, calls per second, calls in flight, cards per batch, the billing-cycle day.
+    onelink_cooldown_s: float = Field(default=180.0, ge=0, le=1800)
+    onelink_rate_per_s: float = Field(default=10.0, gt=0)
+    onelink_in_flight: int = Field(default=4, ge=1)
+    onelink_max_batch: int = Field(default=100, ge=1, le=100)
+    onelink_cycle_day: int = Field(default=1, ge=1, le=28)
+    jasper_cooldown_s: float = Field(default=0.0, ge=0)
+    jasper_rate_per_s: float = Field(default=5.0, gt=0)
+    jasper_in_flight: int = Field(default=1, ge=1)
+    jasper_cycle_day: int = Field(default=27, ge=1, le=28)
+    ctcc_cooldown_s: float = Field(default=300.0, ge=0)
+    ctcc_rate_per_s: float = Field(default=2.0, gt=0)
+    ctcc_in_flight: int = Field(default=1, ge=1)
+    ctcc_cycle_day: int = Field(default=1, ge=1, le=28)
+
     controls_group: str = "cardpulse-controls"
     controls_max_attempts: int = Field(default=8, ge=1)
-    controls_card_cooldown_s: float = Field(default=180.0, ge=0)
+    controls_card_cooldown_s: float | None = Field(default=None, ge=0)  # overrides each operator's
+    controls_confirm_first_s: float = Field(default=2.0, gt=0)
+    controls_confirm_cap_s: float = Field(default=60.0, gt=0)
+    controls_confirm_deadline_s: float = Field(default=1800.0, gt=0)
     controls_backoff_base_s: float = Field(default=0.5, gt=0)
     controls_backoff_cap_s: float = Field(default=60.0, gt=0)
     controls_scan_s: float = Field(default=1.0, gt=0)
@@ -90,6 +125,32 @@ class Settings(BaseSettings):
     controls_rate_per_s: float | None = Field(default=None, gt=0)
     poll_operators: str = Field(default="", pattern=_OPERATOR_LIST)
     poll_interval_s: float = Field(default=60.0, gt=0)
+    poll_close_delay_s: float = Field(default=7200.0, ge=0)
+
+    @field_validator("ctcc_key")
+    @classmethod
+    def _nine_characters(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) != 9:
+            raise ValueError("the China Telecom DES key has exactly 9 characters")
+        return value
+
+    def operator_policy(self, operator: str) -> OperatorPolicy:
+        """The reconciler's and poller's policy toward one operator; the CARDPULSE_CONTROLS_*
+        overrides (cooldown, rate) win when set."""
+        own = {
+            "onelink": OperatorPolicy(self.onelink_cooldown_s, self.onelink_rate_per_s,
+                                      self.onelink_in_flight, self.onelink_max_batch,
+                                      self.onelink_cycle_day),
+            "jasper": OperatorPolicy(self.jasper_cooldown_s, self.jasper_rate_per_s,
+                                     self.jasper_in_flight, 1, self.jasper_cycle_day),
+            "ctcc": OperatorPolicy(self.ctcc_cooldown_s, self.ctcc_rate_per_s,
+                                   self.ctcc_in_flight, 1, self.ctcc_cycle_day),
+        }[operator]
+        return replace(
+            own,
+            cooldown_s=own.cooldown_s if self.controls_card_cooldown_s is None
+            else self.controls_card_cooldown_s,
+            rate_per_s=self.controls_rate_per_s or own.rate_per_s)
 
     @field_validator("kafka_bootstrap", "database_url", mode="before")
     @classmethod

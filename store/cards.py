@@ -34,6 +34,8 @@ class Control:
     last_outcome: str | None
     last_error: str | None
     last_command_at: datetime | None
+    pending_confirmation: bool = False
+    operator_held: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class CardView:
     """A card as the API shows it: configuration, current cycle and state."""
 
     iccid: str
+    msisdn: str | None
     enterprise_id: str
     operator: Operator
     pool_id: str | None
@@ -58,16 +61,19 @@ def _card_view(*, target: CardStatus | None, state: ControlState | None, attempt
                last_command: str | None, last_outcome: str | None, last_error: str | None,
                last_command_at: datetime | None, **card: Any) -> CardView:
     """A card view from a row of `_VIEW`: the control columns are NULL until the reconciler
-    has acted on the card."""
+    has acted on the card. A submitted change is pending confirmation until the network
+    status reaches its target."""
     control = None
     if target is not None and state is not None:
+        pending = state == "confirming" and card["network_status"] != target
+        held = state == "failed" and last_outcome == "operator_held"
         control = Control(target, state, attempts or 0, last_command, last_outcome, last_error,
-                          last_command_at)
+                          last_command_at, pending, held)
     return CardView(**card, control=control)
 
 
 _VIEW = """
-SELECT c.iccid, c.enterprise_id, c.operator, c.pool_id, c.package_bytes,
+SELECT c.iccid, c.msisdn, c.enterprise_id, c.operator, c.pool_id, c.package_bytes,
        to_char(cp_now() AT TIME ZONE e.timezone, 'YYYY-MM') AS cycle,
        coalesce(u.bytes, 0) AS cycle_usage_bytes,
        cp_desired_status(c.stop_reasons, p.exhausted) AS desired_status,
@@ -86,8 +92,8 @@ WHERE c.iccid = %s
 
 _INSERT = """
 INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
-                   kafka_partition)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+                   kafka_partition, msisdn)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
 
 _MOVE_USAGE = """
@@ -99,6 +105,7 @@ WHERE c.iccid = %(iccid)s
 ON CONFLICT (pool_id, cycle) DO UPDATE SET bytes = t.bytes + excluded.bytes, updated_at = now()
 """
 
+MSISDN_UNIQUE = "cards_operator_msisdn"
 _LOCK_CARD = "SELECT enterprise_id, pool_id FROM cards WHERE iccid = %s FOR UPDATE"
 _LOCK_POOL = "SELECT enterprise_id FROM pools WHERE pool_id = %s FOR SHARE"
 _LOCK_POOLS = ("SELECT pool_id FROM pools WHERE pool_id = ANY(%s) AND enterprise_id = %s"
@@ -144,6 +151,7 @@ class NewCard:
     pool_id: str | None
     warn_percents: list[int]
     partition: int
+    msisdn: str | None = None
 
 
 async def create_card(conn: Conn, enterprise_id: str, card: NewCard
@@ -154,8 +162,10 @@ async def create_card(conn: Conn, enterprise_id: str, card: NewCard
         try:
             await conn.execute(_INSERT, (card.iccid, enterprise_id, card.operator,
                                          card.package_bytes, card.pool_id, card.warn_percents,
-                                         card.partition))
-        except psycopg.errors.UniqueViolation:
+                                         card.partition, card.msisdn))
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == MSISDN_UNIQUE:
+                raise AlreadyExists(f"{card.operator} number {card.msisdn}") from None
             raise AlreadyExists(f"card {card.iccid}") from None
         except psycopg.errors.ForeignKeyViolation:
             raise NotFound(f"enterprise {enterprise_id!r}") from None
@@ -235,14 +245,14 @@ class ImportResult:
 _IMPORT_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS card_import (
     iccid text, operator text, package_bytes bigint, pool_id text, warn_percents int[],
-    kafka_partition int
+    kafka_partition int, msisdn text
 ) ON COMMIT DELETE ROWS
 """
 _IMPORT_COPY = "COPY card_import FROM STDIN (FORMAT BINARY)"
 _IMPORT = """
 INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
-                   kafka_partition)
-SELECT iccid, %s, operator, package_bytes, pool_id, warn_percents, kafka_partition
+                   kafka_partition, msisdn)
+SELECT iccid, %s, operator, package_bytes, pool_id, warn_percents, kafka_partition, msisdn
 FROM card_import ORDER BY iccid
 ON CONFLICT (iccid) DO NOTHING
 RETURNING iccid
@@ -263,11 +273,15 @@ async def import_cards(conn: Conn, enterprise_id: str, new: list[NewCard]) -> Im
         cur = conn.cursor()
         await cur.execute(_IMPORT_STAGE)
         async with cur.copy(_IMPORT_COPY) as copy:
-            copy.set_types(["text", "text", "int8", "text", "int4[]", "int4"])
+            copy.set_types(["text", "text", "int8", "text", "int4[]", "int4", "text"])
             for c in new:
                 await copy.write_row((c.iccid, c.operator, c.package_bytes, c.pool_id,
-                                      c.warn_percents, c.partition))
-        await cur.execute(_IMPORT, (enterprise_id,))
+                                      c.warn_percents, c.partition, c.msisdn))
+        try:
+            await cur.execute(_IMPORT, (enterprise_id,))
+        except psycopg.errors.UniqueViolation:
+            raise AlreadyExists("a number (msisdn) of the import is already another card's "
+                                "of the same operator") from None
         created = sorted(str(row[0]) for row in await cur.fetchall())
         outcome = await evaluate(conn, iccids=created, cause="card_created")
     taken = set(created)

@@ -24,13 +24,15 @@ from store.db import Conn
 # migration 0011).
 _ACTIONABLE = """
 WITH attention AS (
-    SELECT c.iccid, c.operator, c.network_status, c.stop_reasons, c.pool_id, c.desired_at
+    SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.stop_reasons, c.pool_id,
+           c.desired_at
     FROM cards c
     WHERE (c.stop_reasons <> '{}' OR c.network_status = 'stopped')
       AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
     UNION
     SELECT m.* FROM pools p CROSS JOIN LATERAL (
-        SELECT c.iccid, c.operator, c.network_status, c.stop_reasons, c.pool_id, c.desired_at
+        SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.stop_reasons, c.pool_id,
+               c.desired_at
         FROM cards c  -- from the few exhausted pools to their members
         WHERE c.pool_id = p.pool_id
           AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
@@ -38,14 +40,16 @@ WITH attention AS (
     ) m
     WHERE p.exhausted
 ), wanted AS (
-    SELECT c.iccid, c.operator, c.network_status,
+    SELECT c.iccid, c.operator, c.msisdn, c.network_status,
            cp_desired_status(c.stop_reasons, p.exhausted) AS target,
            greatest(c.desired_at, p.state_at) AS decided_at
     FROM attention c LEFT JOIN pools p ON p.pool_id = c.pool_id
 )
-SELECT w.iccid, w.operator, w.target,
+SELECT w.iccid, w.operator, w.msisdn, w.target,
        CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END AS attempts,
-       u.last_used, k.last_change_at AS last_change, w.decided_at
+       u.last_used, k.last_change_at AS last_change, w.decided_at,
+       coalesce(k.target = w.target AND k.state = 'confirming', false) AS confirming,
+       k.ticket, k.last_command_at AS submitted_at
 FROM wanted w
 LEFT JOIN LATERAL (SELECT * FROM card_control k WHERE k.iccid = w.iccid OFFSET 0) k ON true
 -- '-infinity' marks a card evaluated but never used (store.quota._SAVE_CHECKS): no last use
@@ -54,20 +58,22 @@ LEFT JOIN LATERAL (SELECT nullif(max(updated_at), '-infinity') AS last_used
 WHERE ((w.target = 'stopped' AND w.network_status <> 'stopped')
        OR (w.target = 'active' AND w.network_status = 'stopped'))
   AND (k.iccid IS NULL OR k.target <> w.target OR k.state = 'done'
-       OR (k.state = 'pending' AND k.next_attempt <= now()))
+       OR (k.state IN ('pending', 'confirming') AND k.next_attempt <= now()))
 ORDER BY u.last_used DESC NULLS LAST, w.iccid
 LIMIT %(limit)s
 """
 
 _RECORD = """
 INSERT INTO card_control AS k (iccid, target, state, attempts, next_attempt, last_command,
-                               last_outcome, last_error, last_command_at, last_change_at)
+                               last_outcome, last_error, last_command_at, last_change_at,
+                               ticket)
 SELECT v.iccid, v.target, v.state, v.attempts, now() + make_interval(secs => v.retry),
        v.command, v.outcome, v.error,
-       CASE WHEN v.command IS NOT NULL THEN now() END, CASE WHEN v.changed THEN now() END
+       CASE WHEN v.command IS NOT NULL THEN now() END, CASE WHEN v.changed THEN now() END,
+       v.ticket
 FROM unnest(%s::text[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::text[],
-            %s::text[], %s::text[], %s::bool[])
-     AS v(iccid, target, state, attempts, retry, command, outcome, error, changed)
+            %s::text[], %s::text[], %s::bool[], %s::text[])
+     AS v(iccid, target, state, attempts, retry, command, outcome, error, changed, ticket)
 ORDER BY v.iccid
 ON CONFLICT (iccid) DO UPDATE SET
     target = excluded.target, state = excluded.state, attempts = excluded.attempts,
@@ -76,7 +82,8 @@ ON CONFLICT (iccid) DO UPDATE SET
     last_outcome = coalesce(excluded.last_outcome, k.last_outcome),
     last_error = excluded.last_error,
     last_command_at = coalesce(excluded.last_command_at, k.last_command_at),
-    last_change_at = coalesce(excluded.last_change_at, k.last_change_at)
+    last_change_at = coalesce(excluded.last_change_at, k.last_change_at),
+    ticket = excluded.ticket
 """
 
 _CONFIRM = """
@@ -103,6 +110,15 @@ SELECT (SELECT count(*) FROM applied) AS applied,
 """
 
 
+# A status the operator reports confirms a submitted change that asked for it.
+_SETTLE = """
+UPDATE card_control k SET state = 'done', last_outcome = 'accepted', ticket = NULL
+FROM unnest(%s::text[], %s::text[]) AS v(iccid, status), cards c
+WHERE k.iccid = v.iccid AND c.iccid = v.iccid AND c.operator = %s
+  AND k.state = 'confirming' AND k.target = v.status
+"""
+
+
 @dataclass(frozen=True)
 class Actionable:
     """A card to act on, when it last changed on the network and when its state was decided."""
@@ -110,13 +126,17 @@ class Actionable:
     work: Work
     last_change: datetime | None
     decided_at: datetime | None = None
+    confirming: bool = False  # a submitted change to check, not to send
+    ticket: str | None = None
+    submitted_at: datetime | None = None
 
 
-def _actionable(*, iccid: str, operator: str, target: CardStatus, attempts: int,
-                last_used: datetime | None, last_change: datetime | None,
-                decided_at: datetime | None) -> Actionable:
-    return Actionable(Work(iccid, operator, target, attempts, last_used), last_change,
-                      decided_at)
+def _actionable(*, iccid: str, operator: str, msisdn: str | None, target: CardStatus,
+                attempts: int, last_used: datetime | None, last_change: datetime | None,
+                decided_at: datetime | None, confirming: bool, ticket: str | None,
+                submitted_at: datetime | None) -> Actionable:
+    return Actionable(Work(iccid, operator, target, attempts, last_used, msisdn), last_change,
+                      decided_at, confirming, ticket, submitted_at)
 
 
 @dataclass(frozen=True)
@@ -149,6 +169,7 @@ class Answer:
     outcome: str | None = None
     error: str | None = None
     changed: bool = False
+    ticket: str | None = None
 
 
 async def actionable(conn: Conn, operator: str, partitions: Sequence[int], limit: int
@@ -166,7 +187,7 @@ async def record(conn: Conn, answers: Sequence[Answer]) -> None:
     if not answers:
         return
     cols = list(zip(*[(a.iccid, a.target, a.state, a.attempts, a.retry_in_s, a.command,
-                       a.outcome, a.error, a.changed) for a in answers], strict=True))
+                       a.outcome, a.error, a.changed, a.ticket) for a in answers], strict=True))
     done = [(a.iccid, a.target) for a in answers if a.state == "done"]
     async with conn.transaction():
         await conn.execute(_RECORD, tuple(list(c) for c in cols))
@@ -183,21 +204,29 @@ async def rearm_failed(conn: Conn, iccids: Sequence[str]) -> None:
 
 
 async def observe(conn: Conn, operator: str, events: Sequence[StatusReport]) -> Observed:
-    """Apply reported statuses newer than what is known."""
+    """Apply reported statuses newer than what is known; a reported status confirms a
+    submitted change toward it."""
     if not events:
         return Observed(0, 0)
+    iccids, statuses = [e.iccid for e in events], [e.status for e in events]
     async with conn.cursor(row_factory=class_row(Observed)) as cur:
-        await cur.execute(_OBSERVE, ([e.iccid for e in events], [e.status for e in events],
-                                     [e.at for e in events], operator, operator))
-        return await cur.fetchone() or Observed(0, 0)
+        await cur.execute(_OBSERVE, (iccids, statuses, [e.at for e in events], operator,
+                                     operator))
+        observed = await cur.fetchone() or Observed(0, 0)
+        await cur.execute(_SETTLE, (iccids, statuses, operator))
+    return observed
 
 
 # Index-only on the partial index card_control_failed (migration 0011), not a scan of every
 # control row.
-FAILED_COUNT = "SELECT count(*) FROM card_control WHERE state = 'failed'"
+FAILED_COUNT = """
+SELECT count(*), count(*) FILTER (WHERE last_outcome = 'operator_held')
+FROM card_control WHERE state = 'failed'
+"""
 
 
-async def count_failed(conn: Conn) -> int:
-    """Cards whose change failed for good (the controls' failed-cards gauge)."""
+async def count_failed(conn: Conn) -> tuple[int, int]:
+    """Cards whose change failed for good, and of those the ones the operator holds (the
+    controls' failed-cards and held-cards gauges)."""
     row = await (await conn.execute(FAILED_COUNT)).fetchone()
-    return int(row[0]) if row else 0
+    return (int(row[0]), int(row[1])) if row else (0, 0)

@@ -28,25 +28,33 @@ def public(view: CardView) -> CardPublic:
 async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> CardPublic:
     may_manage(caller, body.enterprise_id)
     card = NewCard(body.iccid, body.operator, body.package_bytes, body.pool_id,
-                   body.warn_percents, partition_for(body.iccid, res.settings.usage_partitions))
+                   body.warn_percents, partition_for(body.iccid, res.settings.usage_partitions),
+                   body.msisdn)
     view, outcome = await cards.create_card(db, body.enterprise_id, card)
     await publish(res, outcome)
     return public(view)
 
 
-@router.post("/import", response_model=CardImported, responses=NOT_FOUND)
+@router.post("/import", response_model=CardImported, responses={**NOT_FOUND, **CONFLICT})
 async def import_cards(body: CardImport, caller: Caller, db: Db, res: Res) -> CardImported:
     """Register up to 10,000 cards of one enterprise in one transaction."""
     may_manage(caller, body.enterprise_id)
     seen: set[str] = set()
+    numbers: set[tuple[str, str]] = set()
     for index, item in enumerate(body.cards):
         if item.iccid in seen:
             raise invalid("body", ["cards", index, "iccid"],
                           f"ICCID {item.iccid} appears twice in this import")
         seen.add(item.iccid)
+        if item.msisdn is not None:
+            if (item.operator, item.msisdn) in numbers:
+                raise invalid("body", ["cards", index, "msisdn"],
+                              f"{item.operator} number {item.msisdn} appears twice in this "
+                              "import")
+            numbers.add((item.operator, item.msisdn))
     partitions = res.settings.usage_partitions
     new = [NewCard(c.iccid, c.operator, c.package_bytes, c.pool_id, c.warn_percents,
-                   partition_for(c.iccid, partitions)) for c in body.cards]
+                   partition_for(c.iccid, partitions), c.msisdn) for c in body.cards]
     result = await cards.import_cards(db, body.enterprise_id, new)
     await publish(res, result.outcome)
     return CardImported(created=len(result.created), existing=len(result.existing),

@@ -12,6 +12,7 @@ from api.schemas.common import (
     CardStatus,
     Iccid,
     Ident,
+    Msisdn,
     NetworkStatus,
     Operator,
     Percents,
@@ -27,6 +28,7 @@ class CardImportItem(Strict):
 
     iccid: Iccid
     operator: Operator
+    msisdn: Msisdn | None = None
     package_bytes: Bytes | None = None
     pool_id: Ident | None = None
     warn_percents: Percents = Field(default_factory=default_warnings)
@@ -61,16 +63,25 @@ class CardUpdate(Strict):
 
 class ControlPublic(BaseModel):
     target: CardStatus
-    state: Literal["pending", "done", "failed"]
+    state: Literal["pending", "confirming", "done", "failed"]
     attempts: int
     last_command: str | None
     last_outcome: str | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="why the last command did not succeed; for a card the operator holds, "
+                    "the operator's own reason")
     last_command_at: datetime | None
+    pending_confirmation: bool = Field(
+        description="an accepted operator change not yet confirmed by a status read, an "
+                    "order query or the status feed")
+    operator_held: bool = Field(
+        description="the operator stopped or froze the card itself and refuses a resume: "
+                    "not retried until the card's desired state changes again")
 
 
 class CardPublic(BaseModel):
     iccid: str
+    msisdn: str | None
     enterprise_id: str
     operator: Operator
     pool_id: str | None

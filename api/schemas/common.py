@@ -40,6 +40,10 @@ def _valid_timezone(value: str) -> str:
 # enforce it with messages that say what is wrong.
 Iccid = Annotated[str, AfterValidator(_valid_iccid), Field(
     json_schema_extra={"pattern": ICCID_RE.pattern}, examples=["89860012345678901234"])]
+Msisdn = Annotated[str, Field(
+    pattern=r"^[0-9]{11,15}$", examples=["1440123456789"],
+    description="the card's number as its operator knows it: the MSISDN (OneLink, Jasper) or "
+                "the 149/10649 access number (China Telecom), 11 to 15 digits")]
 TimeZone = Annotated[str, AfterValidator(_valid_timezone),
                      Field(examples=["Asia/Shanghai", "UTC", "Europe/Berlin"])]
 

@@ -16,6 +16,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from prometheus_client import CollectorRegistry, start_http_server
 
+from connectors.base import OperatorClient
 from connectors.factory import build_clients
 from controls.metrics import ControlsMetrics
 from controls.poller import poll_operator
@@ -47,9 +48,22 @@ class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def policy_of(settings: Settings) -> Policy:
-    return Policy(settings.controls_max_attempts, settings.controls_card_cooldown_s,
+    """The reconciler's policy; cooldowns are each operator's (`lanes_of`)."""
+    return Policy(settings.controls_max_attempts, settings.controls_card_cooldown_s or 0.0,
                   settings.controls_backoff_base_s, settings.controls_backoff_cap_s,
-                  settings.controls_scan_s, settings.controls_scan_limit)
+                  settings.controls_scan_s, settings.controls_scan_limit,
+                  settings.controls_confirm_first_s, settings.controls_confirm_cap_s,
+                  settings.controls_confirm_deadline_s)
+
+
+def lanes_of(settings: Settings, clients: dict[str, OperatorClient]) -> dict[str, OperatorLane]:
+    """One lane per operator with that operator's own policy (cooldown, rate, batch)."""
+    lanes = {}
+    for operator, client in clients.items():
+        own = settings.operator_policy(operator)
+        lanes[operator] = OperatorLane(client, own.rate_per_s, in_flight=own.in_flight,
+                                       max_batch=own.max_batch, cooldown_s=own.cooldown_s)
+    return lanes
 
 
 async def _poll_loop(settings: Settings, lanes: dict[str, OperatorLane],
@@ -61,7 +75,10 @@ async def _poll_loop(settings: Settings, lanes: dict[str, OperatorLane],
         while True:
             for operator in settings.polled_operators:
                 try:
-                    await poll_operator(db, lanes[operator], publisher, partitions())
+                    await poll_operator(
+                        db, lanes[operator], publisher, partitions(),
+                        cycle_day=settings.operator_policy(operator).cycle_day,
+                        close_delay_s=settings.poll_close_delay_s)
                 except Exception:
                     log.exception("usage poll of %s failed", operator)
             await asyncio.sleep(settings.poll_interval_s)
@@ -72,7 +89,9 @@ async def _poll_loop(settings: Settings, lanes: dict[str, OperatorLane],
 
 async def _count_failed(db: Reconnecting, metrics: ControlsMetrics) -> None:
     while True:
-        metrics.failed_cards.set(await db.run(count_failed))
+        failed, held = await db.run(count_failed)
+        metrics.failed_cards.set(failed)
+        metrics.held_cards.set(held)
         await asyncio.sleep(10)
 
 
@@ -96,8 +115,7 @@ async def serve(settings: Settings) -> None:
     )
     consumer.subscribe([settings.desired_topic], listener=assignment)
     async with httpx.AsyncClient(timeout=10) as http:
-        lanes = {op: OperatorLane(client, settings.controls_rate_per_s)
-                 for op, client in build_clients(settings, http).items()}
+        lanes = lanes_of(settings, build_clients(settings, http))
         metrics = ControlsMetrics.create(CollectorRegistry())
         if settings.controls_metrics_port:
             start_http_server(settings.controls_metrics_port, addr=settings.host,

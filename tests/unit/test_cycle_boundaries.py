@@ -36,7 +36,7 @@ from tests.support.dates import SHANGHAI, cycle_of, mid_cycle
     ("2028-03-01T00:00:00+08:00", "2028-03"),
 ])
 def test_operator_poll_cycle_at_month_and_year_boundaries(at: str, cycle: str) -> None:
-    assert operator_cycle(datetime.fromisoformat(at)) == cycle
+    assert operator_cycle(datetime.fromisoformat(at)).label == cycle
 
 
 @given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
@@ -47,3 +47,31 @@ def test_mid_cycle_is_far_from_both_ends_of_its_month(at: datetime) -> None:
     for tz in (SHANGHAI, ZoneInfo("UTC"), ZoneInfo("America/Los_Angeles")):
         for days in (-13, 13):  # a test's pushes and reads stay in one cycle for 13 days
             assert cycle_of(middle + timedelta(days=days), tz) == cycle_of(middle, tz)
+
+
+@pytest.mark.req("OPS-CYCLE")
+@pytest.mark.parametrize(("at", "label", "first", "last"), [
+    # China Unicom's cycle starts on the 27th at Beijing midnight [S14, S15]
+    ("2026-11-26T23:59:59+08:00", "2026-10-27", "2026-10-27", "2026-11-26"),
+    ("2026-11-27T00:00:00+08:00", "2026-11-27", "2026-11-27", "2026-12-26"),
+    ("2026-11-26T16:00:00Z", "2026-11-27", "2026-11-27", "2026-12-26"),
+    ("2026-12-31T23:59:59+08:00", "2026-12-27", "2026-12-27", "2027-01-26"),
+    ("2027-01-27T00:00:00+08:00", "2027-01-27", "2027-01-27", "2027-02-26"),
+    ("2028-02-28T12:00:00+08:00", "2028-02-27", "2028-02-27", "2028-03-26"),
+])
+def test_unicom_cycle_runs_from_the_27th_to_the_26th(at: str, label: str, first: str,
+                                                      last: str) -> None:
+    cycle = operator_cycle(datetime.fromisoformat(at), 27)
+    assert (cycle.label, cycle.first_day.isoformat(), cycle.last_day.isoformat()) == (
+        label, first, last)
+    assert cycle.start <= datetime.fromisoformat(at) < cycle.end
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                    timezones=st.just(UTC)), st.integers(1, 28))
+def test_operator_cycles_tile_time(at: datetime, day: int) -> None:
+    """Each instant is in exactly one cycle, and a cycle's previous one ends where it starts."""
+    cycle = operator_cycle(at, day)
+    assert cycle.start <= at < cycle.end
+    assert cycle.first_day.day == day and cycle.previous(day).end == cycle.start
+    assert operator_cycle(cycle.end, day).start == cycle.end
