@@ -4,7 +4,9 @@
 order and answers from a script: per call (`next_calls`: a `Result` for every card of the
 call, or an `OperatorError` to raise) before per card (`answer`: that card's next results).
 Unscripted, it behaves like a well-mannered network: a card already in the asked state
-answers `ALREADY`, any other `CHANGED`. Cards changed by a done answer change `status`.
+answers `ALREADY`, any other `CHANGED`. Cards changed by a done answer change `status`; a
+`SUBMITTED` answer changes it only when the test says the operator completed it
+(`complete`), and `confirm` reads the status like the real connectors do.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
-from connectors.base import OperatorError
+from connectors.base import OperatorError, confirm_by_status
 from core.operators import CardStatus
-from domain.control.results import CommandResult, Result
+from domain.control.results import CardRef, CommandResult, Reading, Result
+
+Method = Literal["set_status", "status", "usage_bytes", "confirm"]
 
 
 @dataclass(frozen=True)
 class Call:
     """One call the client received; `at` is `time.monotonic()` when it arrived."""
 
-    method: Literal["set_status", "status", "usage_bytes"]
+    method: Method
     iccids: tuple[str, ...]
     target: CardStatus | None
     at: float
@@ -41,6 +46,8 @@ class ScriptedOperator:
         self.in_flight = in_flight
         self.calls: list[Call] = []
         self.statuses: dict[str, CardStatus] = {}
+        self.held: set[str] = set()
+        self.submitted: dict[str, CardStatus] = {}
         self.usage: dict[str, int] = {}
         self._per_call: deque[Result | OperatorError] = deque()
         self._per_card: dict[str, deque[Result]] = {}
@@ -57,8 +64,13 @@ class ScriptedOperator:
         """The status changes asked for, in order: (target, cards of the call)."""
         return [(c.target, c.iccids) for c in self.calls if c.method == "set_status"]
 
-    def _record(self, method: Literal["set_status", "status", "usage_bytes"],
-                iccids: Sequence[str], target: CardStatus | None = None) -> None:
+    def complete(self) -> None:
+        """The operator completes every submitted change."""
+        self.statuses.update(self.submitted)
+        self.submitted.clear()
+
+    def _record(self, method: Method, iccids: Sequence[str], target: CardStatus | None = None
+                ) -> None:
         self.calls.append(Call(method, tuple(iccids), target, time.monotonic()))
 
     def _one(self, iccid: str, target: CardStatus, whole: Result | None) -> CommandResult:
@@ -69,19 +81,33 @@ class ScriptedOperator:
             result = Result.ALREADY if was == target else Result.CHANGED
         if result.done:
             self.statuses[iccid] = target
+        if result is Result.SUBMITTED:
+            self.submitted[iccid] = target
         return CommandResult(iccid, result, f"scripted {result.value}")
 
-    async def set_status(self, iccids: Sequence[str], target: CardStatus) -> list[CommandResult]:
+    async def set_status(self, cards: Sequence[CardRef], target: CardStatus
+                         ) -> list[CommandResult]:
+        iccids = [c.iccid for c in cards]
         self._record("set_status", iccids, target)
         whole = self._per_call.popleft() if self._per_call else None
         if isinstance(whole, OperatorError):
             raise whole
         return [self._one(iccid, target, whole) for iccid in iccids]
 
-    async def status(self, iccid: str) -> CardStatus:
-        self._record("status", [iccid])
-        return self.statuses.get(iccid, "active")
+    async def confirm(self, card: CardRef, target: CardStatus, ticket: str | None
+                      ) -> CommandResult:
+        self._record("confirm", [card.iccid], target)
+        return await confirm_by_status(self, card, target)
 
-    async def usage_bytes(self, iccid: str) -> int:
-        self._record("usage_bytes", [iccid])
-        return self.usage.get(iccid, 0)
+    async def status(self, card: CardRef) -> Reading:
+        self._record("status", [card.iccid])
+        status = self.statuses.get(card.iccid, "active")
+        return Reading(status, status, "scripted", card.iccid in self.held)
+
+    async def usage_bytes(self, card: CardRef) -> int:
+        self._record("usage_bytes", [card.iccid])
+        return self.usage.get(card.iccid, 0)
+
+    async def cycle_bytes(self, cards: Sequence[CardRef], first_day: date, last_day: date
+                          ) -> dict[str, int] | None:
+        return None
