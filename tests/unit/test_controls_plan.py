@@ -103,7 +103,8 @@ def test_checks_back_off_until_the_deadline_then_the_change_is_sent_again() -> N
 def test_the_planner_never_batches_a_card_inside_its_cooldown() -> None:
     now = T0 + timedelta(minutes=10)
     fresh: list[tuple[Work, datetime | None]] = [(work(n), None) for n in range(150)]
-    recent = [(work(900), now - timedelta(seconds=30)), (work(901), now - timedelta(hours=1))]
+    recent: list[tuple[Work, datetime | None]] = [
+        (work(900), now - timedelta(seconds=30)), (work(901), now - timedelta(hours=1))]
     planned = plan_round(fresh + recent, {"onelink": 100}, 180.0, now)
     batched = [i for b in planned.batches for i in b.iccids]
     assert "c900" not in batched and "c901" in batched and len(batched) == 151
