@@ -186,7 +186,7 @@ async def record(conn: Conn, answers: Sequence[Answer]) -> None:
     """Store the answers; cards whose change the operator accepted are confirmed."""
     if not answers:
         return
-    cols = list(zip(*[(a.iccid, a.target, a.state, a.attempts, a.retry_in_s, a.command,
+    cols = list(zip(*[(a.iccid, a.target, a.state, a.attempts, float(a.retry_in_s), a.command,
                        a.outcome, a.error, a.changed, a.ticket) for a in answers], strict=True))
     done = [(a.iccid, a.target) for a in answers if a.state == "done"]
     async with conn.transaction():

@@ -75,3 +75,47 @@ async def test_import_respects_tenants_and_roles(client: httpx.AsyncClient) -> N
     too_many = await client.post("/v1/cards/import", headers=ADMIN,
                                  json={"enterprise_id": "acme", "cards": cards(10_001)})
     assert too_many.status_code == 422
+
+
+@pytest.mark.req("OPS-MSISDN")
+async def test_a_card_carries_the_number_its_operator_knows_it_by(
+        client: httpx.AsyncClient) -> None:
+    tenant = await setup_tenant(client)
+    one = await client.post("/v1/cards", headers=tenant, json={
+        "iccid": "89860011000000000001", "enterprise_id": "acme", "operator": "ctcc",
+        "msisdn": "1410028214051"})
+    assert one.status_code == 201, one.text
+    assert one.json()["msisdn"] == "1410028214051"
+    imported = await client.post("/v1/cards/import", headers=tenant, json={
+        "enterprise_id": "acme", "cards": [
+            {"iccid": "89860011000000000002", "operator": "onelink", "msisdn": "1440000000002"},
+            {"iccid": "89860011000000000003", "operator": "onelink"}]})
+    assert imported.status_code == 200, imported.text
+    shown = (await client.get("/v1/cards/89860011000000000002", headers=tenant)).json()
+    assert shown["msisdn"] == "1440000000002"
+    assert (await client.get("/v1/cards/89860011000000000003",
+                             headers=tenant)).json()["msisdn"] is None
+
+    taken = await client.post("/v1/cards", headers=tenant, json={
+        "iccid": "89860011000000000004", "enterprise_id": "acme", "operator": "onelink",
+        "msisdn": "1440000000002"})
+    assert taken.status_code == 409 and "onelink number 1440000000002" in taken.text
+    other_operator = await client.post("/v1/cards", headers=tenant, json={
+        "iccid": "89860011000000000005", "enterprise_id": "acme", "operator": "jasper",
+        "msisdn": "1440000000002"})
+    assert other_operator.status_code == 201, "numbers are unique per operator"
+    twice = await client.post("/v1/cards/import", headers=tenant, json={
+        "enterprise_id": "acme", "cards": [
+            {"iccid": "89860011000000000006", "operator": "onelink", "msisdn": "1440000000009"},
+            {"iccid": "89860011000000000007", "operator": "onelink", "msisdn": "1440000000009"}]})
+    assert twice.status_code == 422
+    assert twice.json()["detail"][0]["loc"] == ["body", "cards", 1, "msisdn"]
+    clash = await client.post("/v1/cards/import", headers=tenant, json={
+        "enterprise_id": "acme", "cards": [
+            {"iccid": "89860011000000000008", "operator": "onelink", "msisdn": "1440000000002"}]})
+    assert clash.status_code == 409, clash.text
+    for bad in ("12345", "1440abc000000", "1" * 16):
+        answer = await client.post("/v1/cards", headers=tenant, json={
+            "iccid": "89860011000000000009", "enterprise_id": "acme", "operator": "ctcc",
+            "msisdn": bad})
+        assert answer.status_code == 422 and "msisdn" in answer.text

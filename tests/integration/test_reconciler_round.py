@@ -21,7 +21,7 @@ from connectors.base import OperatorError
 from controls.reconciler import OperatorLane, Policy, Reconciler
 from core.operators import Operator
 from core.settings import Settings
-from domain.control.results import Result
+from domain.control.results import CommandResult, Result
 from domain.usage.partitioning import partition_for
 from domain.usage.records import UsageRecord
 from store.cards import CardView, NewCard, create_card, get_card, set_manual
@@ -380,3 +380,125 @@ async def test_a_round_acts_only_on_the_partitions_it_owns(
     assert await reconciler(settings, db, operator, partitions=[owned]).round(OPERATOR) == len(mine)
     assert [set(cards) for _, cards in operator.changes()] == [set(mine)]
     assert await reconciler(settings, db, operator, partitions=[]).round(OPERATOR) == 0
+
+
+CONFIRMING = Policy(max_attempts=3, card_cooldown_s=0.0, backoff_base_s=0.01,
+                    backoff_cap_s=0.02, scan_s=0.05, scan_limit=1000, confirm_first_s=0.05,
+                    confirm_cap_s=0.1, confirm_deadline_s=30.0)
+
+
+@pytest.mark.req("OPS-ASYNC")
+async def test_a_submitted_change_is_pending_until_a_status_read_confirms_it(
+    settings: Settings, conn: Conn, db: Reconnecting,
+) -> None:
+    (card,) = iccids(1)
+    await register(conn, settings, [card])
+    operator = ScriptedOperator()
+    operator.answer(card, Result.SUBMITTED)
+    await manual(conn, card, True)
+    rec = reconciler(settings, db, operator, CONFIRMING)
+
+    assert await rec.round(OPERATOR) == 1
+    view = await get_card(conn, card)
+    assert view.control is not None and view.control.pending_confirmation
+    assert (view.control.state, view.network_status) == ("confirming", "unknown")
+    assert (await timing(conn, card)).changed, "the cooldown counts from the acceptance"
+    time.sleep(0.06)
+    await rec.round(OPERATOR)  # the operator has not done it yet: still pending
+    assert [c.method for c in operator.calls] == ["set_status", "confirm", "status"]
+    assert (await get_card(conn, card)).control.pending_confirmation  # type: ignore[union-attr]
+
+    operator.complete()
+    await rounds_until_state(rec, conn, card, "done")
+    view = await get_card(conn, card)
+    assert view.network_status == "stopped" and view.control is not None
+    assert not view.control.pending_confirmation and view.control.last_outcome == "accepted"
+    assert operator.changes() == [("stopped", (card,))], "confirmed, never sent twice"
+
+
+@pytest.mark.req("OPS-ASYNC")
+async def test_a_change_unconfirmed_by_the_deadline_is_sent_again(
+    settings: Settings, conn: Conn, db: Reconnecting,
+) -> None:
+    (card,) = iccids(1)
+    await register(conn, settings, [card])
+    operator = ScriptedOperator()
+    operator.answer(card, Result.SUBMITTED)  # the operator loses the first order
+    await manual(conn, card, True)
+    short = Policy(max_attempts=3, card_cooldown_s=0.0, backoff_base_s=0.01,
+                   backoff_cap_s=0.02, scan_s=0.05, scan_limit=1000, confirm_first_s=0.05,
+                   confirm_cap_s=0.05, confirm_deadline_s=0.2)
+    rec = reconciler(settings, db, operator, short)
+    operator.submitted.clear()
+    await rounds_until_state(rec, conn, card, "done")
+    assert operator.changes() == [("stopped", (card,)), ("stopped", (card,))]
+    assert (await control(conn, card))[1:] == ("done", 0, "accepted", "stopped")
+
+
+@pytest.mark.req("OPS-ASYNC")
+async def test_the_status_feed_confirms_a_submitted_change(
+    settings: Settings, conn: Conn, db: Reconnecting,
+) -> None:
+    from datetime import UTC, datetime
+
+    from store.controls import StatusReport, observe
+
+    (card,) = iccids(1)
+    await register(conn, settings, [card])
+    operator = ScriptedOperator()
+    operator.answer(card, Result.SUBMITTED)
+    await manual(conn, card, True)
+    rec = reconciler(settings, db, operator, CONFIRMING)
+    await rec.round(OPERATOR)
+    await observe(conn, OPERATOR, [StatusReport(card, "stopped", datetime.now(UTC))])
+    view = await get_card(conn, card)
+    assert view.control is not None and view.control.state == "done"
+    assert not view.control.pending_confirmation and view.network_status == "stopped"
+    assert await rec.round(OPERATOR) == 0, "nothing left to check"
+
+
+@pytest.mark.req("OPS-HELD")
+async def test_an_operator_hold_fails_for_good_with_the_reason_until_a_new_decision(
+    settings: Settings, conn: Conn, db: Reconnecting,
+) -> None:
+    (card,) = iccids(1)
+    await register(conn, settings, [card])
+    operator = ScriptedOperator()
+    await manual(conn, card, True)
+    rec = reconciler(settings, db, operator)
+    await rec.round(OPERATOR)
+    operator.answer(card, Result.HELD)
+    await manual(conn, card, False)
+    assert await rec.round(OPERATOR) == 1
+    view = await get_card(conn, card)
+    assert view.control is not None and view.control.operator_held
+    assert (view.control.state, view.control.last_outcome) == ("failed", "operator_held")
+    assert view.control.last_error == "scripted operator_held"
+    for _ in range(3):
+        assert await rec.round(OPERATOR) == 0, "never retried"
+    assert len(operator.changes()) == 2
+    await manual(conn, card, True, False)  # a new decision tries once more
+    await rounds_until_state(rec, conn, card, "done")
+    assert len(operator.changes()) == 3
+
+
+@pytest.mark.req("OPS-COOLDOWN")
+async def test_a_batch_refused_whole_for_one_cards_cooldown_is_sent_card_by_card(
+    settings: Settings, conn: Conn, db: Reconnecting,
+) -> None:
+    fleet = iccids(3)
+    await register(conn, settings, fleet)
+    operator = ScriptedOperator()
+    refused = [CommandResult(i, Result.COOLDOWN, "12108", whole_batch=True) for i in fleet]
+    operator.next_results(refused)
+    operator.answer(fleet[1], Result.COOLDOWN)  # the card whose cooldown refused the batch
+    for iccid in fleet:
+        await manual(conn, iccid, True)
+    rec = reconciler(settings, db, operator, Policy(
+        max_attempts=3, card_cooldown_s=60, backoff_base_s=0.01, backoff_cap_s=0.02,
+        scan_s=0.05, scan_limit=1000))
+    assert await rec.round(OPERATOR) == 3
+    assert [len(cards) for _, cards in operator.changes()] == [3, 1, 1, 1]
+    states = {i: (await control(conn, i))[1] for i in fleet}
+    assert states == {fleet[0]: "done", fleet[1]: "pending", fleet[2]: "done"}
+    assert (await timing(conn, fleet[1])).wait_s > 50, "only that card waits its cooldown"

@@ -49,7 +49,7 @@ class ScriptedOperator:
         self.held: set[str] = set()
         self.submitted: dict[str, CardStatus] = {}
         self.usage: dict[str, int] = {}
-        self._per_call: deque[Result | OperatorError] = deque()
+        self._per_call: deque[Result | OperatorError | list[CommandResult]] = deque()
         self._per_card: dict[str, deque[Result]] = {}
 
     def answer(self, iccid: str, *results: Result) -> None:
@@ -59,6 +59,10 @@ class ScriptedOperator:
     def next_calls(self, *answers: Result | OperatorError) -> None:
         """Queue whole-call answers: a result for every card of the call, or an error raised."""
         self._per_call.extend(answers)
+
+    def next_results(self, results: list[CommandResult]) -> None:
+        """Queue the exact results of the next call (say, a batch refused as a whole)."""
+        self._per_call.append(results)
 
     def changes(self) -> list[tuple[CardStatus | None, tuple[str, ...]]]:
         """The status changes asked for, in order: (target, cards of the call)."""
@@ -92,6 +96,8 @@ class ScriptedOperator:
         whole = self._per_call.popleft() if self._per_call else None
         if isinstance(whole, OperatorError):
             raise whole
+        if isinstance(whole, list):
+            return whole
         return [self._one(iccid, target, whole) for iccid in iccids]
 
     async def confirm(self, card: CardRef, target: CardStatus, ticket: str | None
