@@ -61,7 +61,7 @@ async def close_cycle(db: Reconnecting, lane: OperatorLane, publisher: Publisher
     operator = lane.client.dialect
     published = 0
     while cards := await db.run(lambda conn: cards_to_close(
-            conn, operator, cycle.label, cycle.end, partitions, CLOSE_CHUNK)):
+            conn, operator, cycle.label, partitions, CLOSE_CHUNK)):
         published += await _close(db, lane, publisher, cycle, cards)
     return published
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from psycopg.rows import class_row
 
@@ -27,13 +26,12 @@ SELECT c.iccid, c.msisdn, s.high_bytes FROM cards c
 LEFT JOIN usage_snapshots s ON s.iccid = c.iccid AND s.cycle = %s
 WHERE c.operator = %s AND c.kafka_partition = ANY(%s) ORDER BY c.iccid
 """
-# Cards of a cycle that ended, whose total was not yet read from the closed-cycle call; a card
-# registered after the cycle ended has nothing of it to count.
+# Cards of a cycle that ended, whose total was not yet read from the closed-cycle call.
 _TO_CLOSE = """
 SELECT c.iccid, c.msisdn, s.high_bytes FROM cards c
 LEFT JOIN usage_snapshots s ON s.iccid = c.iccid AND s.cycle = %(cycle)s
 WHERE c.operator = %(operator)s AND c.kafka_partition = ANY(%(partitions)s)
-  AND s.closed_at IS NULL AND c.created_at < %(end)s
+  AND s.closed_at IS NULL
 ORDER BY c.iccid LIMIT %(limit)s
 """
 _RAISE = """
@@ -54,11 +52,11 @@ async def cards_to_poll(conn: Conn, operator: str, cycle: str, partitions: Seque
         return await cur.fetchall()
 
 
-async def cards_to_close(conn: Conn, operator: str, cycle: str, end: datetime,
-                         partitions: Sequence[int], limit: int) -> list[Polled]:
-    """Up to `limit` cards whose `cycle` (ended at `end`) is not closed yet."""
+async def cards_to_close(conn: Conn, operator: str, cycle: str, partitions: Sequence[int],
+                         limit: int) -> list[Polled]:
+    """Up to `limit` cards whose ended `cycle` is not closed yet."""
     async with conn.cursor(row_factory=class_row(Polled)) as cur:
-        await cur.execute(_TO_CLOSE, {"cycle": cycle, "operator": operator, "end": end,
+        await cur.execute(_TO_CLOSE, {"cycle": cycle, "operator": operator,
                                       "partitions": list(partitions), "limit": limit})
         return await cur.fetchall()
 
