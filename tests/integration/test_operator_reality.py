@@ -261,7 +261,8 @@ async def test_a_unicom_rollover_on_the_27th_counts_every_byte_once(
     records = await published(settings)
     assert sorted(r.bytes for r in records) == [1 * MB, 2 * MB, 3 * MB]
     with psycopg.connect(settings.require_database()) as conn:
-        marks: dict[str, int] = dict(conn.execute("SELECT cycle, high_bytes FROM usage_snapshots").fetchall())
+        rows = conn.execute("SELECT cycle, high_bytes FROM usage_snapshots").fetchall()
+    marks: dict[str, int] = dict(rows)
     assert marks == {"2026-10-27": 4 * MB, "2026-11-27": 2 * MB}
 
 
