@@ -44,7 +44,7 @@ class CardEdit(TypedDict, total=False):
     frozen: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class SimCard:
     """One card: status and why, its number, cooldown, pending orders and usage per day."""
 

@@ -10,18 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Annotated, Any, cast
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.operators import CardStatus
 from domain.usage.validation import MAX_RECORD_BYTES, iccid_problem
 from simulators import ctcc, jasper, onelink
 from simulators.beijing import day_of
-from simulators.fleet_state import CardEdit, Platform, SimCard, SimNetwork
+from simulators.fleet_state import CardEdit, Platform, SimCard
 from simulators.knobs import KnobsError, SimContext, SimKnobs
+from simulators.registration import RegistrationError, parse_registration
 
-MAX_REGISTRATION = 100_000  # cards per `POST /_sim/cards`
-MAX_PROBLEMS = 50  # bad items named in one 422
 Msisdn = Annotated[str, Field(pattern=r"^[0-9]{11,15}$")]
 
 
@@ -49,22 +48,6 @@ class SimCardEdit(BaseModel):
     status: CardStatus = "active"
     stop_reason: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     frozen: bool = False
-
-
-class SimCardIn(BaseModel):
-    """One card of `POST /_sim/cards`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    iccid: str
-    msisdn: Msisdn | None = None
-    platform: Platform = "ct"
-
-
-class SimCardsIn(BaseModel):
-    """`POST /_sim/cards` body: up to 100,000 cards, registered all or none."""
-
-    cards: list[SimCardIn] = Field(max_length=MAX_REGISTRATION)
 
 
 class SimChange(BaseModel):
@@ -102,28 +85,6 @@ def _view(iccid: str, card: SimCard) -> SimCardView:
                        stop_reason=card.stop_reason, frozen=card.frozen, held=card.held)
 
 
-def registration_problems(net: SimNetwork, cards: list[SimCardIn]) -> list[str]:
-    """Why some cards cannot be registered together: bad or repeated ICCIDs, numbers given
-    twice or held by another card that keeps them."""
-    problems: list[str] = []
-    iccids: set[str] = set()
-    claimed: dict[str, str] = {}
-    for index, card in enumerate(cards):
-        problem = iccid_problem(card.iccid) or ("iccid given twice" if card.iccid in iccids
-                                                else None)
-        if problem is None and card.msisdn is not None:
-            problem = "msisdn given twice" if claimed.setdefault(
-                card.msisdn, card.iccid) != card.iccid else None
-        if problem is not None:
-            problems.append(f"cards[{index}] ({card.iccid}): {problem}")
-        iccids.add(card.iccid)
-    for msisdn, iccid in claimed.items():
-        owner = net.numbers.conflict(iccid, msisdn)
-        if owner is not None and owner not in iccids:
-            problems.append(f"msisdn {msisdn} ({iccid}) already belongs to {owner}")
-    return problems
-
-
 def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
     net = ctx.net
 
@@ -143,15 +104,17 @@ def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
         return _view(iccid, net.edit(iccid, cast(CardEdit, given), ctx.now()))
 
     @app.post("/_sim/cards")
-    async def register_cards(body: SimCardsIn) -> dict[str, int]:
-        """Give many cards their numbers and platforms at once: all of them or none."""
-        problems = registration_problems(net, body.cards)
-        if problems:
-            raise HTTPException(422, problems[:MAX_PROBLEMS])
+    async def register_cards(request: Request) -> dict[str, int]:
+        """`{"cards": [{"iccid", "msisdn", "platform"}]}`: give up to 100,000 cards their
+        numbers and platforms at once, all of them or none (422 naming the bad items)."""
+        try:
+            cards = parse_registration(await request.body(), net)
+        except RegistrationError as exc:
+            raise HTTPException(422, exc.problems) from None
         now = ctx.now()
-        for card in body.cards:
-            net.register(card.iccid, card.msisdn, card.platform, now)
-        return {"registered": len(body.cards)}
+        for iccid, msisdn, platform in cards:
+            net.register(iccid, msisdn, platform, now)
+        return {"registered": len(cards)}
 
     @app.get("/_sim/stats")
     async def sim_stats() -> dict[str, Any]:
