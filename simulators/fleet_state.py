@@ -50,7 +50,8 @@ class SimCard:
 
     status: CardStatus = "active"
     status_changes: int = 0
-    last_change: float | None = None  # when our last change was accepted: the cooldown's start
+    # The cooldown's start: when our last change was accepted or the operator's own was made.
+    last_change: float | None = None
     changed_at: float | None = None  # when the status last changed on the network
     created: float = 0.0
     msisdn: str | None = None
@@ -220,8 +221,9 @@ class SimNetwork:
     def edit(self, iccid: str, edit: CardEdit, now: float) -> SimCard:
         """The operator changes the card itself: number, platform, status, reason, freeze.
 
-        A status change takes effect at once. Freezing an active card without naming a status
-        stops it (a management stop); a resume without a reason clears the stop reason.
+        A status change takes effect at once and starts the card's cooldown, as any change of
+        the card does. Freezing an active card without naming a status stops it (a management
+        stop); a resume without a reason clears the stop reason.
         """
         card = self.card(iccid, now)
         if "msisdn" in edit or "platform" in edit:
@@ -230,7 +232,8 @@ class SimNetwork:
         card.frozen = edit.get("frozen", card.frozen)
         status = edit.get("status", "stopped" if edit.get("frozen") else card.status)
         reason = edit.get("stop_reason", card.stop_reason)
-        self.apply(iccid, status, now, reason)
+        if self.apply(iccid, status, now, reason):
+            card.last_change = now
         if card.status == "stopped" or "stop_reason" in edit:
             card.stop_reason = reason
         return card

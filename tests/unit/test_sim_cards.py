@@ -31,6 +31,23 @@ async def test_an_operator_stop_takes_effect_at_once_and_is_logged(sim: Sim) -> 
         "active", None, False)
 
 
+async def test_an_operator_change_starts_the_cooldown(sim: Sim) -> None:
+    await sim.register({"iccid": CARD, "msisdn": NUMBER}, {"iccid": OTHER, "msisdn": OTHER_NUMBER})
+    await sim.edit_card(CARD, status="stopped")
+    await sim.edit_card(OTHER, msisdn=OTHER_NUMBER, platform="pb")  # no status change
+    token = await onelink_token(sim)
+    resume = await onelink_call(sim, "change/sim-status", token, msisdn=NUMBER, operType=1)
+    assert resume["status"] == "12108"
+    batch = await onelink_call(sim, "change/sim-status/batch", token,
+                               msisdns=f"{OTHER_NUMBER}_{NUMBER}", operType=9, reason="01")
+    assert batch["status"] == "12108"  # refused whole for CARD's cooldown
+    stop = await onelink_call(sim, "change/sim-status", token, msisdn=OTHER_NUMBER, operType=0)
+    assert stop["status"] == "0"
+    sim.clock.advance(180)
+    resume = await onelink_call(sim, "change/sim-status", token, msisdn=NUMBER, operType=1)
+    assert resume["status"] == "0"
+
+
 async def test_a_stop_without_reason_is_not_held_and_a_freeze_is(sim: Sim) -> None:
     assert (await sim.edit_card(CARD, status="stopped"))["held"] is False
     frozen = await sim.edit_card(OTHER, frozen=True)  # an active card: a management stop

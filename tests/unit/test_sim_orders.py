@@ -114,6 +114,7 @@ async def test_batch_results_are_keyed_by_msisdn_card_by_card(sim: Sim) -> None:
     await register_three(sim)
     for iccid, reason in ((CARD, None), (OTHER, "违规停机"), (THIRD, None)):
         await sim.edit_card(iccid, status="stopped", stop_reason=reason)
+    sim.clock.advance(180)  # the operator's own changes start the cooldown too
     token = await onelink_token(sim)
 
     async def resume(msisdns: str) -> str:
@@ -144,6 +145,7 @@ async def test_batch_results_are_keyed_by_msisdn_card_by_card(sim: Sim) -> None:
 
 async def test_batch_of_repeats_and_changes(sim: Sim) -> None:
     await register_three(sim)
+    await sim.knobs(cooldown_s=0)
     await sim.edit_card(THIRD, status="stopped")
     token = await onelink_token(sim)
     submitted = await onelink_call(sim, "change/sim-status/batch", token,
