@@ -1,133 +1,87 @@
 """The simulated operator's state: pure, clock-injected and free of I/O, shared by every dialect.
 
-Holds the cards (status, cooldown, month-to-date usage), OneLink tokens and batch jobs, the Jasper
-per-account rate limiter and the seeded fault injector. Every time-dependent method takes `now`
-(seconds on the simulator's clock) so tests move time without sleeping.
+Holds the cards (status, stop reason, freeze, cooldown, usage per Beijing date), the numbers
+they are known by, the pending orders and batch jobs, and the gates (`simulators.gates`). Every
+time-dependent method takes `now` (unix seconds on the simulator's clock) so tests move time
+without sleeping; due orders and jobs complete lazily in `settle`.
 """
 
 from __future__ import annotations
 
-import random
-import secrets
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import date
+from typing import Literal, TypedDict
 
 from core.operators import CardStatus
+from simulators.beijing import ONE_DAY
+from simulators.gates import Faults, RateLimiter, TokenBook
+from simulators.numbers import Numbers
+from simulators.orders import (
+    BatchJob,
+    CardResult,
+    Order,
+    Outcome,
+    Schedule,
+    remember,
+)
 
-Outcome = Literal["accepted", "repeat", "cooldown"]
-CardOutcome = Literal["accepted", "repeat", "cooldown", "error"]
-Fault = Literal["rate_limited", "error"]
 UsageLag = Literal["none", "t-1"]
+Platform = Literal["ct", "pb"]
 
-DAY_S = 86_400.0
-CHANGE_LOG_SIZE = 200_000  # accepted changes kept for `GET /_sim/changes`
-
-
-def day_of(now: float) -> int:
-    """The simulator's day number of `now`; usage is bucketed by it for the T-1 lag."""
-    return int(now // DAY_S)
+OWN_STOP = "主动停机"  # the stop reason of our own stops: the only one we may resume
+FREEZE = "管理停机冻结"  # the reason a management freeze is given as
+CHANGE_LOG_SIZE = 200_000  # changes kept for `GET /_sim/changes`
 
 
-@dataclass
+class CardEdit(TypedDict, total=False):
+    """What the operator itself may change on a card (`PUT /_sim/cards/{iccid}`)."""
+
+    msisdn: str | None
+    platform: Platform
+    status: CardStatus
+    stop_reason: str | None
+    frozen: bool
+
+
+@dataclass(slots=True)
 class SimCard:
-    """One card: its status, how often it changed, when last, and its usage per day (bytes)."""
+    """One card: status and why, its number, cooldown, pending orders and usage per day."""
 
     status: CardStatus = "active"
     status_changes: int = 0
+    # The cooldown's start: when our last change was accepted or the operator's own was made.
     last_change: float | None = None
-    usage: dict[int, int] = field(default_factory=dict)
+    changed_at: float | None = None  # when the status last changed on the network
+    created: float = 0.0
+    msisdn: str | None = None
+    platform: Platform = "ct"
+    stop_reason: str | None = None
+    frozen: bool = False
+    pending: list[Order] = field(default_factory=list)
+    usage: dict[date, int] = field(default_factory=dict)
 
+    @property
+    def held(self) -> bool:
+        """Frozen, or stopped by the operator for a reason of its own: our resume is refused."""
+        return self.frozen or (self.status == "stopped"
+                               and self.stop_reason not in (None, OWN_STOP))
 
-@dataclass
-class TokenBook:
-    """OneLink tokens: each belongs to one appid and expires `ttl_s` after it was issued."""
+    @property
+    def hold_reason(self) -> str:
+        """Why the card is held: the operator's stop reason, else the freeze."""
+        reason = self.stop_reason
+        return reason if reason is not None and reason != OWN_STOP else FREEZE
 
-    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    @property
+    def target(self) -> CardStatus:
+        """The status the card will have once its pending orders are done."""
+        return self.pending[-1].target if self.pending else self.status
 
-    def issue(self, appid: str, now: float, ttl_s: float) -> str:
-        """A new token for `appid`; earlier tokens stay valid until they expire, like OneLink."""
-        self._forget_expired(now)
-        token = secrets.token_hex(16)
-        self.tokens[token] = (appid, now + ttl_s)
-        return token
-
-    def appid_of(self, token: str | None, now: float) -> str | None:
-        """The appid a still-valid token was issued to, or None (unknown or expired)."""
-        appid, expires = self.tokens.get(token or "", ("", 0.0))
-        return appid if appid and now < expires else None
-
-    def _forget_expired(self, now: float) -> None:
-        # Connectors refresh tokens for ever; without this the book grows for the whole run.
-        for token in [t for t, (_, expires) in self.tokens.items() if expires <= now]:
-            del self.tokens[token]
-
-
-@dataclass(frozen=True)
-class CardResult:
-    """What a batch job did to one card."""
-
-    iccid: str
-    outcome: CardOutcome
-
-
-@dataclass
-class BatchJob:
-    """A OneLink batch status change; `results` stays None while the job is processing."""
-
-    job_id: str
-    iccids: list[str]
-    target: CardStatus
-    due: float
-    results: list[CardResult] | None = None
-
-
-@dataclass
-class RateLimiter:
-    """Jasper's limit per account: a token bucket of `rate_per_s` and one call in flight."""
-
-    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-    in_flight: set[str] = field(default_factory=set)
-
-    def acquire(self, account: str, now: float, rate_per_s: float) -> bool:
-        """Admit one call of `account` now (then `release` it), or refuse it: over the limit."""
-        if account in self.in_flight:
-            return False
-        capacity = max(1.0, rate_per_s)  # a full second's worth of calls may come in a burst
-        tokens, last = self.buckets.get(account, (capacity, now))
-        tokens = min(capacity, tokens + max(0.0, now - last) * rate_per_s)
-        if tokens < 1.0:
-            self.buckets[account] = (tokens, now)
-            return False
-        self.buckets[account] = (tokens - 1.0, now)
-        self.in_flight.add(account)
-        return True
-
-    def release(self, account: str) -> None:
-        """The admitted call of `account` has been answered."""
-        self.in_flight.discard(account)
-
-
-class Faults:
-    """Injected rate limits and transient errors, drawn from a seeded generator (reproducible)."""
-
-    def __init__(self, seed: int = 1) -> None:
-        self.reseed(seed)
-
-    def reseed(self, seed: int) -> None:
-        """Restart the sequence of draws from `seed`."""
-        # Not for security: a reproducible sequence of simulated failures is the point.
-        self.rng = random.Random(seed)  # noqa: S311
-
-    def hit(self, rate: float) -> bool:
-        """True with probability `rate`."""
-        return self.rng.random() < rate
-
-    def draw(self, limit_rate: float, error_rate: float) -> Fault | None:
-        """The fault to inject into one call, if any; a rate limit wins over an error."""
-        # Draw both every time so the sequence depends only on the number of calls.
-        limited, failed = self.hit(limit_rate), self.hit(error_rate)
-        return "rate_limited" if limited else "error" if failed else None
+    @property
+    def last_status_time(self) -> float:
+        """When the status last changed, or when the card came to be."""
+        return self.changed_at if self.changed_at is not None else self.created
 
 
 @dataclass
@@ -137,71 +91,178 @@ class SimNetwork:
     cooldown_s: float
     usage_lag: UsageLag = "none"
     cards: dict[str, SimCard] = field(default_factory=dict)
+    numbers: Numbers = field(default_factory=Numbers)
     stats: Counter[tuple[str, str]] = field(default_factory=Counter)
     tokens: TokenBook = field(default_factory=TokenBook)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     faults: Faults = field(default_factory=Faults)
+    orders: dict[str, Order] = field(default_factory=dict)
     jobs: dict[str, BatchJob] = field(default_factory=dict)
-    pending: list[str] = field(default_factory=list)
+    schedule: Schedule = field(default_factory=Schedule)
+    serial: int = 0
     changes: deque[tuple[int, str, CardStatus, float]] = field(
         default_factory=lambda: deque(maxlen=CHANGE_LOG_SIZE))
 
-    def card(self, iccid: str) -> SimCard:
-        """The card, created active on first sight."""
-        return self.cards.setdefault(iccid, SimCard())
+    def card(self, iccid: str, now: float = 0.0) -> SimCard:
+        """The card, created active on first sight (at `now`)."""
+        card = self.cards.get(iccid)
+        if card is None:
+            card = self.cards[iccid] = SimCard(created=now)
+        return card
 
-    def change(self, iccid: str, target: CardStatus, now: float) -> Outcome:
-        """Apply a status change like OneLink does: a repeat is success, too soon is refused."""
-        card = self.card(iccid)
-        if card.status == target:
+    def iccid_of(self, msisdn: str) -> str | None:
+        """The card a number belongs to, or None."""
+        return self.numbers.owner(msisdn)
+
+    # --- status changes ------------------------------------------------------------------
+
+    def check(self, card: SimCard, target: CardStatus, now: float) -> Outcome:
+        """Whether our change to `target` may go ahead now, and if not why not."""
+        if card.target == target:
             return "repeat"
-        if card.last_change is not None and now - card.last_change < self.cooldown_s:
+        if target == "active" and card.held:
+            return "held"
+        if self.in_cooldown(card, now):
             return "cooldown"
-        card.status = target
-        card.status_changes += 1
-        card.last_change = now
-        seq = self.changes[-1][0] + 1 if self.changes else 1
-        self.changes.append((seq, iccid, target, now))
         return "accepted"
 
+    def in_cooldown(self, card: SimCard | None, now: float) -> bool:
+        """Whether our last change of `card` was accepted less than `cooldown_s` ago."""
+        last = card.last_change if card is not None else None
+        return last is not None and now - last < self.cooldown_s
+
+    def request(self, iccid: str, target: CardStatus, now: float,
+                completion_s: float) -> tuple[Outcome, Order | None]:
+        """A single-card change: an order due `completion_s` from now, unless refused."""
+        card = self.card(iccid, now)
+        outcome = self.check(card, target, now)
+        if outcome != "accepted":
+            return outcome, None
+        card.last_change = now
+        self.serial += 1
+        order = Order(str(800_000_000_000 + self.serial), iccid, target, now, now + completion_s)
+        card.pending.append(order)
+        remember(self.orders, order.number, order)
+        if completion_s > 0:
+            self.schedule.add(order)
+        else:
+            self.complete(order)
+        return "accepted", order
+
+    def complete(self, order: Order) -> None:
+        """The order falls due: the card changes, unless the operator holds it by now."""
+        card = self.cards[order.iccid]
+        card.pending.remove(order)
+        if order.target == "active" and card.held:
+            order.state = "failed"
+            return
+        order.state = "completed"
+        self.apply(order.iccid, order.target, order.due, OWN_STOP)
+
+    def apply(self, iccid: str, target: CardStatus, at: float, reason: str | None) -> bool:
+        """A status change taking effect on the network at `at` (logged); False if none.
+
+        A stop records `reason`; a resume clears the stop reason.
+        """
+        card = self.card(iccid, at)
+        if card.status == target:
+            return False
+        card.status, card.changed_at = target, at
+        card.stop_reason = reason if target == "stopped" else None
+        card.status_changes += 1
+        seq = self.changes[-1][0] + 1 if self.changes else 1
+        self.changes.append((seq, iccid, target, at))
+        return True
+
     def changes_after(self, seq: int, limit: int) -> list[tuple[int, str, CardStatus, float]]:
-        """Accepted status changes with a sequence number above `seq`, oldest first."""
+        """Status changes with a sequence number above `seq`, oldest first."""
         return [c for c in self.changes if c[0] > seq][:limit]
 
-    def add_usage(self, iccid: str, nbytes: int, now: float) -> None:
-        """Add usage to the card's counter for the day of `now`."""
-        usage = self.card(iccid).usage
-        usage[day_of(now)] = usage.get(day_of(now), 0) + nbytes
-
-    def usage_bytes(self, iccid: str, now: float) -> int:
-        """Month-to-date usage as the operator reports it: without today when the lag is T-1."""
-        today = day_of(now)
-        usage = self.card(iccid).usage
-        return sum(n for day, n in usage.items() if self.usage_lag == "none" or day < today)
+    # --- batch jobs ------------------------------------------------------------------------
 
     def submit_batch(self, iccids: list[str], target: CardStatus, now: float, delay_s: float
                      ) -> str:
         """Queue a batch change that completes `delay_s` from now; returns the job id."""
-        job_id = str(100_000 + len(self.jobs) + 1)
-        self.jobs[job_id] = BatchJob(job_id, list(iccids), target, now + delay_s)
-        self.pending.append(job_id)
-        return job_id
+        self.serial += 1
+        job = BatchJob(str(100_000 + self.serial), list(iccids), target, now, now + delay_s)
+        remember(self.jobs, job.job_id, job)
+        self.schedule.add(job)
+        return job.job_id
 
     def settle(self, now: float, error_rate: float = 0.0) -> None:
-        """Complete every job due by `now`, in due order, each at its own due time."""
-        due = sorted((self.jobs[j] for j in self.pending if self.jobs[j].due <= now),
-                     key=lambda job: job.due)
-        for job in due:
-            job.results = [self._batch_change(i, job.target, job.due, error_rate)
-                           for i in job.iccids]
-            self.pending.remove(job.job_id)
+        """Complete every order and job due by `now`, in due order, each at its due time."""
+        for item in self.schedule.pop_due(now):
+            if isinstance(item, Order):
+                self.complete(item)
+            else:
+                item.results = [self._batch_change(i, item.target, item.due, error_rate)
+                                for i in item.iccids]
 
-    def _batch_change(self, iccid: str, target: CardStatus, now: float,
+    def _batch_change(self, iccid: str, target: CardStatus, at: float,
                       error_rate: float) -> CardResult:
         # A batch fails card by card on the real platform, so faults are injected per card.
         if self.faults.hit(error_rate):
             return CardResult(iccid, "error")
-        return CardResult(iccid, self.change(iccid, target, now))
+        card = self.card(iccid, at)
+        outcome = self.check(card, target, at)
+        if outcome == "accepted":
+            card.last_change = at
+            self.apply(iccid, target, at, OWN_STOP)
+        return CardResult(iccid, outcome, card.hold_reason if outcome == "held" else "")
+
+    # --- the operator's own doing ----------------------------------------------------------
+
+    def register(self, iccid: str, msisdn: str | None, platform: Platform, now: float) -> None:
+        """Give the card its number and platform (the number must not belong to another)."""
+        card = self.card(iccid, now)
+        self.numbers.rebind(iccid, card.msisdn, msisdn)
+        card.msisdn, card.platform = msisdn, platform
+
+    def edit(self, iccid: str, edit: CardEdit, now: float) -> SimCard:
+        """The operator changes the card itself: number, platform, status, reason, freeze.
+
+        A status change takes effect at once and starts the card's cooldown, as any change of
+        the card does. Freezing an active card without naming a status stops it (a management
+        stop); a resume without a reason clears the stop reason.
+        """
+        card = self.card(iccid, now)
+        if "msisdn" in edit or "platform" in edit:
+            self.register(iccid, edit.get("msisdn", card.msisdn),
+                          edit.get("platform", card.platform), now)
+        card.frozen = edit.get("frozen", card.frozen)
+        status = edit.get("status", "stopped" if edit.get("frozen") else card.status)
+        reason = edit.get("stop_reason", card.stop_reason)
+        if self.apply(iccid, status, now, reason):
+            card.last_change = now
+        if card.status == "stopped" or "stop_reason" in edit:
+            card.stop_reason = reason
+        return card
+
+    # --- usage -----------------------------------------------------------------------------
+
+    def add_usage(self, iccid: str, nbytes: int, day: date, now: float = 0.0) -> None:
+        """Add usage to the card's counter for the Beijing date `day`."""
+        usage = self.card(iccid, now).usage
+        usage[day] = usage.get(day, 0) + nbytes
+
+    def last_visible(self, card: SimCard, today: date) -> date:
+        """The last day the operator reports: yesterday for PB numbers (T-1), else today."""
+        return today - ONE_DAY if self.usage_lag == "t-1" or card.platform == "pb" else today
+
+    def usage_between(self, card: SimCard, first: date, last: date) -> int:
+        """The card's bytes from `first` to `last` (inclusive)."""
+        return sum(n for day, n in card.usage.items() if first <= day <= last)
+
+    def usage_since(self, card: SimCard, first: date, today: date) -> int:
+        """Cumulative bytes since `first` as the operator reports them today (lag included)."""
+        return self.usage_between(card, first, self.last_visible(card, today))
+
+    def usage_days(self, card: SimCard, first: date, today: date) -> int:
+        """How many days since `first` the card used data, as reported today."""
+        last = self.last_visible(card, today)
+        return sum(1 for day, n in card.usage.items() if first <= day <= last and n > 0)
+
+    # --- request counts --------------------------------------------------------------------
 
     def count(self, dialect: str, outcome: str) -> None:
         """Count one dialect request by its outcome."""

@@ -1,7 +1,9 @@
 """Jasper / Cisco IoT Control Center dialect (`/rws/api/v1/devices/...`).
 
-HTTP Basic auth per account; about `rate_per_s` calls per second and one in flight per account,
-else HTTP 429 `40000029` (see connectors/DIALECTS.md).
+HTTP Basic auth. The simulator serves one Control Center account, so every user shares its
+limit: about `rate_per_s` calls per second and one in flight, else HTTP 429 `40000029`. A
+status change answers 200 when done, or 202 when it happens `completion_ms` later (see
+connectors/DIALECTS.md).
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from fastapi.responses import JSONResponse
 
 from core.operators import CardStatus
 from domain.usage.validation import iccid_problem
+from simulators.beijing import cycle_start, day_of, iso_utc
 from simulators.knobs import SimContext
 
 DIALECT = "jasper"
+ACCOUNT = "control-center"  # the one account: every Basic user shares its rate limit
+RATE_PLAN = "CARDPULSE-SIM"
 STATUSES: dict[str, CardStatus] = {"ACTIVATED": "active", "DEACTIVATED": "stopped"}
 WIRE_STATUS: dict[CardStatus, str] = {status: wire for wire, status in STATUSES.items()}
 
@@ -32,16 +37,22 @@ class Refusal(Exception):
         self.http, self.code, self.message, self.outcome = http, code, message, outcome
 
 
-UNAUTHORIZED = Refusal(401, "10000002", "Invalid credentials", "unauthorized")
+UNAUTHORIZED = Refusal(401, "10000001", "Invalid credentials", "unauthorized")
 RATE_LIMITED = Refusal(429, "40000029", "Rate limit exceeded", "rate_limited")
-TRANSIENT = Refusal(500, "10000001", "Internal error, try again", "error")
+TRANSIENT = Refusal(500, "10000099", "Internal error, try again", "error")
 COOLDOWN = Refusal(400, "10000024", "Status changed too recently", "cooldown")
 
-Op = Callable[[Request, str, float], Awaitable[tuple[str, dict[str, Any]]]]
+Answer = tuple[str, dict[str, Any], int]  # (outcome, body, HTTP status)
+Op = Callable[[Request, str, float], Awaitable[Answer]]
 
 
 def _bad(message: str) -> Refusal:
     return Refusal(400, "10000003", message, "bad_request")
+
+
+def _held(reason: str) -> Refusal:
+    return Refusal(400, "10000037", f"Device status change blocked by the operator: {reason}",
+                   "held")
 
 
 def account_of(request: Request) -> str | None:
@@ -86,52 +97,62 @@ async def _call(ctx: SimContext, request: Request, iccid: str, op: Op,
         fault = ctx.fault()
         if fault is not None:
             raise RATE_LIMITED if fault == "rate_limited" else TRANSIENT
-        outcome, body = await op(request, _checked(iccid), now)
+        outcome, body, http = await op(request, _checked(iccid), now)
     except Refusal as refusal:
         ctx.net.count(DIALECT, refusal.outcome)
         return JSONResponse({"errorCode": refusal.code, "errorMessage": refusal.message},
                             status_code=refusal.http)
     ctx.net.count(DIALECT, outcome)
-    return JSONResponse(body)
+    return JSONResponse(body, status_code=http)
 
 
 async def _serve(ctx: SimContext, request: Request, iccid: str, op: Op) -> JSONResponse:
     """Authenticate, admit through the account's limiter, then run `op`."""
-    account = account_of(request)
     limiter = ctx.net.limiter
-    admitted = account is not None and limiter.acquire(account, ctx.now(), ctx.knobs.rate_per_s)
+    admitted = account_of(request) is not None and limiter.acquire(ACCOUNT, ctx.now(),
+                                                                   ctx.knobs.rate_per_s)
     try:
         return await _call(ctx, request, iccid, op, admitted)
     finally:
-        if admitted and account is not None:
-            limiter.release(account)
+        if admitted:
+            limiter.release(ACCOUNT)
 
 
 class Jasper:
     """The calls' own work, once the account was admitted."""
 
     def __init__(self, ctx: SimContext) -> None:
-        self.net = ctx.net
+        self.ctx, self.net = ctx, ctx.net
 
-    async def put_device(self, request: Request, iccid: str,
-                         now: float) -> tuple[str, dict[str, Any]]:
-        """`PUT devices/{iccid}`: change the status; a repeat answers like a change."""
+    async def put_device(self, request: Request, iccid: str, now: float) -> Answer:
+        """`PUT devices/{iccid}`: 200 when the status is already or at once the wanted one,
+        202 when the change happens `completion_ms` later."""
         target = await _wanted_status(request)
-        outcome = self.net.change(iccid, target, now)
+        completion_s = self.ctx.knobs.completion_ms / 1000
+        outcome, order = self.net.request(iccid, target, now, completion_s)
         if outcome == "cooldown":
             raise COOLDOWN
-        return outcome, {"iccid": iccid, "status": WIRE_STATUS[target]}
+        if outcome == "held":
+            raise _held(self.net.card(iccid).hold_reason)
+        pending = order is not None and order.state == "inProgress"
+        return outcome, {"iccid": iccid}, 202 if pending else 200
 
-    async def get_device(self, request: Request, iccid: str,
-                         now: float) -> tuple[str, dict[str, Any]]:
-        """`GET devices/{iccid}`: the card's status."""
-        return "accepted", {"iccid": iccid, "status": WIRE_STATUS[self.net.card(iccid).status]}
+    async def get_device(self, request: Request, iccid: str, now: float) -> Answer:
+        """`GET devices/{iccid}`: the card's status, rate plan and dates."""
+        card = self.net.card(iccid, now)
+        return "accepted", {"iccid": iccid, "status": WIRE_STATUS[card.status],
+                            "ratePlan": RATE_PLAN, "dateActivated": iso_utc(card.created),
+                            "dateUpdated": iso_utc(card.last_status_time)}, 200
 
-    async def ctd_usages(self, request: Request, iccid: str,
-                         now: float) -> tuple[str, dict[str, Any]]:
-        """`GET devices/{iccid}/ctdUsages`: cycle-to-date bytes."""
-        used = self.net.usage_bytes(iccid, now)
-        return "accepted", {"iccid": iccid, "ctdDataUsage": used, "overageLimitReached": False}
+    async def ctd_usages(self, request: Request, iccid: str, now: float) -> Answer:
+        """`GET devices/{iccid}/ctdUsages`: bytes since the cycle began on the cycle day."""
+        card, today = self.net.card(iccid, now), day_of(now)
+        first = cycle_start(today, self.ctx.knobs.jasper_cycle_day)
+        return "accepted", {
+            "iccid": iccid, "ctdDataUsage": self.net.usage_since(card, first, today),
+            "ctdSMSUsage": 0, "ctdVoiceUsage": 0,
+            "ctdSessionCount": self.net.usage_days(card, first, today),
+            "overageLimitReached": False, "overageLimitOverride": "DEFAULT"}, 200
 
 
 def _endpoint(ctx: SimContext, op: Op) -> Callable[[Request, str], Awaitable[JSONResponse]]:

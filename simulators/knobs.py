@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from simulators.fleet_state import Fault, SimNetwork
+from simulators.fleet_state import SimNetwork
+from simulators.gates import Fault
 
 ENV_PREFIX = "CARDPULSE_SIM_"
 
@@ -32,6 +33,13 @@ class SimKnobs(BaseModel):
     batch_delay_ms: float = Field(default=200.0, ge=0)
     token_ttl_s: float = Field(default=3600.0, gt=0)
     seed: int = 1
+    # How long an accepted single-card change takes to happen (0 = at once).
+    completion_ms: float = Field(default=0.0, ge=0)
+    jasper_cycle_day: int = Field(default=27, ge=1, le=28)  # China Unicom's billing day
+    time_offset_s: float = 0.0  # moves the simulator's calendar, like the platform's test clock
+    # The one CTCC account the simulator accepts: its password and 9-character DES secret.
+    ctcc_password: str = Field(default="simulator", min_length=1)
+    ctcc_key: str = Field(default="cardpulse", min_length=9, max_length=9)
 
 
 def _problems(exc: ValidationError, name_of: Callable[[str], str]) -> str:
@@ -73,8 +81,9 @@ class SimContext:
         self.net.faults.reseed(self.knobs.seed)
 
     def now(self) -> float:
-        """The clock's time, after completing the batch jobs due by then."""
-        now = self.clock()
+        """The simulator's time (the clock plus `time_offset_s`), after completing the orders
+        and batch jobs due by then."""
+        now = self.clock() + self.knobs.time_offset_s
         self.net.settle(now, self.knobs.error_rate)
         return now
 

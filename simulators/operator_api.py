@@ -8,28 +8,50 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, cast
 
-from fastapi import FastAPI, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.operators import CardStatus
 from domain.usage.validation import MAX_RECORD_BYTES, iccid_problem
 from simulators import ctcc, jasper, onelink
-from simulators.fleet_state import SimCard
+from simulators.beijing import day_of
+from simulators.fleet_state import CardEdit, Platform, SimCard
 from simulators.knobs import KnobsError, SimContext, SimKnobs
+from simulators.registration import RegistrationError, parse_registration
+
+Msisdn = Annotated[str, Field(pattern=r"^[0-9]{11,15}$")]
 
 
 class SimCardView(BaseModel):
-    """`GET /_sim/cards/{iccid}`."""
+    """`GET /_sim/cards/{iccid}`: the card as the operator sees it; `held` when our resume
+    would be refused (frozen, or stopped for a reason other than our own stop)."""
 
     iccid: str
+    msisdn: str | None
+    platform: Platform
     status: CardStatus
     status_changes: int
+    stop_reason: str | None
+    frozen: bool
+    held: bool
+
+
+class SimCardEdit(BaseModel):
+    """`PUT /_sim/cards/{iccid}`: what the operator changes itself; unset fields stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    msisdn: Msisdn | None = None
+    platform: Platform = "ct"
+    status: CardStatus = "active"
+    stop_reason: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    frozen: bool = False
 
 
 class SimChange(BaseModel):
-    """One accepted status change; `at` is unix time (seconds) when the operator accepted it."""
+    """One status change; `at` is unix time (seconds) when it took effect on the network."""
 
     seq: int
     iccid: str
@@ -57,15 +79,42 @@ def _checked(iccid: str) -> str:
     return iccid
 
 
+def _view(iccid: str, card: SimCard) -> SimCardView:
+    return SimCardView(iccid=iccid, msisdn=card.msisdn, platform=card.platform,
+                       status=card.status, status_changes=card.status_changes,
+                       stop_reason=card.stop_reason, frozen=card.frozen, held=card.held)
+
+
 def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
     net = ctx.net
 
     @app.get("/_sim/cards/{iccid}", response_model=SimCardView)
     async def sim_card(iccid: str) -> SimCardView:
-        ctx.now()  # complete due batch jobs first
+        ctx.now()  # complete due orders and batch jobs first
         # Looking at a card must not make the operator know it (`cards` in the stats).
-        card = net.cards.get(_checked(iccid)) or SimCard()
-        return SimCardView(iccid=iccid, status=card.status, status_changes=card.status_changes)
+        return _view(iccid, net.cards.get(_checked(iccid)) or SimCard())
+
+    @app.put("/_sim/cards/{iccid}", response_model=SimCardView)
+    async def edit_card(iccid: str, edit: SimCardEdit) -> SimCardView:
+        """The operator's own doing, at once: number, platform, status, stop reason, freeze."""
+        given = edit.model_dump(exclude_unset=True)
+        owner = net.numbers.conflict(_checked(iccid), given.get("msisdn"))
+        if owner is not None:
+            raise HTTPException(422, f"msisdn {edit.msisdn} already belongs to {owner}")
+        return _view(iccid, net.edit(iccid, cast(CardEdit, given), ctx.now()))
+
+    @app.post("/_sim/cards")
+    async def register_cards(request: Request) -> dict[str, int]:
+        """`{"cards": [{"iccid", "msisdn", "platform"}]}`: give up to 100,000 cards their
+        numbers and platforms at once, all of them or none (422 naming the bad items)."""
+        try:
+            cards = parse_registration(await request.body(), net)
+        except RegistrationError as exc:
+            raise HTTPException(422, exc.problems) from None
+        now = ctx.now()
+        for iccid, msisdn, platform in cards:
+            net.register(iccid, msisdn, platform, now)
+        return {"registered": len(cards)}
 
     @app.get("/_sim/stats")
     async def sim_stats() -> dict[str, Any]:
@@ -75,7 +124,7 @@ def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
     @app.get("/_sim/changes", response_model=list[SimChange])
     async def sim_changes(after: int = Query(0, ge=0),
                           limit: int = Query(10_000, ge=1, le=100_000)) -> list[SimChange]:
-        """Accepted status changes after sequence number `after` (the last 200,000 kept)."""
+        """Status changes after sequence number `after` (the last 200,000 kept)."""
         offset = time.time() - ctx.now()  # the simulator's clock → unix time
         return [SimChange(seq=seq, iccid=iccid, status=status, at=at + offset)
                 for seq, iccid, status, at in net.changes_after(after, limit)]
@@ -84,8 +133,9 @@ def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
     async def sim_usage(batch: UsageBatch) -> dict[str, int]:
         checked = [(_checked(r.iccid), r.bytes) for r in batch.records]  # all or nothing
         now = ctx.now()
+        today = day_of(now)
         for iccid, nbytes in checked:
-            net.add_usage(iccid, nbytes, now)
+            net.add_usage(iccid, nbytes, today, now)
         return {"accepted": len(checked)}
 
     @app.get("/_sim/knobs")
@@ -100,8 +150,9 @@ def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
             raise HTTPException(422, str(exc)) from None
 
 
-def create_app(knobs: SimKnobs, clock: Callable[[], float] = time.monotonic) -> FastAPI:
-    """The simulator app: every dialect and control shares one state, `knobs` and `clock`."""
+def create_app(knobs: SimKnobs, clock: Callable[[], float] = time.time) -> FastAPI:
+    """The simulator app: every dialect and control shares one state, `knobs` and `clock`
+    (unix seconds: the simulator's calendar is Beijing's, moved by `time_offset_s`)."""
     ctx = SimContext(knobs, clock)
     app = FastAPI(title="CardPulse operator simulator")
     for dialect in (onelink, jasper, ctcc):

@@ -9,12 +9,16 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 
 from cardpulse.supervisor.children import free_port, port_open
+from core.ctcc_des import password_field, sign_field
+from simulators.beijing import BEIJING
 from simulators.knobs import SimKnobs
 from simulators.operator_api import create_app
 from tests.support.waiting import eventually
@@ -22,8 +26,16 @@ from tests.support.waiting import eventually
 SIM_URL = "http://sim"
 
 
+def beijing(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+            second: float = 0) -> float:
+    """Unix seconds of a Beijing (Asia/Shanghai) wall-clock time."""
+    whole = int(second)
+    at = datetime(year, month, day, hour, minute, whole, tzinfo=BEIJING)
+    return at.timestamp() + (second - whole)
+
+
 class Clock:
-    """A clock the test moves by hand."""
+    """A clock the test moves by hand (unix seconds: the simulator's calendar follows it)."""
 
     def __init__(self) -> None:
         self.t = 1000.0
@@ -33,6 +45,10 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+    def set(self, t: float) -> None:
+        """Jump to unix time `t`, e.g. `clock.set(beijing(2025, 3, 31, 23, 59, 30))`."""
+        self.t = t
 
 
 @dataclass
@@ -66,6 +82,19 @@ class Sim:
     async def stats(self) -> dict[str, Any]:
         answer: dict[str, Any] = (await self.client.get("/_sim/stats")).json()
         return answer
+
+    async def edit_card(self, iccid: str, **fields: Any) -> dict[str, Any]:
+        """`PUT /_sim/cards/{iccid}`: the operator's own change (number, platform, status,
+        stop reason, freeze); returns the card's view."""
+        response = await self.client.put(f"/_sim/cards/{iccid}", json=fields)
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def register(self, *cards: dict[str, Any]) -> None:
+        """`POST /_sim/cards`: give cards (`{"iccid", "msisdn", "platform"?}`) their numbers."""
+        response = await self.client.post("/_sim/cards", json={"cards": list(cards)})
+        assert response.json() == {"registered": len(cards)}, response.text
 
     async def usage(self, iccid: str, nbytes: int) -> None:
         body = {"records": [{"iccid": iccid, "bytes": nbytes}]}
@@ -115,3 +144,75 @@ class Simulator:
         self.proc.terminate()
         self.proc.wait(10)
         self.log.close()
+
+
+# --- Wire helpers: one call of each dialect, as a client would send it ------------------------
+
+APPID = "app1"
+JASPER_AUTH = ("acct", "api-key")
+CTCC_USER = "cardpulse-user-0000000000000000"
+# What a CTCC `sign` covers besides the card, user_id, the password and the method.
+CTCC_SIGNED = {"disabledNumber": ("acctCd", "orderTypeId"), "queryCardMainStatus": (),
+               "queryTraffic": ("needDtl",), "queryTrafficByDate": ("startDate", "endDate")}
+
+
+def transid(appid: str = APPID, seq: int = 1) -> str:
+    """A OneLink transid: appid + YYYYMMDDHHMMSS + an 8-digit sequence."""
+    return f"{appid}20250101120000{seq:08d}"
+
+
+async def onelink(sim: Sim, call: str, **params: Any) -> dict[str, Any]:
+    """One OneLink call (`/v5/ec/<call>`): HTTP 200 and the `{status, message, result}`
+    envelope, checked."""
+    response = await sim.client.get(f"/v5/ec/{call}", params=params)
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    assert set(answer) == {"status", "message", "result"}
+    return answer
+
+
+async def onelink_token(sim: Sim, appid: str = APPID) -> str:
+    """A fresh OneLink token for `appid`."""
+    answer = await onelink(sim, "get/token", appid=appid, password="pw", transid=transid(appid))
+    assert answer["status"] == "0", answer
+    token: str = answer["result"][0]["token"]
+    return token
+
+
+async def onelink_call(sim: Sim, call: str, token: str, **params: Any) -> dict[str, Any]:
+    """One OneLink call with `token` and a valid transid."""
+    return await onelink(sim, call, token=token, transid=transid(), **params)
+
+
+async def jasper(sim: Sim, method: str, path: str, body: Any = None,
+                 auth: tuple[str, str] | None = JASPER_AUTH) -> httpx.Response:
+    """One Jasper call under `/rws/api/v1/devices/`."""
+    return await sim.client.request(method, f"/rws/api/v1/devices/{path}", json=body, auth=auth)
+
+
+def ctcc_params(method: str, *, password: str | None = None, key: str | None = None,
+                user_id: str = CTCC_USER, **params: object) -> dict[str, str]:
+    """The query of one CTCC call, `passWord` and `sign` made with the demo's DES (by default
+    with the account of the default knobs)."""
+    password = SimKnobs().ctcc_password if password is None else password
+    key = SimKnobs().ctcc_key if key is None else key
+    given = {name: str(value) for name, value in params.items()}
+    card = [given[name] for name in ("access_number", "iccid") if name in given]
+    extras = [given[name] for name in CTCC_SIGNED.get(method, ()) if name in given]
+    values = [*card, user_id, password, method, *extras]
+    return {"method": method, "user_id": user_id, "passWord": password_field(password, key),
+            "sign": sign_field(values, key), **given}
+
+
+async def ctcc(sim: Sim, method: str, **params: Any) -> httpx.Response:
+    """One signed CTCC call (`GET /m2m_ec/query.do`)."""
+    response = await sim.client.get("/m2m_ec/query.do", params=ctcc_params(method, **params))
+    assert response.status_code == 200
+    return response
+
+
+def xml_fields(response: httpx.Response) -> dict[str, str]:
+    """The text of every leaf element of an XML answer, by local name (namespaces dropped)."""
+    root = ElementTree.fromstring(response.content)  # noqa: S314 (our own simulator's answer)
+    return {leaf.tag.rpartition("}")[2]: leaf.text or "" for leaf in root.iter()
+            if len(leaf) == 0}

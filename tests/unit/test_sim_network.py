@@ -1,20 +1,79 @@
-"""The simulated operator's pure model: cards, cooldown, usage lag, tokens, jobs, limits, faults."""
+"""The simulated operator's pure model: cards, orders, cooldown, holds, usage by Beijing date,
+tokens, jobs, limits, faults."""
 
 from __future__ import annotations
 
-from simulators.fleet_state import DAY_S, CardResult, Faults, RateLimiter, SimNetwork, TokenBook
+from datetime import date
+
+from simulators.beijing import add_months, cycle_start, day_of, midnight, month_end, stamp
+from simulators.fleet_state import OWN_STOP, SimNetwork
+from simulators.gates import Faults, RateLimiter, TokenBook
+from simulators.orders import CardResult
 
 ICCID = "8986001234567890123"
+OTHER = ICCID[:-1] + "9"
 
 
 def test_unseen_card_is_active_and_changes_are_counted() -> None:
     net = SimNetwork(cooldown_s=180)
     assert net.card(ICCID).status == "active"
-    assert net.change(ICCID, "stopped", now=0) == "accepted"
-    assert net.change(ICCID, "stopped", now=1) == "repeat"
-    assert net.change(ICCID, "active", now=100) == "cooldown"
-    assert net.change(ICCID, "active", now=181) == "accepted"
+    assert net.request(ICCID, "stopped", now=0, completion_s=0)[0] == "accepted"
+    assert net.request(ICCID, "stopped", now=1, completion_s=0) == ("repeat", None)
+    assert net.request(ICCID, "active", now=100, completion_s=0) == ("cooldown", None)
+    assert net.request(ICCID, "active", now=181, completion_s=0)[0] == "accepted"
     assert net.card(ICCID).status_changes == 2
+
+
+def test_an_order_takes_effect_when_due_and_is_logged_then() -> None:
+    net = SimNetwork(cooldown_s=180)
+    outcome, order = net.request(ICCID, "stopped", now=10, completion_s=5)
+    assert outcome == "accepted" and order is not None and order.state == "inProgress"
+    card = net.card(ICCID)
+    assert (card.status, card.target, card.last_change) == ("active", "stopped", 10)
+    assert net.request(ICCID, "stopped", now=12, completion_s=5) == ("repeat", None)
+    net.settle(now=14.9)
+    assert card.status == "active"
+    net.settle(now=15)
+    assert (order.state, card.status, card.stop_reason) == ("completed", "stopped", OWN_STOP)
+    assert net.changes_after(0, 10) == [(1, ICCID, "stopped", 15)]  # when it took effect
+
+
+def test_held_cards_refuse_our_resume_but_not_our_stop() -> None:
+    net = SimNetwork(cooldown_s=0)
+    net.edit(ICCID, {"status": "stopped", "stop_reason": "欠费停机"}, now=0)
+    card = net.card(ICCID)
+    assert card.held and card.hold_reason == "欠费停机"
+    assert net.request(ICCID, "active", now=1, completion_s=0) == ("held", None)
+    assert net.request(ICCID, "stopped", now=1, completion_s=0) == ("repeat", None)
+    net.edit(ICCID, {"stop_reason": None, "frozen": True}, now=2)
+    assert card.held and card.hold_reason == "管理停机冻结"
+    net.edit(ICCID, {"frozen": False}, now=3)
+    assert not card.held
+    assert net.request(ICCID, "active", now=4, completion_s=0)[0] == "accepted"
+    assert (card.status, card.stop_reason) == ("active", None)
+
+
+def test_freezing_an_active_card_stops_it_and_a_late_resume_order_fails() -> None:
+    net = SimNetwork(cooldown_s=0)
+    net.request(ICCID, "stopped", now=0, completion_s=0)
+    _, order = net.request(ICCID, "active", now=1, completion_s=10)
+    net.edit(ICCID, {"frozen": True}, now=2)  # the operator freezes it before the order is due
+    net.settle(now=11)
+    assert order is not None and order.state == "failed"
+    assert net.card(ICCID).status == "stopped"
+    net.edit(OTHER, {"frozen": True}, now=12)
+    assert net.card(OTHER).status == "stopped"  # a management stop
+
+
+def test_numbers_bind_one_card_each() -> None:
+    net = SimNetwork(cooldown_s=0)
+    net.register(ICCID, "14800000001", "pb", now=0)
+    assert net.iccid_of("14800000001") == ICCID
+    assert net.numbers.conflict(OTHER, "14800000001") == ICCID
+    assert net.numbers.conflict(ICCID, "14800000001") is None
+    net.edit(ICCID, {"msisdn": "14800000002"}, now=1)
+    assert net.iccid_of("14800000001") is None
+    assert (net.iccid_of("14800000002"), net.card(ICCID).platform) == (ICCID, "pb")
 
 
 def test_stats_group_by_dialect() -> None:
@@ -25,17 +84,32 @@ def test_stats_group_by_dialect() -> None:
     assert net.stats_view() == {"jasper": {"accepted": 2}, "onelink": {"cooldown": 1}}
 
 
-def test_usage_is_cumulative_and_t1_lag_hides_today() -> None:
+def test_usage_is_per_beijing_day_and_t1_lag_hides_today() -> None:
     net = SimNetwork(cooldown_s=0)
-    net.add_usage(ICCID, 1000, now=10)
-    net.add_usage(ICCID, 24, now=20)
-    assert net.usage_bytes(ICCID, now=30) == 1024
+    card = net.card(ICCID)
+    first, today = date(2025, 3, 1), date(2025, 3, 10)
+    net.add_usage(ICCID, 1000, date(2025, 2, 28))  # last month
+    net.add_usage(ICCID, 24, date(2025, 3, 9))
+    net.add_usage(ICCID, 5, today)
+    assert net.usage_since(card, first, today) == 29
     net.usage_lag = "t-1"
-    assert net.usage_bytes(ICCID, now=30) == 0
-    net.add_usage(ICCID, 5, now=DAY_S + 1)
-    assert net.usage_bytes(ICCID, now=DAY_S + 2) == 1024  # yesterday's, not today's 5
+    assert net.usage_since(card, first, today) == 24
+    assert net.usage_days(card, first, today) == 1
     net.usage_lag = "none"
-    assert net.usage_bytes(ICCID, now=DAY_S + 2) == 1029
+    card.platform = "pb"
+    assert net.usage_since(card, first, today) == 24  # PB numbers lag without the knob
+
+
+def test_beijing_calendar() -> None:
+    eve = midnight(date(2025, 4, 1)) - 30
+    assert day_of(eve) == date(2025, 3, 31) and day_of(eve + 60) == date(2025, 4, 1)
+    assert stamp(eve) == "2025-03-31 23:59:30"
+    assert midnight(date(2025, 4, 1)) % 86_400 == 16 * 3600  # 00:00 +08:00 is 16:00 UTC
+    assert cycle_start(date(2025, 3, 27), 27) == date(2025, 3, 27)
+    assert cycle_start(date(2025, 3, 26), 27) == date(2025, 2, 27)
+    assert cycle_start(date(2025, 1, 5), 27) == date(2024, 12, 27)
+    assert add_months(date(2025, 1, 1), -1) == date(2024, 12, 1)
+    assert month_end(date(2024, 2, 1)) == date(2024, 2, 29)
 
 
 def test_tokens_belong_to_their_appid_and_expire() -> None:
@@ -54,18 +128,17 @@ def test_tokens_belong_to_their_appid_and_expire() -> None:
 
 def test_batch_job_completes_at_its_due_time_with_card_outcomes() -> None:
     net = SimNetwork(cooldown_s=180)
-    other = ICCID[:-1] + "9"
-    net.change(other, "stopped", now=0)
-    net.change(other, "active", now=200)  # changed at 200: in cooldown until 380
-    job_id = net.submit_batch([ICCID, other, ICCID], "stopped", now=300, delay_s=0.2)
+    net.request(OTHER, "stopped", now=0, completion_s=0)
+    net.request(OTHER, "active", now=200, completion_s=0)  # changed at 200: cooldown until 380
+    job_id = net.submit_batch([ICCID, OTHER, ICCID], "stopped", now=300, delay_s=0.2)
     net.settle(now=300.1)
     job = net.jobs[job_id]
     assert job.results is None and net.card(ICCID).status == "active"
     net.settle(now=400)
-    assert job.results == [CardResult(ICCID, "accepted"), CardResult(other, "cooldown"),
+    assert job.results == [CardResult(ICCID, "accepted"), CardResult(OTHER, "cooldown"),
                            CardResult(ICCID, "repeat")]
     assert net.card(ICCID).last_change == 300.2  # changed when the job was due, not when seen
-    assert net.pending == []
+    assert len(net.schedule) == 0
 
 
 def test_batch_cards_fail_one_by_one_with_injected_errors() -> None:
@@ -74,6 +147,15 @@ def test_batch_cards_fail_one_by_one_with_injected_errors() -> None:
     net.settle(now=0, error_rate=1.0)
     assert net.jobs[job_id].results == [CardResult(ICCID, "error")]
     assert net.card(ICCID).status == "active"
+
+
+def test_orders_and_jobs_complete_in_due_order() -> None:
+    net = SimNetwork(cooldown_s=0)
+    net.submit_batch([ICCID], "stopped", now=0, delay_s=2)
+    _, order = net.request(ICCID, "stopped", now=0, completion_s=1)
+    net.settle(now=5)
+    assert order is not None and order.state == "completed"
+    assert [r.outcome for r in net.jobs["100001"].results or []] == ["repeat"]
 
 
 def test_rate_limiter_bucket_and_one_in_flight() -> None:
@@ -100,3 +182,12 @@ def test_faults_are_reproducible_from_the_seed() -> None:
     assert all(Faults().draw(0, 1) == "error" for _ in range(10))
     first.reseed(7)
     assert [first.draw(0.3, 0.3) for _ in range(200)] == draws
+
+
+def test_add_months_and_cycle_start_agree_over_years() -> None:
+    day = date(2023, 1, 1)
+    while day < date(2026, 1, 1):
+        start = cycle_start(day, 27)
+        assert start <= day and start.day == 27
+        assert (day - start).days < 31
+        day = day.fromordinal(day.toordinal() + 1)
