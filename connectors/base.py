@@ -33,6 +33,7 @@ class OperatorClient(Protocol):
     max_batch: int
     rate_per_s: float
     in_flight: int
+    closes_cycles: bool  # whether `cycle_bytes` can read a closed cycle's totals
 
     async def set_status(self, cards: Sequence[CardRef], target: CardStatus
                          ) -> list[CommandResult]:

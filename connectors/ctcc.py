@@ -118,6 +118,7 @@ class CtccClient:
     max_batch = 1
     rate_per_s = 2.0
     in_flight = 1
+    closes_cycles = True
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, user_id: str, password: str,
                  key: str) -> None:

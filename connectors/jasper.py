@@ -66,6 +66,7 @@ class JasperClient:
     max_batch = 1
     rate_per_s = 5.0
     in_flight = 1
+    closes_cycles = False
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, username: str, api_key: str
                  ) -> None:

@@ -91,6 +91,7 @@ class OneLinkClient:
     max_batch = 100
     rate_per_s = 10.0
     in_flight = 4
+    closes_cycles = True
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, appid: str, password: str,
                  *, job_poll_s: float = 0.05, job_timeout_s: float = 30.0) -> None:

@@ -93,7 +93,8 @@ async def poll_operator(db: Reconnecting, lane: OperatorLane, publisher: Publish
     at = now()
     cycle = operator_cycle(at, cycle_day)
     published = 0
-    if at >= cycle.start + timedelta(seconds=close_delay_s):
+    closing = lane.client.closes_cycles  # else its last poll closed the cycle
+    if closing and at >= cycle.start + timedelta(seconds=close_delay_s):
         try:
             published += await close_cycle(db, lane, publisher, partitions,
                                            cycle.previous(cycle_day))

@@ -41,6 +41,7 @@ class ScriptedOperator:
     def __init__(self, dialect: str = "onelink", *, max_batch: int = 100,
                  rate_per_s: float = 1000.0, in_flight: int = 4) -> None:
         self.dialect = dialect
+        self.closes_cycles = False
         self.max_batch = max_batch
         self.rate_per_s = rate_per_s
         self.in_flight = in_flight

@@ -140,6 +140,12 @@ class Simulator:
         body: dict[str, Any] = httpx.get(f"{self.url}/_sim/stats").json()
         return body
 
+    def register(self, numbers: dict[str, str]) -> None:
+        """Give cards (ICCID → number) their numbers at the operator."""
+        answer = httpx.post(f"{self.url}/_sim/cards", json={"cards": [
+            {"iccid": i, "msisdn": m} for i, m in numbers.items()]})
+        assert answer.is_success, answer.text
+
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
