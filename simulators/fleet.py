@@ -16,6 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 OPERATOR_PREFIX = {"onelink": "898600", "jasper": "898601", "ctcc": "898603"}
+# 13-digit numbers in each operator's IoT ranges: China Mobile 1440…, China Unicom 1460…,
+# China Telecom's 1410… access numbers (as in the evidence's samples).
+NUMBER_PREFIX = {"onelink": "1440", "jasper": "1460", "ctcc": "1410"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,12 @@ def fleet_iccids(spec: FleetSpec) -> list[str]:
     prefix = OPERATOR_PREFIX[spec.operator]
     base = (spec.seed * 7_919) % 10**8
     return [f"{prefix}{base:08d}{n:06d}" for n in range(spec.cards)]
+
+
+def fleet_numbers(spec: FleetSpec) -> list[str]:
+    """The number of each card of `fleet_iccids` (same order): how its operator knows it."""
+    base = spec.seed % 100
+    return [f"{NUMBER_PREFIX[spec.operator]}{base:02d}{n:07d}" for n in range(spec.cards)]
 
 
 def profiles(spec: FleetSpec) -> list[float]:

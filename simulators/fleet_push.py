@@ -15,7 +15,9 @@ import httpx
 import orjson
 
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from simulators.fleet import FleetSpec, fleet_iccids, records
+from simulators.fleet import FleetSpec, fleet_iccids, fleet_numbers, records
+
+SIM_REGISTER_CHUNK = 50_000
 
 
 @dataclass
@@ -81,25 +83,36 @@ async def run_bounded(what: str, work: Iterator[list[dict[str, Any]]],
     return progress
 
 
+async def number_cards(sim: httpx.AsyncClient, spec: FleetSpec) -> None:
+    """Tell the simulated operator each fleet card's number (a real operator knows them)."""
+    cards = [{"iccid": i, "msisdn": m} for i, m in zip(fleet_iccids(spec), fleet_numbers(spec),
+                                                        strict=True)]
+    for lo in range(0, len(cards), SIM_REGISTER_CHUNK):
+        answer = await sim.post("/_sim/cards", json={"cards": cards[lo:lo + SIM_REGISTER_CHUNK]})
+        answer.raise_for_status()
+
+
 async def register(http: httpx.AsyncClient, admin_token: str, enterprise: str,
                    spec: FleetSpec, concurrency: int, say: Callable[[str], None]) -> Progress:
-    """Create the enterprise (if needed) and every card of the fleet through the API."""
+    """Create the enterprise (if needed) and every card of the fleet, with its number,
+    through the API."""
     auth = {"Authorization": f"Bearer {admin_token}"}
     await http.post("/v1/enterprises", json={"enterprise_id": enterprise,
                                              "name": f"Fleet {enterprise}"}, headers=auth)
-    cards = ({"iccid": i} for i in fleet_iccids(spec))
+    cards = ({"iccid": i, "msisdn": m}
+             for i, m in zip(fleet_iccids(spec), fleet_numbers(spec), strict=True))
 
-    async def create(iccid: str) -> httpx.Response:
+    async def create(card: dict[str, Any]) -> httpx.Response:
         while True:  # the API limits requests per key: wait as it says, then go on
             answer = await http.post("/v1/cards", headers=auth, json={
-                "iccid": iccid, "enterprise_id": enterprise, "operator": spec.operator})
+                **card, "enterprise_id": enterprise, "operator": spec.operator})
             if answer.status_code != 429:
                 return answer
             await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
 
     async def send(chunk: list[dict[str, Any]]) -> str | None:
         for card in chunk:
-            answer = await create(card["iccid"])
+            answer = await create(card)
             if answer.status_code not in (201, 409):
                 return f"HTTP {answer.status_code}: {answer.text[:200]}"
         return None

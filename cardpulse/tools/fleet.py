@@ -16,7 +16,7 @@ import httpx
 
 from core.settings import Settings
 from simulators.fleet import FleetSpec
-from simulators.fleet_push import Progress, feed_counters, push, register
+from simulators.fleet_push import Progress, feed_counters, number_cards, push, register
 
 
 def _say(line: str) -> None:
@@ -39,6 +39,10 @@ async def _push_mode(args: argparse.Namespace, settings: Settings, spec: FleetSp
         secret = args.secret
         if args.register:
             token = _admin_token(settings)
+            if settings.operator_base_url is None:  # the simulator `up` runs: give numbers
+                async with httpx.AsyncClient(base_url=settings.operator_url,
+                                             timeout=60) as sim:
+                    await number_cards(sim, spec)
             await register(http, token, "fleet", spec, args.concurrency, _say)
             if secret is None:
                 secret = secrets.token_urlsafe(24)

@@ -34,6 +34,8 @@ from cardpulse.tools.bench.measure import kafka_consume_records_per_s
 from cardpulse.tools.bench.stack import BenchStack, StackOptions, start_stack, wait_accounted
 from core.operators import OPERATORS, Operator
 from core.settings import Settings
+from simulators.fleet import NUMBER_PREFIX
+from simulators.fleet_push import SIM_REGISTER_CHUNK
 from simulators.load import PushBody, Pusher, push_bodies
 from store.diagnostics import copy_rows_per_s, pg_counters, verify
 
@@ -84,6 +86,20 @@ def _iccid(run: int, kind: int, index: int) -> str:
     return f"8986{kind}{run:05d}{index:09d}"
 
 
+def _number(operator: Operator, run: int, kind: int, index: int) -> str:
+    """A 13-digit number in the operator's IoT range, unique per (run, kind, index)."""
+    return f"{NUMBER_PREFIX[operator]}{run % 10}{kind}{index:07d}"
+
+
+def _number_at_operator(stack: BenchStack, items: list[dict[str, Any]]) -> None:
+    """The simulated operator knows each card's number, as a real one does."""
+    cards = [{"iccid": i["iccid"], "msisdn": i["msisdn"]} for i in items]
+    with httpx.Client(base_url=stack.sim_url, timeout=120) as sim:
+        for lo in range(0, len(cards), SIM_REGISTER_CHUNK):
+            sim.post("/_sim/cards", json={"cards": cards[lo:lo + SIM_REGISTER_CHUNK]}
+                     ).raise_for_status()
+
+
 class Admin:
     """The admin side of the API, used to set the fleet up."""
 
@@ -125,9 +141,12 @@ def seed(stack: BenchStack, args: BenchArgs, run: int, progress: Progress) -> Fl
     cards = [_iccid(run, 1, i) for i in range(args.cards)]
     probes = [(_iccid(run, 2, i), OPERATORS[i % 3]) for i in range(args.probes)]
     items = [{"iccid": c, "operator": "onelink", "package_bytes": FLEET_PACKAGE,
+              "msisdn": _number("onelink", run, 1, i),
               "pool_id": pools[i % len(pools)] if pools else None}
              for i, c in enumerate(cards)]
-    items += [{"iccid": c, "operator": op, "package_bytes": PROBE_PACKAGE} for c, op in probes]
+    items += [{"iccid": c, "operator": op, "package_bytes": PROBE_PACKAGE,
+               "msisdn": _number(op, run, 2, i)} for i, (c, op) in enumerate(probes)]
+    _number_at_operator(stack, items)
     started = time.perf_counter()
     for lo in range(0, len(items), IMPORT_CHUNK):
         admin.call("POST", "/v1/cards/import",
