@@ -325,15 +325,18 @@ def text(body: str) -> httpx.Response:
                           headers={"content-type": "text/plain; charset=utf-8"})
 
 
-def order_xml(result: str, message: str) -> httpx.Response:
-    return xml(f'<?xml version="1.0" encoding="UTF-8"?><SvcCont><Response><result>{result}'
-               f"</result><resultMsg>{message}</resultMsg><GROUP_TRANSACTIONID>1000000252"
-               "</GROUP_TRANSACTIONID></Response></SvcCont>")
+def order_xml(result: str, message: str) -> httpx.Response:  # [S18]
+    return xml(f'<?xml version="1.0" encoding="UTF-8"?><businessServiceResponse><RspType>0'
+               f"</RspType><result>{result}</result><resultMsg>{message}</resultMsg>"
+               "<GROUP_TRANSACTIONID>1000000252202611300000000001</GROUP_TRANSACTIONID>"
+               "</businessServiceResponse>")
 
 
-def traffic_xml(total: str) -> httpx.Response:  # [S21]
-    return xml(f"<NEW_DATA_TICKET_QRsp><IRESULT>0</IRESULT><TOTAL_BYTES_CNT>{total}"
-               f"</TOTAL_BYTES_CNT><number>{ACCESS}</number></NEW_DATA_TICKET_QRsp>")
+def traffic_xml(total: str) -> httpx.Response:  # [S21], wrapped in <root> as served
+    return xml('<root><web:NEW_DATA_TICKET_QRsp xmlns:web="http://www.example.org/webservice">'
+               "<CHARGE_CNT_CH>0元</CHARGE_CNT_CH><DURATION_CNT_CH></DURATION_CNT_CH>"
+               f"<IRESULT>0</IRESULT><TOTALCOUNT></TOTALCOUNT><TOTAL_BYTES_CNT>{total}"
+               f"</TOTAL_BYTES_CNT><number>{ACCESS}</number></web:NEW_DATA_TICKET_QRsp></root>")
 
 
 def main_status(code: str) -> httpx.Response:  # [S18, S22]
@@ -411,6 +414,13 @@ async def test_ctcc_traffic_is_xml_megabytes_and_the_close_by_date() -> None:
     assert (sent["startDate"], sent["endDate"]) == ("20261101", "20261130")
     assert sent["sign"] == sign_field([ACCESS, "user32", "secret-pw", "queryTrafficByDate",
                                        "20261101", "20261130"], KEY)
+
+
+async def test_ctcc_traffic_without_the_root_wrapper_reads_the_same() -> None:
+    client, _ = ctcc({"queryTraffic": xml(
+        "<NEW_DATA_TICKET_QRsp><IRESULT>0</IRESULT><TOTAL_BYTES_CNT>0.50MB</TOTAL_BYTES_CNT>"
+        "</NEW_DATA_TICKET_QRsp>")})
+    assert await client.usage_bytes(CT_CARD) == 524288
 
 
 async def test_ctcc_a_failed_query_says_why() -> None:
