@@ -39,6 +39,12 @@ WITH attention AS (
         OFFSET 0
     ) m
     WHERE p.exhausted
+    UNION
+    SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.stop_reasons, c.pool_id,
+           c.desired_at  -- changes the operator accepted but has not confirmed yet
+    FROM card_control k JOIN cards c ON c.iccid = k.iccid
+    WHERE k.state = 'confirming'
+      AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
 ), wanted AS (
     SELECT c.iccid, c.operator, c.msisdn, c.network_status,
            cp_desired_status(c.stop_reasons, p.exhausted) AS target,
@@ -55,10 +61,15 @@ LEFT JOIN LATERAL (SELECT * FROM card_control k WHERE k.iccid = w.iccid OFFSET 0
 -- '-infinity' marks a card evaluated but never used (store.quota._SAVE_CHECKS): no last use
 LEFT JOIN LATERAL (SELECT nullif(max(updated_at), '-infinity') AS last_used
                    FROM card_cycle_usage cu WHERE cu.iccid = w.iccid) u ON true
-WHERE ((w.target = 'stopped' AND w.network_status <> 'stopped')
-       OR (w.target = 'active' AND w.network_status = 'stopped'))
-  AND (k.iccid IS NULL OR k.target <> w.target OR k.state = 'done'
-       OR (k.state IN ('pending', 'confirming') AND k.next_attempt <= now()))
+WHERE CASE WHEN k.state = 'confirming'
+    -- A change in flight: check it when due, or send the other way at once if that is now
+    -- wanted (the network status will not say so until the operator completes it).
+    THEN (k.target = w.target AND k.next_attempt <= now()) OR k.target <> w.target
+    ELSE ((w.target = 'stopped' AND w.network_status <> 'stopped')
+          OR (w.target = 'active' AND w.network_status = 'stopped'))
+         AND (k.iccid IS NULL OR k.target <> w.target OR k.state = 'done'
+              OR (k.state = 'pending' AND k.next_attempt <= now()))
+END
 ORDER BY u.last_used DESC NULLS LAST, w.iccid
 LIMIT %(limit)s
 """

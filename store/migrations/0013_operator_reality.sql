@@ -16,6 +16,8 @@ ALTER TABLE card_control ADD COLUMN ticket text;
 DROP INDEX card_control_due;
 CREATE INDEX card_control_due ON card_control (next_attempt)
     WHERE state IN ('pending', 'confirming');
+-- The reconciler reads every change in flight each round (few at a time).
+CREATE INDEX card_control_confirming ON card_control (iccid) WHERE state = 'confirming';
 
 -- When a polled cycle's total was read from the operator's closed-cycle call (month close).
 ALTER TABLE usage_snapshots ADD COLUMN closed_at timestamptz;

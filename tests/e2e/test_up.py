@@ -85,8 +85,8 @@ def configure(up: Up) -> MovedClock:
 def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: Path) -> None:
     assert httpx.get(f"{up.api}/healthz").json() == {"status": "ok"}
     assert "# TYPE" in httpx.get(f"{up.api}/metrics").text
-    assert httpx.get(f"{up.sim}/_sim/cards/{CARD}").json() == {
-        "iccid": CARD, "status": "active", "status_changes": 0}
+    card = httpx.get(f"{up.sim}/_sim/cards/{CARD}").json()
+    assert (card["iccid"], card["status"], card["status_changes"]) == (CARD, "active", 0)
     clock = configure(up)
     batch = [record("a", 1000, clock), record("b", 234, clock)]
     assert push(up, batch).json() == {"accepted": 2}

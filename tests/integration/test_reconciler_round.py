@@ -502,3 +502,25 @@ async def test_a_batch_refused_whole_for_one_cards_cooldown_is_sent_card_by_card
     states = {i: (await control(conn, i))[1] for i in fleet}
     assert states == {fleet[0]: "done", fleet[1]: "pending", fleet[2]: "done"}
     assert (await timing(conn, fleet[1])).wait_s > 50, "only that card waits its cooldown"
+
+
+@pytest.mark.req("OPS-ASYNC")
+async def test_a_change_wanted_back_while_the_first_is_in_flight_is_sent(
+    settings: Settings, conn: Conn, db: Reconnecting,
+) -> None:
+    """A stop the operator accepted but has not done, then the card is wanted active again:
+    the network status still says active, yet the resume must go (or the stop lands)."""
+    (card,) = iccids(1)
+    await register(conn, settings, [card])
+    operator = ScriptedOperator()
+    operator.answer(card, Result.SUBMITTED, Result.SUBMITTED)
+    rec = reconciler(settings, db, operator, CONFIRMING)
+    await manual(conn, card, True)
+    await rec.round(OPERATOR)
+    await manual(conn, card, False)
+    assert await rec.round(OPERATOR) == 1
+    assert operator.changes() == [("stopped", (card,)), ("active", (card,))]
+    operator.complete()
+    await rounds_until_state(rec, conn, card, "done")
+    assert operator.statuses[card] == "active"
+    assert (await control(conn, card))[:2] == ("active", "done")

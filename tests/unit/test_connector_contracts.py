@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from connectors.base import OperatorError
 from connectors.ctcc import CtccClient
 from connectors.jasper import JasperClient
 from connectors.onelink import OneLinkClient
+from core.clock import now
 from core.ctcc_des import password_field, sign_field, split_key, str_dec
 from domain.control.results import CardRef, Result
 
@@ -90,12 +92,10 @@ async def test_onelink_transid_is_beijing_time_and_the_token_ttl_a_string() -> N
     assert reading.network == "active"
     sent = operator.params("query/sim-status")[0]
     assert sent["token"] == "t0k3n" and sent["msisdn"] == MSISDN and "iccid" not in sent
-    stamp = sent["transid"][len("app1"):len("app1") + 14]
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    beijing = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y%m%d%H")
-    assert stamp[:10] == beijing and len(sent["transid"]) == len("app1") + 22
+    stamp = datetime.strptime(sent["transid"][len("app1"):len("app1") + 14], "%Y%m%d%H%M%S")
+    beijing = now().astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+    assert abs((beijing - stamp).total_seconds()) < 5, "Beijing wall time on the platform clock"
+    assert len(sent["transid"]) == len("app1") + 22
 
 
 async def test_onelink_single_change_is_an_order_confirmed_by_order_info() -> None:
