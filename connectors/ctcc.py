@@ -116,8 +116,8 @@ class CtccClient:
 
     dialect = "ctcc"
     max_batch = 1
-    rate_per_s = 2.0
-    in_flight = 1
+    rate_per_s = 10.0
+    in_flight = 2
     closes_cycles = True
 
     def __init__(self, http: httpx.AsyncClient, base_url: str, user_id: str, password: str,

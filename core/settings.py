@@ -108,8 +108,9 @@ class Settings(BaseSettings):
     jasper_in_flight: int = Field(default=1, ge=1)
     jasper_cycle_day: int = Field(default=27, ge=1, le=28)
     ctcc_cooldown_s: float = Field(default=300.0, ge=0)
-    ctcc_rate_per_s: float = Field(default=2.0, gt=0)
-    ctcc_in_flight: int = Field(default=1, ge=1)
+    # No CTCC limit is published: 10/s (a change and its confirming read are two calls).
+    ctcc_rate_per_s: float = Field(default=10.0, gt=0)
+    ctcc_in_flight: int = Field(default=2, ge=1)
     ctcc_cycle_day: int = Field(default=1, ge=1, le=28)
 
     controls_group: str = "cardpulse-controls"
