@@ -28,7 +28,7 @@ from domain.control.plan import Batch, Confirming, Next, after, after_check, pla
 from domain.control.results import CommandResult, Result
 from store import controls as queries
 from store.controls import Actionable, Answer
-from store.db import Reconnecting
+from store.db import KEEP, Keep, Reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -193,17 +193,23 @@ class Reconciler:
                          max_attempts=policy.max_attempts, cooldown_s=self._cooldown(lane),
                          base_s=policy.backoff_base_s, cap_s=policy.backoff_cap_s, rng=self._rng,
                          confirm_first_s=policy.confirm_first_s)
-            answers.append(self._answer(result, batch.target, step, command, result.ticket))
+            flight: CardStatus | None | Keep = KEEP  # a failed send leaves it as it was
+            if result.result is Result.SUBMITTED:
+                flight = batch.target
+            elif result.result.done:
+                flight = None
+            answers.append(self._answer(result, batch.target, step, command, result.ticket,
+                                        flight))
         await self._record(answers)
 
     @staticmethod
     def _answer(result: CommandResult, target: CardStatus, step: Next, command: str | None,
-                ticket: str | None) -> Answer:
+                ticket: str | None, flight: CardStatus | None | Keep) -> Answer:
         settled = step.state != "confirming" or command is not None
         return Answer(result.iccid, target, step.state, step.attempts, step.retry_in_s,
                       command, result.result.value if settled else None,
                       None if result.result.done or result.result is Result.SUBMITTED
-                      else result.detail, step.changed, ticket)
+                      else result.detail, step.changed, ticket, flight)
 
     async def _check(self, lane: OperatorLane, found: Actionable) -> None:
         """Ask whether a submitted change has happened; record what the check found."""
@@ -223,5 +229,8 @@ class Reconciler:
         if step.state == "done" and found.decided_at is not None:
             self._metrics.enforcement_seconds.observe(
                 max((datetime.now(UTC) - found.decided_at).total_seconds(), 0.0))
+        # Still in flight while confirming; done, given up, or to be sent again: not any more.
+        flight: CardStatus | None | Keep = KEEP if step.state == "confirming" else None
         await self._record([self._answer(result, found.work.target, step, None,
-                                         found.ticket if step.state == "confirming" else None)])
+                                         found.ticket if step.state == "confirming" else None,
+                                         flight)])

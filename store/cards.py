@@ -59,13 +59,14 @@ class CardView:
 
 def _card_view(*, target: CardStatus | None, state: ControlState | None, attempts: int | None,
                last_command: str | None, last_outcome: str | None, last_error: str | None,
-               last_command_at: datetime | None, **card: Any) -> CardView:
+               last_command_at: datetime | None, in_flight: CardStatus | None,
+               **card: Any) -> CardView:
     """A card view from a row of `_VIEW`: the control columns are NULL until the reconciler
-    has acted on the card. A submitted change is pending confirmation until the network
-    status reaches its target."""
+    has acted on the card. A change the operator accepted is pending confirmation until a
+    status read, an order query or the status feed confirms it."""
     control = None
     if target is not None and state is not None:
-        pending = state == "confirming" and card["network_status"] != target
+        pending = in_flight is not None
         held = state == "failed" and last_outcome == "operator_held"
         control = Control(target, state, attempts or 0, last_command, last_outcome, last_error,
                           last_command_at, pending, held)
@@ -80,7 +81,7 @@ SELECT c.iccid, c.msisdn, c.enterprise_id, c.operator, c.pool_id, c.package_byte
        cp_effective_reasons(c.stop_reasons, p.exhausted) AS stop_reasons,
        c.network_status, c.warn_percents,
        k.target, k.state, k.attempts, k.last_command, k.last_outcome, k.last_error,
-       k.last_command_at
+       k.last_command_at, k.in_flight
 FROM cards c
 JOIN enterprises e ON e.enterprise_id = c.enterprise_id
 LEFT JOIN pools p ON p.pool_id = c.pool_id

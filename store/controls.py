@@ -11,7 +11,7 @@ from psycopg.rows import class_row, kwargs_row
 
 from core.operators import CardStatus
 from domain.control.plan import ControlState, Work
-from store.db import Conn
+from store.db import KEEP, Conn, Keep
 
 # A card is wanted `stopped` when it has any own reason or its pool is exhausted
 # (`cp_desired_status`, property-tested against domain.quota.desired_status). A card whose
@@ -43,7 +43,7 @@ WITH attention AS (
     SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.stop_reasons, c.pool_id,
            c.desired_at  -- changes the operator accepted but has not confirmed yet
     FROM card_control k JOIN cards c ON c.iccid = k.iccid
-    WHERE k.state = 'confirming'
+    WHERE k.in_flight IS NOT NULL
       AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
 ), wanted AS (
     SELECT c.iccid, c.operator, c.msisdn, c.network_status,
@@ -54,20 +54,21 @@ WITH attention AS (
 SELECT w.iccid, w.operator, w.msisdn, w.target,
        CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END AS attempts,
        u.last_used, k.last_change_at AS last_change, w.decided_at,
-       coalesce(k.target = w.target AND k.state = 'confirming', false) AS confirming,
+       coalesce(k.in_flight = w.target, false) AS confirming,
        k.ticket, k.last_command_at AS submitted_at
 FROM wanted w
 LEFT JOIN LATERAL (SELECT * FROM card_control k WHERE k.iccid = w.iccid OFFSET 0) k ON true
 -- '-infinity' marks a card evaluated but never used (store.quota._SAVE_CHECKS): no last use
 LEFT JOIN LATERAL (SELECT nullif(max(updated_at), '-infinity') AS last_used
                    FROM card_cycle_usage cu WHERE cu.iccid = w.iccid) u ON true
-WHERE CASE WHEN k.state = 'confirming'
-    -- A change in flight: check it when due, or send the other way at once if that is now
-    -- wanted (the network status will not say so until the operator completes it).
-    THEN (k.target = w.target AND k.next_attempt <= now()) OR k.target <> w.target
-    ELSE ((w.target = 'stopped' AND w.network_status <> 'stopped')
-          OR (w.target = 'active' AND w.network_status = 'stopped'))
-         AND (k.iccid IS NULL OR k.target <> w.target OR k.state = 'done'
+WHERE CASE WHEN k.in_flight = w.target
+    -- The change wanted is in flight: check it when due.
+    THEN k.next_attempt <= now()
+    -- Else compare with the change in flight, if any: the network status will not show it
+    -- until the operator completes it.
+    ELSE ((w.target = 'stopped' AND coalesce(k.in_flight, w.network_status) <> 'stopped')
+          OR (w.target = 'active' AND coalesce(k.in_flight, w.network_status) = 'stopped'))
+         AND (k.iccid IS NULL OR k.target <> w.target OR k.state IN ('done', 'confirming')
               OR (k.state = 'pending' AND k.next_attempt <= now()))
 END
 ORDER BY u.last_used DESC NULLS LAST, w.iccid
@@ -123,10 +124,19 @@ SELECT (SELECT count(*) FROM applied) AS applied,
 
 # A status the operator reports confirms a submitted change that asked for it.
 _SETTLE = """
-UPDATE card_control k SET state = 'done', last_outcome = 'accepted', ticket = NULL
+UPDATE card_control k
+SET state = CASE WHEN k.target = v.status AND k.state = 'confirming' THEN 'done' ELSE k.state END,
+    last_outcome = CASE WHEN k.target = v.status AND k.state = 'confirming' THEN 'accepted'
+                        ELSE k.last_outcome END,
+    ticket = NULL, in_flight = NULL
 FROM unnest(%s::text[], %s::text[]) AS v(iccid, status), cards c
-WHERE k.iccid = v.iccid AND c.iccid = v.iccid AND c.operator = %s
-  AND k.state = 'confirming' AND k.target = v.status
+WHERE k.iccid = v.iccid AND c.iccid = v.iccid AND c.operator = %s AND k.in_flight = v.status
+"""
+# What an answer says of the change in flight (set, cleared, or left as it was).
+_FLIGHT = """
+UPDATE card_control k SET in_flight = v.flight
+FROM unnest(%s::text[], %s::text[]) AS v(iccid, flight)
+WHERE k.iccid = v.iccid
 """
 
 
@@ -181,6 +191,7 @@ class Answer:
     error: str | None = None
     changed: bool = False
     ticket: str | None = None
+    flight: CardStatus | None | Keep = KEEP  # the change in flight after this answer
 
 
 async def actionable(conn: Conn, operator: str, partitions: Sequence[int], limit: int
@@ -200,8 +211,11 @@ async def record(conn: Conn, answers: Sequence[Answer]) -> None:
     cols = list(zip(*[(a.iccid, a.target, a.state, a.attempts, float(a.retry_in_s), a.command,
                        a.outcome, a.error, a.changed, a.ticket) for a in answers], strict=True))
     done = [(a.iccid, a.target) for a in answers if a.state == "done"]
+    flights = [(a.iccid, a.flight) for a in answers if not isinstance(a.flight, Keep)]
     async with conn.transaction():
         await conn.execute(_RECORD, tuple(list(c) for c in cols))
+        if flights:
+            await conn.execute(_FLIGHT, ([f[0] for f in flights], [f[1] for f in flights]))
         if done:
             await conn.execute(_CONFIRM, ([d[0] for d in done], [d[1] for d in done]))
 

@@ -429,7 +429,8 @@ async def test_a_change_unconfirmed_by_the_deadline_is_sent_again(
                    backoff_cap_s=0.02, scan_s=0.05, scan_limit=1000, confirm_first_s=0.05,
                    confirm_cap_s=0.05, confirm_deadline_s=0.2)
     rec = reconciler(settings, db, operator, short)
-    operator.submitted.clear()
+    await rec.round(OPERATOR)
+    operator.submitted.clear()  # lost at the operator
     await rounds_until_state(rec, conn, card, "done")
     assert operator.changes() == [("stopped", (card,)), ("stopped", (card,))]
     assert (await control(conn, card))[1:] == ("done", 0, "accepted", "stopped")
@@ -524,3 +525,34 @@ async def test_a_change_wanted_back_while_the_first_is_in_flight_is_sent(
     await rounds_until_state(rec, conn, card, "done")
     assert operator.statuses[card] == "active"
     assert (await control(conn, card))[:2] == ("active", "done")
+
+
+@pytest.mark.req("OPS-ASYNC")
+async def test_a_change_wanted_back_inside_the_cooldown_waits_then_goes(
+    settings: Settings, conn: Conn, db: Reconnecting,
+) -> None:
+    """The change in flight is remembered while the card waits out its cooldown, even though
+    the network status never showed it."""
+    (card,) = iccids(1)
+    await register(conn, settings, [card])
+    operator = ScriptedOperator()
+    operator.answer(card, Result.SUBMITTED)
+    cooling = Policy(max_attempts=3, card_cooldown_s=0.3, backoff_base_s=0.01,
+                     backoff_cap_s=0.02, scan_s=0.05, scan_limit=1000, confirm_first_s=5.0,
+                     confirm_cap_s=5.0, confirm_deadline_s=60.0)
+    rec = reconciler(settings, db, operator, cooling)
+    await manual(conn, card, True)
+    await rec.round(OPERATOR)
+    await manual(conn, card, False)
+    assert await rec.round(OPERATOR) == 1  # inside the cooldown: recorded as waiting
+    view = await get_card(conn, card)
+    assert view.control is not None and view.control.pending_confirmation
+    assert (view.control.target, view.control.state) == ("active", "pending")
+    assert operator.changes() == [("stopped", (card,))]
+    time.sleep(0.35)
+    await rounds_until_state(rec, conn, card, "done")
+    assert operator.changes() == [("stopped", (card,)), ("active", (card,))]
+    operator.complete()
+    assert operator.statuses[card] == "active"
+    view = await get_card(conn, card)
+    assert view.control is not None and not view.control.pending_confirmation

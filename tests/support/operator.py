@@ -81,11 +81,12 @@ class ScriptedOperator:
     def _one(self, iccid: str, target: CardStatus, whole: Result | None) -> CommandResult:
         queued = self._per_card.get(iccid)
         result = whole or (queued.popleft() if queued else None)
-        if result is None:
-            was = self.statuses.get(iccid, "active")
+        if result is None:  # a change in flight counts as made, as operators answer
+            was = self.submitted.get(iccid, self.statuses.get(iccid, "active"))
             result = Result.ALREADY if was == target else Result.CHANGED
         if result.done:
             self.statuses[iccid] = target
+            self.submitted.pop(iccid, None)  # the newer change wins
         if result is Result.SUBMITTED:
             self.submitted[iccid] = target
         return CommandResult(iccid, result, f"scripted {result.value}")
