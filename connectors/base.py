@@ -8,7 +8,7 @@ operator code it does not know is a final refusal, never success.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
@@ -60,6 +60,19 @@ class OperatorClient(Protocol):
         ICCID; cards the operator cannot answer for are left out), or None when the dialect
         has no such call."""
         ...
+
+
+# An operator's status code → (CardPulse status, the code's meaning, held by the operator).
+StatusTable = Mapping[str, tuple[CardStatus, str, bool]]
+
+
+def reading_from(table: StatusTable, code: str) -> Reading:
+    """What an operator's status code means; a code not in the table is `unknown`."""
+    known = table.get(code)
+    if known is None:
+        return Reading("unknown", code, "unknown code")
+    status, name, held = known
+    return Reading(status, code, name, held)
 
 
 def all_failed(cards: Sequence[CardRef], error: OperatorError) -> list[CommandResult]:

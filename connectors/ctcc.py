@@ -14,7 +14,7 @@ import httpx
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from connectors.base import OperatorError, confirm_by_status, megabytes
+from connectors.base import OperatorError, StatusTable, confirm_by_status, megabytes, reading_from
 from core.ctcc_des import password_field, sign_field
 from core.operators import CardStatus
 from domain.control.results import CardRef, CommandResult, Reading, Result
@@ -22,7 +22,7 @@ from domain.control.results import CardRef, CommandResult, Reading, Result
 STOP, RESUME = "19", "20"  # 停机保号, 停机保号后复机 [S17, S18, S20]
 ORDER_TYPE: dict[CardStatus, str] = {"stopped": STOP, "active": RESUME}
 # productMainStatusCd [S17, S22]: (CardPulse status, name, held by the operator).
-STATUSES: dict[str, tuple[str, str, bool]] = {
+STATUSES: StatusTable = {
     "1": ("stopped", "可激活 activatable", False),
     "2": ("active", "测试激活 test-active", False),
     "3": ("stopped", "测试去激活 test-deactivated", False),
@@ -99,11 +99,7 @@ def result_of(answer: Answer) -> Result:
 
 
 def reading_of(code: str) -> Reading:
-    known = STATUSES.get(code)
-    if known is None:
-        return Reading("unknown", code, "unknown code")
-    status, name, held = known
-    return Reading("active" if status == "active" else "stopped", code, name, held)
+    return reading_from(STATUSES, code)
 
 
 def card_param(card: CardRef) -> dict[str, str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from connectors.base import OperatorError, confirm_by_status
+from connectors.base import OperatorError, StatusTable, confirm_by_status, reading_from
 from core.operators import CardStatus
 from domain.control.results import CardRef, CommandResult, Reading, Result
 
@@ -18,25 +18,21 @@ INVALID_CREDENTIALS = "10000001"  # HTTP 401 [S10]
 COOLDOWN = "10000024"  # sim-only
 BLOCKED = "10000037"  # sim-only: the operator blocks the change
 _WIRE = {"active": "ACTIVATED", "stopped": "DEACTIVATED"}
-# Control Center's SIM status values [S9], each explicitly: (CardPulse status, held).
-STATUSES: dict[str, tuple[str, bool]] = {
-    "ACTIVATED": ("active", False),
-    "DEACTIVATED": ("stopped", False),
-    "ACTIVATION_READY": ("stopped", False),
-    "TEST_READY": ("stopped", False),
-    "INVENTORY": ("stopped", False),
-    "RETIRED": ("stopped", True),
-    "PURGED": ("stopped", True),
-    "REPLACED": ("stopped", True),
+# Control Center's SIM status values [S9], each explicitly.
+STATUSES: StatusTable = {
+    "ACTIVATED": ("active", "ACTIVATED", False),
+    "DEACTIVATED": ("stopped", "DEACTIVATED", False),
+    "ACTIVATION_READY": ("stopped", "ACTIVATION_READY", False),
+    "TEST_READY": ("stopped", "TEST_READY", False),
+    "INVENTORY": ("stopped", "INVENTORY", False),
+    "RETIRED": ("stopped", "RETIRED", True),
+    "PURGED": ("stopped", "PURGED", True),
+    "REPLACED": ("stopped", "REPLACED", True),
 }
 
 
 def reading_of(status: str) -> Reading:
-    known = STATUSES.get(status)
-    if known is None:
-        return Reading("unknown", status, "unknown status")
-    network, held = known
-    return Reading("active" if network == "active" else "stopped", status, status, held)
+    return reading_from(STATUSES, status)
 
 
 def refusal(status_code: int, payload: dict[str, Any]) -> OperatorError:

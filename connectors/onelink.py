@@ -13,7 +13,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from connectors.base import OperatorError, all_failed, confirm_by_status, kilobytes
+from connectors.base import (
+    OperatorError,
+    StatusTable,
+    all_failed,
+    confirm_by_status,
+    kilobytes,
+    reading_from,
+)
 from core.clock import now
 from core.operators import OPERATOR_TIMEZONE, CardStatus
 from domain.control.results import CardRef, CommandResult, Reading, Result
@@ -33,7 +40,7 @@ ORDER_DONE, ORDER_FAILED = "completed", "failed"
 _BEIJING = ZoneInfo(OPERATOR_TIMEZONE)
 
 # cardStatus by platform [S4; S2 CardStateTransition]: (CardPulse status, name, held).
-STATUSES: dict[str, tuple[str, str, bool]] = {
+STATUSES: StatusTable = {
     "1": ("stopped", "待激活 pending activation", False),
     "2": ("active", "已激活 active", False),
     "4": ("stopped", "停机 stopped", False),
@@ -59,12 +66,7 @@ def result_of(code: str) -> Result:
 
 
 def reading_of(code: str) -> Reading:
-    """A `cardStatus` code, CT or PB platform, as CardPulse reads it."""
-    known = STATUSES.get(code)
-    if known is None:
-        return Reading("unknown", code, "unknown code")
-    status, name, held = known
-    return Reading("active" if status == "active" else "stopped", code, name, held)
+    return reading_from(STATUSES, code)
 
 
 def card_param(card: CardRef) -> dict[str, str]:

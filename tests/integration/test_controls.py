@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random
 import signal
 import subprocess
@@ -21,9 +20,10 @@ from core.settings import Settings
 from store.cards import set_manual
 from store.db import Reconnecting
 from tests.support.cards import add_cards, iccids, network, number_of
+from tests.support.controls import run_until
 from tests.support.services import WorkerProcess, settings_env
 from tests.support.simulator import Simulator
-from tests.support.waiting import eventually, eventually_async
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -47,13 +47,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def run_until(reconciler: Reconciler, done: Any, timeout: float, what: str) -> None:
-    task = asyncio.create_task(reconciler.run())
-    try:
-        await eventually_async(done, timeout=timeout, what=what)
-    finally:
-        reconciler.stop()
-        await task
 
 
 async def manual(settings: Settings, iccid: str, stopped: bool) -> None:

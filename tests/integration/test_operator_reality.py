@@ -4,9 +4,7 @@ counted in each operator's cycle (Unicom's from the 27th, a T-1 number's last da
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -15,21 +13,18 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from connectors.factory import build_clients
 from controls.poller import poll_operator
 from controls.reconciler import OperatorLane, Policy, Reconciler
 from core.settings import Settings
 from domain.usage.partitioning import partition_for
-from domain.usage.records import UsageRecord
 from store.cards import CardView, get_card, set_manual
 from store.db import Reconnecting
-from streams.events import decode_usage
 from streams.publish import Publisher
+from tests.support.controls import published_usage, run_until
 from tests.support.dates import store_clock
 from tests.support.simulator import Simulator
-from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -88,13 +83,6 @@ async def control_of(settings: Settings, iccid: str) -> CardView:
         return await get_card(conn, iccid)
 
 
-async def run_until(rec: Reconciler, done: Any, timeout: float, what: str) -> None:
-    task = asyncio.create_task(rec.run())
-    try:
-        await eventually_async(done, timeout=timeout, what=what)
-    finally:
-        rec.stop()
-        await task
 
 
 @pytest.mark.req("OPS-ASYNC")
@@ -192,20 +180,6 @@ async def test_an_operator_freeze_ends_in_the_non_retryable_state(
     assert (await sim_card(http, sim, card))["status"] == "stopped"
 
 
-async def published(settings: Settings) -> list[UsageRecord]:
-    consumer = AIOKafkaConsumer(settings.usage_topic, bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[UsageRecord] = []
-    try:
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            for messages in (await consumer.getmany(timeout_ms=300)).values():
-                for message in messages:
-                    found.extend(decode_usage(message.value).records)
-    finally:
-        await consumer.stop()
-    return found
 
 
 class Calendar:
@@ -258,7 +232,7 @@ async def test_a_unicom_rollover_on_the_27th_counts_every_byte_once(
     finally:
         await publisher.stop()
         await db.close()
-    records = await published(settings)
+    records = await published_usage(settings, 3)
     assert sorted(r.bytes for r in records) == [1 * MB, 2 * MB, 3 * MB]
     with psycopg.connect(settings.require_database()) as conn:
         rows = conn.execute("SELECT cycle, high_bytes FROM usage_snapshots").fetchall()
@@ -298,7 +272,7 @@ async def test_the_month_close_counts_the_last_day_of_a_t1_number_once(
     finally:
         await publisher.stop()
         await db.close()
-    records = await published(settings)
+    records = await published_usage(settings, 2)
     assert sorted(r.bytes for r in records) == [1 * MB, 2 * MB]
     closing = next(r for r in records if r.record_id.startswith("close:"))
     ended = datetime.fromtimestamp(closing.end_ms / 1000, BEIJING)

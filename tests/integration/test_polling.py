@@ -2,44 +2,27 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from connectors.factory import build_clients
 from controls.poller import poll_operator
 from controls.reconciler import OperatorLane
 from core.settings import Settings
-from domain.usage.records import UsageRecord
 from store.db import Reconnecting
-from streams.events import decode_usage
 from streams.publish import Publisher
 from tests.support.cards import add_cards, iccids
+from tests.support.controls import published_usage
 from tests.support.dates import mid_cycle, store_clock
 
 pytestmark = pytest.mark.integration
 MB = 1024 * 1024  # China Telecom counts in MB with two decimals
 
 
-async def published(settings: Settings, want: int) -> list[UsageRecord]:
-    consumer = AIOKafkaConsumer(settings.usage_topic, bootstrap_servers=settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
-    await consumer.start()
-    found: list[UsageRecord] = []
-    try:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len(found) < want + 1:
-            for messages in (await consumer.getmany(timeout_ms=300)).values():
-                for message in messages:
-                    found.extend(decode_usage(message.value).records)
-    finally:
-        await consumer.stop()
-    return found
 
 
 @pytest.mark.parametrize("operator", ["onelink", "jasper", "ctcc"])
@@ -71,7 +54,7 @@ async def test_snapshots_become_deltas_once(
         assert await poll_operator(db, lane, publisher, partitions) == 2
     await publisher.stop()
     await db.close()
-    records = await published(settings, 3)
+    records = await published_usage(settings, 3)
     assert sorted((r.iccid, r.bytes) for r in records) == sorted(
         [(one, 10 * MB), (one, 5 * MB), (two, 2 * MB)])
     with psycopg.connect(settings.require_database()) as conn:
