@@ -69,9 +69,12 @@ async def close_cycle(db: Reconnecting, lane: OperatorLane, publisher: Publisher
 async def _close(db: Reconnecting, lane: OperatorLane, publisher: Publisher,
                  cycle: OperatorCycle, cards: list[Polled]) -> int:
     refs = [CardRef(c.iccid, c.msisdn) for c in cards]
-    await lane.bucket.acquire()
-    # None: the dialect has no closed-cycle call, so its last poll closed the cycle.
-    totals = await lane.client.cycle_bytes(refs, cycle.first_day, cycle.last_day) or {}
+    totals: dict[str, int] = {}
+    for start in range(0, len(refs), lane.max_batch):  # one call each, at the lane's rate
+        await lane.bucket.acquire()
+        # None: the dialect has no closed-cycle call, so its last poll closed the cycle.
+        totals |= await lane.client.cycle_bytes(refs[start:start + lane.max_batch],
+                                                cycle.first_day, cycle.last_day) or {}
     marks = {c.iccid: c.high_bytes for c in cards}
     found = [d for iccid, total in totals.items()
              if (d := delta(iccid, cycle.label, marks.get(iccid), total, "close"))]

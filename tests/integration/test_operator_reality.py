@@ -277,3 +277,36 @@ async def test_the_month_close_counts_the_last_day_of_a_t1_number_once(
     closing = next(r for r in records if r.record_id.startswith("close:"))
     ended = datetime.fromtimestamp(closing.end_ms / 1000, BEIJING)
     assert ended.strftime("%Y-%m-%d %H:%M:%S") == "2026-11-30 23:59:59", "inside November"
+
+
+@pytest.mark.req("OPS-CYCLE")
+async def test_telecom_usage_after_the_last_poll_of_a_month_is_closed_by_date(
+    settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
+) -> None:
+    sim = sim_factory(cooldown_s=0)
+    card, number = "89860012300000000501", "1410000000501"
+    register(settings, "ctcc", {card: number})
+    await sim_card(http, sim, card, msisdn=number)
+    calendar = Calendar(settings, sim, http)
+    configured = settings.model_copy(update={"operator_base_url": sim.url})
+    db, publisher = Reconnecting(settings.require_database()), Publisher(settings)
+    lane = OperatorLane(build_clients(configured, http)["ctcc"])
+    partitions = list(range(settings.usage_partitions))
+
+    async def poll() -> int:
+        return await poll_operator(db, lane, publisher, partitions, close_delay_s=7200)
+
+    try:
+        await calendar.at("2026-11-30T23:00:00")
+        await calendar.use(card, 1 * MB)
+        assert await poll() == 1
+        await calendar.at("2026-11-30T23:59:00")
+        await calendar.use(card, 2 * MB)  # after the month's last poll
+        await calendar.at("2026-12-01T03:00:00")
+        assert await poll() == 1, "queryTrafficByDate over November finds it"
+        assert await poll() == 0
+    finally:
+        await publisher.stop()
+        await db.close()
+    records = await published_usage(settings, 2)
+    assert sorted(r.bytes for r in records) == [1 * MB, 2 * MB]
