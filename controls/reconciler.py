@@ -193,10 +193,10 @@ class Reconciler:
                          max_attempts=policy.max_attempts, cooldown_s=self._cooldown(lane),
                          base_s=policy.backoff_base_s, cap_s=policy.backoff_cap_s, rng=self._rng,
                          confirm_first_s=policy.confirm_first_s)
-            flight: CardStatus | None | Keep = KEEP  # a failed send leaves it as it was
+            flight: CardStatus | None | Keep = KEEP  # a retried send leaves it as it was
             if result.result is Result.SUBMITTED:
                 flight = batch.target
-            elif result.result.done:
+            elif result.result.done or result.result.final:  # nothing left to follow
                 flight = None
             answers.append(self._answer(result, batch.target, step, command, result.ticket,
                                         flight))
