@@ -22,6 +22,7 @@ from api.routers import (
     health,
     keys,
     operators,
+    people,
     pools,
     series,
     upstream,
@@ -64,7 +65,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     errors.install(app)
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
-                   dead_letters, admin):
+                   dead_letters, admin, people):
         app.include_router(module.router)
 
     @app.middleware("http")

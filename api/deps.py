@@ -16,7 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
 from core.settings import Settings
-from store import cards, enterprises, pools
+from store import cards, enterprises, pools, users
 from store.cards import CardView
 from store.db import Conn
 from store.enterprises import Enterprise
@@ -79,21 +79,52 @@ def _unauthorized(detail: str) -> HTTPException:
                          headers={"WWW-Authenticate": "Bearer"})
 
 
-async def get_principal(
-    res: Res, db: Db,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if creds is None or creds.scheme.lower() != "bearer":
-        raise _unauthorized("send Authorization: Bearer <token>")
-    token = creds.credentials
+SESSION_COOKIE = "cardpulse_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_SESSION_PATHS = "/v1/session"  # what a one-time password may still reach
+
+
+async def _key_principal(res: Resources, db: Conn, token: str) -> Principal:
     admin = res.settings.admin_token
     if admin is not None and hmac.compare_digest(token, admin.get_secret_value()):
-        principal = Principal("admin")
+        return Principal("admin")
+    owner = await key_owner(db, token)
+    if owner is None:
+        raise _unauthorized("unknown or revoked token")
+    return Principal(_ROLES[owner.role], owner.enterprise_id, owner.key_id)
+
+
+async def _session_principal(request: Request, db: Conn) -> Principal:
+    """A person signed in with the session cookie: every change carries the session's CSRF
+    token, and a one-time password must be changed before anything else."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise _unauthorized("send Authorization: Bearer <token>, or log in (POST /v1/session)")
+    found = await users.session(db, token)
+    if found is None:
+        raise _unauthorized("the session has ended: log in again (POST /v1/session)")
+    if request.method not in _SAFE_METHODS and not hmac.compare_digest(
+            request.headers.get(CSRF_HEADER, ""), found.csrf_token):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"missing or wrong {CSRF_HEADER}: send the csrf_token of your "
+                            "session with every change")
+    user = found.user
+    if user.must_change_password and not request.url.path.startswith(_SESSION_PATHS):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "change your one-time password first "
+                                                        "(PUT /v1/session/password)")
+    return Principal(user.role, user.enterprise_id, f"user:{user.login}")
+
+
+async def get_principal(
+    request: Request, res: Res, db: Db,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Machines send a bearer token (an API key); people a session cookie."""
+    if creds is not None and creds.scheme.lower() == "bearer":
+        principal = await _key_principal(res, db, creds.credentials)
     else:
-        owner = await key_owner(db, token)
-        if owner is None:
-            raise _unauthorized("unknown or revoked token")
-        principal = Principal(_ROLES[owner.role], owner.enterprise_id, owner.key_id)
+        principal = await _session_principal(request, db)
     wait = res.limiter.wait(principal.key_id)
     if wait > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,

@@ -11,6 +11,7 @@ from typing import Any
 
 from cardpulse.supervisor.children import StartupError
 from cardpulse.tools.fleet_args import add_fleet_arguments
+from cardpulse.tools.users_args import add_arguments as add_user_arguments
 from core.settings import SettingsError, get_settings, load_settings
 
 # The processes `up` starts, each with its composition root `cardpulse.roots.<name>.run`.
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="where `up` keeps the admin token (default .cardpulse)")
     add_fleet_arguments(fleet)
     _bench_parser(verbs)
+    add_user_arguments(verbs)
     boards = verbs.add_parser("dashboards", help="build or push the Grafana dashboards")
     boards.add_argument("action", choices=["build", "push"])
     boards.add_argument("--url", help="Grafana URL (push)")
@@ -144,6 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _dashboards(args)
         if args.verb == "bench":
             return _bench(args)
+        if args.verb == "users":
+            from cardpulse.tools.users import create_user
+
+            overrides = {"state_dir": args.state_dir} if args.state_dir else {}
+            return create_user(args, load_settings(**overrides))
         if args.verb == "fleet":
             from cardpulse.tools.fleet import run_fleet
 

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=10, ge=1)
     test_clock: bool = False
+    session_ttl_s: float = Field(default=8 * 3600.0, gt=0)  # a console login lasts a day's work
+    cookie_secure: bool = False  # set behind HTTPS: the session cookie then goes over TLS only
 
     operator_base_url: str | None = None  # default: the simulator `up` starts
     onelink_appid: str = "cardpulse"
