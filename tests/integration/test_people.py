@@ -151,33 +151,29 @@ async def test_only_the_right_roles_create_users(client: httpx.AsyncClient) -> N
     assert twice.status_code == 409
 
 
-def test_users_create_from_the_shell(settings: Settings) -> None:
+def users_create(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`cardpulse users create ARGS` on the test's database."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")},
            "CARDPULSE_DATABASE_URL": settings.require_database()}
-    made = subprocess.run(
-        [sys.executable, "-m", "cardpulse.cli", "users", "create", "--login", "root1",
-         "--role", "admin"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([sys.executable, "-m", "cardpulse.cli", "users", "create", *args],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_users_create_from_the_shell(settings: Settings) -> None:
+    made = users_create(settings, "--login", "root1", "--role", "admin")
     assert made.returncode == 0, made.stdout + made.stderr
     password = made.stdout.strip().splitlines()[-1].split()[-1]
     assert len(password) == 16
-    refused = subprocess.run(
-        [sys.executable, "-m", "cardpulse.cli", "users", "create", "--login", "v1",
-         "--role", "enterprise_viewer"], env=env, capture_output=True, text=True, timeout=60,
-        check=False)
+    refused = users_create(settings, "--login", "v1", "--role", "enterprise_viewer")
     assert refused.returncode == 2 and "--tenant" in refused.stdout
-    again = subprocess.run(
-        [sys.executable, "-m", "cardpulse.cli", "users", "create", "--login", "root1",
-         "--role", "admin"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    again = users_create(settings, "--login", "root1", "--role", "admin")
     assert again.returncode == 1 and "already exists" in again.stdout
 
 
 async def test_a_user_made_in_the_shell_logs_in(client: httpx.AsyncClient,
                                                 settings: Settings) -> None:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")},
-           "CARDPULSE_DATABASE_URL": settings.require_database()}
-    made = subprocess.run(
-        [sys.executable, "-m", "cardpulse.cli", "users", "create", "--login", "root9",
-         "--role", "admin"], env=env, capture_output=True, text=True, timeout=60, check=True)
+    made = users_create(settings, "--login", "root9", "--role", "admin")
+    assert made.returncode == 0, made.stdout + made.stderr
     password = made.stdout.strip().splitlines()[-1].split()[-1]
     csrf = await log_in(client, "root9", password)
     created = await client.post("/v1/enterprises", headers=csrf,
