@@ -11,7 +11,8 @@ import itertools
 import random
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -25,6 +26,7 @@ from domain.control.results import CommandResult, Result
 from domain.usage.partitioning import partition_for
 from domain.usage.records import UsageRecord
 from store.cards import CardView, NewCard, create_card, get_card, set_manual
+from store.controls import StatusReport, observe
 from store.db import Conn, Reconnecting
 from store.enterprises import create_enterprise
 from store.usage import OperatorRecords, account
@@ -382,9 +384,7 @@ async def test_a_round_acts_only_on_the_partitions_it_owns(
     assert await reconciler(settings, db, operator, partitions=[]).round(OPERATOR) == 0
 
 
-CONFIRMING = Policy(max_attempts=3, card_cooldown_s=0.0, backoff_base_s=0.01,
-                    backoff_cap_s=0.02, scan_s=0.05, scan_limit=1000, confirm_first_s=0.05,
-                    confirm_cap_s=0.1, confirm_deadline_s=30.0)
+CONFIRMING = replace(POLICY, confirm_first_s=0.05, confirm_cap_s=0.1, confirm_deadline_s=30.0)
 
 
 @pytest.mark.req("OPS-ASYNC")
@@ -425,9 +425,7 @@ async def test_a_change_unconfirmed_by_the_deadline_is_sent_again(
     operator = ScriptedOperator()
     operator.answer(card, Result.SUBMITTED)  # the operator loses the first order
     await manual(conn, card, True)
-    short = Policy(max_attempts=3, card_cooldown_s=0.0, backoff_base_s=0.01,
-                   backoff_cap_s=0.02, scan_s=0.05, scan_limit=1000, confirm_first_s=0.05,
-                   confirm_cap_s=0.05, confirm_deadline_s=0.2)
+    short = replace(POLICY, confirm_first_s=0.05, confirm_cap_s=0.05, confirm_deadline_s=0.2)
     rec = reconciler(settings, db, operator, short)
     await rec.round(OPERATOR)
     operator.submitted.clear()  # lost at the operator
@@ -440,10 +438,6 @@ async def test_a_change_unconfirmed_by_the_deadline_is_sent_again(
 async def test_the_status_feed_confirms_a_submitted_change(
     settings: Settings, conn: Conn, db: Reconnecting,
 ) -> None:
-    from datetime import UTC, datetime
-
-    from store.controls import StatusReport, observe
-
     (card,) = iccids(1)
     await register(conn, settings, [card])
     operator = ScriptedOperator()
@@ -495,9 +489,7 @@ async def test_a_batch_refused_whole_for_one_cards_cooldown_is_sent_card_by_card
     operator.answer(fleet[1], Result.COOLDOWN)  # the card whose cooldown refused the batch
     for iccid in fleet:
         await manual(conn, iccid, True)
-    rec = reconciler(settings, db, operator, Policy(
-        max_attempts=3, card_cooldown_s=60, backoff_base_s=0.01, backoff_cap_s=0.02,
-        scan_s=0.05, scan_limit=1000))
+    rec = reconciler(settings, db, operator, replace(POLICY, card_cooldown_s=60))
     assert await rec.round(OPERATOR) == 3
     assert [len(cards) for _, cards in operator.changes()] == [3, 1, 1, 1]
     states = {i: (await control(conn, i))[1] for i in fleet}
@@ -537,9 +529,8 @@ async def test_a_change_wanted_back_inside_the_cooldown_waits_then_goes(
     await register(conn, settings, [card])
     operator = ScriptedOperator()
     operator.answer(card, Result.SUBMITTED)
-    cooling = Policy(max_attempts=3, card_cooldown_s=0.3, backoff_base_s=0.01,
-                     backoff_cap_s=0.02, scan_s=0.05, scan_limit=1000, confirm_first_s=5.0,
-                     confirm_cap_s=5.0, confirm_deadline_s=60.0)
+    cooling = replace(POLICY, card_cooldown_s=0.3, confirm_first_s=5.0, confirm_cap_s=5.0,
+                      confirm_deadline_s=60.0)
     rec = reconciler(settings, db, operator, cooling)
     await manual(conn, card, True)
     await rec.round(OPERATOR)
