@@ -5,7 +5,8 @@ counted in each operator's cycle (Unicom's from the 27th, a T-1 number's last da
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -201,6 +202,27 @@ class Calendar:
         assert answer.is_success, answer.text
 
 
+@asynccontextmanager
+async def poller(settings: Settings, sim: Simulator, http: httpx.AsyncClient, operator: str,
+                 cycle_day: int = 1) -> AsyncIterator[Callable[[], Awaitable[int]]]:
+    """One polling pass of `operator`'s cards (over the simulator) per call of what it gives;
+    the month close is due two hours into a cycle, as by default."""
+    configured = settings.model_copy(update={"operator_base_url": sim.url})
+    db, publisher = Reconnecting(settings.require_database()), Publisher(settings)
+    lane = OperatorLane(build_clients(configured, http)[operator])
+    partitions = list(range(settings.usage_partitions))
+
+    async def poll() -> int:
+        return await poll_operator(db, lane, publisher, partitions, cycle_day=cycle_day,
+                                   close_delay_s=7200)
+
+    try:
+        yield poll
+    finally:
+        await publisher.stop()
+        await db.close()
+
+
 @pytest.mark.req("OPS-CYCLE")
 async def test_a_unicom_rollover_on_the_27th_counts_every_byte_once(
     settings: Settings, sim_factory: Any, http: httpx.AsyncClient,
@@ -209,15 +231,7 @@ async def test_a_unicom_rollover_on_the_27th_counts_every_byte_once(
     card = "89860012300000000301"
     register(settings, "jasper", {card: None})
     calendar = Calendar(settings, sim, http)
-    configured = settings.model_copy(update={"operator_base_url": sim.url})
-    db, publisher = Reconnecting(settings.require_database()), Publisher(settings)
-    lane = OperatorLane(build_clients(configured, http)["jasper"])
-    partitions = list(range(settings.usage_partitions))
-
-    async def poll() -> int:
-        return await poll_operator(db, lane, publisher, partitions, cycle_day=27)
-
-    try:
+    async with poller(settings, sim, http, "jasper", cycle_day=27) as poll:
         await calendar.at("2026-11-26T22:00:00")
         await calendar.use(card, 3 * MB)
         assert await poll() == 1
@@ -229,9 +243,6 @@ async def test_a_unicom_rollover_on_the_27th_counts_every_byte_once(
         await calendar.use(card, 2 * MB)
         assert await poll() == 1, "counted at once, not four days later"
         assert await poll() == 0
-    finally:
-        await publisher.stop()
-        await db.close()
     records = await published_usage(settings, 3)
     assert sorted(r.bytes for r in records) == [1 * MB, 2 * MB, 3 * MB]
     with psycopg.connect(settings.require_database()) as conn:
@@ -249,15 +260,7 @@ async def test_the_month_close_counts_the_last_day_of_a_t1_number_once(
     register(settings, "onelink", {card: number})
     await sim_card(http, sim, card, msisdn=number, platform="pb")
     calendar = Calendar(settings, sim, http)
-    configured = settings.model_copy(update={"operator_base_url": sim.url})
-    db, publisher = Reconnecting(settings.require_database()), Publisher(settings)
-    lane = OperatorLane(build_clients(configured, http)["onelink"])
-    partitions = list(range(settings.usage_partitions))
-
-    async def poll() -> int:
-        return await poll_operator(db, lane, publisher, partitions, close_delay_s=7200)
-
-    try:
+    async with poller(settings, sim, http, "onelink") as poll:
         await calendar.at("2026-11-29T12:00:00")
         await calendar.use(card, 1 * MB)
         assert await poll() == 0, "T-1: today is not reported yet"
@@ -269,9 +272,6 @@ async def test_the_month_close_counts_the_last_day_of_a_t1_number_once(
         await calendar.at("2026-12-01T03:00:00")
         assert await poll() == 1, "the close counts the 30th"
         assert await poll() == 0, "and only once"
-    finally:
-        await publisher.stop()
-        await db.close()
     records = await published_usage(settings, 2)
     assert sorted(r.bytes for r in records) == [1 * MB, 2 * MB]
     closing = next(r for r in records if r.record_id.startswith("close:"))
@@ -288,15 +288,7 @@ async def test_telecom_usage_after_the_last_poll_of_a_month_is_closed_by_date(
     register(settings, "ctcc", {card: number})
     await sim_card(http, sim, card, msisdn=number)
     calendar = Calendar(settings, sim, http)
-    configured = settings.model_copy(update={"operator_base_url": sim.url})
-    db, publisher = Reconnecting(settings.require_database()), Publisher(settings)
-    lane = OperatorLane(build_clients(configured, http)["ctcc"])
-    partitions = list(range(settings.usage_partitions))
-
-    async def poll() -> int:
-        return await poll_operator(db, lane, publisher, partitions, close_delay_s=7200)
-
-    try:
+    async with poller(settings, sim, http, "ctcc") as poll:
         await calendar.at("2026-11-30T23:00:00")
         await calendar.use(card, 1 * MB)
         assert await poll() == 1
@@ -305,8 +297,5 @@ async def test_telecom_usage_after_the_last_poll_of_a_month_is_closed_by_date(
         await calendar.at("2026-12-01T03:00:00")
         assert await poll() == 1, "queryTrafficByDate over November finds it"
         assert await poll() == 0
-    finally:
-        await publisher.stop()
-        await db.close()
     records = await published_usage(settings, 2)
     assert sorted(r.bytes for r in records) == [1 * MB, 2 * MB]
