@@ -22,10 +22,14 @@ install: $(VENV)/.installed-run
 run: $(VENV)/.installed-run
 	$(BIN)/cardpulse up
 
-# promtool and prometheus check the metrics, alert rules and dashboard queries (Debian package).
+# promtool and prometheus check the metrics, alert rules and dashboard queries; the browser
+# tests drive Debian's Chromium, with fonts-noto-cjk so Chinese renders (Debian packages).
 system-deps:
 	@command -v promtool >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; } || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends chromium fonts-noto-cjk; }
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 
-from api import errors, openapi
+from api import console, errors, openapi
 from api.deps import Resources
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
@@ -67,6 +67,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people):
         app.include_router(module.router)
+    console.install(app)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]

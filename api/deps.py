@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
+from api.sessions import SESSION_COOKIE
 from core.settings import Settings
 from store import cards, enterprises, pools, users
 from store.cards import CardView
@@ -79,7 +80,6 @@ def _unauthorized(detail: str) -> HTTPException:
                          headers={"WWW-Authenticate": "Bearer"})
 
 
-SESSION_COOKIE = "cardpulse_session"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 _SESSION_PATHS = "/v1/session"  # what a one-time password may still reach

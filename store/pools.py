@@ -43,7 +43,11 @@ SELECT p.pool_id, p.enterprise_id, p.limit_bytes, p.per_card_limit_bytes,
 FROM pools p
 JOIN enterprises e ON e.enterprise_id = p.enterprise_id
 LEFT JOIN pool_cycle_usage u ON u.pool_id = p.pool_id AND u.cycle = cp_cycle(cp_now(), e.timezone)
-WHERE p.pool_id = %s
+"""
+_ONE = _VIEW + "WHERE p.pool_id = %s"
+# An enterprise's pools, the fullest first (the share of the limit used this cycle).
+_OF_ENTERPRISE = _VIEW + """WHERE p.enterprise_id = %s
+ORDER BY coalesce(u.bytes, 0)::float8 / nullif(p.limit_bytes, 0) DESC NULLS LAST, p.pool_id
 """
 
 _INSERT = """
@@ -74,11 +78,18 @@ ORDER BY 2 DESC NULLS LAST LIMIT %s
 
 async def get_pool(conn: Conn, pool_id: str) -> PoolView:
     async with conn.cursor(row_factory=class_row(PoolView)) as cur:
-        await cur.execute(_VIEW, (pool_id,))
+        await cur.execute(_ONE, (pool_id,))
         row = await cur.fetchone()
     if row is None:
         raise NotFound(f"pool {pool_id!r}")
     return row
+
+
+async def enterprise_pools(conn: Conn, enterprise_id: str) -> list[PoolView]:
+    """The enterprise's pools with this cycle's use, the fullest first."""
+    async with conn.cursor(row_factory=class_row(PoolView)) as cur:
+        await cur.execute(_OF_ENTERPRISE, (enterprise_id,))
+        return await cur.fetchall()
 
 
 async def create_pool(

@@ -3,13 +3,13 @@ tenant (each gets a one-time password)."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 
+from api import sessions
 from api.deps import (
-    SESSION_COOKIE,
     Caller,
     Db,
     Principal,
@@ -27,15 +27,14 @@ from api.schemas.people import (
     UserCreated,
     UserPublic,
 )
-from core.clock import now
-from core.passwords import DUMMY_HASH, hash_password, verify_password
-from domain.people.rules import PLATFORM_ROLES, one_time_password, password_problem, tenant_problem
+from api.sessions import SESSION_COOKIE, WRONG, Refused, set_cookie, sign_in
+from core.passwords import hash_password
+from domain.people.rules import PLATFORM_ROLES, one_time_password, tenant_problem
 from store import users
 from store.db import Conn
 from store.users import Session, User
 
 router = APIRouter(tags=["people"])
-WRONG = "wrong login or password"
 
 
 def _out(user: User, csrf: str) -> SessionOut:
@@ -43,34 +42,22 @@ def _out(user: User, csrf: str) -> SessionOut:
                       must_change_password=user.must_change_password, csrf_token=csrf)
 
 
-def _locked(user: User) -> HTTPException | None:
-    if user.locked_until is None or user.locked_until <= now():
-        return None
-    wait = math.ceil((user.locked_until - now()).total_seconds())
-    return HTTPException(status.HTTP_423_LOCKED,
-                         f"too many failed logins: locked for {wait} s more",
-                         headers={"Retry-After": str(wait)})
+def _refusal(refused: Refused) -> HTTPException | RequestValidationError:
+    if refused.status == 422 and refused.field:
+        return invalid("body", [refused.field], refused.message)
+    headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else None
+    return HTTPException(refused.status, refused.message, headers=headers)
 
 
 @router.post("/v1/session", response_model=SessionOut,
              responses={401: {"description": WRONG}, 423: {"description": "locked"}})
 async def log_in(body: LoginIn, response: Response, db: Db, res: Res) -> SessionOut:
     """Sign in: sets the HttpOnly, SameSite session cookie; answers the CSRF token."""
-    user = await users.user_by_login(db, body.login)
-    if user is None:
-        verify_password(DUMMY_HASH, body.password)  # as slow as a known login
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG)
-    locked = _locked(user)
-    if locked is not None:
-        raise locked
-    if not verify_password(user.password_hash, body.password):
-        locked = _locked(await users.login_failed(db, user.user_id))
-        raise locked or HTTPException(status.HTTP_401_UNAUTHORIZED, WRONG)
-    await users.login_succeeded(db, user.user_id)
-    token, csrf = await users.start_session(db, user.user_id, res.settings.session_ttl_s)
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(res.settings.session_ttl_s),
-                        httponly=True, samesite="lax", secure=res.settings.cookie_secure,
-                        path="/")
+    try:
+        user, token, csrf = await sign_in(db, res.settings, body.login, body.password)
+    except Refused as refused:
+        raise _refusal(refused) from None
+    set_cookie(response, res.settings, token)
     return _out(user, csrf)
 
 
@@ -107,15 +94,11 @@ async def log_out(mine: Own, _: Caller, db: Db) -> Response:
 async def change_password(body: PasswordChange, mine: Own, _: Caller, db: Db) -> Response:
     """Change the password (a one-time password first of all); other sessions end."""
     found, token = mine
-    if not verify_password(found.user.password_hash, body.current_password):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the current password is wrong")
-    problem = password_problem(body.new_password, found.user.login)
-    if problem is None and body.new_password == body.current_password:
-        problem = "the new password is the current one"
-    if problem:
-        raise invalid("body", ["new_password"], problem)
-    await users.set_password(db, found.user.user_id, hash_password(body.new_password))
-    await users.end_other_sessions(db, found.user.user_id, token)
+    try:
+        await sessions.change_password(db, found.user, token, body.current_password,
+                                       body.new_password)
+    except Refused as refused:
+        raise _refusal(refused) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

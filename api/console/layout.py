@@ -1,0 +1,52 @@
+"""What every page's frame shows: the navigation for the viewer's role, the enterprise being
+looked at, the language switch, and the time zone the page's times are written in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from api.console.auth import Viewer
+from api.console.i18n import N_
+from api.console.render import DEFAULT_TZ
+from store.enterprises import Enterprise
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str  # an English message, translated when shown
+    path: str  # `{eid}` stands for the enterprise being looked at
+
+
+ENTERPRISE_NAV = (
+    NavItem("overview", N_("Overview"), "/console/e/{eid}"),
+    NavItem("pools", N_("Pools"), "/console/e/{eid}/pools"),
+    NavItem("cards", N_("Cards"), "/console/e/{eid}/cards"),
+    NavItem("alerts", N_("Alerts and webhook"), "/console/e/{eid}/alerts"),
+    NavItem("keys", N_("API keys"), "/console/e/{eid}/keys"),
+    NavItem("users", N_("Users"), "/console/e/{eid}/users"),
+)
+OPS_NAV = (
+    NavItem("enterprises", N_("Enterprises"), "/console/ops/enterprises"),
+    NavItem("operators", N_("Operator push secrets"), "/console/ops/operators"),
+    NavItem("dead_letters", N_("Dead letters"), "/console/ops/dead-letters"),
+    NavItem("failed", N_("Failed commands"), "/console/ops/failed-commands"),
+    NavItem("health", N_("Platform health"), "/console/ops/health"),
+)
+
+
+def frame(viewer: Viewer, section: str, enterprise: Enterprise | None = None,
+          **values: Any) -> dict[str, Any]:
+    """The context of a page: the viewer, its navigation, the section shown as current, and
+    the enterprise (whose time zone the page's times use)."""
+    enterprise_nav = []
+    if enterprise is not None:
+        enterprise_nav = [(item, item.path.format(eid=enterprise.enterprise_id))
+                          for item in ENTERPRISE_NAV]
+    ops_nav = [(item, item.path) for item in OPS_NAV] if viewer.platform else []
+    return {"me": viewer, "section": section, "enterprise": enterprise,
+            "enterprise_nav": enterprise_nav, "ops_nav": ops_nav,
+            "tz": enterprise.timezone if enterprise is not None else DEFAULT_TZ,
+            "can_change": enterprise is not None and viewer.can_change(enterprise.enterprise_id),
+            **values}
