@@ -216,6 +216,7 @@ def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
     return "\n".join([
         f"CardPulse is up (ready in {took:.1f} s)",
         f"  API          http://{host}:{settings.api_port}   (/docs, /healthz, /metrics)",
+        f"  Console      http://{host}:{settings.api_port}/console",
         f"  Simulator    http://{host}:{settings.sim_port}   (/_sim/stats)",
         f"  Admin token  {token_line}",
         f"  Kafka        {bootstrap}   ({kafka_how})",

@@ -85,6 +85,9 @@ def configure(up: Up) -> MovedClock:
 def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: Path) -> None:
     assert httpx.get(f"{up.api}/healthz").json() == {"status": "ok"}
     assert "# TYPE" in httpx.get(f"{up.api}/metrics").text
+    assert f"  Console      {up.api}/console\n" in up.text()
+    login = httpx.get(f"{up.api}/console", follow_redirects=True)
+    assert login.status_code == 200 and 'action="/console/login' in login.text
     card = httpx.get(f"{up.sim}/_sim/cards/{CARD}").json()
     assert (card["iccid"], card["status"], card["status_changes"]) == (CARD, "active", 0)
     clock = configure(up)
