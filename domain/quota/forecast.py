@@ -89,20 +89,23 @@ def _projection(remaining: int, rate: float, now: datetime, cycle_end: datetime
 
 
 def forecast(limit_bytes: int, points: Sequence[UsePoint], *, cycle_start: datetime,
-             cycle_end: datetime, now: datetime, window: timedelta = DEFAULT_WINDOW
-             ) -> Forecast:
+             cycle_end: datetime, now: datetime, window: timedelta = DEFAULT_WINDOW,
+             used_bytes: int | None = None) -> Forecast:
     """The pool's rate over the recent window and when, at that rate, it reaches its limit.
 
     `points` are the cumulative use of the cycle (any order; points after `now` are ignored).
     `exhausts_at` is the instant the limit was reached for an exhausted pool, the projected
     instant otherwise (also when it falls after the cycle end: `outlook` says so), and None
-    when nothing was used in the window (or the instant lies beyond a century).
+    when nothing was used in the window (or the instant lies beyond a century). `used_bytes`,
+    when given, is the use so far as the quota rules count it (the pool's total, which also
+    holds the earlier use of cards that joined it), else the last point's.
     """
     ordered = sorted((p for p in points if p.at <= now), key=lambda p: p.at)
     start = min(max(cycle_start, now - window), now)
-    used = used_at(ordered, now)
+    counted = used_at(ordered, now)
+    used = counted if used_bytes is None else used_bytes
     hours = (now - start) / HOUR
-    rate = (used - used_at(ordered, start)) / hours if hours > 0 else 0.0
+    rate = (counted - used_at(ordered, start)) / hours if hours > 0 else 0.0
     if used >= limit_bytes:
         exhausts_at: datetime | None = _exhausted_since(ordered, limit_bytes, now)
         outlook: Outlook = "exhausted"

@@ -19,6 +19,7 @@ from domain.quota.forecast import (
     method,
     projected_use,
 )
+from domain.usage.cycles import cycle_bounds
 
 pytestmark = pytest.mark.req("CONSOLE")
 GiB = 1 << 30
@@ -128,3 +129,20 @@ def test_the_answer_is_consistent(limit: int, uses: list[tuple[int, int]]) -> No
 def test_a_projection_beyond_a_century_is_not_an_instant() -> None:
     result = run(1 << 50, [((NOW - CYCLE_START) // H - 1, 24)])  # a byte an hour
     assert (result.exhausts_at, result.outlook) == (None, "after_cycle_end")
+
+
+def test_the_counted_total_is_the_start_of_the_projection() -> None:
+    last_day = (NOW - CYCLE_START) // H - 24
+    points = hourly_points(hours_of_use([(last_day + i, GiB) for i in range(24)]), NOW)
+    result = forecast(100 * GiB, points, cycle_start=CYCLE_START, cycle_end=CYCLE_END, now=NOW,
+                      used_bytes=40 * GiB)  # a card joined with 16 GiB used elsewhere
+    assert (result.used_bytes, result.rate_bytes_per_hour) == (40 * GiB, GiB)
+    assert result.exhausts_at == NOW + 60 * H
+
+
+@pytest.mark.parametrize(("at", "start", "end"), [
+    (NOW, CYCLE_START, CYCLE_END),
+    (datetime(2026, 12, 31, 16, tzinfo=UTC), CYCLE_END, datetime(2027, 1, 31, 16, tzinfo=UTC)),
+])
+def test_cycle_bounds_in_the_tenants_zone(at: datetime, start: datetime, end: datetime) -> None:
+    assert cycle_bounds(at, "Asia/Shanghai") == (start, end)
