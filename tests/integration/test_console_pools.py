@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from domain.usage.records import UsageRecord
+from store.usage import OperatorRecords, write_usage
 from tests.support.api import ADMIN, setup_tenant
+from tests.support.dates import SHANGHAI, mid_cycle, move_clock
 from tests.support.people import person
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("CONSOLE")]
@@ -30,6 +35,10 @@ async def tenant_with_pool(client: httpx.AsyncClient) -> None:
     card = await client.post("/v1/cards", headers=ADMIN, json={
         "iccid": ICCID, "enterprise_id": "acme", "operator": "onelink", "pool_id": "fleet"})
     assert card.status_code == 201, card.text
+
+
+def ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
 
 
 def form(csrf: dict[str, str], **fields: str) -> dict[str, str]:
@@ -169,3 +178,26 @@ async def test_the_pools_export(client: httpx.AsyncClient) -> None:
     xlsx = await client.get("/console/e/acme/pools.xlsx")
     assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
     assert (await client.get("/console/e/acme/pools.pdf")).status_code == 422
+
+
+async def test_the_forecast_in_words_in_the_tenants_time_zone(
+        client: httpx.AsyncClient, db_url: str) -> None:
+    await tenant_with_pool(client)
+    moved = await move_clock(client, mid_cycle())
+    now = moved.now()
+    records = [UsageRecord(f"r{h}", ICCID, GiB // 4, ms(now - timedelta(hours=h)) - 60_000,
+                           ms(now - timedelta(hours=h))) for h in range(1, 17)]  # 4 GiB
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        await write_usage(conn, [OperatorRecords("onelink", ms(now), records)])
+    await person(client, "wang.fang", "enterprise_viewer")
+    client.cookies.set("cardpulse_lang", "en")
+    page = await client.get(PAGE)
+    forecast = (await client.get("/v1/pools/fleet/forecast", headers=ADMIN)).json()
+    exhausts_at = datetime.fromisoformat(forecast["exhausts_at"]).astimezone(SHANGHAI)
+    # 4 GiB in 24 hours: 170.67 MB an hour; 6 GiB left, 36 hours from now.
+    assert forecast["rate_bytes_per_hour"] == GiB / 6
+    assert ("At the current rate of 170.67 MB/h, the pool runs dry around "
+            f"{exhausts_at:%Y-%m-%d %H:%M}.") in page.text
+    client.cookies.set("cardpulse_lang", "zh-CN")
+    chinese = await client.get(PAGE)
+    assert f"流量池预计在 {exhausts_at:%Y-%m-%d %H:%M} 左右耗尽" in chinese.text

@@ -63,4 +63,5 @@ def outlook_chart(outlook: PoolOutlook, gettext: Callable[[str], str]) -> charts
                                    (gettext("Forecast"), scaled(forecast))],
                           unit=unit, marks=[(gettext("Limit"),
                                              round(outlook.pool.limit_bytes / size, 3))])
+    option["dataZoom"] = [{"type": "inside"}]  # the wheel zooms into a part of the cycle
     return charts.dashed(option, 1)
