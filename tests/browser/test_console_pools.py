@@ -87,6 +87,11 @@ async def test_an_administrator_sets_a_pool_limit(page: Page, console: Console,
     await expect(page.locator("[data-echarts] canvas")).to_have_count(1)
     assert await serious_violations(page) == []
     await shoot(page, "pool")
+    await page.fill("#limit-number", "-1")
+    await page.get_by_role("button", name="保存").click()
+    await expect(page.locator("#limit-problem")).to_have_text("数量不能为负数。")
+    await expect(page.locator("#limit-number")).to_have_attribute("aria-invalid", "true")
+    assert await serious_violations(page) == []
     await page.fill("#limit-number", "3")
     await page.select_option("#limit-unit", "GB")
     await page.get_by_role("button", name="保存").click()
