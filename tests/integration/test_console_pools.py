@@ -122,6 +122,9 @@ async def test_creating_a_pool_with_the_form(client: httpx.AsyncClient) -> None:
         csrf, pool_id="no spaces", limit_number="x", limit_unit="GB"))
     assert bad.status_code == 422 and 'id="pool_id-problem"' in bad.text
     assert 'id="limit-problem"' in bad.text
+    long = await client.post("/console/e/acme/pools", data=form(
+        csrf, pool_id="x" * 65, limit_number="1", limit_unit="GB"))
+    assert long.status_code == 422 and "流量池编号由 1 到 64 个" in long.text
 
 
 async def test_a_viewer_sees_no_forms_and_may_not_change(client: httpx.AsyncClient) -> None:

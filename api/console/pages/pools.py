@@ -38,7 +38,7 @@ BAD_ID = N_("A pool id has 1 to 64 letters, digits, dots, dashes or underscores,
 TAKEN = N_("This pool id is taken.")
 EXPORT_HEADER = (N_("Pool"), N_("Used (bytes)"), N_("Limit (bytes)"), N_("Share used (%)"),
                  N_("Per-card cap (bytes)"), N_("Cards"), N_("Status"))
-Field = Annotated[str, Form(max_length=64)]
+FormText = Annotated[str, Form(max_length=256)]  # longer input gets the field's message
 Errors = dict[str, str]
 
 
@@ -75,8 +75,9 @@ async def pools_page(request: Request, enterprise_id: str, viewer: Page, db: Db)
 
 @router.post("/pools")
 async def create_pool(request: Request, enterprise_id: str, viewer: Page, db: Db, res: Res,
-                      pool_id: Field = "", limit_number: Field = "", limit_unit: Field = "GB",
-                      cap_number: Field = "", cap_unit: Field = "GB") -> Response:
+                      pool_id: FormText = "", limit_number: FormText = "",
+                      limit_unit: FormText = "GB", cap_number: FormText = "",
+                      cap_unit: FormText = "GB") -> Response:
     enterprise = await enterprise_for(db, enterprise_id, viewer, write=True)
     require_change(viewer, enterprise_id)
     errors: Errors = {}
@@ -145,8 +146,8 @@ def _change(new: int | None, old: int | None, typed: Amount) -> int | None | Kee
 
 @router.post("/pools/{pool_id}")
 async def change_pool(request: Request, enterprise_id: str, pool_id: str, viewer: Page,
-                      db: Db, res: Res, limit_number: Field = "", limit_unit: Field = "GB",
-                      cap_number: Field = "", cap_unit: Field = "GB") -> Response:
+                      db: Db, res: Res, limit_number: FormText = "", limit_unit: FormText = "GB",
+                      cap_number: FormText = "", cap_unit: FormText = "GB") -> Response:
     enterprise = await enterprise_for(db, enterprise_id, viewer, write=True)
     require_change(viewer, enterprise_id)
     view = await _pool(db, enterprise, pool_id)
