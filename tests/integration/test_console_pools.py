@@ -127,9 +127,12 @@ async def test_creating_a_pool_with_the_form(client: httpx.AsyncClient) -> None:
     assert long.status_code == 422 and "流量池编号由 1 到 64 个" in long.text
 
 
-async def test_a_viewer_sees_no_forms_and_may_not_change(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(("login", "role", "tenant"), [
+    ("wang.fang", "enterprise_viewer", "acme"), ("zhao.ops", "platform_ops", None)])
+async def test_a_viewer_sees_no_forms_and_may_not_change(
+        client: httpx.AsyncClient, login: str, role: str, tenant: str | None) -> None:
     await tenant_with_pool(client)
-    csrf = await person(client, "wang.fang", "enterprise_viewer")
+    csrf = await person(client, login, role, tenant)
     for path in ("/console/e/acme/pools", PAGE):
         page = await client.get(path)
         assert page.status_code == 200 and 'method="post" action="/console/e' not in page.text
