@@ -41,3 +41,9 @@ def lines(x: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]]
             "grid": {"containLabel": True, "bottom": 40},
             "xAxis": {"type": "category", "data": list(x)},
             "yAxis": {"type": "value", "name": unit}, "series": out}
+
+
+def dashed(option: Option, index: int) -> Option:
+    """The option with its `index`th series drawn dashed (a projection, not a measurement)."""
+    option["series"][index]["lineStyle"] = {"type": "dashed"}
+    return option

@@ -15,8 +15,11 @@ from pydantic import AwareDatetime
 
 from api.deps import Caller, Db, visible_card, visible_enterprise, visible_pool
 from api.errors import invalid
-from api.schemas.series import Bucket, Point, Series, TopCard, UtilisationPoint
+from api.forecasts import PoolOutlook, pool_outlook
+from api.schemas.series import Bucket, Point, PoolForecast, Series, TopCard, UtilisationPoint
 from core.clock import now
+from domain.quota.forecast import method
+from domain.usage.cycles import cycle_label, cycle_of
 from store import series
 
 router = APIRouter(tags=["usage"])
@@ -79,6 +82,27 @@ async def top_cards(pool_id: str, caller: Caller, db: Db,
     await visible_pool(db, pool_id, caller)
     return [TopCard(iccid=t.iccid, cycle_usage_bytes=t.cycle_usage_bytes)
             for t in await series.pool_top_cards(db, pool_id, n)]
+
+
+def forecast_public(outlook: PoolOutlook) -> PoolForecast:
+    result = outlook.forecast
+    return PoolForecast(
+        pool_id=outlook.pool.pool_id, limit_bytes=result.limit_bytes, used_bytes=result.used_bytes,
+        cycle=cycle_label(cycle_of(outlook.cycle_start, outlook.timezone)),
+        cycle_ends_at=outlook.cycle_end, rate_bytes_per_hour=result.rate_bytes_per_hour,
+        window_start=result.window_start, window_end=result.window_end,
+        exhausts_at=result.exhausts_at,
+        runs_dry_before_cycle_end=result.runs_dry_before_cycle_end, outlook=result.outlook,
+        method=method())
+
+
+@router.get("/v1/pools/{pool_id}/forecast", response_model=PoolForecast)
+async def pool_forecast(pool_id: str, caller: Caller, db: Db) -> PoolForecast:
+    """When the pool reaches its limit at its recent rate of use: the average use per hour
+    over the last 24 hours of this cycle (less at the start of a cycle), projected in a
+    straight line from this cycle's use so far. `exhausts_at` is null when nothing was used in
+    that window; `outlook` says whether the instant falls before or after the cycle's end."""
+    return forecast_public(await pool_outlook(db, await visible_pool(db, pool_id, caller)))
 
 
 CYCLE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"  # [0-9]: in Python, \d takes any script's digits

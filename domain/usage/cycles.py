@@ -22,3 +22,12 @@ def cycle_of(at: datetime, timezone: str) -> date:
 def cycle_label(cycle: date) -> str:
     """A cycle as the API shows it: `YYYY-MM`."""
     return f"{cycle.year:04d}-{cycle.month:02d}"
+
+
+def cycle_bounds(at: datetime, timezone: str) -> tuple[datetime, datetime]:
+    """The instants the cycle of `at` starts and ends (the next one's start), in `timezone`."""
+    first = cycle_of(at, timezone)
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    zone = _zone(timezone)
+    return (datetime(first.year, first.month, 1, tzinfo=zone),
+            datetime(following.year, following.month, 1, tzinfo=zone))

@@ -67,3 +67,11 @@ def test_the_export_file_name_is_a_safe_header_for_any_text(name: str) -> None:
     assert "\r" not in disposition and "\n" not in disposition
     assert disposition.count('"') == 2  # the fallback name cannot close its quotes early
     assert disposition.endswith("filename*=UTF-8''" + quote(name, safe=""))
+
+
+def test_the_pool_forecast_is_documented(schema: dict[str, Any]) -> None:
+    assert statuses(schema, "get", "/v1/pools/{pool_id}/forecast") == {
+        "200", "401", "404", "422", "429"}
+    forecast = schema["components"]["schemas"]["PoolForecast"]
+    assert {"exhausts_at", "runs_dry_before_cycle_end", "method"} <= set(forecast["required"])
+    assert "null" in str(forecast["properties"]["exhausts_at"])
