@@ -1,0 +1,1 @@
+"""Browser tests: the console driven in Chromium by Playwright."""
