@@ -17,6 +17,7 @@ from api.metrics import ApiMetrics
 from api.routers import (
     admin,
     cards,
+    controls,
     dead_letters,
     enterprises,
     health,
@@ -65,7 +66,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     errors.install(app)
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
-                   dead_letters, admin, people):
+                   dead_letters, admin, people, controls):
         app.include_router(module.router)
     console.install(app)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -15,6 +16,7 @@ class ApiMetrics:
     requests: Histogram
     usage_records: Counter
     usage_pushes: Counter
+    started: float = field(default_factory=time.monotonic)  # request rates since the start
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ApiMetrics:

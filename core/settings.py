@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     sim_cooldown_s: float = Field(default=180.0, ge=0)
     worker_metrics_port: Port = 0  # 0: no metrics endpoint (`up` picks free ports)
     controls_metrics_port: Port = 0
+    # Every stream worker's metrics port, set by `up` for the console's health page.
+    worker_metrics_ports: str = Field(default="", pattern=r"^([0-9]{1,5}(,[0-9]{1,5})*)?$")
+    # Grafana with the dashboards of dashboards/ (docker-compose: http://localhost:3000);
+    # unset, the console shows no links to it.
+    grafana_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
 
     rollover_check_s: float = Field(default=5.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
@@ -155,7 +160,7 @@ class Settings(BaseSettings):
             else self.controls_card_cooldown_s,
             rate_per_s=self.controls_rate_per_s or own.rate_per_s)
 
-    @field_validator("kafka_bootstrap", "database_url", mode="before")
+    @field_validator("kafka_bootstrap", "database_url", "grafana_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -193,6 +198,16 @@ class Settings(BaseSettings):
     def polled_operators(self) -> list[str]:
         """Operators whose usage is polled instead of pushed (CARDPULSE_POLL_OPERATORS)."""
         return [op for op in self.poll_operators.split(",") if op]
+
+    @property
+    def peer_metrics_ports(self) -> list[int]:
+        """The stream workers' metrics ports as far as this process knows them: those `up`
+        handed out, else CARDPULSE_WORKER_METRICS_PORT + i for each worker."""
+        if self.worker_metrics_ports:
+            return [int(port) for port in self.worker_metrics_ports.split(",")]
+        if self.worker_metrics_port:
+            return [self.worker_metrics_port + i for i in range(self.workers)]
+        return []
 
     @property
     def operator_url(self) -> str:

@@ -220,12 +220,51 @@ async def record(conn: Conn, answers: Sequence[Answer]) -> None:
             await conn.execute(_CONFIRM, ([d[0] for d in done], [d[1] for d in done]))
 
 
-async def rearm_failed(conn: Conn, iccids: Sequence[str]) -> None:
-    """A new desired change gives a card that failed for good a fresh set of attempts."""
-    if iccids:
-        await conn.execute(
-            "UPDATE card_control SET state = 'pending', attempts = 0, next_attempt = now()"
-            " WHERE state = 'failed' AND iccid = ANY(%s)", (list(iccids),))
+async def rearm_failed(conn: Conn, iccids: Sequence[str]) -> int:
+    """A new desired change (or a person, after a fix) gives a card that failed for good a
+    fresh set of attempts; returns how many cards were re-armed."""
+    if not iccids:
+        return 0
+    cur = await conn.execute(
+        "UPDATE card_control SET state = 'pending', attempts = 0, next_attempt = now()"
+        " WHERE state = 'failed' AND iccid = ANY(%s)", (list(iccids),))
+    return cur.rowcount
+
+
+@dataclass(frozen=True)
+class FailedControl:
+    """A card whose operator command failed for good: what was wanted and what went wrong."""
+
+    iccid: str
+    enterprise_id: str
+    operator: str
+    target: CardStatus
+    attempts: int
+    last_outcome: str | None
+    last_error: str | None
+    last_command_at: datetime | None
+
+
+# From the partial index card_control_failed (migration 0011) to each card by key.
+_FAILED = """
+SELECT k.iccid, c.enterprise_id, c.operator, k.target, k.attempts, k.last_outcome,
+       k.last_error, k.last_command_at
+FROM card_control k JOIN cards c ON c.iccid = k.iccid
+WHERE k.state = 'failed'
+  AND (%(operator)s::text IS NULL OR c.operator = %(operator)s)
+  AND (%(enterprise)s::text IS NULL OR c.enterprise_id = %(enterprise)s)
+ORDER BY k.last_command_at DESC NULLS LAST, k.iccid
+LIMIT %(limit)s
+"""
+
+
+async def failed_controls(conn: Conn, limit: int, *, operator: str | None = None,
+                          enterprise_id: str | None = None) -> list[FailedControl]:
+    """Cards whose change failed for good, the most recent command first."""
+    async with conn.cursor(row_factory=class_row(FailedControl)) as cur:
+        await cur.execute(_FAILED, {"operator": operator, "enterprise": enterprise_id,
+                                    "limit": limit})
+        return await cur.fetchall()
 
 
 async def observe(conn: Conn, operator: str, events: Sequence[StatusReport]) -> Observed:

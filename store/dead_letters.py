@@ -46,9 +46,17 @@ _REPLAYABLE = """
 SELECT d.id, d.operator, d.payload FROM dead_letters d
 WHERE d.reason = 'unknown_card' AND d.replayed_at IS NULL
   AND EXISTS (SELECT 1 FROM cards c WHERE c.iccid = d.iccid)
-ORDER BY d.id LIMIT %s
+  AND (%(ids)s::bigint[] IS NULL OR d.id = ANY(%(ids)s))
+ORDER BY d.id LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED
 """
+# Which of the letters shown could be replayed now (the same rule, without locking).
+_CAN_REPLAY = """
+SELECT d.id FROM dead_letters d
+WHERE d.id = ANY(%s) AND d.reason = 'unknown_card' AND d.replayed_at IS NULL
+  AND EXISTS (SELECT 1 FROM cards c WHERE c.iccid = d.iccid)
+"""
+_KINDS = "SELECT DISTINCT source, reason FROM dead_letters ORDER BY source, reason"
 
 
 @dataclass(frozen=True)
@@ -103,10 +111,12 @@ def _record(payload: dict[str, object]) -> UsageRecord:
                        int(end.timestamp() * 1000))
 
 
-async def replayable(conn: Conn, limit: int) -> tuple[list[int], dict[str, list[UsageRecord]]]:
-    """Lock up to `limit` replayable letters (call inside a transaction); their records by
-    operator."""
-    cur = await conn.execute(_REPLAYABLE, (limit,))
+async def replayable(conn: Conn, limit: int, only: Sequence[int] | None = None
+                     ) -> tuple[list[int], dict[str, list[UsageRecord]]]:
+    """Lock up to `limit` replayable letters (only those of `only` when given; call inside a
+    transaction); their ids, and their records by operator."""
+    cur = await conn.execute(_REPLAYABLE, {"limit": limit,
+                                           "ids": None if only is None else list(only)})
     ids: list[int] = []
     by_operator: dict[str, list[UsageRecord]] = {}
     for letter_id, operator, payload in await cur.fetchall():
@@ -117,3 +127,15 @@ async def replayable(conn: Conn, limit: int) -> tuple[list[int], dict[str, list[
 
 async def mark_replayed(conn: Conn, ids: list[int]) -> None:
     await conn.execute("UPDATE dead_letters SET replayed_at = now() WHERE id = ANY(%s)", (ids,))
+
+
+async def can_replay(conn: Conn, ids: Sequence[int]) -> set[int]:
+    """Those of `ids` that a replay would send now."""
+    cur = await conn.execute(_CAN_REPLAY, (list(ids),))
+    return {int(row[0]) for row in await cur.fetchall()}
+
+
+async def kinds(conn: Conn) -> list[tuple[str, str]]:
+    """The (source, reason) pairs of the letters kept, for filters."""
+    cur = await conn.execute(_KINDS)
+    return [(str(source), str(reason)) for source, reason in await cur.fetchall()]

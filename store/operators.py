@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg.rows import class_row
+
 from store.db import Conn
+
+
+@dataclass(frozen=True)
+class SecretState:
+    """Whether and when an operator's push secret was set; never the secret."""
+
+    operator: str
+    updated_at: datetime
+    previous_until: datetime | None  # the replaced secret is still accepted until then
+
 
 _ROTATE = """
 INSERT INTO operator_secrets (operator, secret) VALUES (%s, %s)
@@ -13,6 +28,11 @@ ON CONFLICT (operator) DO UPDATE SET secret = excluded.secret, updated_at = now(
 _SECRETS = """
 SELECT secret, CASE WHEN previous_until > now() THEN previous_secret END
 FROM operator_secrets WHERE operator = %s
+"""
+_STATES = """
+SELECT operator, updated_at, CASE WHEN previous_until > now() THEN previous_until END
+       AS previous_until
+FROM operator_secrets ORDER BY operator
 """
 _SEEN = "SELECT 1 FROM push_signatures WHERE signature = %s"
 _FORGET = "DELETE FROM push_signatures WHERE seen_at < now() - make_interval(secs => %s)"
@@ -39,3 +59,10 @@ async def remember_signature(conn: Conn, signature: str, window_s: int) -> None:
     """Keep an accepted push's signature for the replay window (and forget older ones)."""
     await conn.execute(_FORGET, (2 * window_s,))
     await conn.execute(_REMEMBER, (signature,))
+
+
+async def secret_states(conn: Conn) -> dict[str, SecretState]:
+    """The operators that have a push secret, by operator."""
+    async with conn.cursor(row_factory=class_row(SecretState)) as cur:
+        await cur.execute(_STATES)
+        return {state.operator: state for state in await cur.fetchall()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -10,7 +11,8 @@ from api.deps import Admin, Db, Platform, Res
 from api.openapi import UNAVAILABLE
 from api.schemas.dead_letters import DeadLetterPublic, ReplayRequest, ReplayResult
 from store import dead_letters
-from streams.publish import Unavailable
+from store.db import Conn
+from streams.publish import Publisher, Unavailable
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
@@ -30,13 +32,22 @@ async def replay(body: ReplayRequest, _: Admin, db: Db, res: Res) -> ReplayResul
     """Send usage kept aside for unknown cards, whose cards exist now, through the pipeline
     again. Each record still counts at most once (its dedupe key is unchanged)."""
     try:
-        async with db.transaction():
-            ids, by_operator = await dead_letters.replayable(db, body.limit)
-            for operator, records in by_operator.items():
-                await res.publisher.publish_usage(operator, records)
-            await dead_letters.mark_replayed(db, ids)
+        replayed = await replay_letters(db, res.publisher, body.limit)
     except Unavailable as exc:  # nothing is marked replayed: the letters stay for a retry
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             f"usage could not be queued ({type(exc).__name__}); retry",
                             headers={"Retry-After": "5"}) from None
-    return ReplayResult(replayed=len(ids))
+    return ReplayResult(replayed=replayed)
+
+
+async def replay_letters(db: Conn, publisher: Publisher, limit: int,
+                         ids: Sequence[int] | None = None) -> int:
+    """Publish the replayable letters (those of `ids` when given) again and mark them
+    replayed, in one transaction: when publishing fails (`Unavailable`) none is marked.
+    Returns how many were replayed (the API and the console both replay through here)."""
+    async with db.transaction():
+        found, by_operator = await dead_letters.replayable(db, limit, ids)
+        for operator, records in by_operator.items():
+            await publisher.publish_usage(operator, records)
+        await dead_letters.mark_replayed(db, found)
+    return len(found)

@@ -13,7 +13,8 @@ from store.db import ping
 router = APIRouter(tags=["health"])
 
 
-async def _problems(res: Res) -> list[str]:
+async def platform_problems(res: Res) -> list[str]:
+    """What keeps the API from taking traffic: the database or the broker unreachable."""
     problems = []
     try:
         async with res.pool.connection(timeout=2) as conn:
@@ -27,7 +28,7 @@ async def _problems(res: Res) -> list[str]:
 
 @router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
 async def healthz(res: Res) -> Response:
-    problems = await _problems(res)
+    problems = await platform_problems(res)
     if problems:
         return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
     return JSONResponse({"status": "ok"})

@@ -102,7 +102,7 @@ async def change_password(body: PasswordChange, mine: Own, _: Caller, db: Db) ->
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _may_create(caller: Principal, body: UserCreate) -> None:
+def may_create(caller: Principal, body: UserCreate) -> None:
     """The platform administrator creates anyone; an enterprise admin the users of its own
     tenant; nobody else."""
     forbid_viewer(caller)
@@ -120,7 +120,7 @@ async def create_user(body: UserCreate, caller: Caller, db: Db) -> UserCreated:
     problem = tenant_problem(body.role, body.enterprise_id)
     if problem:
         raise invalid("body", ["enterprise_id"], problem)
-    _may_create(caller, body)
+    may_create(caller, body)
     return await make_user(db, body)
 
 

@@ -281,6 +281,7 @@ def run_up(settings: Settings) -> int:
             metrics_ports = _metrics_ports(settings)
             env = child_env({
                 "CARDPULSE_CONTROLS_METRICS_PORT": str(metrics_ports[1]),
+                "CARDPULSE_WORKER_METRICS_PORTS": ",".join(map(str, metrics_ports[0])),
                 "CARDPULSE_KAFKA_BOOTSTRAP": bootstrap, "CARDPULSE_DATABASE_URL": url,
                 "CARDPULSE_ADMIN_TOKEN": token,
                 "CARDPULSE_STATE_DIR": str(settings.state_dir.resolve()),
