@@ -87,7 +87,7 @@ async def test_a_push_secret_rotated_in_the_console_signs_pushes_and_is_never_sh
     rotated = await client.post("/console/ops/operators/jasper/secret",
                                 headers={"X-CSRF-Token": csrf})
     secret = shown_once(rotated)
-    body = {"records": []}
+    body: dict[str, list[object]] = {"records": []}
     raw, headers = signed_body(body, secret)
     assert (await client.post("/v1/upstream/jasper/usage", content=raw,
                               headers=headers)).status_code == 202
