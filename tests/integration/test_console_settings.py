@@ -70,7 +70,13 @@ async def test_read_only_roles_and_forged_requests_change_nothing(
 async def test_a_key_made_in_the_console_is_shown_once_and_works_until_revoked(
         client: httpx.AsyncClient) -> None:
     await setup_tenant(client)
+    rival = await setup_tenant(client, "rival")
+    [rival_key] = (await client.get("/v1/enterprises/rival/api-keys", headers=ADMIN)).json()
     csrf = await signed_in(client, "boss", "enterprise_admin")
+    across = await client.post(f"/console/e/acme/keys/{rival_key['key_id']}/revoke",
+                               headers={"X-CSRF-Token": csrf})
+    assert across.status_code == 404
+    assert (await client.get("/v1/enterprises/rival/alerts", headers=rival)).status_code == 200
     bad = await post_form(client, "/console/e/acme/keys", csrf, role="admin")
     assert bad.status_code == 422 and "role" in bad.text
     made = await post_form(client, "/console/e/acme/keys", csrf, role="enterprise_viewer")
