@@ -15,8 +15,11 @@ router = APIRouter(tags=["api keys"])
 
 @router.post("/v1/enterprises/{enterprise_id}/api-keys", status_code=status.HTTP_201_CREATED,
              response_model=ApiKeyPublic)
-async def create_api_key(enterprise_id: str, body: ApiKeyCreate, _: Admin, db: Db
+async def create_api_key(enterprise_id: str, body: ApiKeyCreate, caller: Caller, db: Db
                          ) -> ApiKeyPublic:
+    """A key of the enterprise: the platform administrator, or that enterprise's admin (the
+    console's keys page) creates it; the key is in this answer only."""
+    await visible_enterprise(db, enterprise_id, caller, write=True)
     key_id, key = await keys.create_api_key(db, enterprise_id, body.role)
     return ApiKeyPublic(key_id=key_id, key=key, enterprise_id=enterprise_id, role=body.role)
 
