@@ -1,0 +1,1 @@
+"""Browser tests: the console driven in Debian's Chromium with Playwright, checked with axe."""

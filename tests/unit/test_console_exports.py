@@ -13,8 +13,9 @@ from api.console.exports import Cell, as_csv, as_xlsx
 
 pytestmark = pytest.mark.req("CONSOLE")
 HEADER = ["ICCID", "状态", "用量 (bytes)", "时间"]
-ROWS: list[list[Cell]] = [["89860012345678901234", "停机", 1_073_741_824, datetime(2026, 12, 1, 1, 0, tzinfo=UTC)],
-        ["89860000000000000017", "正常", 0, None]]
+ROWS: list[list[Cell]] = [
+    ["89860012345678901234", "停机", 1_073_741_824, datetime(2026, 12, 1, 1, 0, tzinfo=UTC)],
+    ["89860000000000000017", "正常", 0, None]]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 

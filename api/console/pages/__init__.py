@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console.pages import overview, session
+from api.console.pages import card, cards, overview, session
 
 ROUTERS: tuple[APIRouter, ...] = (session.router, overview.router)
+ROUTERS += (cards.router, card.router)
