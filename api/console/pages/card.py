@@ -65,8 +65,10 @@ async def daily(db: Conn, iccid: str, label: str, end: datetime, tz: str) -> cha
     for p in await series.card_series(db, iccid, "1d", start - timedelta(hours=14), end):
         day = p.time.astimezone(zone).date()
         used[day] = used.get(day, 0) + p.bytes
-    return charts.bars([d.strftime("%m-%d") for d in days],
-                       [round(used.get(d, 0) / MB, 2) for d in days], label)
+    option = charts.bars([d.strftime("%m-%d") for d in days],
+                         [round(used.get(d, 0) / MB, 2) for d in days], label)
+    option["yAxis"]["name"] = "MB"
+    return option
 
 
 def _context(request: Request, viewer: Viewer, enterprise: Enterprise, view: CardView,
