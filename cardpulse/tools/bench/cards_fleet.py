@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from itertools import accumulate
 
 from domain.usage.partitioning import partition_for
 from simulators.fleet import NUMBER_PREFIX
@@ -63,10 +64,14 @@ def _reasons(rng: random.Random, pooled: bool) -> list[str]:
             if rng.random() < share and (pooled or r != "pool_card_cap")]
 
 
-def _card(plan: FleetPlan, rng: random.Random, index: int, now: datetime,
+_OPERATORS = [o for o, _ in OPERATOR_SHARE]
+_WEIGHTS = list(accumulate(s for _, s in OPERATOR_SHARE))
+
+
+def _card(plan: FleetPlan, rng: random.Random, index: int, now: datetime, pools: list[str],
           exhausted: set[str]) -> LoadedCard:
-    operator = rng.choices([o for o, _ in OPERATOR_SHARE], [s for _, s in OPERATOR_SHARE])[0]
-    pool = rng.choice(plan.pool_ids()) if plan.pools and rng.random() < POOLED_SHARE else None
+    operator = rng.choices(_OPERATORS, cum_weights=_WEIGHTS)[0]
+    pool = rng.choice(pools) if pools and rng.random() < POOLED_SHARE else None
     reasons = _reasons(rng, pool is not None)
     stopped = bool(reasons) or pool in exhausted
     package = rng.choice(PACKAGES)
@@ -83,9 +88,9 @@ def _card(plan: FleetPlan, rng: random.Random, index: int, now: datetime,
 def plan_cards(plan: FleetPlan, now: datetime) -> Iterator[LoadedCard]:
     """The fleet, card after card (the same for the same plan)."""
     rng = random.Random(plan.seed)  # noqa: S311 - a reproducible fleet, not a secret
-    exhausted = plan.exhausted()
+    pools, exhausted = plan.pool_ids(), plan.exhausted()
     for index in range(plan.cards):
-        yield _card(plan, rng, index, now, exhausted)
+        yield _card(plan, rng, index, now, pools, exhausted)
 
 
 def plan_hourly(cards: list[str], now: datetime, hours: int = 48) -> Iterator[HourlyUsage]:
