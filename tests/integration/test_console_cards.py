@@ -82,7 +82,7 @@ async def test_the_list_pages_forward_and_back_in_iccid_order(
     everything = sorted(ONELINK + JASPER + CTCC)
     first, page = await listed(client)
     assert first == everything[:50] and cursor(page, "prev") is None
-    assert "120" in page  # counted: fewer than the cap
+    assert ZH("Matching cards: %(count)s") % {"count": 120} in page  # fewer than the cap
     second, page = await listed(client, after=cursor(page, "next") or "")
     assert second == everything[50:100] and cursor(page, "prev") == ""
     third, page = await listed(client, after=cursor(page, "next") or "")
@@ -114,7 +114,8 @@ async def test_every_filter_and_a_combination(client: httpx.AsyncClient,
     bad = await client.get("/console/e/acme/cards", params={"status": "asleep"})
     assert bad.status_code == 422
     letters = await client.get("/console/e/acme/cards", params={"q": "abc"})
-    assert letters.status_code == 422
+    assert letters.status_code == 200 and LINK.findall(letters.text) == []
+    assert ZH("Search by the digits of an ICCID or an MSISDN.") in letters.text
 
 
 async def test_htmx_gets_only_the_table_and_filtered_pages_keep_their_filters(
@@ -162,6 +163,11 @@ async def test_the_card_page_explains_the_stop_and_shows_usage(
     manual = await client.get(f"/console/e/acme/cards/{ONELINK[5]}")
     assert ZH(REASONS["manual"][1]) in manual.text
     assert 'hx-post="/console/e/acme/cards/' + ONELINK[5] + '/resume"' in manual.text
+    client.cookies.set("cardpulse_lang", "en")
+    english = await client.get(f"/console/e/acme/cards/{ONELINK[5]}")
+    assert "Why it is stopped" in english.text and REASONS["manual"][1] in english.text
+    listed_en = await client.get("/console/e/acme/cards", params={"reason": "manual"})
+    assert "Matching cards: 3" in listed_en.text
 
 
 async def test_stop_and_resume_in_the_console_change_the_card_as_the_api_does(

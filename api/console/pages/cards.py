@@ -26,12 +26,13 @@ from api.errors import invalid
 from core.operators import OPERATORS
 from domain.quota.rules import REASON_ORDER
 from store import card_list
-from store.card_list import STATUSES, CardFilter, CardRow
+from store.card_list import STATUSES, CardFilter, CardPage, CardRow
 from store.db import Conn
 from store.enterprises import Enterprise
 
 router = APIRouter(prefix="/console/e/{enterprise_id}")
 XLSX_CAP = 20_000
+NOTHING = CardPage([], None, None, 0)
 MSISDN_DIGITS = range(11, 16)
 Text = Annotated[str, Query(max_length=64)]
 EXPORT_HEADER = (N_("ICCID"), N_("MSISDN"), N_("Operator"), N_("Pool"), N_("Package (bytes)"),
@@ -60,8 +61,11 @@ class Asked:
             value = getattr(self, name)
             if value and value not in allowed:
                 raise invalid("query", name, "is not one of the choices offered", value)
-        if self.q and not _digits(self.q):
-            raise invalid("query", "q", "search by the digits of an ICCID or an MSISDN", self.q)
+
+    @property
+    def searchable(self) -> bool:
+        """The search is empty or digits (spaces aside): anything else finds no card."""
+        return not self.q or bool(_digits(self.q))
 
 
 def _digits(text: str) -> str:
@@ -94,8 +98,10 @@ async def cards_page(request: Request, enterprise_id: str, viewer: Page, db: Db,
                      pool: Text = "", after: Text = "") -> HTMLResponse:
     enterprise = await enterprise_for(db, enterprise_id, viewer)
     asked, pools = await _asked(db, enterprise_id, q, status, reason, operator, pool)
-    found = await card_list.list_page(db, enterprise_id, enterprise.timezone,
-                                      await _filter(db, enterprise_id, asked), after or None)
+    found = NOTHING
+    if asked.searchable:
+        found = await card_list.list_page(db, enterprise_id, enterprise.timezone,
+                                          await _filter(db, enterprise_id, asked), after or None)
     context = frame(viewer, "cards", enterprise, asked=asked, page=found, pools=pools,
                     statuses=STATUSES, reasons=REASONS, reason_order=REASON_ORDER,
                     operators=OPERATOR_NAMES, control_states=CONTROL_STATES,
@@ -133,6 +139,8 @@ async def _export(request: Request, enterprise_id: str, viewer: Page, db: Db, re
                   fmt: exports.Format, asked: tuple[str, str, str, str, str]) -> Response:
     enterprise = await enterprise_for(db, enterprise_id, viewer)
     chosen, _pools = await _asked(db, enterprise_id, *asked)
+    if not chosen.searchable:
+        raise invalid("query", "q", "search by the digits of an ICCID or an MSISDN", chosen.q)
     f = await _filter(db, enterprise_id, chosen)
     gettext = translations(lang_of(request)).gettext
     header = [gettext(name) for name in EXPORT_HEADER]
