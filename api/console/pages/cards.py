@@ -69,7 +69,9 @@ class Asked:
 
 
 def _digits(text: str) -> str:
-    return "".join(text.split()) if "".join(text.split()).isdigit() else ""
+    """The search without its spaces, if that is all digits; else ""."""
+    compact = "".join(text.split())
+    return compact if compact.isdigit() else ""
 
 
 async def _filter(db: Conn, enterprise_id: str, asked: Asked) -> CardFilter:
