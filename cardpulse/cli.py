@@ -12,7 +12,7 @@ from typing import Any
 from cardpulse.supervisor.children import StartupError
 from cardpulse.tools.fleet_args import add_fleet_arguments
 from cardpulse.tools.users_args import add_arguments as add_user_arguments
-from core.settings import SettingsError, get_settings, load_settings
+from core.settings import Settings, SettingsError, get_settings, load_settings
 
 # The processes `up` starts, each with its composition root `cardpulse.roots.<name>.run`.
 ROOTS = ("api", "worker", "simulator", "controls")
@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
 def _bench_parser(verbs: Any) -> None:
     bench = verbs.add_parser(
         "bench", help="benchmark the whole pipeline on this machine (see BENCHMARKS.md)")
-    bench.add_argument("--cards", type=int, default=100_000, help="fleet cards (100000)")
+    bench.add_argument("--cards", type=int, default=None,
+                       help="fleet cards (100000; 1000000 with --console-cards)")
     bench.add_argument("--records", type=int, default=2_000_000,
                        help="usage records pushed in the throughput phase (2000000)")
     bench.add_argument("--pools", type=int, default=100, help="pools the cards share (100)")
@@ -71,23 +72,41 @@ def _bench_parser(verbs: Any) -> None:
     bench.add_argument("--keep", action="store_true", help="keep the temporary state dir")
     bench.add_argument("--json", action="store_true",
                        help="end with one line: the report as a JSON object")
+    bench.add_argument("--console-cards", action="store_true",
+                       help="instead of the pipeline: time the console's cards page with "
+                            "--cards cards in one enterprise (loaded by COPY)")
+    bench.add_argument("--runs", type=int, default=20,
+                       help="GETs of each page measured, with --console-cards (20)")
 
 
 def _bench(args: argparse.Namespace) -> int:
     from cardpulse.tools.bench.run import BenchArgs, main
 
     settings = get_settings()
-    for name in ("cards", "records", "probes", "push_size", "concurrency", "workers"):
+    if args.cards is None:
+        args.cards = 1_000_000 if args.console_cards else 100_000
+    for name in ("cards", "records", "probes", "push_size", "concurrency", "workers", "runs"):
         if getattr(args, name) < (0 if name == "probes" else 1):
             print(f"cardpulse bench: --{name.replace('_', '-')} must be at least 1",
                   file=sys.stderr)
             return 2
+    if args.console_cards:
+        return _bench_cards_page(args, settings)
     return main(settings, BenchArgs(
         cards=args.cards, records=args.records, pools=args.pools,
         partitions=args.partitions or settings.usage_partitions, workers=args.workers,
         probes=args.probes, probe_rate=args.probe_rate, push_size=args.push_size,
         concurrency=args.concurrency, state_dir=args.state_dir, keep=args.keep,
         as_json=args.json))
+
+
+def _bench_cards_page(args: argparse.Namespace, settings: Settings) -> int:
+    from cardpulse.tools.bench.cards_page import CardsPageArgs, main
+
+    return main(settings, CardsPageArgs(
+        cards=args.cards, pools=args.pools, runs=args.runs,
+        partitions=args.partitions or settings.usage_partitions, state_dir=args.state_dir,
+        keep=args.keep, as_json=args.json))
 
 
 def _dashboards(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from store.db import KEEP, Conn, Keep
 # (`cp_desired_status`, property-tested against domain.quota.desired_status). A card whose
 # network status is unknown is treated as active (operators treat unknown cards as active).
 # Only cards that can diverge are read: a stop reason, stopped on the network, or a member of
-# an exhausted pool (index cards_attention, then cards_pool) — never the whole fleet. The
+# an exhausted pool (index cards_attention, then cards_pool_iccid) — never the whole fleet. The
 # query never joins back to `cards` and looks each found card's control row up by key
 # (OFFSET 0), so a wrong estimate of how many cards need attention cannot make it hash every
 # card (which it did at 1M cards: a parallel scan, about 1 s of CPU, every round; see

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import xlsxwriter
 from fastapi import Response
+from fastapi.responses import StreamingResponse
 
 from api.routers.series import attachment
 
@@ -75,3 +76,24 @@ def export(fmt: Format, name: str, header: Sequence[str], rows: Iterable[Sequenc
         body, media = as_xlsx(header, rows, zone), XLSX_TYPE
     return Response(body, media_type=media,
                     headers={"Content-Disposition": attachment(f"{name}.{fmt}")})
+
+
+def _csv_lines(rows: Iterable[Sequence[Cell]], tz: ZoneInfo) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows([_text(cell, tz) for cell in row] for row in rows)
+    return out.getvalue().encode()
+
+
+def stream_csv(name: str, header: Sequence[str], batches: AsyncIterator[Sequence[Sequence[Cell]]],
+               tz: str = "Asia/Shanghai") -> StreamingResponse:
+    """Rows arriving in batches as a CSV download (BOM and header first), sent as they come:
+    a list of a million rows is never held whole."""
+    zone = ZoneInfo(tz)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield "\ufeff".encode() + _csv_lines([header], zone)
+        async for batch in batches:
+            yield _csv_lines(batch, zone)
+
+    return StreamingResponse(body(), media_type=CSV_TYPE,
+                             headers={"Content-Disposition": attachment(f"{name}.csv")})

@@ -61,3 +61,32 @@ def test_bench_refuses_nonsense_before_starting_anything() -> None:
                          capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 2
     assert "--records must be at least 1" in run.stderr
+
+
+CARDS_PAGES = {"first page", "status=stopped", "status=active", "reason=manual",
+               "reason=pool_exhausted", "operator=ctcc", "pool",
+               "operator=jasper&status=stopped", "ICCID prefix", "MSISDN",
+               "deep page (cursor)", "stopped, deep page", "card page"}
+
+
+@pytest.mark.req("CONSOLE")
+def test_the_cards_page_bench_loads_the_fleet_and_times_every_page(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "cardpulse.cli", "bench", "--console-cards", "--cards", "2000",
+         "--pools", "10", "--runs", "2", "--partitions", "4",
+         "--state-dir", str(tmp_path / "state"), "--json"],
+        capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (report["cards"], report["pools"], report["runs"]) == (2000, 10, 2)
+    assert report["pages_ms"].keys() == CARDS_PAGES
+    for name, page in report["pages_ms"].items():
+        assert 0 < page["p50"] <= page["p95"] <= page["max"], name
+        assert page["runs"] == 2
+    shown = {name: page["cards_shown"] for name, page in report["pages_ms"].items()}
+    assert shown["first page"] == shown["status=active"] == shown["deep page (cursor)"] == 50
+    assert shown["MSISDN"] == 1 and shown["card page"] == 0  # a card page lists no cards
+    assert 0 < shown["ICCID prefix"] <= 50 and shown["reason=pool_exhausted"] > 0
+    assert report["worst_p95_ms"] == max(p["p95"] for p in report["pages_ms"].values())
+    assert "loaded 2,000 cards in 10 pools" in run.stderr

@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.console.pages import access, health, ops, overview, pools, queues, session, settings
+from api.console.pages import (
+    access,
+    card,
+    cards,
+    health,
+    ops,
+    overview,
+    pools,
+    queues,
+    session,
+    settings,
+)
 
-ROUTERS: tuple[APIRouter, ...] = (session.router, overview.router,
-                                  pools.router)
-# The enterprise's settings (alerts and webhook, keys, users) and the platform's pages.
-ROUTERS += (settings.router, access.router, ops.router, queues.router, health.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    session.router, overview.router, pools.router, cards.router, card.router,
+    # the enterprise's settings (alerts and webhook, keys, users)
+    settings.router, access.router,
+    # the platform's pages
+    ops.router, queues.router, health.router,
+)
