@@ -15,7 +15,7 @@ from api.console.auth import Page, Viewer
 from api.console.exports import Format
 from api.console.i18n import N_
 from api.console.layout import frame
-from api.console.pages.common import enterprise_for
+from api.console.pages.common import ENTERPRISE_GUARD, enterprise_for
 from api.console.pages.forms import download, problem_of, say
 from api.console.render import html
 from api.console.words import ROLE_NAMES
@@ -29,7 +29,7 @@ from store.db import Conn
 from store.enterprises import Enterprise
 from store.errors import AlreadyExists, NotFound
 
-router = APIRouter(prefix="/console/e/{enterprise_id}")
+router = APIRouter(prefix="/console/e/{enterprise_id}", dependencies=ENTERPRISE_GUARD)
 ENTERPRISE_ROLES = ("enterprise_admin", "enterprise_viewer")
 KEY_COLUMNS = (N_("Key id"), N_("Role"), N_("Created"), N_("Last used"), N_("Revoked"))
 USER_COLUMNS = (N_("Login"), N_("Role"), N_("Locked until"), N_("Must change password"),

@@ -16,7 +16,7 @@ from api.console.auth import Page, Viewer, require_change
 from api.console.errors import redirect
 from api.console.i18n import N_, lang_of, translations
 from api.console.layout import frame
-from api.console.pages.common import enterprise_for
+from api.console.pages.common import ENTERPRISE_GUARD, enterprise_for
 from api.console.render import html, is_htmx
 from api.console.words import CONTROL_STATES, OPERATOR_NAMES, REASONS
 from api.deps import Db, Res
@@ -28,7 +28,8 @@ from store.db import Conn
 from store.enterprises import Enterprise
 from store.errors import NotFound
 
-router = APIRouter(prefix="/console/e/{enterprise_id}/cards/{iccid}")
+router = APIRouter(prefix="/console/e/{enterprise_id}/cards/{iccid}",
+                   dependencies=ENTERPRISE_GUARD)
 HOURS = 48
 MB = 1 << 20
 

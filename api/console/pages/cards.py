@@ -18,7 +18,7 @@ from api.console import exports
 from api.console.auth import Page
 from api.console.i18n import N_, lang_of, translations
 from api.console.layout import frame
-from api.console.pages.common import enterprise_for
+from api.console.pages.common import ENTERPRISE_GUARD, enterprise_for
 from api.console.render import html, is_htmx
 from api.console.words import CONTROL_STATES, OPERATOR_NAMES, REASONS, STATUS_NAMES
 from api.deps import Db, Res
@@ -30,7 +30,7 @@ from store.card_list import STATUSES, CardFilter, CardPage, CardRow
 from store.db import Conn
 from store.enterprises import Enterprise
 
-router = APIRouter(prefix="/console/e/{enterprise_id}")
+router = APIRouter(prefix="/console/e/{enterprise_id}", dependencies=ENTERPRISE_GUARD)
 XLSX_CAP = 20_000
 NOTHING = CardPage([], None, None, 0)
 MSISDN_DIGITS = range(11, 16)

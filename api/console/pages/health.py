@@ -14,12 +14,13 @@ from fastapi.responses import HTMLResponse
 from api.console.auth import Page, require_platform
 from api.console.i18n import N_
 from api.console.layout import frame
+from api.console.pages.common import PLATFORM_GUARD
 from api.console.probes import Process, grafana_links, highest, mean, processes, quantile, total
 from api.console.render import html
 from api.deps import Res
 from api.routers.health import platform_problems
 
-router = APIRouter(prefix="/console/ops")
+router = APIRouter(prefix="/console/ops", dependencies=PLATFORM_GUARD)
 REQUESTS = "cardpulse_api_request_duration_seconds"
 
 

@@ -18,6 +18,7 @@ from api.console.auth import Page, Viewer, require_admin, require_platform
 from api.console.exports import Format
 from api.console.i18n import N_
 from api.console.layout import frame
+from api.console.pages.common import PLATFORM_GUARD
 from api.console.pages.forms import download, problem_of, say
 from api.console.render import DEFAULT_TZ, html
 from api.console.words import OPERATOR_NAMES
@@ -28,7 +29,7 @@ from store import enterprises, operators
 from store.db import Conn
 from store.errors import AlreadyExists
 
-router = APIRouter(prefix="/console/ops")
+router = APIRouter(prefix="/console/ops", dependencies=PLATFORM_GUARD)
 SECRET_BYTES = 32
 ENTERPRISE_COLUMNS = (N_("Enterprise id"), N_("Name"), N_("Time zone"), N_("Cards"),
                       N_("Pools"), N_("Created"))

@@ -10,13 +10,13 @@ from api.console import charts
 from api.console.auth import Page
 from api.console.i18n import lang_of, translations
 from api.console.layout import frame
-from api.console.pages.common import enterprise_for
+from api.console.pages.common import ENTERPRISE_GUARD, enterprise_for
 from api.console.render import html
 from api.console.words import REASONS, STATUS_NAMES
 from api.deps import Db
 from store import alerts, overview, pools
 
-router = APIRouter(prefix="/console/e/{enterprise_id}")
+router = APIRouter(prefix="/console/e/{enterprise_id}", dependencies=ENTERPRISE_GUARD)
 NEAR = 0.8  # a pool this full is shown as near exhaustion
 RECENT_ALERTS = 10
 

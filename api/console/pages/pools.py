@@ -16,7 +16,7 @@ from api.console.amounts import Amount, Refused, shown, to_bytes
 from api.console.auth import Page, Viewer, require_change
 from api.console.i18n import N_, lang_of, translations
 from api.console.layout import frame
-from api.console.pages.common import enterprise_for
+from api.console.pages.common import ENTERPRISE_GUARD, enterprise_for
 from api.console.pages.pool_chart import outlook_chart
 from api.console.render import html
 from api.deps import Db, Res
@@ -29,7 +29,7 @@ from store.enterprises import Enterprise
 from store.errors import AlreadyExists, NotFound
 from store.pools import PoolView
 
-router = APIRouter(prefix="/console/e/{enterprise_id}")
+router = APIRouter(prefix="/console/e/{enterprise_id}", dependencies=ENTERPRISE_GUARD)
 NEAR = 0.8  # a pool this full is shown as near its limit (as on the overview)
 TOP_CARDS = 20
 IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # api.schemas.common.Ident

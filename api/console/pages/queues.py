@@ -15,6 +15,7 @@ from api.console.auth import Page, Viewer, require_admin, require_platform
 from api.console.exports import Format
 from api.console.i18n import N_
 from api.console.layout import frame
+from api.console.pages.common import PLATFORM_GUARD
 from api.console.pages.forms import download, say
 from api.console.render import html
 from api.console.words import OPERATOR_NAMES
@@ -25,7 +26,7 @@ from store.db import Conn
 from store.dead_letters import Letter
 from streams.publish import Unavailable
 
-router = APIRouter(prefix="/console/ops")
+router = APIRouter(prefix="/console/ops", dependencies=PLATFORM_GUARD)
 SHOWN = 200  # rows listed on a page
 MOST = 10_000  # letters replayed or cards re-armed by one "all"
 PREVIEW = 160  # characters of a payload shown in the table

@@ -16,7 +16,7 @@ from api.console.auth import Page, Viewer
 from api.console.exports import Format
 from api.console.i18n import N_
 from api.console.layout import frame
-from api.console.pages.common import enterprise_for
+from api.console.pages.common import ENTERPRISE_GUARD, enterprise_for
 from api.console.pages.forms import download, problem_of, say
 from api.console.render import html
 from api.console.words import ALERT_KINDS
@@ -26,7 +26,7 @@ from store import alerts, enterprises
 from store.db import Conn
 from store.enterprises import Enterprise
 
-router = APIRouter(prefix="/console/e/{enterprise_id}")
+router = APIRouter(prefix="/console/e/{enterprise_id}", dependencies=ENTERPRISE_GUARD)
 SHOWN = 500  # the newest alerts listed and exported
 SECRET_BYTES = 32
 ALERT_COLUMNS = (N_("When"), N_("Kind"), N_("Subject"), N_("Cycle"), N_("Share used (%)"),
