@@ -117,7 +117,9 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Apply a leg to its account (under the row lock the UPDATE takes), stamp the balance after it,
--- and refuse a debit that breaks the account's floor unless the transfer allows it.
+-- and refuse a debit that leaves the account below its floor unless the transfer allows it or
+-- posts a hold (whose amount was reserved: the account may have been overdrawn since by a
+-- clawback, and posting must still settle what was promised).
 CREATE FUNCTION ledger_apply_entry() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     moved ledger_accounts;
@@ -133,7 +135,8 @@ BEGIN
     END IF;
     NEW.balance_after := moved.credits_posted - moved.debits_posted;
     IF NEW.amount < 0 AND NOT ledger_within_floor(moved) THEN
-        SELECT allow_negative INTO allowed FROM ledger_transfers
+        -- a post takes what its hold reserved: it leaves the available balance as it was
+        SELECT allow_negative OR phase = 'post_pending' INTO allowed FROM ledger_transfers
          WHERE transfer_id = NEW.transfer_id;
         IF NOT coalesce(allowed, false) THEN
             RAISE EXCEPTION 'ledger account % would go below its floor', NEW.account

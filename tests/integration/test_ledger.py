@@ -272,3 +272,19 @@ async def test_concurrent_transfers_never_overdraw_nor_deadlock(db_url: str) -> 
         assert (await ledger.trial_balance(conn)).balanced
     assert refused, "the floors were never tested"
     assert len(applied) > 100
+
+
+@pytest.mark.req("G2-16", "G2-21")
+async def test_a_hold_still_posts_after_a_clawback_overdrew_its_account(db_url: str) -> None:
+    """Found by the state machine: the database refused to post a hold once a clawback had
+    taken the account below 0, though posting only takes what the hold reserved."""
+    async with connect(db_url) as conn:
+        await _fund(conn, A1, 500)
+        await ledger.hold(conn, "wd", A1, W1, Fen(400), FeeType.WITHDRAWAL)
+        await ledger.transfer(conn, move("claw", A1, REVENUE, 300, FeeType.COMMISSION,
+                                         allow_negative=True))
+        assert (await ledger.balance(conn, A1)).available == -200
+        await ledger.post_pending(conn, "wd", "wd-post", Fen(250))
+        a1 = await ledger.balance(conn, A1)
+        assert (a1.posted, a1.available) == (-50, -50)
+        assert (await ledger.trial_balance(conn)).balanced
