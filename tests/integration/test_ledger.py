@@ -288,3 +288,24 @@ async def test_a_hold_still_posts_after_a_clawback_overdrew_its_account(db_url: 
         a1 = await ledger.balance(conn, A1)
         assert (a1.posted, a1.available) == (-50, -50)
         assert (await ledger.trial_balance(conn)).balanced
+
+
+@pytest.mark.req("G2-21")
+async def test_a_hold_changes_state_only_through_its_post_or_void(db_url: str) -> None:
+    async with connect(db_url) as conn:
+        await _fund(conn, A1, 500)
+        await _fund(conn, A2, 1, "open-a2")
+        await ledger.hold(conn, "h", A1, W1, Fen(400), FeeType.WITHDRAWAL)
+        with pytest.raises(psycopg.errors.RestrictViolation):
+            await conn.execute("UPDATE ledger_transfers SET state = 'voided' "
+                               "WHERE transfer_id = 'h'")
+        too_much = """INSERT INTO ledger_transfers (transfer_id, debit_account, credit_account,
+            amount, phase, state, pending_id, fee_type, content_hash)
+            VALUES ('p', %s, %s, %s, 'post_pending', 'posted', 'h', 'withdrawal',
+                    repeat('0', 64))"""
+        for debit, credit, amount in [(A1, W1, 401), (A1, A2, 100), (W1, A1, 100)]:
+            with pytest.raises(psycopg.errors.CheckViolation, match="open hold"):
+                await conn.execute(too_much, (debit, credit, amount))
+        a1 = await ledger.balance(conn, A1)
+        assert (a1.available, a1.debits_pending) == (100, 400)
+        assert (await ledger.get_transfer(conn, "h")).state == "pending"
