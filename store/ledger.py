@@ -109,7 +109,9 @@ FROM ledger_accounts WHERE account = %s
 """
 _TRANSFERS = "SELECT * FROM ledger_transfers WHERE transfer_id = ANY(%s)"
 _HOLDS = _TRANSFERS + " AND phase = 'pending' FOR UPDATE"
-_REVERSED = "SELECT reverses, transfer_id FROM ledger_transfers WHERE reverses = ANY(%s)"
+_REVERSED = """
+SELECT reverses, transfer_id FROM ledger_transfers WHERE reverses = ANY(%s) LIMIT 1
+"""
 _INSERT = """
 INSERT INTO ledger_transfers (transfer_id, debit_account, credit_account, amount, phase, state,
     pending_id, fee_type, order_id, order_line, reverses, allow_negative, content_hash, metadata)
@@ -158,8 +160,7 @@ async def transfer(conn: Conn, *transfers: Transfer) -> list[StoredTransfer]:
         holds = await _holds(conn, [t.pending_id for t in fresh if t.pending_id is not None])
         await _refuse_second_reversals(conn, fresh)
         plan(balances, fresh, holds)
-        for t in fresh:
-            await _insert(conn, t)
+        await _insert(conn, fresh)
         stored = await _stored(conn, ids)
     return [stored[i] for i in ids]
 
@@ -271,23 +272,36 @@ async def _holds(conn: Conn, ids: list[str]) -> dict[str, tuple[Transfer, str]]:
 
 
 async def _refuse_second_reversals(conn: Conn, fresh: tuple[Transfer, ...]) -> None:
+    """AlreadyReversed if a new transfer reverses one that another transfer reversed."""
     originals = [t.reverses for t in fresh if t.reverses is not None]
     if originals:
-        rows = await (await conn.execute(_REVERSED, (originals,))).fetchall()
-        for original, by in rows:
-            raise AlreadyReversed(original, by)
+        row = await (await conn.execute(_REVERSED, (originals,))).fetchone()
+        if row is not None:
+            raise AlreadyReversed(row[0], row[1])
 
 
-async def _insert(conn: Conn, t: Transfer) -> None:
+async def _insert(conn: Conn, fresh: tuple[Transfer, ...]) -> None:
+    """Record the transfers and their entries in order, in one pipeline (one round trip)."""
     try:
-        await conn.execute(_INSERT, (
-            t.transfer_id, t.debit, t.credit, t.amount, str(t.phase), _STATES[t.phase],
-            t.pending_id, str(t.fee_type), t.order_id, t.order_line, t.reverses,
-            t.allow_negative, content_hash(t), Jsonb(dict(t.metadata))))
+        async with conn.pipeline():
+            for t in fresh:
+                await conn.execute(_INSERT, (
+                    t.transfer_id, t.debit, t.credit, t.amount, str(t.phase),
+                    _STATES[t.phase], t.pending_id, str(t.fee_type), t.order_id, t.order_line,
+                    t.reverses, t.allow_negative, content_hash(t), Jsonb(dict(t.metadata))))
+                if t.posts_money:
+                    (debit, out), (credit, into) = tr.legs(t)
+                    await conn.execute(_ENTRIES, (t.transfer_id, debit, out,
+                                                  t.transfer_id, credit, into))
     except psycopg.errors.UniqueViolation as exc:
         if exc.diag.constraint_name == "ledger_transfers_pkey":  # a racing, different transfer
-            raise IdempotencyConflict(t.transfer_id) from None
+            raise IdempotencyConflict(_duplicate_id(exc, fresh)) from None
         raise
-    if t.posts_money:
-        (debit, out), (credit, into) = tr.legs(t)
-        await conn.execute(_ENTRIES, (t.transfer_id, debit, out, t.transfer_id, credit, into))
+
+
+def _duplicate_id(exc: psycopg.errors.UniqueViolation, fresh: tuple[Transfer, ...]) -> str:
+    """The id the database names in `Key (transfer_id)=(…) already exists`."""
+    for t in fresh:
+        if f"=({t.transfer_id})" in (exc.diag.message_detail or ""):
+            return t.transfer_id
+    return fresh[0].transfer_id

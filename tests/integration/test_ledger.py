@@ -29,6 +29,7 @@ from store import ledger
 from store.db import Conn
 from store.errors import NotFound
 from tests.support.ledger import balances, connect, move
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 A1, A2 = agent_available("a1"), agent_available("a2")
@@ -309,3 +310,26 @@ async def test_a_hold_changes_state_only_through_its_post_or_void(db_url: str) -
         a1 = await ledger.balance(conn, A1)
         assert (a1.available, a1.debits_pending) == (100, 400)
         assert (await ledger.get_transfer(conn, "h")).state == "pending"
+
+
+@pytest.mark.req("G2-21")
+async def test_a_racing_transfer_reusing_an_id_on_other_accounts_is_a_conflict(
+        db_url: str) -> None:
+    """Two transfers with one id on disjoint accounts share no lock: the second waits on the
+    id itself and, once the first commits, is refused as a conflict (nothing applied)."""
+    async with connect(db_url) as first, connect(db_url) as second, connect(db_url) as watch:
+        async with first.transaction():
+            await ledger.transfer(first, move("x", PAYMENT_CHANNEL, A1, 5))
+            racing = asyncio.create_task(ledger.transfer(second, move("x", REVENUE, A2, 5)))
+
+            async def second_waits() -> bool:
+                row = await (await watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'")).fetchone()
+                return row is not None and row[0] > 0
+
+            await eventually_async(second_waits, timeout=10, what="the racing insert waits")
+        with pytest.raises(IdempotencyConflict) as refused:
+            await racing
+        assert refused.value.transfer_id == "x"
+        assert await balances(first, A1, A2, REVENUE) == {A1: 5, A2: 0, REVENUE: 0}
