@@ -22,7 +22,13 @@ The model (TigerBeetle's, in PostgreSQL; schema in migrations/0020_ledger.sql):
 
 Concurrency: `transfer` locks every account of a batch in sorted key order (pgledger), so
 concurrent batches queue instead of deadlocking and each decides on current balances; the
-floor decision is `domain.ledger.plan`, made once per batch under those locks.
+floor decision is `domain.ledger.plan`, made once per batch under those locks. Call it at READ
+COMMITTED (the default), on its own or inside the caller's transaction (it then holds the
+locks until that transaction ends; the zero-sum check runs at its COMMIT).
+
+Time: transfers are stamped `cp_now()`, entries `ledger_now()` (the platform clock when the
+row is written, under the account lock), so an account's entries are in time order as in id
+order and a statement's period [start, end) cuts its chain of balances cleanly.
 
 The database guards the same invariants against any code path (triggers): legs sum to 0 at
 COMMIT, floors hold unless a transfer allows a G2-16 clawback, totals move only through
@@ -135,6 +141,9 @@ WHERE e.account = %s AND e.created_at >= coalesce(%s, '-infinity'::timestamptz)
   AND e.created_at < coalesce(%s, 'infinity'::timestamptz)
 ORDER BY e.entry_id
 """
+_OF_ORDER = """
+SELECT * FROM ledger_transfers WHERE order_id = %s ORDER BY created_at, order_line, transfer_id
+"""
 _TRIAL = """
 SELECT count(*), coalesce(sum(credits_posted - debits_posted), 0),
        coalesce(sum(debits_pending), 0), coalesce(sum(credits_pending), 0)
@@ -226,6 +235,13 @@ async def statement(conn: Conn, account: str, start: datetime | None = None,
         await cur.execute(_LINES, (account, start, end))
         entries = await cur.fetchall()
     return build_statement(account, Fen(opening), entries)
+
+
+async def order_transfers(conn: Conn, order_id: str) -> list[StoredTransfer]:
+    """Every transfer tagged with the order, for reconciliation per line and fee type (G2-23)."""
+    async with conn.cursor(row_factory=class_row(StoredTransfer)) as cur:
+        await cur.execute(_OF_ORDER, (order_id,))
+        return await cur.fetchall()
 
 
 async def trial_balance(conn: Conn) -> TrialBalance:

@@ -50,6 +50,10 @@ async def test_flow_1_the_end_user_pays_and_completion_splits_the_escrow(db_url:
         assert [(line.entry.fee_type, line.entry.amount, line.balance_after,
                  line.entry.order_line) for line in lines] == [
             ("price_difference", 3000, 3000, "1"), ("commission", 300, 3300, "1")]
+        booked = await ledger.order_transfers(conn, "o1")
+        assert sorted((t.order_line, t.fee_type, t.amount) for t in booked) == [
+            ("1", "commission", 300), ("1", "cost", 6000), ("1", "price_difference", 3000),
+            ("1", "retail", 9000)]
         assert (await ledger.trial_balance(conn)).balanced
 
 
