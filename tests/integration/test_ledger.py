@@ -9,6 +9,8 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.money import Fen
 from domain.ledger import (
@@ -20,9 +22,11 @@ from domain.ledger import (
     IdempotencyConflict,
     InsufficientFunds,
     Transfer,
+    account_kind,
     agent_available,
     agent_withdrawing,
     card_wallet,
+    is_account,
     order_escrow,
 )
 from store import ledger
@@ -130,6 +134,8 @@ async def test_transfers_entries_and_totals_cannot_be_changed(db_url: str) -> No
             "UPDATE ledger_accounts SET credits_posted = credits_posted + 1",
             "UPDATE ledger_accounts SET floor = 'none'",
             "DELETE FROM ledger_accounts",
+            "INSERT INTO ledger_accounts (account, kind, floor, credits_posted) "
+            "VALUES ('agent:rich:available', 'agent_available', 'must_not_go_negative', 10)",
         ]:
             with pytest.raises(psycopg.errors.RestrictViolation):
                 await conn.execute(statement)
@@ -333,3 +339,32 @@ async def test_a_racing_transfer_reusing_an_id_on_other_accounts_is_a_conflict(
             await racing
         assert refused.value.transfer_id == "x"
         assert await balances(first, A1, A2, REVENUE) == {A1: 5, A2: 0, REVENUE: 0}
+
+
+_SCOPES = st.sampled_from(["agent", "enterprise", "order", "supplier", "factory", "wallet",
+                           "platform", "external", "Agent", ""])
+_PURPOSES = st.sampled_from(["available", "commission_frozen", "withdrawing", "wallet",
+                             "alipay", "escrow", "fund", "settlement", "revenue", "spend", ""])
+_IDS = st.one_of(st.from_regex(r"[A-Za-z0-9._-]{1,66}", fullmatch=True),
+                 st.from_regex(r"89[0-9A-F]{15,19}", fullmatch=True),
+                 st.text(st.sampled_from("aZ09._-:\n é"), max_size=66))
+_KEYS = st.one_of(
+    st.tuples(_SCOPES, _IDS, _PURPOSES).map(":".join),
+    st.tuples(_SCOPES, _IDS).map(":".join),
+    st.sampled_from([REVENUE, PAYMENT_CHANNEL, REVENUE + "\n", "platform:revenue:x"]),
+    st.text(max_size=20).filter(lambda text: "\x00" not in text))
+
+
+@pytest.mark.req("G2-22")
+def test_sql_names_the_kind_and_floor_of_a_key_as_the_domain_does(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        @settings(max_examples=500, deadline=None)
+        @given(_KEYS)
+        def agree(key: str) -> None:
+            row = conn.execute("SELECT ledger_account_kind(%s), "
+                               "ledger_kind_floor(ledger_account_kind(%s))", (key, key)).fetchone()
+            expected = (account_kind(key).name, str(account_kind(key).floor)) if is_account(
+                key) else (None, None)
+            assert row == expected, key
+
+        agree()
