@@ -155,7 +155,18 @@ async def test_the_database_keeps_the_floor_even_for_a_hand_written_transfer(db_
                                    (A1, REVENUE))
                 await conn.execute("""INSERT INTO ledger_entries (transfer_id, account, amount,
                     balance_after) VALUES ('x', %s, -501, 0), ('x', %s, 501, 0)""", (A1, REVENUE))
-        assert await balances(conn, A1) == {A1: 500}
+        with pytest.raises(psycopg.errors.CheckViolation, match="below its floor"):
+            await conn.execute("""INSERT INTO ledger_transfers (transfer_id, debit_account,
+                credit_account, amount, phase, state, fee_type, content_hash)
+                VALUES ('h', %s, %s, 501, 'pending', 'pending', 'cost', repeat('0', 64))""",
+                               (A1, REVENUE))
+        with pytest.raises(psycopg.errors.CheckViolation, match="mirror"):  # not a reversal
+            await conn.execute("""INSERT INTO ledger_transfers (transfer_id, debit_account,
+                credit_account, amount, phase, state, fee_type, reverses, allow_negative,
+                content_hash) VALUES ('r', %s, %s, 501, 'single', 'posted', 'cost', 'fund', true,
+                repeat('0', 64))""", (A1, REVENUE))
+        a1 = await ledger.balance(conn, A1)
+        assert (a1.posted, a1.available) == (500, 500)
 
 
 @pytest.mark.req("G2-15", "G2-21")
