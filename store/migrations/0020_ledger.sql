@@ -4,9 +4,11 @@
 -- account's balance after it. The database itself guards every invariant, so that no code path
 -- (nor a hand-typed statement) can break them:
 --   * the legs of every transfer sum to 0 (deferred constraint trigger, checked at COMMIT);
---   * account totals move only through entries and holds (triggers), never by a direct UPDATE;
---   * an account with floor `must_not_go_negative` never goes below 0 (posted − pending
---     debits), unless the transfer moving it carries `allow_negative` (G2-16 clawbacks);
+--   * an account's kind and floor follow from its key; it opens with all totals 0, and they
+--     move only through entries and holds (triggers), never by a direct UPDATE;
+--   * an account with floor `must_not_go_negative` is not taken below 0 (posted − pending
+--     debits) by a debit or a hold, unless the transfer carries `allow_negative` (G2-16
+--     clawbacks) or posts a hold (whose amount was reserved before);
 --   * transfers and entries are never updated or deleted, except the one state change of a hold
 --     (pending → posted | voided), made by inserting its post or void transfer.
 -- Balance convention: balance = credits − debits, so money owed to a wallet is positive, the
