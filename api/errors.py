@@ -17,6 +17,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from domain.refusals import Refusal
 from store.errors import AlreadyExists, Invalid, NotFound
 
 Where = Literal["body", "query", "path"]
@@ -72,9 +73,21 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     return unprocessable(invalid("body", exc.field, exc.message).errors())
 
 
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    """A business rule's refusal (C-06): 422 naming the field, else 409."""
+    if not isinstance(exc, Refusal):  # registered for Refusal only
+        raise exc
+    if exc.field is not None:
+        item = {"type": "business_rule", "loc": ["body", *exc.field.split(".")],
+                "msg": exc.message_en, **exc.as_detail()}
+        return unprocessable([item])
+    return JSONResponse({"detail": exc.as_detail()}, status_code=status.HTTP_409_CONFLICT)
+
+
 def install(app: FastAPI) -> None:
     """Map validation errors and the store's refusals to HTTP answers for every route."""
     app.add_exception_handler(RequestValidationError, _unprocessable)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(AlreadyExists, _conflict)
     app.add_exception_handler(Invalid, _invalid)
+    app.add_exception_handler(Refusal, _refused)

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from core.money import Fen, yuan
+from domain.refusals import Refusal
 
 
-class LedgerError(Exception):
+class LedgerError(Refusal):
     """A refusal of the ledger; `code`, `message_zh` and `message_en` go into a 409 answer."""
 
     code = "ledger_refused"
