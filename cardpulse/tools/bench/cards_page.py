@@ -15,14 +15,11 @@ time plus loopback.
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import re
 import shutil
-import signal
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -43,7 +40,7 @@ from cardpulse.tools.bench.cards_fleet import (
     plan_hourly,
     plan_pools,
 )
-from cardpulse.tools.bench.run import Admin, Progress
+from cardpulse.tools.bench.run import Admin, Progress, reported
 from cardpulse.tools.bench.stack import BenchStack, StackOptions, start_stack
 from core.settings import Settings
 from store import fleet_load
@@ -235,21 +232,4 @@ def render(report: dict[str, Any]) -> str:
 
 def main(settings: Settings, args: CardsPageArgs) -> int:
     """Run the scenario, print the summary (and the JSON report); the stack always stops."""
-    signal.signal(signal.SIGTERM, _interrupted)
-    try:
-        report = run_cards_page(settings, args)
-    except KeyboardInterrupt:
-        print("\ncardpulse bench: interrupted; the platform it started is stopped",
-              file=sys.stderr)
-        return 130
-    except Exception as exc:  # a failed phase says which and why; the stack is stopped
-        print(f"cardpulse bench: error: {exc}", file=sys.stderr)
-        return 1
-    print(render(report))
-    if args.as_json:
-        print(json.dumps(report))
-    return 0
-
-
-def _interrupted(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+    return reported(lambda: run_cards_page(settings, args), render, as_json=args.as_json)

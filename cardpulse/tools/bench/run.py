@@ -23,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,9 +394,16 @@ def _interrupted(signum: int, frame: object) -> None:
 
 
 def main(settings: Settings, args: BenchArgs) -> int:
-    signal.signal(signal.SIGTERM, _interrupted)  # stop the stack and clean up, as for Ctrl-C
+    return reported(lambda: run_bench(settings, args), render, as_json=args.as_json)
+
+
+def reported(run: Callable[[], dict[str, Any]], render: Callable[[dict[str, Any]], str], *,
+             as_json: bool) -> int:
+    """Run a bench scenario, print its summary (and its JSON report): the exit code. The
+    stack it started is always stopped, on SIGTERM as on Ctrl-C."""
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
-        report = run_bench(settings, args)
+        report = run()
     except KeyboardInterrupt:
         print("\ncardpulse bench: interrupted; the platform it started is stopped",
               file=sys.stderr)
@@ -404,6 +412,6 @@ def main(settings: Settings, args: BenchArgs) -> int:
         print(f"cardpulse bench: error: {exc}", file=sys.stderr)
         return 1
     print(render(report))
-    if args.as_json:
+    if as_json:
         print(json.dumps(report))
     return 0
