@@ -81,6 +81,8 @@ class PaymentChannel(Protocol):
     async def refund(self, payment_id: str, refund_id: str, amount_fen: Fen
                      ) -> ChannelRefund: ...
 
+    async def get_refund(self, refund_id: str) -> ChannelRefund: ...
+
     async def payout(self, payout_id: str, amount_fen: Fen, account: str, notify_url: str
                      ) -> ChannelPayout: ...
 
@@ -145,6 +147,9 @@ class PaymentChannelClient:
         """Refund part or all of a succeeded payment; more than is left is refused (409)."""
         return await self._call(ChannelRefund, "POST", f"/payments/{_part(payment_id)}/refunds",
                                 {"refund_id": refund_id, "amount_fen": amount_fen})
+
+    async def get_refund(self, refund_id: str) -> ChannelRefund:
+        return await self._call(ChannelRefund, "GET", f"/refunds/{_part(refund_id)}")
 
     async def payout(self, payout_id: str, amount_fen: Fen, account: str, notify_url: str
                      ) -> ChannelPayout:

@@ -3,13 +3,15 @@ knobs and seeded randomness, and the platform's client against it."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from connectors.payments import PaymentChannelClient, PaymentChannelError
+from connectors.payments import PaymentChannel, PaymentChannelClient, PaymentChannelError
 from core.money import Fen
 from simulators.payments.channel import PayChannel
 from simulators.payments.knobs import PayKnobs, pay_knobs_from_env
@@ -186,6 +188,19 @@ async def test_payouts_are_idempotent_and_fail_as_the_knobs_say() -> None:
         assert (await http.get("/_pay/payouts/w1")).json()["status"] == "failed"
 
 
+async def test_business_times_follow_the_channel_s_clock_offset() -> None:
+    """`time_offset_s` moves `paid_at` as a test moves the platform clock (three days here)."""
+    async with pay_in_process(time_offset_s=3 * 86_400) as (http, channel, recorded):
+        payment_id = await paid(http)
+        [body] = await delivered(channel, recorded)
+        view = (await http.get(f"/_pay/payments/{payment_id}")).json()
+        assert view["paid_at"] == body["paid_at"]
+        moved = datetime.fromisoformat(body["paid_at"]) - datetime.now(UTC)
+        assert timedelta(days=2) < moved < timedelta(days=4)
+        stamp = int(recorded.sent[0][2]["X-Cardpulse-Timestamp"])
+        assert abs(stamp - time.time()) < 3600  # the signature stays on the wall clock
+
+
 async def test_the_checkout_page_pays() -> None:
     async with pay_in_process() as (http, _, _):
         created = (await create(http, subject="<b>套餐</b>")).json()
@@ -224,10 +239,13 @@ def test_backoff_doubles_up_to_the_cap_and_only_success_acknowledges() -> None:
 
 async def test_the_client_maps_the_channel_s_answers() -> None:
     async with pay_in_process() as (http, _, _):
-        client = PaymentChannelClient(http, "http://sim/_pay/")
+        client: PaymentChannel = PaymentChannelClient(http, "http://sim/_pay/")
         payment = await client.create_payment("order-9", Fen(100), "http://p/n", "s")
         assert (payment.status, payment.amount_fen) == ("created", 100)
         assert (await client.get_payment(payment.payment_id)) == payment
+        other = await paid(http, merchant_order_id="order-10")
+        refund = await client.refund(other, "r-10", Fen(9000))
+        assert await client.get_refund("r-10") == refund
         with pytest.raises(PaymentChannelError) as refused:
             await client.refund(payment.payment_id, "r1", Fen(1))
         assert (refused.value.status_code, refused.value.retryable) == (409, False)
