@@ -48,21 +48,26 @@ class PayChannel:
     book: PayBook = field(default_factory=PayBook.empty)
     clock: PlatformClock = field(init=False)
     notifier: Notifier = field(init=False)
-    rng: random.Random = field(init=False)
+    rng: random.Random = field(init=False)  # declines and payout failures
+    jitter: random.Random = field(init=False)  # callback delays, apart: they vary in number
 
     def __post_init__(self) -> None:
         self._http = HttpSender()
         self.clock = PlatformClock(self.wall)
         self.clock.set_offset(self.knobs.time_offset_s)
         self.notifier = Notifier(self.sender or self._http, self.wall)
+        self._reseed()
+
+    def _reseed(self) -> None:
         self.rng = random.Random(self.knobs.seed)
+        self.jitter = random.Random(f"{self.knobs.seed}-jitter")
 
     def update(self, changes: Mapping[str, Any]) -> PayKnobs:
         """Apply a subset of knobs; a given `seed` restarts the random sequence."""
         self.knobs = changed(self.knobs, changes)
         self.clock.set_offset(self.knobs.time_offset_s)
         if "seed" in changes:
-            self.rng = random.Random(self.knobs.seed)
+            self._reseed()
         return self.knobs
 
     def _signing(self) -> str:
@@ -81,7 +86,7 @@ class PayChannel:
         return hit
 
     def _notify(self, url: str, notification: Notification) -> None:
-        self.notifier.notify(url, notification, self._signing(), self.knobs, self.rng)
+        self.notifier.notify(url, notification, self._signing(), self.knobs, self.jitter)
 
     def create_payment(self, merchant_order_id: str, amount_fen: int, notify_url: str,
                        subject: str) -> tuple[Payment, bool]:
