@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     ctcc_password: SecretStr = SecretStr("simulator")
     ctcc_key: SecretStr = SecretStr("cardpulse")  # the 9-character DES secret of the account
 
+    # The payment channel (G2): its API base, default the simulator's `/_pay` that `up`
+    # starts, and the secret its notifications are signed with (`up` generates one when unset).
+    payment_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    payment_secret: SecretStr | None = None
+
     # Each operator's own policy (connectors/DIALECTS.md): the per-card cooldown between two
     # changes, calls per second, calls in flight, cards per batch, the billing-cycle day.
     onelink_cooldown_s: float = Field(default=180.0, ge=0, le=1800)
@@ -160,7 +165,8 @@ class Settings(BaseSettings):
             else self.controls_card_cooldown_s,
             rate_per_s=self.controls_rate_per_s or own.rate_per_s)
 
-    @field_validator("kafka_bootstrap", "database_url", "grafana_url", mode="before")
+    @field_validator("kafka_bootstrap", "database_url", "grafana_url", "payment_base_url",
+                     "payment_secret", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -212,6 +218,11 @@ class Settings(BaseSettings):
     @property
     def operator_url(self) -> str:
         return self.operator_base_url or f"http://{self.host}:{self.sim_port}"
+
+    @property
+    def payment_url(self) -> str:
+        """The payment channel's API base (`connectors.payments`)."""
+        return (self.payment_base_url or f"http://{self.host}:{self.sim_port}/_pay").rstrip("/")
 
     def require_kafka(self) -> str:
         if not self.kafka_bootstrap:

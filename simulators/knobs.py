@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,6 +17,7 @@ from simulators.fleet_state import SimNetwork
 from simulators.gates import Fault
 
 ENV_PREFIX = "CARDPULSE_SIM_"
+M = TypeVar("M", bound=BaseModel)
 
 
 class SimKnobs(BaseModel):
@@ -42,9 +43,39 @@ class SimKnobs(BaseModel):
     ctcc_key: str = Field(default="cardpulse", min_length=9, max_length=9)
 
 
+class KnobsError(ValueError):
+    """A `PUT /_sim/knobs` (or `/_pay/knobs`) body that does not make valid knobs; `str()`
+    says why."""
+
+
 def _problems(exc: ValidationError, name_of: Callable[[str], str]) -> str:
     return "; ".join(f"{name_of('.'.join(str(p) for p in err['loc']))}: {err['msg']}"
                      for err in exc.errors())
+
+
+def model_from_env(model: type[M], environ: Mapping[str, str], prefix: str, what: str) -> M:
+    """A knobs model from `<prefix><KNOB>` variables; unset or blank ones keep their default.
+
+    Raises ValueError naming every offending variable and its value.
+    """
+    values = {name: environ[prefix + name.upper()].strip()
+              for name in model.model_fields
+              if environ.get(prefix + name.upper(), "").strip()}
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        def name_of(knob: str) -> str:
+            return f"{prefix}{knob.upper()}={values.get(knob, '')!r}"
+
+        raise ValueError(f"invalid {what}: {_problems(exc, name_of)}") from None
+
+
+def changed(current: M, changes: Mapping[str, Any]) -> M:
+    """`current` with a subset of its knobs changed at run time; KnobsError says why not."""
+    try:
+        return type(current).model_validate({**current.model_dump(), **changes})
+    except ValidationError as exc:
+        raise KnobsError(_problems(exc, lambda knob: knob)) from None
 
 
 def knobs_from_env(environ: Mapping[str, str]) -> SimKnobs:
@@ -52,20 +83,7 @@ def knobs_from_env(environ: Mapping[str, str]) -> SimKnobs:
 
     Raises ValueError naming every offending variable and its value.
     """
-    values = {name: environ[ENV_PREFIX + name.upper()].strip()
-              for name in SimKnobs.model_fields
-              if environ.get(ENV_PREFIX + name.upper(), "").strip()}
-    try:
-        return SimKnobs.model_validate(values)
-    except ValidationError as exc:
-        def name_of(knob: str) -> str:
-            return f"{ENV_PREFIX}{knob.upper()}={values.get(knob, '')!r}"
-
-        raise ValueError(f"invalid simulator knobs: {_problems(exc, name_of)}") from None
-
-
-class KnobsError(ValueError):
-    """A `PUT /_sim/knobs` body that does not make valid knobs; `str()` says why."""
+    return model_from_env(SimKnobs, environ, ENV_PREFIX, "simulator knobs")
 
 
 @dataclass
@@ -98,10 +116,7 @@ class SimContext:
 
     def update(self, changes: Mapping[str, Any]) -> SimKnobs:
         """Apply a subset of knobs at run time; a given `seed` restarts the fault sequence."""
-        try:
-            knobs = SimKnobs.model_validate({**self.knobs.model_dump(), **changes})
-        except ValidationError as exc:
-            raise KnobsError(_problems(exc, lambda knob: knob)) from None
+        knobs = changed(self.knobs, changes)
         self.knobs = knobs
         self.net.cooldown_s, self.net.usage_lag = knobs.cooldown_s, knobs.usage_lag
         if "seed" in changes:

@@ -1,4 +1,5 @@
-"""The operator simulator's HTTP face: the three dialects plus the `/_sim/*` controls.
+"""The operator simulator's HTTP face: the three dialects plus the `/_sim/*` controls (and,
+when given one, the payment channel under `/_pay`, `simulators.payments`).
 
 The wire formats are the contract in connectors/DIALECTS.md; the dialects live in
 `simulators.onelink`, `simulators.jasper` and `simulators.ctcc`, all sharing one `SimContext`.
@@ -7,7 +8,8 @@ The wire formats are the contract in connectors/DIALECTS.md; the dialects live i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, cast
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -19,6 +21,8 @@ from simulators import ctcc, jasper, onelink
 from simulators.beijing import day_of
 from simulators.fleet_state import CardEdit, Platform, SimCard
 from simulators.knobs import KnobsError, SimContext, SimKnobs
+from simulators.payments import api as pay_api
+from simulators.payments.channel import PayChannel
 from simulators.registration import RegistrationError, parse_registration
 
 Msisdn = Annotated[str, Field(pattern=r"^[0-9]{11,15}$")]
@@ -150,12 +154,23 @@ def _sim_routes(app: FastAPI, ctx: SimContext) -> None:
             raise HTTPException(422, str(exc)) from None
 
 
-def create_app(knobs: SimKnobs, clock: Callable[[], float] = time.time) -> FastAPI:
+def create_app(knobs: SimKnobs, clock: Callable[[], float] = time.time,
+               payments: PayChannel | None = None) -> FastAPI:
     """The simulator app: every dialect and control shares one state, `knobs` and `clock`
-    (unix seconds: the simulator's calendar is Beijing's, moved by `time_offset_s`)."""
+    (unix seconds: the simulator's calendar is Beijing's, moved by `time_offset_s`); with
+    `payments`, the payment channel too, under `/_pay` (its deliveries stop with the app)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if payments is not None:
+            await payments.aclose()
+
     ctx = SimContext(knobs, clock)
-    app = FastAPI(title="CardPulse operator simulator")
+    app = FastAPI(title="CardPulse operator simulator", lifespan=lifespan)
     for dialect in (onelink, jasper, ctcc):
         app.include_router(dialect.router(ctx))
     _sim_routes(app, ctx)
+    if payments is not None:
+        app.include_router(pay_api.router(payments))
     return app

@@ -1,9 +1,9 @@
 """`cardpulse up`: start every component in the foreground, stop all of them on a signal.
 
-Order of start: state-dir lock → ports → admin token → Kafka → PostgreSQL → migrations →
-topics → stream worker, API, simulator (each waited for). Order of stop is the reverse, with
-the API stopped first and the worker given a moment to drain what the API accepted, because
-the embedded broker forgets everything when it stops.
+Order of start: state-dir lock → ports → admin token and payment secret → Kafka → PostgreSQL
+→ migrations → topics → stream worker, API, simulator (each waited for). Order of stop is the
+reverse, with the API stopped first and the worker given a moment to drain what the API
+accepted, because the embedded broker forgets everything when it stops.
 """
 
 from __future__ import annotations
@@ -94,17 +94,29 @@ def state_lock(state_dir: Path) -> Iterator[None]:
         handle.close()
 
 
-def admin_token(settings: Settings) -> tuple[str, bool]:
-    """The admin token and whether it was generated (a generated one is kept for restarts)."""
-    if settings.admin_token is not None:
-        return settings.admin_token.get_secret_value(), False
-    path = settings.state_dir / "admin-token"
+def _kept_secret(path: Path) -> tuple[str, bool]:
+    """The secret kept in `path`, made (0600) on first use; True when generated now."""
     if path.exists() and path.read_text().strip():
         return path.read_text().strip(), False
     token = secrets.token_urlsafe(32)
     path.touch(mode=0o600)
     path.write_text(token + "\n")
     return token, True
+
+
+def admin_token(settings: Settings) -> tuple[str, bool]:
+    """The admin token and whether it was generated (a generated one is kept for restarts)."""
+    if settings.admin_token is not None:
+        return settings.admin_token.get_secret_value(), False
+    return _kept_secret(settings.state_dir / "admin-token")
+
+
+def payment_secret(settings: Settings) -> str:
+    """The secret the payment channel signs notifications with: CARDPULSE_PAYMENT_SECRET, else
+    one generated on the first `up` and kept in `<state-dir>/payment-secret`."""
+    if settings.payment_secret is not None:
+        return settings.payment_secret.get_secret_value()
+    return _kept_secret(settings.state_dir / "payment-secret")[0]
 
 
 def _http_ok(url: str) -> bool:
@@ -218,6 +230,7 @@ def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
         f"  API          http://{host}:{settings.api_port}   (/docs, /healthz, /metrics)",
         f"  Console      http://{host}:{settings.api_port}/console",
         f"  Simulator    http://{host}:{settings.sim_port}   (/_sim/stats)",
+        _payments_line(settings),
         f"  Admin token  {token_line}",
         f"  Kafka        {bootstrap}   ({kafka_how})",
         f"  PostgreSQL   {shown_url}   ({pg_how})",
@@ -228,6 +241,16 @@ def _summary(settings: Settings, bootstrap: str, url: str, how: str, token: str,
         f"  Logs         {settings.log_dir}/",
         "Press Ctrl-C (or send SIGTERM) to stop.",
     ])
+
+
+def _payments_line(settings: Settings) -> str:
+    """Where the payment channel is: the simulator's `/_pay`, or the configured one."""
+    simulated = f"http://{settings.host}:{settings.sim_port}/_pay"
+    secret = ("from CARDPULSE_PAYMENT_SECRET" if settings.payment_secret else
+              f"secret in {settings.state_dir / 'payment-secret'}")
+    if settings.payment_url != simulated:
+        return f"  Payments     {settings.payment_url}   (CARDPULSE_PAYMENT_BASE_URL; {secret})"
+    return f"  Payments     {simulated}   (payment-channel simulator, /_pay/stats; {secret})"
 
 
 def _supervise(settings: Settings, stack: Stack) -> None:
@@ -276,6 +299,7 @@ def run_up(settings: Settings) -> int:
             ensure_port_free(settings.host, settings.api_port, "api", "--api-port")
             ensure_port_free(settings.host, settings.sim_port, "simulator", "--sim-port")
             token, generated = admin_token(settings)
+            pay_secret = payment_secret(settings)
             bootstrap, url, how = _start_storage(settings, stack)
             _prepare(settings, bootstrap, url)
             metrics_ports = _metrics_ports(settings)
@@ -283,7 +307,7 @@ def run_up(settings: Settings) -> int:
                 "CARDPULSE_CONTROLS_METRICS_PORT": str(metrics_ports[1]),
                 "CARDPULSE_WORKER_METRICS_PORTS": ",".join(map(str, metrics_ports[0])),
                 "CARDPULSE_KAFKA_BOOTSTRAP": bootstrap, "CARDPULSE_DATABASE_URL": url,
-                "CARDPULSE_ADMIN_TOKEN": token,
+                "CARDPULSE_ADMIN_TOKEN": token, "CARDPULSE_PAYMENT_SECRET": pay_secret,
                 "CARDPULSE_STATE_DIR": str(settings.state_dir.resolve()),
                 "CARDPULSE_API_PORT": str(settings.api_port),
                 "CARDPULSE_SIM_PORT": str(settings.sim_port),

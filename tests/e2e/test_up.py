@@ -89,6 +89,7 @@ def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: 
     login = httpx.get(f"{up.api}/console", follow_redirects=True)
     assert login.status_code == 200 and 'action="/console/login' in login.text
     card = httpx.get(f"{up.sim}/_sim/cards/{CARD}").json()
+    check_payment_channel(up)
     assert (card["iccid"], card["status"], card["status_changes"]) == (CARD, "active", 0)
     clock = configure(up)
     batch = [record("a", 1000, clock), record("b", 234, clock)]
@@ -122,6 +123,17 @@ def test_push_twice_counted_once_then_clean_stop_and_restart(up: Up, state_dir: 
     finally:
         if again.proc.poll() is None:
             again.proc.kill()
+
+
+def check_payment_channel(up: Up) -> None:
+    """The simulator serves the payment channel, signing with the secret `up` generated."""
+    assert f"  Payments     {up.sim}/_pay   (" in up.text()
+    assert (up.state_dir / "payment-secret").read_text().strip()
+    created = httpx.post(f"{up.sim}/_pay/payments", timeout=5, json={
+        "merchant_order_id": "e2e-1", "amount_fen": 100, "subject": "e2e",
+        "notify_url": f"{up.api}/nowhere"})
+    assert created.status_code == 201, created.text
+    assert httpx.get(f"{up.sim}/_pay/stats").json()["payments"]["created"] == 1
 
 
 def check_metrics_endpoints(up: Up) -> None:

@@ -119,13 +119,23 @@ async def sim_in_process(knobs: SimKnobs | None = None) -> AsyncIterator[Sim]:
 
 class Simulator:
     """`cardpulse simulator` as a child process on a free port, with `knobs` from the
-    environment."""
+    environment (`with_env`: more variables, such as the payment channel's)."""
 
     def __init__(self, tmp: Path, **knobs: object) -> None:
+        self._start(tmp, {}, knobs)
+
+    @classmethod
+    def with_env(cls, tmp: Path, env: dict[str, str], **knobs: object) -> Simulator:
+        """The simulator with more variables in its environment (the payment channel's)."""
+        sim = cls.__new__(cls)
+        sim._start(tmp, env, knobs)
+        return sim
+
+    def _start(self, tmp: Path, given: dict[str, str], knobs: dict[str, object]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
-        env.update({"CARDPULSE_SIM_PORT": str(self.port),
+        env.update({**given, "CARDPULSE_SIM_PORT": str(self.port),
                     **{f"CARDPULSE_SIM_{k.upper()}": str(v) for k, v in knobs.items()}})
         self.log = (tmp / f"sim-{self.port}.log").open("wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "cardpulse.cli", "simulator"],

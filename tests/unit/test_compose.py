@@ -52,6 +52,7 @@ def test_ports_and_scrape_targets_agree() -> None:
     assert SERVICES["api"]["ports"] == [f"{env['CARDPULSE_API_PORT']}:8000"]
     assert SERVICES["simulator"]["ports"] == [f"{env['CARDPULSE_SIM_PORT']}:8100"]
     assert env["CARDPULSE_OPERATOR_BASE_URL"] == f"http://simulator:{env['CARDPULSE_SIM_PORT']}"
+    assert env["CARDPULSE_PAYMENT_BASE_URL"] == f"{env['CARDPULSE_OPERATOR_BASE_URL']}/_pay"
     scrape = yaml.safe_load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
     assert jobs["cardpulse-api"]["static_configs"][0]["targets"] == [

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from cardpulse.supervisor.up import payment_secret
 from core.settings import Settings, SettingsError, load_settings
 
 
@@ -45,3 +48,27 @@ def test_shared_buffers_default_and_override(monkeypatch: pytest.MonkeyPatch) ->
     assert load_settings().postgres_shared_buffers == "256MB"
     monkeypatch.setenv("CARDPULSE_POSTGRES_SHARED_BUFFERS", "1GB")
     assert load_settings().postgres_shared_buffers == "1GB"
+
+
+def test_the_payment_channel_defaults_to_the_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARDPULSE_SIM_PORT", "8111")
+    monkeypatch.setenv("CARDPULSE_PAYMENT_SECRET", " ")
+    settings = load_settings()
+    assert settings.payment_url == "http://127.0.0.1:8111/_pay"
+    assert settings.payment_secret is None
+    monkeypatch.setenv("CARDPULSE_PAYMENT_BASE_URL", "https://pay.example.com/api/")
+    assert load_settings().payment_url == "https://pay.example.com/api"
+    monkeypatch.setenv("CARDPULSE_PAYMENT_BASE_URL", "pay.example.com")
+    with pytest.raises(SettingsError, match="CARDPULSE_PAYMENT_BASE_URL"):
+        load_settings()
+
+
+def test_up_keeps_a_generated_payment_secret(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CARDPULSE_PAYMENT_SECRET", raising=False)
+    settings = Settings(state_dir=tmp_path)
+    secret = payment_secret(settings)
+    assert len(secret) >= 32 and payment_secret(settings) == secret
+    assert (tmp_path / "payment-secret").stat().st_mode & 0o777 == 0o600
+    given = load_settings(state_dir=tmp_path, payment_secret="from-the-environment")
+    assert payment_secret(given) == "from-the-environment"
