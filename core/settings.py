@@ -192,6 +192,12 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.alerts"
 
     @property
+    def orders_topic(self) -> str:
+        """Business events of orders, payments and wallets (`order_paid`, `card_recharged` …),
+        keyed by their subject, published from the outbox (store/outbox.py)."""
+        return f"{self.topic_prefix}.orders"
+
+    @property
     def run_dir(self) -> Path:
         """Where processes leave readiness markers and the supervisor its pid file."""
         return self.state_dir / "run"

@@ -6,6 +6,8 @@ ICCID maps to the partition the message was produced to.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from domain.usage.records import UsageRecord
@@ -85,3 +87,21 @@ class DeadLetter(msgspec.Struct, frozen=True):
     payload: object
     operator: str | None = None
     iccid: str | None = None
+
+
+class BusinessEvent(msgspec.Struct, frozen=True):
+    """A business event on the orders topic (from the outbox): consumers drop repeats by
+    `event_id`; `at` is when it was enqueued (platform clock, RFC 3339)."""
+
+    event_id: str
+    kind: str
+    key: str
+    at: str
+    data: dict[str, Any]
+
+
+_business_decoder = msgspec.json.Decoder(BusinessEvent)
+
+
+def decode_business(payload: bytes) -> BusinessEvent:
+    return _business_decoder.decode(payload)

@@ -121,6 +121,16 @@ class Publisher:
         messages: list[tuple[int | None, bytes]] = [(None, encode(x)) for x in letters]
         return await self._send_all(self._settings.dead_letter_topic, messages)
 
+    async def publish_keyed(self, topic: str, messages: Sequence[tuple[str, bytes]]) -> int:
+        """Send (key, payload) messages, each to the partition of its key."""
+        try:
+            futures = [await self._producer.send(topic, payload, key=key.encode())
+                       for key, payload in messages]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise Unavailable(f"{topic}: {type(exc).__name__}: {exc}") from exc
+        return len(futures)
+
     async def publish_alerts(self, alerts: Sequence[QuotaAlert]) -> int:
         for alert in alerts:
             await self._send_all(self._settings.alerts_topic, [(None, encode(alert))],

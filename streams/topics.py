@@ -30,6 +30,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.desired_topic, settings.usage_partitions),
         TopicSpec(settings.alerts_topic, 1),
         TopicSpec(settings.dead_letter_topic, 1),
+        TopicSpec(settings.orders_topic, settings.usage_partitions),
     ]
 
 

@@ -17,6 +17,7 @@ from store.pools import fullest_pools
 from streams.app import create_app
 from streams.lag import group_lag
 from streams.metrics import TOP_POOLS, WorkerMetrics
+from streams.outbox import BATCH, relay_due
 from streams.publish import Publisher
 from streams.rollover import roll_over
 from streams.usage import UsageSink, register_usage_agent
@@ -64,6 +65,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     """Leader-only periodic work, each task on its own connection (they run concurrently)."""
     rollover_db = Reconnecting(settings.require_database())
     webhook_db = Reconnecting(settings.require_database())
+    outbox_db = Reconnecting(settings.require_database())
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
 
     async def rollover() -> None:
@@ -78,9 +80,17 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
         except Exception:
             log.exception("webhook delivery failed")
 
+    async def business_events() -> None:
+        try:
+            while await relay_due(outbox_db, publisher) == BATCH:
+                pass  # a full batch: more may wait
+        except Exception:
+            log.exception("outbox relay failed; the events stay and go at the next tick")
+
     app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
     app.timer(interval=1.0, on_leader=True)(webhooks)
-    return [rollover_db, webhook_db]
+    app.timer(interval=0.5, on_leader=True)(business_events)
+    return [rollover_db, webhook_db, outbox_db]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:
