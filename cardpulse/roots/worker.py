@@ -82,6 +82,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
 
     async def business_events() -> None:
         try:
+            await publisher.start()  # at most once; the usage sink shares it
             while await relay_due(outbox_db, publisher) == BATCH:
                 pass  # a full batch: more may wait
         except Exception:
