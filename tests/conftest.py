@@ -7,6 +7,8 @@ each other's data. The machinery lives in `tests.support.services`.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +20,19 @@ from tests.support.services import Embedded, embedded_services, fresh_database, 
 
 
 @pytest.fixture(scope="session")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
-    """The embedded broker and PostgreSQL, started once for the whole session."""
-    with embedded_services(tmp_path_factory.mktemp("embedded")) as services:
-        yield services
+def embedded() -> Iterator[Embedded]:
+    """The embedded broker and PostgreSQL, started once for the whole session.
+
+    Their state lives outside pytest's temporary tree: as root, PostgreSQL runs as an
+    unprivileged user that must traverse the path to its data, and any other pytest run on the
+    machine resets `/tmp/pytest-of-<user>` to mode 0700 when it starts, which killed a running
+    suite's database ("could not open … pg_control: Permission denied")."""
+    state = Path(tempfile.mkdtemp(prefix="cardpulse-test-embedded-"))
+    try:
+        with embedded_services(state) as services:
+            yield services
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture
