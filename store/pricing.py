@@ -38,6 +38,7 @@ from domain.pricing.errors import (
     IdempotencyConflict,
     NoOwnCost,
     PeriodConflict,
+    PeriodEmpty,
     PriceEnded,
 )
 from domain.pricing.rules import Bound, PriceKind, check_price
@@ -248,6 +249,8 @@ async def set_price(conn: Conn, kind: PriceKind, package_id: str, agent: Agent, 
         start = valid_from or now()
         if start < now() - PAST_TOLERANCE:
             raise PeriodConflict()
+        if valid_to is not None and valid_to <= start:
+            raise PeriodEmpty()
         for bound in await _bounds(conn, package, kind, agent, start, valid_to):
             check_price(amount, bound)
         before = await _supersede(conn, kind, package_id, agent.agent_id, start, valid_to, actor)

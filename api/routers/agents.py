@@ -16,14 +16,21 @@ from api.deps import (
     is_business_writer,
     visible_agent,
 )
-from api.openapi import CONFLICT, NOT_FOUND
-from api.schemas.agents import AgentCreate, AgentMove, AgentPublic, NotificationPublic
+from api.openapi import CONFLICT, FORBIDDEN, NOT_FOUND
+from api.schemas.agents import (
+    AgentCreate,
+    AgentMove,
+    AgentPublic,
+    NotificationPublic,
+    PromotionLinkCreate,
+    PromotionLinkPublic,
+)
 from domain.pricing.visibility import audience, relation
-from store import agents
+from store import agents, promotion
 from store.agents import Agent
 from store.db import Conn
 
-router = APIRouter(prefix="/v1/agents", tags=["agents"])
+router = APIRouter(prefix="/v1/agents", tags=["agents"], responses=FORBIDDEN)
 
 
 def public(agent: Agent) -> AgentPublic:
@@ -121,3 +128,28 @@ async def list_notifications(agent_id: str, caller: Caller, db: Db
         raise forbid("an agent's notifications are its own people's")
     return [NotificationPublic.model_validate(n, from_attributes=True)
             for n in await agents.notifications(db, agent_id)]
+
+
+@router.post("/{agent_id}/promotion-links", status_code=status.HTTP_201_CREATED,
+             response_model=PromotionLinkPublic,
+             responses={409: {"description": "`business_line_not_allowed`: the agent may "
+                                             "not sell number cards"}})
+async def create_promotion_link(agent_id: str, body: PromotionLinkCreate, caller: Caller,
+                                db: Db, request: Request) -> PromotionLinkPublic:
+    """A promotion link or card board of a listed number card (G1-16): the agent's admin, or
+    the platform; activations through its code are the agent's."""
+    target = await visible_agent(db, agent_id, caller)
+    if not is_business_writer(caller) and not (
+            caller.role == "agent_admin" and caller.agent_id == agent_id):
+        raise forbid("an agent's admin (or the platform) makes its promotion links")
+    made = await promotion.create_link(db, target, body.package_id, body.medium,
+                                       actor(caller, request))
+    return PromotionLinkPublic.model_validate(made, from_attributes=True)
+
+
+@router.get("/{agent_id}/promotion-links", response_model=list[PromotionLinkPublic])
+async def list_promotion_links(agent_id: str, caller: Caller, db: Db
+                               ) -> list[PromotionLinkPublic]:
+    await visible_agent(db, agent_id, caller)
+    return [PromotionLinkPublic.model_validate(link, from_attributes=True)
+            for link in await promotion.list_links(db, agent_id)]

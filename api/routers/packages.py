@@ -6,10 +6,10 @@ its end users."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from pydantic import AwareDatetime
 
 from api.deps import (
     Caller,
@@ -21,7 +21,7 @@ from api.deps import (
     is_business_writer,
 )
 from api.errors import invalid
-from api.openapi import CONFLICT, Responses
+from api.openapi import CONFLICT, FORBIDDEN, Responses
 from api.routers.prices import invalidation
 from api.schemas.packages import (
     ChainLevelPublic,
@@ -40,7 +40,7 @@ from store.db import Conn
 from store.errors import NotFound
 from store.packages import PackageRow
 
-router = APIRouter(prefix="/v1/packages", tags=["packages"])
+router = APIRouter(prefix="/v1/packages", tags=["packages"], responses=FORBIDDEN)
 REFUSED: Responses = {409: {"description": "not for sale through this agent now: "
                                            "`price_unavailable`, `agent_disabled`, "
                                            "`business_line_not_allowed`"}}
@@ -146,7 +146,8 @@ def chain_view(chain: PriceChain) -> PriceChainPublic:
             responses=REFUSED)
 async def price_chain(package_id: str, caller: Caller, db: Db,
                       agent_id: Annotated[str, Query(max_length=64)],
-                      at: Annotated[datetime | None, Query()] = None) -> PriceChainPublic:
+                      at: Annotated[AwareDatetime | None, Query()] = None
+                      ) -> PriceChainPublic:
     """The whole chain an order through `agent_id` would snapshot at `at` (default now):
     platform roles only, as it holds the purchase price and every level's cost (G1-13)."""
     if audience(caller.role) != "platform":

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, status
 
 from api.deps import Caller, Db, Principal, actor, caller_agent, forbid, is_business_writer
-from api.openapi import NOT_FOUND
+from api.openapi import FORBIDDEN, NOT_FOUND
 from api.schemas.prices import Invalidation, Kind, PriceCreate, PricePublic, PriceSetPublic
 from domain.pricing.rules import PriceKind
 from domain.pricing.visibility import audience, price_scope, relation, sees_price
@@ -20,7 +20,7 @@ from store.db import Conn
 from store.errors import NotFound
 from store.pricing import Invalidated, Price
 
-router = APIRouter(prefix="/v1/prices", tags=["prices"])
+router = APIRouter(prefix="/v1/prices", tags=["prices"], responses=FORBIDDEN)
 IdempotencyKey = Annotated[str | None, Header(
     max_length=128, description="C-05: a retry with the same key returns the first answer")]
 

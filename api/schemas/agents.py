@@ -47,3 +47,19 @@ class NotificationPublic(BaseModel):
     data: dict[str, Any]
     status: str
     created_at: datetime
+
+
+class PromotionLinkCreate(Strict):
+    package_id: Ident = Field(description="a listed number card (G1-16)")
+    medium: Literal["link", "board"] = Field(default="link",
+                                             description="推广链接 (link) or 卡板 (board)")
+
+
+class PromotionLinkPublic(BaseModel):
+    code: str = Field(description="what the link or board carries; activations through it "
+                                  "are attributed to the agent")
+    agent_id: str
+    package_id: str
+    medium: Literal["link", "board"]
+    status: Literal["active", "revoked"]
+    created_at: datetime

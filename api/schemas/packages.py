@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -108,4 +108,3 @@ class OfferPublic(BaseModel):
     at: datetime
     retail_price_fen: int
     cost_price_fen: int | None = Field(description="the agent's own cost (agent roles only)")
-    kind: Literal["offer"] = "offer"

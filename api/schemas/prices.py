@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api.schemas.common import Ident, Strict
 
@@ -22,9 +22,9 @@ class PriceCreate(Strict):
         default=None, description="whose price: the downstream agent for a cost price, the "
                                   "selling agent for a retail price (default: the caller's)")
     amount_fen: Annotated[int, Field(gt=0, le=10**12, description="integer fen (C-01)")]
-    valid_from: datetime | None = Field(
+    valid_from: AwareDatetime | None = Field(
         default=None, description="when it takes effect on the platform clock (default now)")
-    valid_to: datetime | None = Field(default=None, description="when it ends (none: open)")
+    valid_to: AwareDatetime | None = Field(default=None, description="when it ends (none: open)")
 
 
 class PricePublic(BaseModel):

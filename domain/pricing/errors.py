@@ -117,3 +117,21 @@ class IdempotencyConflict(Refusal):
     code = "idempotency_conflict"
     message_zh = "幂等键已用于其他请求"  # (proposed)
     message_en = "The Idempotency-Key was already used for a different request"
+
+
+class NotPromotable(Refusal):
+    """G1-16: only listed number cards are promoted by link or card board."""
+
+    code = "not_promotable"
+    message_zh = "只有已上架的号卡可以通过推广链接或卡板推广"  # (proposed)
+    message_en = "Only listed number cards are promoted by link or card board"
+    field = "package_id"
+
+
+class PeriodEmpty(Refusal):
+    """A price's period ends after it begins."""
+
+    code = "price_period_empty"
+    message_zh = "价格失效时间必须晚于生效时间"  # (proposed)
+    message_en = "A price must end after it takes effect"
+    field = "valid_to"

@@ -14,6 +14,7 @@ import pytest
 from core.clock import now
 from core.settings import Settings
 from store.audit import history
+from store.promotion import attribute
 from tests.support.pricing import Market, agent, market, ok, package, set_price
 
 pytestmark = pytest.mark.integration
@@ -319,3 +320,42 @@ async def test_a_future_price_takes_effect_at_its_instant(world: Market) -> None
         "kind": "retail", "package_id": "p50", "agent_id": "A1", "amount_fen": 9000,
         "valid_from": (now() - timedelta(hours=1)).isoformat()})
     assert past.status_code == 422 and codes(past.json()) == ["price_period_in_past"]
+
+
+@pytest.mark.req("G1-16")
+async def test_agents_promote_listed_number_cards_by_link_or_board(world: Market) -> None:
+    await ok(world.admin.post("/v1/packages", json={
+        "package_id": "n39", "name": "号卡 39", "business_line": "number_card",
+        "factory_price_fen": 3900}), 201)
+    a = world.people["a.admin"]
+    link = await ok(a.post("/v1/agents/A/promotion-links", json={"package_id": "n39"}), 201)
+    board = await ok(a.post("/v1/agents/A/promotion-links", json={
+        "package_id": "n39", "medium": "board"}), 201)
+    assert (link["agent_id"], link["medium"], board["medium"]) == ("A", "link", "board")
+    assert link["code"] != board["code"]
+    listed = await ok(world.people["a.viewer"].get("/v1/agents/A/promotion-links"))
+    assert {x["code"] for x in listed} == {link["code"], board["code"]}
+    traffic = await a.post("/v1/agents/A/promotion-links", json={"package_id": "p50"})
+    assert traffic.status_code == 422 and codes(traffic.json()) == ["not_promotable"]
+    assert (await world.people["a.viewer"].post("/v1/agents/A/promotion-links", json={
+        "package_id": "n39"})).status_code == 403
+    assert (await world.people["b.admin"].get("/v1/agents/A/promotion-links")
+            ).status_code == 404
+    async with await psycopg.AsyncConnection.connect(
+            world.settings.database_url or "") as conn:
+        found = await attribute(conn, board["code"])
+    assert found is not None and found.agent_id == "A", "activations through it are A's"
+
+
+@pytest.mark.req("G1-13")
+async def test_a_period_must_be_aware_and_not_empty(world: Market) -> None:
+    a1 = world.people["a1.admin"]
+    start = now() + timedelta(hours=1)
+    empty = await a1.post("/v1/prices", json={
+        "kind": "retail", "package_id": "p50", "agent_id": "A1", "amount_fen": 9000,
+        "valid_from": start.isoformat(), "valid_to": start.isoformat()})
+    assert empty.status_code == 422 and codes(empty.json()) == ["price_period_empty"]
+    naive = await a1.post("/v1/prices", json={
+        "kind": "retail", "package_id": "p50", "agent_id": "A1", "amount_fen": 9000,
+        "valid_from": start.replace(tzinfo=None).isoformat()})
+    assert naive.status_code == 422, "a time without its offset is ambiguous"

@@ -73,6 +73,9 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, ...]]] = [
      (200, 200, 403, 403, 200, 403, 404, 404, 403, 401)),
     ("POST", "/v1/users", {"login": "u-{role}", "role": "agent_viewer", "agent_id": "A1"},
      (201, 201, 403, 403, 201, 403, 404, 403, 403, 401)),
+    ("POST", "/v1/agents/A/promotion-links", {"package_id": "n39"},
+     (201, 201, 403, 403, 201, 403, 404, 403, 403, 401)),
+    ("GET", "/v1/agents/A1/promotion-links", None, IN_A),
     ("POST", "/v1/agents/A1/disable", None, (200, 200, 403, 403, 200, 403, 404, 403, 403, 401)),
 ]
 
@@ -86,6 +89,9 @@ async def world(settings: Settings) -> AsyncIterator[tuple[dict[str, httpx.Async
             await agent(admin, agent_id, parent)
         await package(admin, "p50")
         await package(admin, "p60", purchase=6000)
+        await ok(admin.post("/v1/packages", json={
+            "package_id": "n39", "name": "N", "business_line": "number_card",
+            "factory_price_fen": 3900}), 201)
         people = {"admin": admin, "none": made.client()}
         for role, name, of in (("platform_operator", "operator", None),
                                ("platform_finance", "finance", None),

@@ -23,6 +23,7 @@ class Market:
 
     app: FastAPI
     admin: httpx.AsyncClient
+    settings: Settings
     people: dict[str, httpx.AsyncClient] = field(default_factory=dict)
 
     def client(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
@@ -57,7 +58,7 @@ async def market(settings: Settings) -> AsyncIterator[Market]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         made = Market(app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                             base_url="http://api", headers=ADMIN))
+                                             base_url="http://api", headers=ADMIN), settings)
         try:
             yield made
         finally:
