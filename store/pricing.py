@@ -239,6 +239,8 @@ async def set_price(conn: Conn, kind: PriceKind, package_id: str, agent: Agent, 
     checked that `actor` may."""
     async with conn.transaction():
         package = await get_package(conn, package_id, lock=True)
+        # the agent as it is now, held still against a concurrent move (which locks it)
+        agent = await ag.get_agent(conn, agent.agent_id, lock=True)
         if idempotency_key is not None:
             replayed = await _replay(conn, actor, idempotency_key, kind, package_id,
                                      agent.agent_id, amount)
