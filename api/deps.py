@@ -196,8 +196,7 @@ async def visible_enterprise(db: Conn, enterprise_id: str, caller: Principal, *,
 def may_manage(caller: Principal, enterprise_id: str) -> None:
     """For creating objects of an enterprise: read-only roles 403, other tenants 404."""
     forbid_viewer(caller)
-    if not caller.manages(enterprise_id):
-        raise NotFound(f"enterprise {enterprise_id!r}")
+    own(caller, enterprise_id, write=True)
 
 
 async def visible_card(db: Conn, iccid: str, caller: Principal) -> CardView:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, status
 
-from api.deps import CSRF_HEADER, Db, Principal, Res
+from api.deps import CSRF_HEADER, PLATFORM_READERS, Db, Principal, Res
 from api.sessions import SESSION_COOKIE
 from store import users
 
@@ -43,7 +43,7 @@ class Viewer:
 
     @property
     def platform(self) -> bool:
-        return self.principal.role in ("admin", "platform_ops")
+        return self.principal.role in PLATFORM_READERS
 
     @property
     def enterprise_id(self) -> str | None:

@@ -102,7 +102,7 @@ async def test_bounds_of_every_price(world: Market) -> None:
     assert [p["amount_fen"] for p in listed] == [12000], "refused prices store nothing"
 
 
-@pytest.mark.req("G1-12", "X-04")
+@pytest.mark.req("G1-12", "X-04", "SM-G1-PRICE")
 async def test_a_cost_change_invalidates_dependents_lists_them_and_notifies(
         world: Market) -> None:
     raised = await set_price(world.admin, "cost", "p50", "A", 9000)
@@ -119,6 +119,12 @@ async def test_a_cost_change_invalidates_dependents_lists_them_and_notifies(
     told = await ok(a.get("/v1/agents/A/notifications"))
     assert told[0]["template"] == "price_invalidated" and told[0]["data"]["agent_id"] == "A1"
     await set_price(a, "cost", "p50", "A1", 9500)  # the owner sets a valid price again
+    async with await psycopg.AsyncConnection.connect(
+            world.settings.database_url or "") as conn:
+        events = await history(conn, "price", "cost:p50:A1")
+    assert [(e.from_state, e.to_state, e.reason) for e in events] == [
+        (None, "active", "set"), ("active", "invalid", "price_below_cost"),
+        ("invalid", "active", "set")], "SM-G1-PRICE, each transition audited"
     again = await ok(world.admin.get("/v1/packages/p50/price-chain", params={"agent_id": "A1"}))
     assert [lv["cost_price_fen"] for lv in again["levels"]] == [9000, 9500]
 
