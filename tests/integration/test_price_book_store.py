@@ -4,6 +4,9 @@ instant, and the rows each role lists are exactly those `domain.pricing.visibili
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import psycopg
@@ -74,3 +77,23 @@ async def test_the_sql_scope_lists_exactly_what_the_rule_allows(book: Market) ->
                     scope, p["kind"], p["agent_id"], parents[p["agent_id"]], p["status"])}
                 listed = {p.price_id for p in await pricing.list_prices(conn, scope)}
                 assert listed == expected, (role, agent_id)
+
+
+@pytest.mark.req("X-01")
+async def test_users_create_gives_an_agent_its_people(book: Market) -> None:
+    """`cardpulse users create --role agent_admin --tenant AGENT`: the tenant of an agent role
+    is its agent."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")},
+           "CARDPULSE_DATABASE_URL": book.settings.require_database()}
+
+    def create(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cardpulse.cli", "users", "create", *args],
+                              env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    made = create("--login", "a2.viewer", "--role", "agent_viewer", "--tenant", "A2")
+    assert made.returncode == 0 and "of A2" in made.stdout, made.stdout + made.stderr
+    assert create("--login", "x.viewer", "--role", "agent_viewer").returncode == 2
+    assert create("--login", "y.viewer", "--role", "agent_viewer", "--tenant", "ZZ"
+                  ).returncode == 1, "an unknown agent"
+    listed = await ok(book.admin.get("/v1/users"))
+    assert {(u["login"], u["agent_id"]) for u in listed} >= {("a2.viewer", "A2")}
