@@ -36,6 +36,7 @@ from api.schemas.packages import (
 from domain.pricing.chain import PriceChain
 from domain.pricing.visibility import audience
 from store import packages, pricing
+from store import price_chain as chains
 from store.db import Conn
 from store.errors import NotFound
 from store.packages import PackageRow
@@ -144,7 +145,7 @@ def chain_view(chain: PriceChain) -> PriceChainPublic:
 
 @router.get("/{package_id}/price-chain", response_model=PriceChainPublic,
             responses=REFUSED)
-async def price_chain(package_id: str, caller: Caller, db: Db,
+async def get_price_chain(package_id: str, caller: Caller, db: Db,
                       agent_id: Annotated[str, Query(max_length=64)],
                       at: Annotated[AwareDatetime | None, Query()] = None
                       ) -> PriceChainPublic:
@@ -152,7 +153,7 @@ async def price_chain(package_id: str, caller: Caller, db: Db,
     platform roles only, as it holds the purchase price and every level's cost (G1-13)."""
     if audience(caller.role) != "platform":
         raise forbid("only platform roles read whole price chains")
-    return chain_view(await pricing.price_chain(db, package_id, agent_id, at))
+    return chain_view(await chains.price_chain(db, package_id, agent_id, at))
 
 
 @router.get("/{package_id}/offer", response_model=OfferPublic, responses=REFUSED)
@@ -166,7 +167,7 @@ async def offer(package_id: str, caller: Caller, db: Db,
         raise forbid("offers are for an agent's people and its end users")
     if agent_id not in (None, mine.agent_id):
         raise NotFound(f"agent {agent_id!r}")
-    chain = await pricing.price_chain(db, package_id, mine.agent_id)
+    chain = await chains.price_chain(db, package_id, mine.agent_id)
     own = chain.levels[-1].cost_price_fen if chain.levels and seen == "agent" else None
     return OfferPublic(package_id=package_id, agent_id=mine.agent_id,
                        business_line=chain.business_line, at=chain.at,
