@@ -194,7 +194,8 @@ async def visible_enterprise(db: Conn, enterprise_id: str, caller: Principal, *,
 
 
 def may_manage(caller: Principal, enterprise_id: str) -> None:
-    """For creating objects of an enterprise: read-only roles 403, other tenants 404."""
+    """For creating objects of an enterprise: read-only roles, and platform staff who read but
+    do not change the core, 403; other tenants 404."""
     forbid_viewer(caller)
     own(caller, enterprise_id, write=True)
 
