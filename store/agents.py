@@ -2,8 +2,9 @@
 people's view of it, status changes and moves, and notifications to an agent's people.
 
 Every state change writes its audit event (`store.audit`, C-08) in the same transaction. A
-move rewrites the paths of the moved subtree in one statement and touches nothing else: orders
-keep the chain they snapshotted (G1-13, G1-21).
+move rewrites the paths of the moved subtree in one statement; orders keep the chain they
+snapshotted (G1-13, G1-21). Call it through `store.pricing.move_agent`, which also re-checks
+the moved agent's cost prices against its new upstream.
 """
 
 from __future__ import annotations

@@ -297,3 +297,40 @@ async def list_prices(conn: Conn, scope: PriceScope, *, package_id: str | None =
         "retail_only": scope.retail_only, "active_only": scope.active_only,
         "downstream": scope.downstream_costs, "package": package_id, "of_agent": agent_id,
         "kind": kind, "history": history})
+
+
+_MOVED = """
+SELECT DISTINCT package_id FROM prices
+WHERE kind = 'cost' AND agent_id = %s AND status = 'active'
+  AND (valid_to IS NULL OR valid_to > cp_now())
+ORDER BY package_id
+"""
+
+
+async def move_agent(conn: Conn, agent_id: str, parent_id: str | None, actor: Actor
+                     ) -> tuple[Agent, list[Invalidated]]:
+    """Move an agent (G1-21) and re-check its cost prices in force against its new upstream:
+    the new parent's cost, or the purchase price at the top level (G1-06/07/10, G1-12). The
+    packages are locked first, in order, as `set_price` locks a package before an agent."""
+    async with conn.transaction():
+        packages = [r[0] for r in await (await conn.execute(_MOVED, (agent_id,))).fetchall()]
+        for package_id in packages:
+            await get_package(conn, package_id, lock=True)
+        moved = await ag.move_agent(conn, agent_id, parent_id, actor)
+        gone: list[Invalidated] = []
+        for package_id in packages:
+            gone += await _recheck(conn, await get_package(conn, package_id), moved, actor)
+    return moved, gone
+
+
+async def _recheck(conn: Conn, package: PackageRow, agent: Agent, actor: Actor
+                   ) -> list[Invalidated]:
+    start = now()
+    bounds = ([Bound.purchase(package.purchase_price_fen or 0)] if agent.parent_id is None
+              else [Bound.seller_cost(c.amount_fen) for c in await _overlapping(
+                  conn, "cost", package.package_id, [agent.parent_id], start, None)])
+    gone: list[Invalidated] = []
+    for bound in bounds:
+        gone += await _cascade(conn, package.package_id, bound, None, [agent.agent_id], start,
+                               None, actor, f"move:{agent.agent_id}")
+    return gone

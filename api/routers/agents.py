@@ -26,7 +26,7 @@ from api.schemas.agents import (
     PromotionLinkPublic,
 )
 from domain.pricing.visibility import audience, relation
-from store import agents, promotion
+from store import agents, pricing, promotion
 from store.agents import Agent
 from store.db import Conn
 
@@ -84,11 +84,13 @@ async def get_agent(agent_id: str, caller: Caller, db: Db) -> AgentPublic:
 async def move_agent(agent_id: str, body: AgentMove, caller: Caller, db: Db, request: Request
                      ) -> AgentPublic:
     """Move an agent and its downstream below another parent (platform only, G1-21); orders
-    already made keep their snapshot."""
+    already made keep their snapshot. The agent's cost prices are re-checked against its new
+    upstream: those that break a bound become invalid and their owner is notified (G1-12)."""
     await visible_agent(db, agent_id, caller)
     if not is_business_writer(caller):
         raise forbid("only the platform moves agents")
-    return public(await agents.move_agent(db, agent_id, body.parent_id, actor(caller, request)))
+    moved, _ = await pricing.move_agent(db, agent_id, body.parent_id, actor(caller, request))
+    return public(moved)
 
 
 async def _may_switch(db: Conn, caller: Principal, agent_id: str) -> None:

@@ -230,8 +230,8 @@ async def test_disabling_an_agent_stops_sales_through_its_downstream(world: Mark
                                   params={"agent_id": "A"})).status_code == 200
 
 
-@pytest.mark.req("G1-21", "G1-19")
-async def test_moves_are_platform_only_acyclic_and_keep_prices(world: Market) -> None:
+@pytest.mark.req("G1-21", "G1-19", "G1-12")
+async def test_moves_are_platform_only_acyclic_and_recheck_prices(world: Market) -> None:
     await agent(world.admin, "A11", "A1")
     cyclic = await world.admin.post("/v1/agents/A/move", json={"parent_id": "A11"})
     assert cyclic.status_code == 422 and codes(cyclic.json()) == ["agent_cycle"]
@@ -244,6 +244,18 @@ async def test_moves_are_platform_only_acyclic_and_keep_prices(world: Market) ->
     assert chain["agent_path"] == ["B", "A1"] and chain["retail_price_fen"] == 10000
     assert (await world.people["a.admin"].get("/v1/agents/A1")).status_code == 404
     assert (await world.people["b.admin"].get("/v1/agents/A11")).status_code == 200
+    await agent(world.admin, "C", None)
+    c_admin = await world.person("c.admin", "agent_admin", agent="C")
+    await set_price(world.admin, "cost", "p50", "C", 9000)
+    await ok(world.admin.post("/v1/agents/A1/move", json={"parent_id": "C"}))
+    a1_cost = await ok(world.admin.get("/v1/prices", params={"agent_id": "A1", "kind": "cost"}))
+    assert [(p["amount_fen"], p["status"], p["status_reason"]) for p in a1_cost] == [
+        (8000, "invalid", "price_below_cost")], "8000 is below its new upstream's 9000"
+    told = await ok(c_admin.get("/v1/agents/C/notifications"))
+    assert told[0]["data"]["agent_id"] == "A1", "its new parent owns that price now"
+    await set_price(c_admin, "cost", "p50", "A1", 9000)
+    assert (await world.admin.get("/v1/packages/p50/price-chain", params={"agent_id": "A1"})
+            ).status_code == 200
     narrow = await agent(world.admin, "T", None, ("traffic_card",))
     assert narrow["business_lines"] == ["traffic_card"]
     wide = await world.admin.post("/v1/agents", json={
