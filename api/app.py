@@ -16,6 +16,7 @@ from api.limits import RateLimiter
 from api.metrics import ApiMetrics
 from api.routers import (
     admin,
+    agents,
     cards,
     controls,
     dead_letters,
@@ -23,8 +24,10 @@ from api.routers import (
     health,
     keys,
     operators,
+    packages,
     people,
     pools,
+    prices,
     series,
     upstream,
 )
@@ -66,7 +69,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     errors.install(app)
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
-                   dead_letters, admin, people, controls):
+                   dead_letters, admin, people, controls, agents, packages, prices):
         app.include_router(module.router)
     console.install(app)
 

@@ -7,7 +7,7 @@ import hmac
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,7 +17,10 @@ from api.limits import RateLimiter
 from api.metrics import ApiMetrics
 from api.sessions import SESSION_COOKIE
 from core.settings import Settings
-from store import cards, enterprises, pools, users
+from domain.people.rules import BUSINESS_WRITERS, Role
+from domain.pricing.visibility import audience, sees_agent
+from store import agents, cards, enterprises, pools, users
+from store.agents import Actor, Agent
 from store.cards import CardView
 from store.db import Conn
 from store.enterprises import Enterprise
@@ -26,8 +29,10 @@ from store.keys import key_owner
 from store.pools import PoolView
 from streams.publish import Publisher
 
-PrincipalRole = Literal["admin", "platform_ops", "enterprise_admin", "enterprise_viewer"]
-READ_ONLY = ("platform_ops", "enterprise_viewer")
+PrincipalRole = Role
+READ_ONLY = ("platform_ops", "enterprise_viewer", "platform_finance", "agent_viewer")
+# Platform staff read every tenant's objects (only `admin` changes the core's).
+PLATFORM_READERS = ("admin", "platform_ops", "platform_operator", "platform_finance")
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,10 @@ class Principal:
     role: PrincipalRole
     enterprise_id: str | None = None
     key_id: str = "admin"
+    agent_id: str | None = None  # agent roles and end users: their agent
 
     def sees(self, enterprise_id: str) -> bool:
-        return self.role in ("admin", "platform_ops") or self.enterprise_id == enterprise_id
+        return self.role in PLATFORM_READERS or self.enterprise_id == enterprise_id
 
     def manages(self, enterprise_id: str) -> bool:
         return self.role == "admin" or (
@@ -113,7 +119,7 @@ async def _session_principal(request: Request, db: Conn) -> Principal:
     if user.must_change_password and not request.url.path.startswith(_SESSION_PATHS):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "change your one-time password first "
                                                         "(PUT /v1/session/password)")
-    return Principal(user.role, user.enterprise_id, f"user:{user.login}")
+    return Principal(user.role, user.enterprise_id, f"user:{user.login}", user.agent_id)
 
 
 async def get_principal(
@@ -188,10 +194,10 @@ async def visible_enterprise(db: Conn, enterprise_id: str, caller: Principal, *,
 
 
 def may_manage(caller: Principal, enterprise_id: str) -> None:
-    """For creating objects of an enterprise: read-only roles 403, other tenants 404."""
+    """For creating objects of an enterprise: read-only roles, and platform staff who read but
+    do not change the core, 403; other tenants 404."""
     forbid_viewer(caller)
-    if not caller.manages(enterprise_id):
-        raise NotFound(f"enterprise {enterprise_id!r}")
+    own(caller, enterprise_id, write=True)
 
 
 async def visible_card(db: Conn, iccid: str, caller: Principal) -> CardView:
@@ -208,3 +214,40 @@ async def visible_pool(db: Conn, pool_id: str, caller: Principal) -> PoolView:
     if not caller.sees(view.enterprise_id):
         raise NotFound(f"pool {pool_id!r}")
     return view
+
+
+# Agents (G1-14, X-03): an agent's people see their agent and its downstream subtree; any other
+# agent does not exist for them (404). Roles with no part in the agent tree get 403.
+def is_business_writer(caller: Principal) -> bool:
+    """Platform staff who change business objects (X-01: admin, platform_operator)."""
+    return caller.role in BUSINESS_WRITERS
+
+
+def forbid(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, message)
+
+
+async def caller_agent(db: Conn, caller: Principal) -> Agent | None:
+    """The agent of an agent role or end user (None for everyone else)."""
+    if caller.agent_id is None:
+        return None
+    return await agents.get_agent(db, caller.agent_id)
+
+
+async def visible_agent(db: Conn, agent_id: str, caller: Principal) -> Agent:
+    """The agent, if the caller may see it: platform roles any, an agent's people their own
+    agent and its downstream (another branch, or upstream: 404); other roles 403."""
+    seen = audience(caller.role)
+    if seen not in ("platform", "agent"):
+        raise forbid(f"{caller.role} has no access to agents")
+    target = await agents.get_agent(db, agent_id)
+    if seen == "agent":
+        mine = await caller_agent(db, caller)
+        if mine is None or not sees_agent(mine.labels, target.labels):
+            raise NotFound(f"agent {agent_id!r}")
+    return target
+
+
+def actor(caller: Principal, request: Request) -> Actor:
+    """The caller as the audit trail records it (C-08)."""
+    return Actor(caller.key_id, caller.role, request.headers.get("X-Request-ID"))

@@ -30,6 +30,7 @@ class User:
     failed_logins: int
     locked_until: datetime | None
     created_at: datetime
+    agent_id: str | None = None  # the agent of agent roles and end users
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,14 @@ class Session:
 
 
 _INSERT = """
-INSERT INTO users (user_id, login, password_hash, role, enterprise_id)
-VALUES (%s, %s, %s, %s, %s) RETURNING *
+INSERT INTO users (user_id, login, password_hash, role, enterprise_id, agent_id)
+VALUES (%s, %s, %s, %s, %s, %s) RETURNING *
 """
 _BY_LOGIN = "SELECT * FROM users WHERE login = %s"
 _LIST = """
-SELECT * FROM users WHERE %(enterprise)s::text IS NULL OR enterprise_id = %(enterprise)s
+SELECT * FROM users
+WHERE (%(enterprise)s::text IS NULL OR enterprise_id = %(enterprise)s)
+  AND (%(agent)s::text IS NULL OR agent_id = %(agent)s)
 ORDER BY login
 """
 # Failures lock the login for LOCK once they reach MAX_FAILURES in a row.
@@ -77,16 +80,18 @@ def _digest(token: str) -> bytes:
 
 
 async def create_user(conn: Conn, login: str, password_hash: str, role: Role,
-                      enterprise_id: str | None) -> User:
+                      enterprise_id: str | None, agent_id: str | None = None) -> User:
     user_id = "u_" + secrets.token_hex(8)
     try:
         async with conn.cursor(row_factory=class_row(User)) as cur:
-            await cur.execute(_INSERT, (user_id, login, password_hash, role, enterprise_id))
+            await cur.execute(_INSERT, (user_id, login, password_hash, role, enterprise_id,
+                                        agent_id))
             made = await cur.fetchone()
     except psycopg.errors.UniqueViolation:
         raise AlreadyExists(f"login {login!r}") from None
     except psycopg.errors.ForeignKeyViolation:
-        raise NotFound(f"enterprise {enterprise_id!r}") from None
+        what = f"agent {agent_id!r}" if agent_id is not None else f"enterprise {enterprise_id!r}"
+        raise NotFound(what) from None
     if made is None:  # INSERT … RETURNING always returns the row
         raise NotFound(f"user {login!r}")
     return made
@@ -98,10 +103,12 @@ async def user_by_login(conn: Conn, login: str) -> User | None:
         return await cur.fetchone()
 
 
-async def list_users(conn: Conn, enterprise_id: str | None) -> list[User]:
-    """Every user of an enterprise, or of the whole platform when `enterprise_id` is None."""
+async def list_users(conn: Conn, enterprise_id: str | None,
+                     agent_id: str | None = None) -> list[User]:
+    """Every user of an enterprise (or of an agent), or of the whole platform when both are
+    None."""
     async with conn.cursor(row_factory=class_row(User)) as cur:
-        await cur.execute(_LIST, {"enterprise": enterprise_id})
+        await cur.execute(_LIST, {"enterprise": enterprise_id, "agent": agent_id})
         return await cur.fetchall()
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, status
 
-from api.deps import CSRF_HEADER, Db, Principal, Res
+from api.deps import CSRF_HEADER, PLATFORM_READERS, Db, Principal, Res
 from api.sessions import SESSION_COOKIE
 from store import users
 
@@ -43,7 +43,7 @@ class Viewer:
 
     @property
     def platform(self) -> bool:
-        return self.principal.role in ("admin", "platform_ops")
+        return self.principal.role in PLATFORM_READERS
 
     @property
     def enterprise_id(self) -> str | None:
@@ -86,7 +86,7 @@ async def current_viewer(request: Request, res: Res, db: Db) -> Viewer:
     user = found.user
     if user.must_change_password and request.url.path != PASSWORD_PAGE:
         raise Redirect(PASSWORD_PAGE)
-    principal = Principal(user.role, user.enterprise_id, f"user:{user.login}")
+    principal = Principal(user.role, user.enterprise_id, f"user:{user.login}", user.agent_id)
     wait = res.limiter.wait(principal.key_id)
     if wait > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many requests: retry later",

@@ -10,6 +10,11 @@ ROLE_NAMES = {
     "platform_ops": N_("Platform operations (read-only)"),
     "enterprise_admin": N_("Enterprise administrator"),
     "enterprise_viewer": N_("Enterprise viewer (read-only)"),
+    "platform_operator": N_("Platform operator"),
+    "platform_finance": N_("Platform finance"),
+    "agent_admin": N_("Agent administrator"),
+    "agent_viewer": N_("Agent viewer (read-only)"),
+    "end_user": N_("End user"),
 }
 STATUS_NAMES = {
     "active": N_("active"),

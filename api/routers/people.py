@@ -15,7 +15,9 @@ from api.deps import (
     Principal,
     Res,
     forbid_viewer,
+    is_business_writer,
     own,
+    visible_agent,
 )
 from api.errors import invalid
 from api.openapi import CONFLICT, NOT_FOUND
@@ -29,8 +31,8 @@ from api.schemas.people import (
 )
 from api.sessions import SESSION_COOKIE, WRONG, Refused, set_cookie, sign_in
 from core.passwords import hash_password
-from domain.people.rules import PLATFORM_ROLES, one_time_password, tenant_problem
-from store import users
+from domain.people.rules import AGENT_ROLES, PLATFORM_ROLES, one_time_password, tenant_problem
+from store import agents, users
 from store.db import Conn
 from store.users import Session, User
 
@@ -39,7 +41,8 @@ router = APIRouter(tags=["people"])
 
 def _out(user: User, csrf: str) -> SessionOut:
     return SessionOut(login=user.login, role=user.role, enterprise_id=user.enterprise_id,
-                      must_change_password=user.must_change_password, csrf_token=csrf)
+                      agent_id=user.agent_id, must_change_password=user.must_change_password,
+                      csrf_token=csrf)
 
 
 def _refusal(refused: Refused) -> HTTPException | RequestValidationError:
@@ -104,7 +107,7 @@ async def change_password(body: PasswordChange, mine: Own, _: Caller, db: Db) ->
 
 def may_create(caller: Principal, body: UserCreate) -> None:
     """The platform administrator creates anyone; an enterprise admin the users of its own
-    tenant; nobody else."""
+    tenant; nobody else (agents' people: `may_create_for_agent`)."""
     forbid_viewer(caller)
     if caller.role != "admin" and body.role in PLATFORM_ROLES:
         raise HTTPException(status.HTTP_403_FORBIDDEN,
@@ -113,14 +116,30 @@ def may_create(caller: Principal, body: UserCreate) -> None:
         own(caller, body.enterprise_id, write=True)
 
 
+async def may_create_for_agent(db: Conn, caller: Principal, agent_id: str) -> None:
+    """The people of an agent are created by platform writers (admin, platform_operator) or
+    by an agent_admin of that agent or of one upstream of it (X-01, §7.2)."""
+    if is_business_writer(caller):
+        await agents.get_agent(db, agent_id)
+        return
+    if caller.role != "agent_admin":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.role} may not create the "
+                            "people of an agent")
+    await visible_agent(db, agent_id, caller)
+
+
 @router.post("/v1/users", status_code=status.HTTP_201_CREATED, response_model=UserCreated,
              responses={**NOT_FOUND, **CONFLICT})
 async def create_user(body: UserCreate, caller: Caller, db: Db) -> UserCreated:
     """A user with a one-time password, shown only in this answer."""
-    problem = tenant_problem(body.role, body.enterprise_id)
+    problem = tenant_problem(body.role, body.enterprise_id, body.agent_id)
     if problem:
-        raise invalid("body", ["enterprise_id"], problem)
-    may_create(caller, body)
+        field = "agent_id" if body.role in AGENT_ROLES or "agent" in problem else "enterprise_id"
+        raise invalid("body", [field], problem)
+    if body.agent_id is not None:
+        await may_create_for_agent(db, caller, body.agent_id)
+    else:
+        may_create(caller, body)
     return await make_user(db, body)
 
 
@@ -128,7 +147,7 @@ async def make_user(db: Conn, body: UserCreate) -> UserCreated:
     """Create the user with a fresh one-time password (the API and `cardpulse users`)."""
     password = one_time_password()
     user = await users.create_user(db, body.login, hash_password(password), body.role,
-                                   body.enterprise_id)
+                                   body.enterprise_id, body.agent_id)
     return UserCreated(**_public(user).model_dump(), one_time_password=password)
 
 
@@ -139,7 +158,12 @@ def _public(user: User) -> UserPublic:
 @router.get("/v1/users", response_model=list[UserPublic], responses=NOT_FOUND)
 async def list_users(caller: Caller, db: Db,
                      enterprise_id: Annotated[str | None, Query()] = None) -> list[UserPublic]:
-    """The users of a tenant (enterprise roles: their own), or every user (platform roles)."""
+    """The users of a tenant (enterprise roles: their own; agents' people: their agent's), or
+    every user (platform roles)."""
+    if caller.agent_id is not None:
+        if caller.role == "end_user" or enterprise_id is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{caller.role} may not list these")
+        return [_public(u) for u in await users.list_users(db, None, caller.agent_id)]
     if caller.enterprise_id is not None:
         enterprise_id = enterprise_id or caller.enterprise_id
     if enterprise_id is not None:

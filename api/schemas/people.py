@@ -22,6 +22,7 @@ class SessionOut(BaseModel):
     login: str
     role: Role
     enterprise_id: str | None
+    agent_id: str | None = None
     must_change_password: bool = Field(
         description="a one-time password: change it (PUT /v1/session/password) before "
                     "anything else")
@@ -38,12 +39,15 @@ class UserCreate(Strict):
     login: str = Login
     role: Role
     enterprise_id: Ident | None = None
+    agent_id: Ident | None = Field(
+        default=None, description="the agent of an agent_admin, agent_viewer or end_user")
 
 
 class UserPublic(BaseModel):
     login: str
     role: Role
     enterprise_id: str | None
+    agent_id: str | None = None
     must_change_password: bool
     locked_until: datetime | None
     created_at: datetime

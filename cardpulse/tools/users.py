@@ -16,7 +16,7 @@ from api.routers.people import make_user
 from api.schemas.people import UserCreate
 from cardpulse.supervisor.embedded import pg_url
 from core.settings import Settings
-from domain.people.rules import tenant_problem
+from domain.people.rules import AGENT_ROLES, tenant_problem
 from store.errors import AlreadyExists, NotFound
 
 
@@ -32,12 +32,15 @@ async def _create(url: str, body: UserCreate) -> str:
 
 def create_user(args: argparse.Namespace, settings: Settings) -> int:
     """Create the user and print its one-time password as the last word of the last line."""
-    problem = tenant_problem(args.role, args.tenant)
+    agent_role = args.role in AGENT_ROLES  # their tenant is an agent
+    enterprise_id, agent_id = (None, args.tenant) if agent_role else (args.tenant, None)
+    problem = tenant_problem(args.role, enterprise_id, agent_id)
     if problem:
         print(f"cardpulse users create: {problem} (--tenant)")
         return 2
     try:
-        body = UserCreate(login=args.login, role=args.role, enterprise_id=args.tenant)
+        body = UserCreate(login=args.login, role=args.role, enterprise_id=enterprise_id,
+                          agent_id=agent_id)
     except ValidationError as exc:
         print(f"cardpulse users create: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
         return 2

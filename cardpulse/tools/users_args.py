@@ -14,6 +14,7 @@ def add_arguments(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.add_argument("--login", required=True, help="3 to 64 letters, digits, . _ @ -")
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument("--tenant", default=None,
-                        help="the enterprise of an enterprise_admin or enterprise_viewer")
+                        help="the enterprise of an enterprise_admin or enterprise_viewer; "
+                             "the agent of an agent_admin, agent_viewer or end_user")
     create.add_argument("--state-dir", default=None,
                         help="the state dir of the `up` whose database to use (.cardpulse)")

@@ -1,5 +1,12 @@
 """The rules for users: which roles need a tenant, what a password must be, and the lock-out
-after repeated failed logins."""
+after repeated failed logins.
+
+Roles (specs/business.md X-01, AMB-56): the core's `admin`, `platform_ops` (reads everything,
+changes nothing), `enterprise_admin` and `enterprise_viewer` keep their meaning; the business
+modules add `platform_operator` (platform staff who change business objects: agents, packages,
+top-level cost prices), `platform_finance` (approvals, reads), `agent_admin` / `agent_viewer`
+(a reseller's people: they belong to one agent) and `end_user` (a C-end customer, who buys
+through one agent)."""
 
 from __future__ import annotations
 
@@ -8,9 +15,15 @@ import string
 from datetime import timedelta
 from typing import Final, Literal, get_args
 
-Role = Literal["admin", "platform_ops", "enterprise_admin", "enterprise_viewer"]
+Role = Literal["admin", "platform_ops", "platform_operator", "platform_finance",
+               "enterprise_admin", "enterprise_viewer", "agent_admin", "agent_viewer", "end_user"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
-PLATFORM_ROLES: Final[tuple[Role, ...]] = ("admin", "platform_ops")
+PLATFORM_ROLES: Final[tuple[Role, ...]] = ("admin", "platform_ops", "platform_operator",
+                                           "platform_finance")
+ENTERPRISE_ROLES: Final[tuple[Role, ...]] = ("enterprise_admin", "enterprise_viewer")
+AGENT_ROLES: Final[tuple[Role, ...]] = ("agent_admin", "agent_viewer", "end_user")
+# Platform roles that change business objects (G1 pricing and agents: X-01, §7.2).
+BUSINESS_WRITERS: Final[tuple[Role, ...]] = ("admin", "platform_operator")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 MAX_FAILURES = 5  # consecutive failed logins lock the login (store.users counts them)…
@@ -18,12 +31,20 @@ LOCK: Final = timedelta(minutes=15)  # …for this long
 ONE_TIME_ALPHABET = string.ascii_letters + string.digits
 
 
-def tenant_problem(role: Role, enterprise_id: str | None) -> str | None:
-    """Platform roles have no tenant; enterprise roles exactly one."""
-    if role in PLATFORM_ROLES and enterprise_id is not None:
+def tenant_problem(role: Role, enterprise_id: str | None,
+                   agent_id: str | None = None) -> str | None:
+    """Platform roles have no tenant; enterprise roles exactly one enterprise; agent roles
+    (and end users, who buy through an agent) exactly one agent and no enterprise."""
+    if role in PLATFORM_ROLES and (enterprise_id is not None or agent_id is not None):
         return f"a {role} belongs to the platform: give no tenant"
-    if role not in PLATFORM_ROLES and enterprise_id is None:
+    if role in ENTERPRISE_ROLES and agent_id is not None:
+        return f"an {role} belongs to an enterprise: give no agent"
+    if role in ENTERPRISE_ROLES and enterprise_id is None:
         return f"an {role} belongs to an enterprise: give its tenant"
+    if role in AGENT_ROLES and enterprise_id is not None:
+        return f"an {role} belongs to an agent: give no enterprise"
+    if role in AGENT_ROLES and agent_id is None:
+        return f"an {role} belongs to an agent: give its agent_id"
     return None
 
 
