@@ -40,12 +40,11 @@ from store.enterprises import create_enterprise
 from store.quota import NOTHING
 from store.usage import OperatorRecords, account
 from streams.events import decode_desired
-from tests.integration.test_controls import ControlsProcess
 from tests.support.api import ADMIN, setup_tenant
 from tests.support.cards import iccids, number_of
 from tests.support.controls import run_until
 from tests.support.operator import ScriptedOperator
-from tests.support.services import settings_env
+from tests.support.services import ControlsProcess, settings_env
 from tests.support.simulator import Simulator
 from tests.support.waiting import eventually, eventually_async
 
