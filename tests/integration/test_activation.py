@@ -290,6 +290,31 @@ async def test_a_card_opened_then_stopped_for_quota_is_stopped_and_resumed_not_r
         await db.close()
 
 
+async def test_a_card_the_operator_opens_unasked_is_stopped_until_activated(
+    settings: Settings, conn: Conn,
+) -> None:
+    """Not paid for, not delivered: `not_opened` is a stop reason like any other once the
+    network shows the card running (a test period that turned into activation, say)."""
+    card = "89860012300000007701"
+    await register(conn, settings, card, "onelink")
+    operator = ScriptedOperator()
+    db = Reconnecting(settings.require_database())
+    rec = Reconciler(db, {"onelink": OperatorLane(operator)}, POLICY,
+                     lambda: list(range(settings.usage_partitions)), random.Random(1))
+    try:
+        assert await rec.round("onelink") == 0
+        await observe(conn, "onelink", [StatusReport(card, "active", datetime.now(UTC))])
+        assert await card_opened(conn, card)
+        await rec.round("onelink")
+        assert operator.changes() == [("stopped", (card,))] and operator.activations() == []
+        await activate(conn, card)
+        await rec.round("onelink")
+        assert operator.changes()[-1] == ("active", (card,)), "opened: resumed, not reopened"
+        assert operator.activations() == []
+    finally:
+        await db.close()
+
+
 # --- crash safety ------------------------------------------------------------------------------
 
 async def test_a_controls_process_killed_mid_activation_neither_loses_nor_repeats(
