@@ -20,7 +20,6 @@ ControlState = Literal["pending", "confirming", "done", "failed"]
 # What the reconciler asks an operator: stop or resume an opened card, or open (activate) a
 # card that was never opened (inventory, test-ready, activation-ready).
 Command = Literal["stop", "resume", "activate"]
-COMMANDS: tuple[Command, ...] = ("stop", "resume", "activate")
 
 
 def command_toward(target: CardStatus, opened: bool) -> Command:
