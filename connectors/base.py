@@ -27,7 +27,8 @@ class OperatorError(Exception):
 
 
 class OperatorClient(Protocol):
-    """stop/resume (batched where the dialect can), confirmation, status and usage."""
+    """stop/resume (batched where the dialect can), activation of cards never opened,
+    confirmation, status and usage."""
 
     dialect: str
     max_batch: int
@@ -38,6 +39,12 @@ class OperatorClient(Protocol):
     async def set_status(self, cards: Sequence[CardRef], target: CardStatus
                          ) -> list[CommandResult]:
         """Change the status of up to `max_batch` cards; one result per card."""
+        ...
+
+    async def activate(self, cards: Sequence[CardRef]) -> list[CommandResult]:
+        """Open up to `max_batch` cards that were never opened (inventory, test-ready,
+        activation-ready) with the dialect's own call; one result per card. A card already
+        active answers `repeat`; confirmation works as for a resume (target `active`)."""
         ...
 
     async def confirm(self, card: CardRef, target: CardStatus, ticket: str | None

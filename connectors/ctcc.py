@@ -20,6 +20,10 @@ from core.operators import CardStatus
 from domain.control.results import CardRef, CommandResult, Reading, Result
 
 STOP, RESUME = "19", "20"  # 停机保号, 停机保号后复机 [S17, S18, S20]
+# 活卡激活: `requestServActive` opens a card in 1 可激活 / 2 测试激活 / 3 测试去激活 and moves it to
+# 4 在用, billed from then on; irreversible, needed once [S18; Java id 6631358945, id 21224935465].
+ACTIVATE = "requestServActive"
+OPENABLE = ("1", "2", "3")
 ORDER_TYPE: dict[CardStatus, str] = {"stopped": STOP, "active": RESUME}
 # productMainStatusCd [S17, S22]: (CardPulse status, name, held by the operator).
 STATUSES: StatusTable = {
@@ -39,6 +43,7 @@ _CODES = {"-1": Result.TRANSIENT, "-5": Result.COOLDOWN, "-6": Result.HELD}
 # The parameters each method's sign covers beside card, user_id, password and method [S17].
 SIGNED: dict[str, tuple[str, ...]] = {
     "disabledNumber": ("acctCd", "orderTypeId"),
+    ACTIVATE: (),
     "queryTraffic": ("needDtl",),
     "queryTrafficByDate": ("startDate", "endDate"),
 }
@@ -165,6 +170,32 @@ class CtccClient:
             results.append(CommandResult(card.iccid, result_of(answer),
                                          f"{answer.code or 'text'} {answer.message}".strip()))
         return results
+
+    async def activate(self, cards: Sequence[CardRef]) -> list[CommandResult]:
+        """Read each card's main status: 活卡激活 from 1/2/3, a resume (20) from 5 停机 (a
+        resume of a 可激活 card is refused, `100008` [S20]); 4 is already open."""
+        return [await self._open(card) for card in cards]
+
+    async def _open(self, card: CardRef) -> CommandResult:
+        try:
+            reading = await self.status(card)
+        except OperatorError as exc:
+            return CommandResult(card.iccid, exc.result, exc.detail)
+        if reading.code == "4":
+            return CommandResult(card.iccid, Result.ALREADY, f"{reading.code} {reading.name}")
+        if reading.held:
+            return CommandResult(card.iccid, Result.HELD, f"{reading.code} {reading.name}")
+        if reading.code == "5":
+            return (await self.set_status([card], "active"))[0]
+        if reading.code not in OPENABLE:
+            return CommandResult(card.iccid, Result.REJECTED,
+                                 f"no call opens a card in {reading.code} {reading.name}")
+        try:  # JSON {"RESULT": "0", "SMSG": "成功"}: accepted, confirmed by a status read
+            answer = await self._call(ACTIVATE, card)
+        except OperatorError as exc:
+            return CommandResult(card.iccid, exc.result, exc.detail)
+        return CommandResult(card.iccid, result_of(answer),
+                             f"{answer.code or 'text'} {answer.message}".strip())
 
     async def confirm(self, card: CardRef, target: CardStatus, ticket: str | None
                       ) -> CommandResult:

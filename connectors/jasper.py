@@ -103,6 +103,11 @@ class JasperClient:
                                          "HTTP 202 accepted" if accepted else ""))
         return results
 
+    async def activate(self, cards: Sequence[CardRef]) -> list[CommandResult]:
+        """The same PUT `ACTIVATED` opens a card from `INVENTORY`, `TEST_READY` or
+        `ACTIVATION_READY` [S9]."""
+        return await self.set_status(cards, "active")
+
     async def confirm(self, card: CardRef, target: CardStatus, ticket: str | None
                       ) -> CommandResult:
         return await confirm_by_status(self, card, target)

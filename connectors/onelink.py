@@ -34,6 +34,11 @@ _CODES = {  # sim-only but for OK (see DIALECTS.md); anything unknown is a final
 BATCH_OPER: dict[CardStatus, str] = {"stopped": "9", "active": "11"}
 SINGLE_OPER: dict[CardStatus, str] = {"stopped": "0", "active": "1"}
 SELF_INITIATED = "01"
+# Single-card operType that opens a card, by its cardStatus: 2 库存转已激活 (inventory→active),
+# 5 可测试转已激活 (testable→active), 6 待激活转已激活 (pending activation→active) [S4; S17;
+# Go client id 3694961352; Java id 21993374992]. PB 07 待激活 is sent 6 like CT 1 (unverified);
+# a stopped card is resumed (operType 1). No batch operType for opening is sourced: one by one.
+OPEN_OPER = {"7": "2", "6": "5", "1": "6", "07": "6", "4": "1", "02": "1"}
 # jobStatus [S5]: 0 pending, 1 processing, 2 done, 3 done with failures, 4 failed.
 JOB_RUNNING, JOB_DONE, JOB_FAILED = ("0", "1"), ("2", "3"), "4"
 ORDER_DONE, ORDER_FAILED = "completed", "failed"
@@ -163,11 +168,34 @@ class OneLinkClient:
                 results += all_failed(batch, exc)
         return await self._explain_held(results, {c.iccid: c for c in cards})
 
+    async def activate(self, cards: Sequence[CardRef]) -> list[CommandResult]:
+        """Read each card's status, then order the transition that opens it from there."""
+        results = [await self._open(card) for card in cards]
+        return await self._explain_held(results, {c.iccid: c for c in cards})
+
+    async def _open(self, card: CardRef) -> CommandResult:
+        try:
+            reading = await self.status(card)
+        except OperatorError as exc:
+            return CommandResult(card.iccid, exc.result, exc.detail)
+        if reading.network == "active":
+            return CommandResult(card.iccid, Result.ALREADY, f"{reading.code} {reading.name}")
+        if reading.held:
+            return CommandResult(card.iccid, Result.HELD, f"{reading.code} {reading.name}")
+        oper = OPEN_OPER.get(reading.code)
+        if oper is None:
+            return CommandResult(card.iccid, Result.REJECTED,
+                                 f"no call opens a card in {reading.code} {reading.name}")
+        return await self._order(card, oper)
+
     async def _single(self, card: CardRef, target: CardStatus) -> CommandResult:
         """`change/sim-status`: an order, done when `query/order-info` says completed."""
+        return await self._order(card, SINGLE_OPER[target])
+
+    async def _order(self, card: CardRef, oper: str) -> CommandResult:
         try:
             entry = first(await self.call("change/sim-status", **card_param(card),
-                                          operType=SINGLE_OPER[target]))
+                                          operType=oper))
         except OperatorError as exc:
             return CommandResult(card.iccid, exc.result, exc.detail)
         order = str(entry.get("orderNum", ""))

@@ -1,5 +1,9 @@
 """The reconciler: drive each card's network status to its desired status.
 
+It stops and resumes opened cards, and opens (`activate`, the operator's own call) a card that
+was never opened once an activation was asked for and no stop reason holds; an activation is
+sent, confirmed, retried, cooled down and rate limited exactly as a resume is.
+
 One loop per operator reads the mismatches of this process's partitions from PostgreSQL (the
 state of record), most recently used cards first, plans the dialect's batches, sends them
 through a token bucket and an in-flight cap, and records every answer. It acts on the current
@@ -62,7 +66,10 @@ class OperatorLane:
     async def send(self, batch: Batch) -> list[CommandResult]:
         async with self.in_flight:
             await self.bucket.acquire()
-            results = await self.client.set_status(batch.cards, batch.target)
+            if batch.verb == "activate":  # the operator's own call for opening a card
+                results = await self.client.activate(batch.cards)
+            else:
+                results = await self.client.set_status(batch.cards, batch.target)
         if any(r.result is Result.RATE_LIMITED for r in results):
             self.bucket.slow_down(1.0)
         return results
@@ -170,7 +177,8 @@ class Reconciler:
         try:
             results = await lane.send(batch)
             if len(batch.cards) > 1 and all(r.whole_batch for r in results):
-                singles = [Batch(batch.operator, batch.target, [card]) for card in batch.cards]
+                singles = [Batch(batch.operator, batch.target, [card], batch.verb)
+                           for card in batch.cards]
                 results = [r for single in singles for r in await lane.send(single)]
         except Exception as exc:  # a connector bug: count it as a failed attempt
             log.exception("connector %s failed", lane.client.dialect)
@@ -185,7 +193,7 @@ class Reconciler:
         started = time.perf_counter()
         results = await self._sent(lane, batch)
         self._observe(lane.client.dialect, results, time.perf_counter() - started, decided)
-        command = "stop" if batch.target == "stopped" else "resume"
+        command = batch.verb
         policy = self._policy
         answers = []
         for result in results:

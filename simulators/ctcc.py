@@ -2,7 +2,8 @@
 
 One account (`ctcc_password`, `ctcc_key` knobs): `passWord` and `sign` are checked with the
 demo's DES (`core.ctcc_des`). Answers come in each method's own format, as the real CMP's do
-(see connectors/DIALECTS.md): `disabledNumber` answers XML (`businessServiceResponse`) or, for a
+(see connectors/DIALECTS.md): `requestServActive` answers JSON `{"RESULT", "SMSG"}`;
+`disabledNumber` answers XML (`businessServiceResponse`) or, for a
 repeat, plain text; `queryTraffic` and `queryTrafficByDate` answer XML
 (`NEW_DATA_TICKET_QRsp`); everything else, errors included, JSON `{"resultCode", "resultMsg"}`.
 """
@@ -30,10 +31,13 @@ from simulators.numbers import msisdn_problem
 
 DIALECT = "ctcc"
 OK, TRANSIENT, UNAUTHORIZED, BAD_PARAM, COOLDOWN, HELD = "0", "-1", "-2", "-3", "-5", "-6"
+NOT_OPENED = "100008"  # a resume of a card in 可激活 [S20]
 ORDER_TYPES: dict[str, CardStatus] = {"19": "stopped", "20": "active"}
+ACTIVATE = "requestServActive"  # 活卡激活 [S18]: JSON {"RESULT", "SMSG"}
 # What `sign` covers besides the card, user_id, the password and the method.
 SIGNED: Final[dict[str, tuple[str, ...]]] = {
     "disabledNumber": ("acctCd", "orderTypeId"),
+    ACTIVATE: (),
     "queryCardMainStatus": (),
     "queryTraffic": ("needDtl",),
     "queryTrafficByDate": ("startDate", "endDate"),
@@ -65,6 +69,11 @@ def _json(outcome: str, code: str, message: str, **extra: Any) -> Answer:
     return outcome, JSONResponse({"resultCode": code, "resultMsg": message, **extra})
 
 
+def _serv(outcome: str, code: str, message: str, **extra: Any) -> Answer:
+    """`requestServActive`'s JSON: `RESULT` and `SMSG` [S18]."""
+    return outcome, JSONResponse({"RESULT": code, "SMSG": message, **extra})
+
+
 def _mb(nbytes: int) -> str:
     """Bytes as `TOTAL_BYTES_CNT`: MB (1024 × 1024 bytes), two decimals, rounded down."""
     hundredths = nbytes * 100 // MB
@@ -91,7 +100,10 @@ def traffic_xml(nbytes: int, number: str, transaction: str) -> str:
 
 
 def _main_status(card: SimCard) -> tuple[str, str]:
-    """`productMainStatusCd` and its name: 4 在用, 5 停机, 6 for a management stop or freeze."""
+    """`productMainStatusCd` and its name: 4 在用, 5 停机, 6 for a management stop or freeze,
+    1 可激活 for a card never opened (the test period, 2/3, is not simulated)."""
+    if card.stage is not None:
+        return "1", "可激活"
     if card.status == "active":
         return "4", "在用"
     if card.frozen or card.stop_reason == MANAGEMENT_STOP:
@@ -117,6 +129,7 @@ class Ctcc:
         self.serial = itertools.count(1)
         self.methods: dict[str, Method] = {
             "disabledNumber": self.disabled_number,
+            ACTIVATE: self.serv_active,
             "queryCardMainStatus": self.main_status,
             "queryTraffic": self.traffic,
             "queryTrafficByDate": self.traffic_by_date,
@@ -149,7 +162,24 @@ class Ctcc:
         if outcome == "held":
             held = f"运营商管理停机，不允许复机（{card.hold_reason}）"
             return self._xml(outcome, HELD, held, now)
+        if outcome == "unopened":
+            return self._xml(outcome, NOT_OPENED, "卡状态为可激活，不能复机，请活卡激活", now)
         return self._xml(outcome, OK, "成功接收消息", now)
+
+    def serv_active(self, params: QueryParams, iccid: str, card: SimCard,
+                    now: float) -> Answer:
+        """活卡激活: open a card in 可激活 (an order, `activation_ms` or `completion_ms` later);
+        an open card answers a refusal (only 可激活 cards are activated)."""
+        if card.stage is None and card.target != "active":
+            raise Refused(BAD_PARAM, "号码状态不是可激活，不能活卡激活")
+        outcome, _ = self.net.request(iccid, "active", now, self.ctx.completion_s(True), True)
+        if outcome == "repeat":
+            return _serv(outcome, BAD_PARAM, "号码已是在用状态，无需激活")
+        if outcome == "cooldown":
+            return _serv(outcome, COOLDOWN, "操作过于频繁，请稍后再试")
+        if outcome == "held":
+            return _serv(outcome, HELD, f"运营商管理停机，不允许激活（{card.hold_reason}）")
+        return _serv(outcome, OK, "成功", GROUP_TRANSACTIONID=self.transaction(now))
 
     def main_status(self, params: QueryParams, iccid: str, card: SimCard, now: float) -> Answer:
         """The card's main product status (4 in use, 5 stopped, 6 operator-managed)."""
@@ -215,6 +245,7 @@ class Ctcc:
             return _json("unauthorized", UNAUTHORIZED, "用户名、密码或签名错误")
         name = params.get("method", "")
         as_xml = name == "disabledNumber"
+        as_serv = name == ACTIVATE
         try:
             fault = self.ctx.fault()
             if fault is not None:
@@ -226,6 +257,8 @@ class Ctcc:
         except Refused as refused:
             if as_xml:
                 return self._xml(refused.outcome, refused.code, refused.message, now)
+            if as_serv:
+                return _serv(refused.outcome, refused.code, refused.message)
             return _json(refused.outcome, refused.code, refused.message)
 
 

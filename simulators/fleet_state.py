@@ -28,6 +28,10 @@ from simulators.orders import (
 
 UsageLag = Literal["none", "t-1"]
 Platform = Literal["ct", "pb"]
+# A card never opened, as the operator keeps it: in inventory, ready for a test period, or
+# ready to be activated. It does not run; only the dialect's open call opens it.
+Stage = Literal["inventory", "test_ready", "activation_ready"]
+STAGES: tuple[Stage, ...] = ("inventory", "test_ready", "activation_ready")
 
 OWN_STOP = "主动停机"  # the stop reason of our own stops: the only one we may resume
 FREEZE = "管理停机冻结"  # the reason a management freeze is given as
@@ -42,6 +46,7 @@ class CardEdit(TypedDict, total=False):
     status: CardStatus
     stop_reason: str | None
     frozen: bool
+    stage: Stage | None
 
 
 @dataclass(slots=True)
@@ -58,6 +63,7 @@ class SimCard:
     platform: Platform = "ct"
     stop_reason: str | None = None
     frozen: bool = False
+    stage: Stage | None = None  # never opened (stopped until opened); None once opened
     pending: list[Order] = field(default_factory=list)
     usage: dict[date, int] = field(default_factory=dict)
 
@@ -116,10 +122,14 @@ class SimNetwork:
 
     # --- status changes ------------------------------------------------------------------
 
-    def check(self, card: SimCard, target: CardStatus, now: float) -> Outcome:
-        """Whether our change to `target` may go ahead now, and if not why not."""
+    def check(self, card: SimCard, target: CardStatus, now: float, opening: bool = False
+              ) -> Outcome:
+        """Whether our change to `target` may go ahead now, and if not why not; a card never
+        opened goes `active` only by an open call (`opening`)."""
         if card.target == target:
             return "repeat"
+        if target == "active" and card.stage is not None and not opening:
+            return "unopened"
         if target == "active" and card.held:
             return "held"
         if self.in_cooldown(card, now):
@@ -132,10 +142,11 @@ class SimNetwork:
         return last is not None and now - last < self.cooldown_s
 
     def request(self, iccid: str, target: CardStatus, now: float,
-                completion_s: float) -> tuple[Outcome, Order | None]:
-        """A single-card change: an order due `completion_s` from now, unless refused."""
+                completion_s: float, opening: bool = False) -> tuple[Outcome, Order | None]:
+        """A single-card change (`opening`: by the dialect's open call): an order due
+        `completion_s` from now, unless refused."""
         card = self.card(iccid, now)
-        outcome = self.check(card, target, now)
+        outcome = self.check(card, target, now, opening)
         if outcome != "accepted":
             return outcome, None
         card.last_change = now
@@ -162,9 +173,12 @@ class SimNetwork:
     def apply(self, iccid: str, target: CardStatus, at: float, reason: str | None) -> bool:
         """A status change taking effect on the network at `at` (logged); False if none.
 
-        A stop records `reason`; a resume clears the stop reason.
+        A stop records `reason`; a resume clears the stop reason and opens a card never
+        opened.
         """
         card = self.card(iccid, at)
+        if target == "active":
+            card.stage = None
         if card.status == target:
             return False
         card.status, card.changed_at = target, at
@@ -223,12 +237,15 @@ class SimNetwork:
 
         A status change takes effect at once and starts the card's cooldown, as any change of
         the card does. Freezing an active card without naming a status stops it (a management
-        stop); a resume without a reason clears the stop reason.
+        stop); a resume without a reason clears the stop reason. A `stage` makes the card one
+        never opened (not running, no change logged: it never ran); `status: "active"` opens it.
         """
         card = self.card(iccid, now)
         if "msisdn" in edit or "platform" in edit:
             self.register(iccid, edit.get("msisdn", card.msisdn),
                           edit.get("platform", card.platform), now)
+        if edit.get("stage") is not None:
+            card.stage, card.status, card.stop_reason = edit["stage"], "stopped", None
         card.frozen = edit.get("frozen", card.frozen)
         status = edit.get("status", "stopped" if edit.get("frozen") else card.status)
         reason = edit.get("stop_reason", card.stop_reason)

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from core.operators import CardStatus
 from domain.usage.validation import iccid_problem
 from simulators.beijing import cycle_start, day_of, iso_utc
+from simulators.fleet_state import SimCard, Stage
 from simulators.knobs import SimContext
 
 DIALECT = "jasper"
@@ -27,6 +28,13 @@ ACCOUNT = "control-center"  # the one account: every Basic user shares its rate 
 RATE_PLAN = "CARDPULSE-SIM"
 STATUSES: dict[str, CardStatus] = {"ACTIVATED": "active", "DEACTIVATED": "stopped"}
 WIRE_STATUS: dict[CardStatus, str] = {status: wire for wire, status in STATUSES.items()}
+# Cards never opened, as Control Center names them [S9]; `PUT ACTIVATED` opens them.
+UNOPENED: dict[Stage, str] = {"inventory": "INVENTORY", "test_ready": "TEST_READY",
+                              "activation_ready": "ACTIVATION_READY"}
+
+
+def wire_status(card: SimCard) -> str:
+    return UNOPENED[card.stage] if card.stage is not None else WIRE_STATUS[card.status]
 
 
 class Refusal(Exception):
@@ -126,10 +134,12 @@ class Jasper:
 
     async def put_device(self, request: Request, iccid: str, now: float) -> Answer:
         """`PUT devices/{iccid}`: 200 when the status is already or at once the wanted one,
-        202 when the change happens `completion_ms` later."""
+        202 when the change happens `completion_ms` later; `ACTIVATED` also opens a card
+        never opened (`activation_ms` later when set)."""
         target = await _wanted_status(request)
-        completion_s = self.ctx.knobs.completion_ms / 1000
-        outcome, order = self.net.request(iccid, target, now, completion_s)
+        opening = target == "active" and self.net.card(iccid, now).stage is not None
+        completion_s = self.ctx.completion_s(opening)
+        outcome, order = self.net.request(iccid, target, now, completion_s, opening=True)
         if outcome == "cooldown":
             raise COOLDOWN
         if outcome == "held":
@@ -140,7 +150,7 @@ class Jasper:
     async def get_device(self, request: Request, iccid: str, now: float) -> Answer:
         """`GET devices/{iccid}`: the card's status, rate plan and dates."""
         card = self.net.card(iccid, now)
-        return "accepted", {"iccid": iccid, "status": WIRE_STATUS[card.status],
+        return "accepted", {"iccid": iccid, "status": wire_status(card),
                             "ratePlan": RATE_PLAN, "dateActivated": iso_utc(card.created),
                             "dateUpdated": iso_utc(card.last_status_time)}, 200
 

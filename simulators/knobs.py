@@ -36,6 +36,8 @@ class SimKnobs(BaseModel):
     seed: int = 1
     # How long an accepted single-card change takes to happen (0 = at once).
     completion_ms: float = Field(default=0.0, ge=0)
+    # How long an accepted activation (opening a card never opened) takes; None: completion_ms.
+    activation_ms: float | None = Field(default=None, ge=0)
     jasper_cycle_day: int = Field(default=27, ge=1, le=28)  # China Unicom's billing day
     time_offset_s: float = 0.0  # moves the simulator's calendar, like the platform's test clock
     # The one CTCC account the simulator accepts: its password and 9-character DES secret.
@@ -104,6 +106,14 @@ class SimContext:
         now = self.clock() + self.knobs.time_offset_s
         self.net.settle(now, self.knobs.error_rate)
         return now
+
+    def completion_s(self, opening: bool = False) -> float:
+        """How long an accepted single-card change takes to happen (an activation's own
+        `activation_ms` when set)."""
+        knobs = self.knobs
+        wait = knobs.activation_ms if opening and knobs.activation_ms is not None \
+            else knobs.completion_ms
+        return wait / 1000
 
     async def pause(self) -> None:
         """The configured latency of one operator call."""

@@ -27,7 +27,7 @@ from simulators.beijing import (
     months_between,
     stamp,
 )
-from simulators.fleet_state import FREEZE, SimCard
+from simulators.fleet_state import FREEZE, SimCard, Stage
 from simulators.knobs import SimContext
 from simulators.numbers import msisdn_problem
 from simulators.orders import BatchJob, CardOutcome, CardResult
@@ -44,12 +44,21 @@ QUERY_MONTH = re.compile(r"([0-9]{4})(0[1-9]|1[0-2])")
 SINGLE_TARGETS: dict[str, CardStatus] = {"0": "stopped", "1": "active"}
 BATCH_TARGETS: dict[str, CardStatus] = {"9": "stopped", "11": "active"}
 CARD_CODES = {"ct": {"active": "2", "stopped": "4"}, "pb": {"active": "00", "stopped": "02"}}
+# Cards never opened: CT 7 库存, 6 可测试, 1 待激活; PB 07 待激活 for all of them.
+UNOPENED_CODES: dict[str, dict[Stage, str]] = {
+    "ct": {"inventory": "7", "test_ready": "6", "activation_ready": "1"},
+    "pb": {"inventory": "07", "test_ready": "07", "activation_ready": "07"},
+}
+# The single-card operTypes that open a card, and the cardStatus each opens from [S4]:
+# 2 库存转已激活, 5 可测试转已激活, 6 待激活转已激活.
+OPEN_FROM = {"2": ("7",), "5": ("6",), "6": ("1", "07")}
 
 MESSAGES: dict[CardOutcome, tuple[str, str]] = {
     "accepted": (OK, "正确"),
     "repeat": (REPEAT, "repeat operation: card already in that state"),
     "cooldown": (COOLDOWN, "status changed too recently"),
     "held": (HELD, "非主动停机号码不允许主动复机"),
+    "unopened": (BAD_PARAM, "卡未开通，不能复机：请用 operType 2/5/6 开通"),
     "error": (BUSY, "system busy"),
 }
 
@@ -106,6 +115,13 @@ def _target(params: QueryParams, targets: dict[str, CardStatus], message: str) -
     if target is None:
         raise _bad(message)
     return target
+
+
+def card_code(card: SimCard) -> str:
+    """The card's `cardStatus` on its platform."""
+    if card.stage is not None:
+        return UNOPENED_CODES[card.platform][card.stage]
+    return CARD_CODES[card.platform][card.status]
 
 
 def _transid_ok(transid: str | None, appid: str) -> bool:
@@ -176,11 +192,22 @@ class OneLink:
                                           "ttl": str(int(ttl) if ttl.is_integer() else ttl)}])
 
     def change(self, params: QueryParams, now: float) -> Reply:
-        """`change/sim-status`: order a stop (operType 0) or resume (1) of one card."""
+        """`change/sim-status`: order a stop (operType 0) or resume (1) of one card, or open a
+        card never opened from its status (2 from 库存, 5 from 可测试, 6 from 待激活)."""
         iccid, card = self._card(params, now)
-        target = _target(params, SINGLE_TARGETS, "operType must be 0 (stop) or 1 (resume)")
-        completion_s = self.ctx.knobs.completion_ms / 1000
-        outcome, order = self.net.request(iccid, target, now, completion_s)
+        oper = params.get("operType", "")
+        opening = oper in OPEN_FROM
+        if opening:
+            target: CardStatus = "active"
+            code = card_code(card)
+            if card.target != "active" and code not in OPEN_FROM[oper]:
+                raise _bad(f"operType {oper} opens a card in cardStatus "
+                           f"{'/'.join(OPEN_FROM[oper])} only, not {code}")
+        else:
+            target = _target(params, SINGLE_TARGETS,
+                             "operType must be 0 (stop), 1 (resume) or 2/5/6 (open)")
+        completion_s = self.ctx.completion_s(opening)
+        outcome, order = self.net.request(iccid, target, now, completion_s, opening)
         if order is not None:
             return Reply(outcome, result=[{"orderNum": order.number,
                                            "msisdn": card.msisdn or ""}])
@@ -231,9 +258,10 @@ class OneLink:
         return Reply("accepted", result=[self._job_view(job, now)])
 
     def status(self, params: QueryParams, now: float) -> Reply:
-        """`query/sim-status`: CT 2 active / 4 stopped, PB 00 / 02, and the last change."""
+        """`query/sim-status`: CT 2 active / 4 stopped, PB 00 / 02 (cards never opened: CT
+        7/6/1, PB 07), and the last change."""
         _, card = self._card(params, now)
-        return Reply("accepted", result=[{"cardStatus": CARD_CODES[card.platform][card.status],
+        return Reply("accepted", result=[{"cardStatus": card_code(card),
                                           "lastChangeDate": stamp(card.last_status_time)}])
 
     def stop_reason(self, params: QueryParams, now: float) -> Reply:

@@ -19,7 +19,7 @@ from core.operators import CardStatus
 from domain.usage.validation import MAX_RECORD_BYTES, iccid_problem
 from simulators import ctcc, jasper, onelink
 from simulators.beijing import day_of
-from simulators.fleet_state import CardEdit, Platform, SimCard
+from simulators.fleet_state import CardEdit, Platform, SimCard, Stage
 from simulators.knobs import KnobsError, SimContext, SimKnobs
 from simulators.payments import api as pay_api
 from simulators.payments.channel import PayChannel
@@ -40,10 +40,12 @@ class SimCardView(BaseModel):
     stop_reason: str | None
     frozen: bool
     held: bool
+    stage: Stage | None = None
 
 
 class SimCardEdit(BaseModel):
-    """`PUT /_sim/cards/{iccid}`: what the operator changes itself; unset fields stay."""
+    """`PUT /_sim/cards/{iccid}`: what the operator changes itself; unset fields stay. A
+    `stage` (inventory, test_ready, activation_ready) makes the card one never opened."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +54,7 @@ class SimCardEdit(BaseModel):
     status: CardStatus = "active"
     stop_reason: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     frozen: bool = False
+    stage: Stage | None = None
 
 
 class SimChange(BaseModel):
@@ -86,7 +89,8 @@ def _checked(iccid: str) -> str:
 def _view(iccid: str, card: SimCard) -> SimCardView:
     return SimCardView(iccid=iccid, msisdn=card.msisdn, platform=card.platform,
                        status=card.status, status_changes=card.status_changes,
-                       stop_reason=card.stop_reason, frozen=card.frozen, held=card.held)
+                       stop_reason=card.stop_reason, frozen=card.frozen, held=card.held,
+                       stage=card.stage)
 
 
 def _sim_routes(app: FastAPI, ctx: SimContext) -> None:

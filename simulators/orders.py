@@ -15,8 +15,9 @@ from typing import Literal, TypeVar
 
 from core.operators import CardStatus
 
-Outcome = Literal["accepted", "repeat", "cooldown", "held"]
-CardOutcome = Literal["accepted", "repeat", "cooldown", "held", "error"]
+# "unopened": a resume asked of a card never opened (only the dialect's open call opens it).
+Outcome = Literal["accepted", "repeat", "cooldown", "held", "unopened"]
+CardOutcome = Literal["accepted", "repeat", "cooldown", "held", "unopened", "error"]
 OrderState = Literal["inProgress", "completed", "failed"]
 
 BOOK_SIZE = 200_000  # orders and jobs kept for their queries

@@ -1,4 +1,5 @@
-"""Queries for cards: registration, configuration changes, manual stop/resume, the card view.
+"""Queries for cards: registration, configuration changes, manual stop/resume, activation of
+cards registered as not opened, the card view.
 
 Every change runs in one transaction that locks the card and re-runs the quota rules
 (`store.quota.evaluate`), so a new package or pool takes effect at once.
@@ -15,7 +16,7 @@ from psycopg.rows import kwargs_row
 
 from core.operators import CardStatus, NetworkStatus, Operator
 from domain.control.plan import ControlState
-from domain.quota import MANUAL, DesiredChange
+from domain.quota import MANUAL, NOT_OPENED, DesiredChange
 from store.controls import rearm_failed
 from store.db import KEEP, Conn, Keep
 from store.errors import AlreadyExists, Invalid, NotFound
@@ -54,6 +55,7 @@ class CardView:
     stop_reasons: list[str]
     network_status: NetworkStatus
     warn_percents: list[int]
+    opened: bool = True
     control: Control | None = None
 
 
@@ -79,7 +81,7 @@ SELECT c.iccid, c.msisdn, c.enterprise_id, c.operator, c.pool_id, c.package_byte
        coalesce(u.bytes, 0) AS cycle_usage_bytes,
        cp_desired_status(c.stop_reasons, p.exhausted) AS desired_status,
        cp_effective_reasons(c.stop_reasons, p.exhausted) AS stop_reasons,
-       c.network_status, c.warn_percents,
+       c.network_status, c.warn_percents, c.opened,
        k.target, k.state, k.attempts, k.last_command, k.last_outcome, k.last_error,
        k.last_command_at, k.in_flight
 FROM cards c
@@ -91,10 +93,12 @@ LEFT JOIN card_cycle_usage u
 WHERE c.iccid = %s
 """
 
+# A card registered as not opened carries `not_opened` until it is activated.
 _INSERT = """
 INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
-                   kafka_partition, msisdn)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+                   kafka_partition, msisdn, opened, stop_reasons)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s,
+        CASE WHEN %s THEN '{}'::text[] ELSE ARRAY[%s]::text[] END)
 """
 
 _MOVE_USAGE = """
@@ -119,6 +123,11 @@ _ADD_MANUAL = """
 UPDATE cards SET stop_reasons = array_append(stop_reasons, %(manual)s),
        desired_version = desired_version + 1, desired_at = now()
 WHERE iccid = %(iccid)s AND NOT (%(manual)s = ANY(stop_reasons))
+"""
+_ACTIVATE = """
+UPDATE cards SET stop_reasons = array_remove(stop_reasons, %(reason)s),
+       desired_version = desired_version + 1, desired_at = now()
+WHERE iccid = %(iccid)s AND %(reason)s = ANY(stop_reasons)
 """
 _REMOVE_MANUAL = """
 UPDATE cards SET stop_reasons = array_remove(stop_reasons, %(manual)s),
@@ -153,6 +162,7 @@ class NewCard:
     warn_percents: list[int]
     partition: int
     msisdn: str | None = None
+    opened: bool = True  # False: bought but not opened yet; opened by an activation
 
 
 async def create_card(conn: Conn, enterprise_id: str, card: NewCard
@@ -163,7 +173,8 @@ async def create_card(conn: Conn, enterprise_id: str, card: NewCard
         try:
             await conn.execute(_INSERT, (card.iccid, enterprise_id, card.operator,
                                          card.package_bytes, card.pool_id, card.warn_percents,
-                                         card.partition, card.msisdn))
+                                         card.partition, card.msisdn, card.opened,
+                                         card.opened, NOT_OPENED))
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name == MSISDN_UNIQUE:
                 raise AlreadyExists(f"{card.operator} number {card.msisdn}") from None
@@ -236,6 +247,33 @@ async def set_manual(conn: Conn, iccid: str, stopped: bool) -> tuple[CardView, O
                          [])
 
 
+async def activate(conn: Conn, iccid: str) -> tuple[CardView, Outcome]:
+    """Ask for a card registered as not opened to be opened: remove only `not_opened`; the
+    reconciler opens the card once no other reason holds (until then it stays unopened).
+    Idempotent: asking again changes nothing, but gives a failed activation a fresh set of
+    attempts, as a manual stop or resume does."""
+    async with conn.transaction():
+        before = await get_card(conn, iccid)
+        await conn.execute(_ACTIVATE, {"reason": NOT_OPENED, "iccid": iccid})
+        await rearm_failed(conn, [iccid])
+        view = await get_card(conn, iccid)
+    if view.stop_reasons == before.stop_reasons:
+        return view, NOTHING
+    return view, Outcome([DesiredChange(iccid, view.desired_status, view.stop_reasons,
+                                        "activate")], [])
+
+
+async def card_opened(conn: Conn, iccid: str) -> bool:
+    """Whether the operator network has the card opened: confirmed `active` at least once
+    since it was registered as not opened (a card registered as opened is from the start).
+    What a module that asked for an activation waits for."""
+    row = await (await conn.execute("SELECT opened FROM cards WHERE iccid = %s",
+                                    (iccid,))).fetchone()
+    if row is None:
+        raise NotFound(f"card {iccid}")
+    return bool(row[0])
+
+
 @dataclass(frozen=True)
 class ImportResult:
     created: list[str]
@@ -246,14 +284,15 @@ class ImportResult:
 _IMPORT_STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS card_import (
     iccid text, operator text, package_bytes bigint, pool_id text, warn_percents int[],
-    kafka_partition int, msisdn text
+    kafka_partition int, msisdn text, opened boolean
 ) ON COMMIT DELETE ROWS
 """
 _IMPORT_COPY = "COPY card_import FROM STDIN (FORMAT BINARY)"
 _IMPORT = """
 INSERT INTO cards (iccid, enterprise_id, operator, package_bytes, pool_id, warn_percents,
-                   kafka_partition, msisdn)
-SELECT iccid, %s, operator, package_bytes, pool_id, warn_percents, kafka_partition, msisdn
+                   kafka_partition, msisdn, opened, stop_reasons)
+SELECT iccid, %s, operator, package_bytes, pool_id, warn_percents, kafka_partition, msisdn,
+       opened, CASE WHEN opened THEN '{}'::text[] ELSE ARRAY[%s]::text[] END
 FROM card_import ORDER BY iccid
 ON CONFLICT (iccid) DO NOTHING
 RETURNING iccid
@@ -274,12 +313,12 @@ async def import_cards(conn: Conn, enterprise_id: str, new: list[NewCard]) -> Im
         cur = conn.cursor()
         await cur.execute(_IMPORT_STAGE)
         async with cur.copy(_IMPORT_COPY) as copy:
-            copy.set_types(["text", "text", "int8", "text", "int4[]", "int4", "text"])
+            copy.set_types(["text", "text", "int8", "text", "int4[]", "int4", "text", "bool"])
             for c in new:
                 await copy.write_row((c.iccid, c.operator, c.package_bytes, c.pool_id,
-                                      c.warn_percents, c.partition, c.msisdn))
+                                      c.warn_percents, c.partition, c.msisdn, c.opened))
         try:
-            await cur.execute(_IMPORT, (enterprise_id,))
+            await cur.execute(_IMPORT, (enterprise_id, NOT_OPENED))
         except psycopg.errors.UniqueViolation:
             raise AlreadyExists("a number (msisdn) of the import is already another card's "
                                 "of the same operator") from None

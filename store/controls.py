@@ -14,25 +14,28 @@ from domain.control.plan import ControlState, Work
 from store.db import KEEP, Conn, Keep
 
 # A card is wanted `stopped` when it has any own reason or its pool is exhausted
-# (`cp_desired_status`, property-tested against domain.quota.desired_status). A card whose
-# network status is unknown is treated as active (operators treat unknown cards as active).
-# Only cards that can diverge are read: a stop reason, stopped on the network, or a member of
-# an exhausted pool (index cards_attention, then cards_pool_iccid) — never the whole fleet. The
-# query never joins back to `cards` and looks each found card's control row up by key
-# (OFFSET 0), so a wrong estimate of how many cards need attention cannot make it hash every
-# card (which it did at 1M cards: a parallel scan, about 1 s of CPU, every round; see
-# migration 0011).
+# (`cp_desired_status`, property-tested against domain.quota.desired_status); whether it needs
+# a command, and which, is `cp_control_command` (domain.control.plan.command): a card whose
+# network status is unknown is treated as active (operators treat unknown cards as active)
+# unless it was never opened; a card never opened is opened (`activate`) once no reason holds,
+# and is never stopped or resumed before.
+# Only cards that can diverge are read: a stop reason, stopped on the network, a member of an
+# exhausted pool (index cards_attention, then cards_pool_iccid), or never opened (index
+# cards_unopened) — never the whole fleet. The query never joins back to `cards` and looks
+# each found card's control row up by key (OFFSET 0), so a wrong estimate of how many cards
+# need attention cannot make it hash every card (which it did at 1M cards: a parallel scan,
+# about 1 s of CPU, every round; see migration 0011).
 _ACTIONABLE = """
 WITH attention AS (
     SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.stop_reasons, c.pool_id,
-           c.desired_at
+           c.desired_at, c.opened
     FROM cards c
     WHERE (c.stop_reasons <> '{}' OR c.network_status = 'stopped')
       AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
     UNION
     SELECT m.* FROM pools p CROSS JOIN LATERAL (
         SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.stop_reasons, c.pool_id,
-               c.desired_at
+               c.desired_at, c.opened
         FROM cards c  -- from the few exhausted pools to their members
         WHERE c.pool_id = p.pool_id
           AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
@@ -41,17 +44,23 @@ WITH attention AS (
     WHERE p.exhausted
     UNION
     SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.stop_reasons, c.pool_id,
-           c.desired_at  -- changes the operator accepted but has not confirmed yet
+           c.desired_at, c.opened  -- cards never opened (index cards_unopened)
+    FROM cards c
+    WHERE NOT c.opened
+      AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
+    UNION
+    SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.stop_reasons, c.pool_id,
+           c.desired_at, c.opened  -- changes the operator accepted but has not confirmed yet
     FROM card_control k JOIN cards c ON c.iccid = k.iccid
     WHERE k.in_flight IS NOT NULL
       AND c.kafka_partition = ANY(%(partitions)s) AND c.operator = %(operator)s
 ), wanted AS (
-    SELECT c.iccid, c.operator, c.msisdn, c.network_status,
+    SELECT c.iccid, c.operator, c.msisdn, c.network_status, c.opened,
            cp_desired_status(c.stop_reasons, p.exhausted) AS target,
            greatest(c.desired_at, p.state_at) AS decided_at
     FROM attention c LEFT JOIN pools p ON p.pool_id = c.pool_id
 )
-SELECT w.iccid, w.operator, w.msisdn, w.target,
+SELECT w.iccid, w.operator, w.msisdn, w.target, w.opened,
        CASE WHEN k.target = w.target THEN k.attempts ELSE 0 END AS attempts,
        u.last_used, k.last_change_at AS last_change, w.decided_at,
        coalesce(k.in_flight = w.target, false) AS confirming,
@@ -66,8 +75,8 @@ WHERE CASE WHEN k.in_flight = w.target
     THEN k.next_attempt <= now()
     -- Else compare with the change in flight, if any: the network status will not show it
     -- until the operator completes it.
-    ELSE ((w.target = 'stopped' AND coalesce(k.in_flight, w.network_status) <> 'stopped')
-          OR (w.target = 'active' AND coalesce(k.in_flight, w.network_status) = 'stopped'))
+    ELSE cp_control_command(w.target, coalesce(k.in_flight, w.network_status),
+                            w.opened) IS NOT NULL
          AND (k.iccid IS NULL OR k.target <> w.target OR k.state IN ('done', 'confirming')
               OR (k.state = 'pending' AND k.next_attempt <= now()))
 END
@@ -99,7 +108,8 @@ ON CONFLICT (iccid) DO UPDATE SET
 """
 
 _CONFIRM = """
-UPDATE cards c SET network_status = v.status, network_status_at = now()
+UPDATE cards c SET network_status = v.status, network_status_at = now(),
+                   opened = c.opened OR v.status = 'active'
 FROM unnest(%s::text[], %s::text[]) AS v(iccid, status)
 WHERE c.iccid = v.iccid
 """
@@ -110,7 +120,8 @@ WITH events AS (
     FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS v(iccid, status, at)
     ORDER BY iccid, at DESC
 ), applied AS (
-    UPDATE cards c SET network_status = e.status, network_status_at = e.at
+    UPDATE cards c SET network_status = e.status, network_status_at = e.at,
+                       opened = c.opened OR e.status = 'active'
     FROM events e
     WHERE c.iccid = e.iccid AND c.operator = %s
       AND (c.network_status_at IS NULL OR c.network_status_at < e.at)
@@ -153,11 +164,11 @@ class Actionable:
 
 
 def _actionable(*, iccid: str, operator: str, msisdn: str | None, target: CardStatus,
-                attempts: int, last_used: datetime | None, last_change: datetime | None,
-                decided_at: datetime | None, confirming: bool, ticket: str | None,
-                submitted_at: datetime | None) -> Actionable:
-    return Actionable(Work(iccid, operator, target, attempts, last_used, msisdn), last_change,
-                      decided_at, confirming, ticket, submitted_at)
+                opened: bool, attempts: int, last_used: datetime | None,
+                last_change: datetime | None, decided_at: datetime | None, confirming: bool,
+                ticket: str | None, submitted_at: datetime | None) -> Actionable:
+    return Actionable(Work(iccid, operator, target, attempts, last_used, msisdn, opened),
+                      last_change, decided_at, confirming, ticket, submitted_at)
 
 
 @dataclass(frozen=True)

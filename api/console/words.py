@@ -28,6 +28,9 @@ OPERATOR_NAMES = {
 }
 # Each stop reason: a short name and what it means, in words a customer understands.
 REASONS = {
+    "not_opened": (N_("not opened yet"),
+                   N_("The card was bought but not opened at the operator yet; it is opened "
+                      "when it is activated and no other reason holds.")),
     "manual": (N_("stopped by hand"),
                N_("Someone of your enterprise (or the platform) stopped this card; it stays "
                   "stopped until it is resumed by hand.")),

@@ -1,4 +1,4 @@
-"""Cards: registration, configuration, manual stop/resume and the card view.
+"""Cards: registration, configuration, manual stop/resume, activation and the card view.
 
 Tenants see only their own cards (others answer 404); viewers may only read.
 """
@@ -29,7 +29,7 @@ async def create_card(body: CardCreate, caller: Caller, db: Db, res: Res) -> Car
     may_manage(caller, body.enterprise_id)
     card = NewCard(body.iccid, body.operator, body.package_bytes, body.pool_id,
                    body.warn_percents, partition_for(body.iccid, res.settings.usage_partitions),
-                   body.msisdn)
+                   body.msisdn, body.opened)
     view, outcome = await cards.create_card(db, body.enterprise_id, card)
     await publish(res, outcome)
     return public(view)
@@ -54,7 +54,7 @@ async def import_cards(body: CardImport, caller: Caller, db: Db, res: Res) -> Ca
             numbers.add((item.operator, item.msisdn))
     partitions = res.settings.usage_partitions
     new = [NewCard(c.iccid, c.operator, c.package_bytes, c.pool_id, c.warn_percents,
-                   partition_for(c.iccid, partitions), c.msisdn) for c in body.cards]
+                   partition_for(c.iccid, partitions), c.msisdn, c.opened) for c in body.cards]
     result = await cards.import_cards(db, body.enterprise_id, new)
     await publish(res, result.outcome)
     return CardImported(created=len(result.created), existing=len(result.existing),
@@ -97,3 +97,16 @@ async def stop_card(iccid: str, caller: Caller, db: Db, res: Res) -> CardPublic:
 async def resume_card(iccid: str, caller: Caller, db: Db, res: Res) -> CardPublic:
     """Remove the `manual` reason only; quota reasons stay until their rule clears them."""
     return await _manual(iccid, False, caller, db, res)
+
+
+@router.post("/{iccid}/activate", response_model=CardPublic)
+async def activate_card(iccid: str, caller: Caller, db: Db, res: Res) -> CardPublic:
+    """Open a card registered as not opened (removes only `not_opened`): the controls send the
+    operator's open call once no other stop reason holds, and `opened` turns true when the
+    operator confirms the card active. Asking again is harmless and re-arms a failed
+    activation."""
+    forbid_viewer(caller)
+    await visible_card(db, iccid, caller)
+    view, outcome = await cards.activate(db, iccid)
+    await publish(res, outcome)
+    return public(view)

@@ -32,6 +32,11 @@ class CardImportItem(Strict):
     package_bytes: Bytes | None = None
     pool_id: Ident | None = None
     warn_percents: Percents = Field(default_factory=default_warnings)
+    opened: bool = Field(
+        default=True,
+        description="false: the card is bought but not opened yet (the operator's inventory, "
+                    "test-ready or activation-ready); it carries the stop reason `not_opened` "
+                    "and is opened only by `POST /v1/cards/{iccid}/activate`")
 
 
 class CardCreate(CardImportItem):
@@ -92,5 +97,8 @@ class CardPublic(BaseModel):
     stop_reasons: list[str]
     network_status: NetworkStatus
     warn_percents: list[int]
+    opened: bool = Field(
+        description="the operator network has the card opened (confirmed active at least once "
+                    "since it was registered as not opened)")
     control: ControlPublic | None = Field(
         default=None, description="the reconciler's state: target, attempts, last command")

@@ -10,12 +10,37 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from core.operators import CardStatus
+from core.operators import CardStatus, NetworkStatus
 from domain.control.results import CardRef, Result
 
 # Where the reconciler is with a card: sending (or waiting to), waiting for the operator to
 # confirm a change it accepted, done, or given up.
 ControlState = Literal["pending", "confirming", "done", "failed"]
+
+# What the reconciler asks an operator: stop or resume an opened card, or open (activate) a
+# card that was never opened (inventory, test-ready, activation-ready).
+Command = Literal["stop", "resume", "activate"]
+
+
+def command_toward(target: CardStatus, opened: bool) -> Command:
+    """The command that drives a card to `target`: a card never opened is opened, not
+    resumed (the operators open it with their own call)."""
+    if target == "stopped":
+        return "stop"
+    return "resume" if opened else "activate"
+
+
+def command(desired: CardStatus, network: NetworkStatus, opened: bool) -> Command | None:
+    """The command a card needs, or None when its network status is already the desired one
+    (SQL twin `cp_control_command`, migration 0030).
+
+    An unknown network status counts as running for an opened card (operators treat unknown
+    cards as active) and as not running for a card never opened: so a card never opened is
+    never sent a stop, and its activation does not wait for a status read."""
+    running = network == "active" or (network == "unknown" and opened)
+    if (desired == "active") == running:
+        return None
+    return command_toward(desired, opened)
 
 
 @dataclass(frozen=True)
@@ -28,10 +53,15 @@ class Work:
     attempts: int
     last_used: datetime | None
     msisdn: str | None = None
+    opened: bool = True
 
     @property
     def card(self) -> CardRef:
         return CardRef(self.iccid, self.msisdn)
+
+    @property
+    def command(self) -> Command:
+        return command_toward(self.target, self.opened)
 
 
 @dataclass(frozen=True)
@@ -39,6 +69,18 @@ class Batch:
     operator: str
     target: CardStatus
     cards: list[CardRef]
+    command: Command | None = None  # None: stop or resume, by the target
+
+    def __post_init__(self) -> None:
+        if self.command is None:
+            object.__setattr__(self, "command", command_toward(self.target, True))
+        elif (self.command == "stop") != (self.target == "stopped"):
+            raise ValueError(f"command {self.command} cannot drive a card {self.target}")
+
+    @property
+    def verb(self) -> Command:
+        """The command, as decided (never None after construction)."""
+        return self.command or command_toward(self.target, True)
 
     @property
     def iccids(self) -> list[str]:
@@ -46,17 +88,18 @@ class Batch:
 
 
 def plan(work: Iterable[Work], max_batch: dict[str, int]) -> list[Batch]:
-    """Group by operator and target in order of most recent usage, cut to the dialect's batch."""
-    groups: dict[tuple[str, CardStatus], list[CardRef]] = defaultdict(list)
+    """Group by operator, target and command in order of most recent usage, cut to the
+    dialect's batch."""
+    groups: dict[tuple[str, CardStatus, Command], list[CardRef]] = defaultdict(list)
     epoch = datetime.min.replace(tzinfo=None)
     ordered = sorted(work, key=lambda w: (w.last_used.replace(tzinfo=None) if w.last_used
                                           else epoch), reverse=True)
     for item in ordered:
-        groups[(item.operator, item.target)].append(item.card)
+        groups[(item.operator, item.target, item.command)].append(item.card)
     batches: list[Batch] = []
-    for (operator, target), cards in groups.items():
+    for (operator, target, verb), cards in groups.items():
         size = max_batch.get(operator, 1)
-        batches.extend(Batch(operator, target, cards[i:i + size])
+        batches.extend(Batch(operator, target, cards[i:i + size], verb)
                        for i in range(0, len(cards), size))
     return batches
 

@@ -15,6 +15,7 @@ from domain.quota.evaluation import (
 from domain.quota.rules import (
     CARD_RULES,
     MANUAL,
+    NOT_OPENED,
     PACKAGE_QUOTA,
     POOL_CARD_CAP,
     POOL_EXHAUSTED,
@@ -29,7 +30,8 @@ from domain.quota.rules import (
 )
 
 __all__ = [
-    "CARD_RULES", "MANUAL", "PACKAGE_QUOTA", "POOL_CARD_CAP", "POOL_EXHAUSTED", "REASON_ORDER",
+    "CARD_RULES", "MANUAL", "NOT_OPENED", "PACKAGE_QUOTA", "POOL_CARD_CAP", "POOL_EXHAUSTED",
+    "REASON_ORDER",
     "AlertDue", "CardInput", "CardQuota", "CardWrite", "Check", "DesiredChange", "Evaluation",
     "PoolInput", "PoolQuota", "PoolWrite", "desired_status", "effective_reasons", "evaluate",
     "next_check", "pool_exhausted", "reached",

@@ -1,9 +1,9 @@
 """The quota rules as pure functions: which stop reasons a card and a pool should carry.
 
 A card's stop reasons are a set; each automatic rule adds or removes only its own reason, and
-`manual` is never touched by them. A card is wanted `stopped` exactly when its set (its own
-reasons plus `pool_exhausted` from its pool) is non-empty. Usage here is always the usage of
-the current billing cycle.
+`manual` and `not_opened` are never touched by them. A card is wanted `stopped` exactly when its
+set (its own reasons plus `pool_exhausted` from its pool) is non-empty. Usage here is always
+the usage of the current billing cycle.
 """
 
 from __future__ import annotations
@@ -17,8 +17,11 @@ PACKAGE_QUOTA = "package_quota"
 POOL_EXHAUSTED = "pool_exhausted"
 POOL_CARD_CAP = "pool_card_cap"
 MANUAL = "manual"
+# A card registered as bought but never opened (operator inventory, test-ready, activation-ready)
+# carries NOT_OPENED until it is activated; like MANUAL, no automatic rule ever clears it.
+NOT_OPENED = "not_opened"
 CARD_RULES = frozenset({PACKAGE_QUOTA, POOL_CARD_CAP})
-REASON_ORDER = (MANUAL, PACKAGE_QUOTA, POOL_EXHAUSTED, POOL_CARD_CAP)
+REASON_ORDER = (NOT_OPENED, MANUAL, PACKAGE_QUOTA, POOL_EXHAUSTED, POOL_CARD_CAP)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from store.cards import set_manual
 from store.db import Reconnecting
 from tests.support.cards import add_cards, iccids, network, number_of
 from tests.support.controls import run_until
-from tests.support.services import WorkerProcess, settings_env
+from tests.support.services import ControlsProcess, settings_env
 from tests.support.simulator import Simulator
 from tests.support.waiting import eventually
 
@@ -158,23 +155,6 @@ async def test_reconciler_killed_mid_fan_out_neither_loses_nor_repeats(
     finally:
         controls.kill()
     assert [sim.card(i)["status_changes"] for i in fleet] == [1] * 600
-
-
-class ControlsProcess(WorkerProcess):
-    """`cardpulse controls` in a subprocess."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "cardpulse.cli", "controls"],
-                                         env=self.env, stdout=out, stderr=subprocess.STDOUT)
-
-    def kill(self) -> None:
-        self.stop(signal.SIGKILL)
 
 
 async def test_failed_after_n_attempts_and_retried_on_a_new_desired_state(

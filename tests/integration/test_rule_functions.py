@@ -1,8 +1,9 @@
 """Every SQL copy of a rule agrees with its Python original in `domain`, on generated input.
 
-SQL filters and computes by these functions where a query must (the reconciler's scan, the
-rollover's candidates, the usage batch's pool candidates, the card view, the CSV export and
-the Grafana panels); the rules themselves live in `domain.quota` and `domain.usage.cycles`.
+SQL filters and computes by these functions where a query must (the reconciler's scan and the
+command it needs, the rollover's candidates, the usage batch's pool candidates, the card view,
+the CSV export and the Grafana panels); the rules themselves live in `domain.quota`,
+`domain.control.plan` and `domain.usage.cycles`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.operators import CARD_STATUSES, NETWORK_STATUSES
+from domain.control.plan import command
 from domain.quota import (
     CARD_RULES,
     REASON_ORDER,
@@ -101,3 +104,13 @@ def test_crossed_warning(conn: psycopg.Connection[Any], old: int, grown: int, li
 @given(at=instants, zone=zones)
 def test_cycle(conn: psycopg.Connection[Any], at: datetime, zone: str) -> None:
     assert _one(conn, "SELECT cp_cycle(%s, %s)", at, zone) == cycle_of(at, zone)
+
+
+@pytest.mark.req("G2-17")
+@EXAMPLES
+@given(desired=st.sampled_from(CARD_STATUSES), network=st.sampled_from(NETWORK_STATUSES),
+       opened=st.booleans())
+def test_control_command(conn: psycopg.Connection[Any], desired: Any, network: Any,
+                         opened: bool) -> None:
+    in_sql = _one(conn, "SELECT cp_control_command(%s, %s, %s)", desired, network, opened)
+    assert in_sql == command(desired, network, opened)

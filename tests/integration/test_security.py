@@ -56,6 +56,8 @@ MATRIX: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int, int, in
     ("PATCH", f"/v1/cards/{OWN}", {"package_bytes": 5}, (200, 403, 200, 403, 401)),
     ("PATCH", f"/v1/cards/{OTHER}", {"package_bytes": 5}, (200, 403, 404, 403, 401)),
     ("POST", f"/v1/cards/{OTHER}/stop", None, (200, 403, 404, 403, 401)),
+    ("POST", f"/v1/cards/{OWN}/activate", None, (200, 403, 200, 403, 401)),
+    ("POST", f"/v1/cards/{OTHER}/activate", None, (200, 403, 404, 403, 401)),
     ("GET", "/v1/pools/acme-pool", None, (200, 200, 200, 200, 401)),
     ("GET", "/v1/pools/rival-pool", None, (200, 200, 404, 404, 401)),
     ("PATCH", "/v1/pools/rival-pool", {"limit_bytes": 9}, (200, 403, 404, 403, 401)),

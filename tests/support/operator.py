@@ -22,7 +22,7 @@ from connectors.base import OperatorError, confirm_by_status
 from core.operators import CardStatus
 from domain.control.results import CardRef, CommandResult, Reading, Result
 
-Method = Literal["set_status", "status", "usage_bytes", "confirm"]
+Method = Literal["set_status", "activate", "status", "usage_bytes", "confirm"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ class ScriptedOperator:
         """The status changes asked for, in order: (target, cards of the call)."""
         return [(c.target, c.iccids) for c in self.calls if c.method == "set_status"]
 
+    def activations(self) -> list[tuple[str, ...]]:
+        """The activations asked for, in order: the cards of each call."""
+        return [c.iccids for c in self.calls if c.method == "activate"]
+
     def complete(self) -> None:
         """The operator completes every submitted change."""
         self.statuses.update(self.submitted)
@@ -101,6 +105,17 @@ class ScriptedOperator:
         if isinstance(whole, list):
             return whole
         return [self._one(iccid, target, whole) for iccid in iccids]
+
+    async def activate(self, cards: Sequence[CardRef]) -> list[CommandResult]:
+        """Like a resume, from the card's status (a card never seen counts as active)."""
+        iccids = [c.iccid for c in cards]
+        self._record("activate", iccids, "active")
+        whole = self._per_call.popleft() if self._per_call else None
+        if isinstance(whole, OperatorError):
+            raise whole
+        if isinstance(whole, list):
+            return whole
+        return [self._one(iccid, "active", whole) for iccid in iccids]
 
     async def confirm(self, card: CardRef, target: CardStatus, ticket: str | None
                       ) -> CommandResult:

@@ -126,3 +126,20 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class ControlsProcess(WorkerProcess):
+    """`cardpulse controls` in a subprocess."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "cardpulse.cli", "controls"],
+                                         env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)

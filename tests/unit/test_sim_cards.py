@@ -22,7 +22,7 @@ async def test_an_operator_stop_takes_effect_at_once_and_is_logged(sim: Sim) -> 
                                stop_reason="欠费停机")
     assert view == {"iccid": CARD, "msisdn": NUMBER, "platform": "pb", "status": "stopped",
                     "status_changes": 1, "stop_reason": "欠费停机", "frozen": False,
-                    "held": True}
+                    "held": True, "stage": None}
     changes = (await sim.client.get("/_sim/changes")).json()
     assert [(c["iccid"], c["status"]) for c in changes] == [(CARD, "stopped")]
     assert await sim.card(CARD) == view

@@ -37,7 +37,8 @@ NUMBER, OTHER_NUMBER = "14812345678", "14812345679"
 def card_view(iccid: str = CARD, **fields: Any) -> dict[str, Any]:
     """`GET /_sim/cards/{iccid}` of an untouched card, with `fields` changed."""
     return {"iccid": iccid, "msisdn": None, "platform": "ct", "status": "active",
-            "status_changes": 0, "stop_reason": None, "frozen": False, "held": False, **fields}
+            "status_changes": 0, "stop_reason": None, "frozen": False, "held": False,
+            "stage": None, **fields}
 
 
 # --- OneLink ---------------------------------------------------------------------------------
@@ -104,7 +105,7 @@ async def test_onelink_addresses_a_card_by_msisdn_or_iccid(sim: Sim) -> None:
 async def test_onelink_bad_parameters(sim: Sim) -> None:
     await sim.register({"iccid": CARD, "msisdn": NUMBER})
     token = await onelink_token(sim)
-    for params in ({"iccid": "8986-bad", "operType": 0}, {"iccid": CARD, "operType": 2},
+    for params in ({"iccid": "8986-bad", "operType": 0}, {"iccid": CARD, "operType": 3},
                    {"operType": 0}, {"iccid": CARD, "msisdn": NUMBER, "operType": 0},
                    {"msisdn": "1481234", "operType": 0}):
         answer = await onelink_call(sim, "change/sim-status", token, **params)
@@ -420,7 +421,8 @@ async def test_put_knobs_returns_all_and_takes_effect(sim: Sim) -> None:
     assert knobs == {**SimKnobs().model_dump(), "cooldown_s": 0}
     assert set(knobs) == {"latency_ms", "error_rate", "limit_rate", "cooldown_s", "rate_per_s",
                           "usage_lag", "batch_delay_ms", "token_ttl_s", "seed",
-                          "completion_ms", "jasper_cycle_day", "time_offset_s",
+                          "completion_ms", "activation_ms", "jasper_cycle_day",
+                          "time_offset_s",
                           "ctcc_password", "ctcc_key"}
     await ctcc(sim, "disabledNumber", iccid=CARD, acctCd="", orderTypeId=19)
     resumed = await ctcc(sim, "disabledNumber", iccid=CARD, acctCd="", orderTypeId=20)
