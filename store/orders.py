@@ -175,7 +175,7 @@ async def replay(conn: Conn, new: NewOrder) -> Order | None:
     """The first order made with the key (C-05), after locking the key; None if none."""
     if new.idempotency_key is None:
         return None
-    await conn.execute(_LOCK_KEY, (f"{new.actor.who}\x00{new.idempotency_key}",))
+    await conn.execute(_LOCK_KEY, (f"{new.actor.who} {new.idempotency_key}",))
     first = await _one(conn, _BY_KEY, (new.actor.who, new.idempotency_key))
     if first is not None and first.request_hash != request_hash(new.request):
         raise IdempotencyConflict()

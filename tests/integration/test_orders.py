@@ -5,14 +5,24 @@ idempotent creates."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+import psycopg
 import pytest
 
+from cardpulse.roots.worker import expire_unpaid
+from connectors.payments import PaymentChannelClient
+from core.clock import now
+from core.payments import PaymentNotification, notification_body, notification_headers
 from core.settings import Settings
 from domain.ledger import REVENUE, agent_available, card_wallet, order_escrow
+from tests.support.dates import store_clock
 from tests.support.orders import CARD, Shop, order, recharge, shop, spec_world
-from tests.support.pricing import ok
+from tests.support.payments import SECRET
+from tests.support.pricing import agent, ok
 
 pytestmark = pytest.mark.integration
 
@@ -41,3 +51,203 @@ async def test_flow_1_the_end_user_pays_retail_the_agent_gets_the_difference(wor
     assert done["state"] == "completed"
     assert await world.balances(escrow, REVENUE, agent_available("A")) == {
         escrow: 0, REVENUE: 6000, agent_available("A"): 3000}
+
+
+async def outbox_events(world: Shop, kind: str) -> list[dict[str, object]]:
+    async with await psycopg.AsyncConnection.connect(world.settings.require_database()) as c:
+        rows = await (await c.execute(
+            "SELECT data FROM outbox_events WHERE kind = %s ORDER BY enqueued_seq",
+            (kind,))).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.req("G2-03", "G2-04", "G2-14", "G2-24", "SM-G2-RECHARGE")
+async def test_flow_2_the_agent_prepays_and_pays_its_cost(world: Shop) -> None:
+    a = world.who("a.admin")
+    credited = await recharge(world, a, "agent", 6000)
+    assert credited["wallet"] == agent_available("A")
+    assert await world.balances(agent_available("A")) == {agent_available("A"): 6000}
+    made = await order(a, "agent_wallet")
+    assert (made["state"], made["amount_fen"]) == ("fulfilling", 6000)
+    escrow = order_escrow(made["order_id"])
+    assert await world.balances(escrow, agent_available("A")) == {
+        escrow: 6000, agent_available("A"): 0}
+    refused = await ok(a.post("/v1/orders", json={
+        "package_id": "p90", "iccid": CARD, "method": "agent_wallet"}), 409)
+    assert refused["detail"] == {"code": "insufficient_balance", "message_zh": "余额不足",
+                                 "message_en": "Insufficient balance"}
+    assert len(await ok(a.get("/v1/orders", params={"kind": "package"}))) == 1
+    await ok(world.market.admin.post(f"/v1/orders/{made['order_id']}/complete"))
+    assert await world.balances(escrow, REVENUE, agent_available("A")) == {
+        escrow: 0, REVENUE: 6000, agent_available("A"): 0}
+    assert [e["order_id"] for e in await outbox_events(world, "order_completed")] == [
+        made["order_id"]]
+
+
+@pytest.mark.req("G2-05", "G2-24")
+async def test_multi_level_settlement_in_both_flows(world: Shop) -> None:
+    flow1 = await order(world.who("buyer1"), "online")
+    assert [lv["agent_id"] for lv in flow1["price_chain"]["levels"]] == ["A", "A1"]
+    await world.pay(flow1, "fulfilling")
+    await ok(world.market.admin.post(f"/v1/orders/{flow1['order_id']}/complete"))
+    accounts = (REVENUE, agent_available("A"), agent_available("A1"))
+    assert await world.balances(*accounts) == dict(zip(accounts, (6000, 1000, 2000),
+                                                       strict=True))
+    a1 = world.who("a1.admin")
+    await recharge(world, a1, "agent", 7000)
+    flow2 = await order(a1, "agent_wallet")
+    assert flow2["amount_fen"] == 7000
+    await ok(world.market.admin.post(f"/v1/orders/{flow2['order_id']}/complete"))
+    # Flow 2 by A1: A1's wallet −7000 (of the 7000 prestored plus 2000 earned), platform
+    # +6000, A +1000; the escrows end at 0
+    assert await world.balances(*accounts, order_escrow(flow2["order_id"])) == dict(zip(
+        (*accounts, order_escrow(flow2["order_id"])), (12000, 2000, 2000, 0), strict=True))
+
+
+@pytest.mark.req("G2-06", "AMB-17")
+async def test_summary_figures_platform_receipts_per_flow(world: Shop) -> None:
+    """Receipts before commission (H is not built): Flow 1 receives 9000 and pays the agent
+    3000; Flow 2 receives 6000; both keep 6000, 1000 over the 5000 purchase price."""
+    f1 = await order(world.who("buyer"), "online")
+    await world.pay(f1, "fulfilling")
+    await ok(world.market.admin.post(f"/v1/orders/{f1['order_id']}/complete"))
+    moves = await world.order_moves(f1["order_id"])
+    assert moves == [("external:payment_channel", order_escrow(f1["order_id"]), 9000, "retail"),
+                     (order_escrow(f1["order_id"]), REVENUE, 6000, "cost"),
+                     (order_escrow(f1["order_id"]), agent_available("A"), 3000,
+                      "price_difference")]
+    b = world.who("b.admin")
+    await recharge(world, b, "agent", 6000)
+    f2 = await order(b, "agent_wallet")
+    await ok(world.market.admin.post(f"/v1/orders/{f2['order_id']}/complete"))
+    moves = await world.order_moves(f2["order_id"])
+    assert moves == [(agent_available("B"), order_escrow(f2["order_id"]), 6000, "cost"),
+                     (order_escrow(f2["order_id"]), REVENUE, 6000, "cost")]
+    assert await world.balances(REVENUE) == {REVENUE: 12000}
+    assert 6000 - f1["price_chain"]["purchase_price_fen"] == 1000
+
+
+@pytest.mark.req("G2-12", "G2-13", "G2-10")
+async def test_prestore_10000_buy_9000_from_the_wallet_1000_remains(world: Shop) -> None:
+    buyer = world.who("buyer")
+    first = await recharge(world, buyer, "card", 10000, CARD)
+    paid = await order(buyer, "wallet")
+    assert paid["state"] == "fulfilling"
+    assert await world.balances(card_wallet(CARD)) == {card_wallet(CARD): 1000}
+    refused = await ok(buyer.post("/v1/orders", json={
+        "package_id": "p90", "iccid": CARD, "method": "wallet"}), 409)
+    assert refused["detail"]["code"] == "insufficient_balance"
+    second = await recharge(world, buyer, "card", 500, CARD)
+    events = await outbox_events(world, "card_recharged")
+    assert [(e["order_id"], e["iccid"], e["amount"], e["is_first"]) for e in events] == [
+        (first["order_id"], CARD, 10000, True), (second["order_id"], CARD, 500, False)]
+    assert all(e["at"] for e in events)
+    wallet = await ok(buyer.get(f"/v1/wallets/cards/{CARD}"))
+    assert wallet["balance_fen"] == 1500
+
+
+@pytest.mark.req("C-05", "SM-G2-ORDER")
+async def test_repeated_and_reordered_callbacks_pay_once(settings: Settings) -> None:
+    async with shop(settings, repeat_callbacks=4, callback_jitter_ms=40, seed=7) as world:
+        await spec_world(world)
+        made = [await order(world.who("buyer"), "online", key=f"k{i}") for i in range(3)]
+        for each in made:
+            await world.pay(each)
+        await world.settled()
+        for each in made:
+            assert (await world.reaches(each["order_id"], "fulfilling"))["paid_at"]
+            assert len(await world.order_moves(each["order_id"])) == 1
+        stats = await world.notification_outcomes()
+        assert stats == {"applied": 3}  # every copy after the first was a repeat
+
+
+@pytest.mark.req("G2-10", "SM-G2-ORDER")
+async def test_a_declined_payment_cancels_the_order(settings: Settings) -> None:
+    async with shop(settings, decline_next=1) as world:
+        await spec_world(world)
+        made = await order(world.who("buyer"), "online")
+        done = await world.pay(made, "cancelled")
+        assert done["reason"].startswith("payment_declined")
+        assert await world.order_moves(made["order_id"]) == []
+
+
+@pytest.mark.req("G2-10", "C-05")
+async def test_a_forged_or_mismatched_notification_moves_nothing(world: Shop) -> None:
+    made = await order(world.who("buyer"), "online")
+    forged = PaymentNotification(kind="payment", notify_id="n-forged", amount_fen=9000,
+                                 payment_id=made["payment_id"],
+                                 merchant_order_id=made["order_id"], status="succeeded",
+                                 paid_at=now())
+    body = notification_body(forged)
+    answer = await world.market.admin.post("/v1/payments/notify", content=body,
+                                           headers=notification_headers("wrong", body,
+                                                                        time.time()))
+    assert answer.status_code == 401
+    wrong = forged.model_copy(update={"notify_id": "n-wrong", "amount_fen": 1})
+    body = notification_body(wrong)
+    answer = await world.market.admin.post("/v1/payments/notify", content=body,
+                                           headers=notification_headers(SECRET, body,
+                                                                        time.time()))
+    assert (answer.status_code, answer.text) == (200, "success")
+    assert (await world.reaches(made["order_id"], "pending_payment"))["paid_at"] is None
+    assert await world.notification_outcomes() == {"mismatch": 1}
+
+
+@pytest.mark.req("C-09", "SM-G2-ORDER", "SM-G2-RECHARGE")
+async def test_unpaid_orders_are_cancelled_30_minutes_later_on_the_platform_clock(
+        world: Shop) -> None:
+    made = await order(world.who("buyer"), "online")
+    topup = await ok(world.who("a.admin").post("/v1/wallets/recharges", json={
+        "wallet": "agent", "amount_fen": 100}), 201)
+    channel = PaymentChannelClient(world.pay_http, str(world.pay_http.base_url) + "/_pay")
+    async with await psycopg.AsyncConnection.connect(world.settings.require_database(),
+                                                     autocommit=True) as conn:
+        assert await expire_unpaid(conn, channel, world.settings.orders_topic) == 0
+        await store_clock(world.settings.require_database(), now() + timedelta(minutes=31))
+        assert await expire_unpaid(conn, channel, world.settings.orders_topic) == 2
+    for each in (made, topup):
+        done = await world.reaches(each["order_id"], "cancelled")
+        assert done["finished_at"] == done["pay_due_at"]  # stamped with the due instant
+        assert (await channel.get_payment(each["payment_id"])).status == "closed"
+    late = await world.pay_http.post(f"/_pay/payments/{made['payment_id']}/pay")
+    assert late.status_code == 409
+
+
+@pytest.mark.req("G2-04", "G2-16", "G2-24")
+async def test_50_parallel_flow_2_orders_on_a_wallet_that_affords_10(world: Shop) -> None:
+    a = world.who("a.admin")
+    await recharge(world, a, "agent", 60000)
+    answers = await asyncio.gather(*(a.post("/v1/orders", json={
+        "package_id": "p90", "iccid": CARD, "method": "agent_wallet"}) for _ in range(50)))
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [201] * 10 + [409] * 40
+    assert {a.json()["detail"]["code"] for a in answers if a.status_code == 409} == {
+        "insufficient_balance"}
+    assert await world.balances(agent_available("A")) == {agent_available("A"): 0}
+    assert len(await ok(a.get("/v1/orders", params={"kind": "package"}))) == 10
+
+
+@pytest.mark.req("C-05")
+async def test_a_repeated_create_returns_the_first_order(world: Shop) -> None:
+    a = world.who("a.admin")
+    await recharge(world, a, "agent", 12000)
+    first = await order(a, "agent_wallet", key="once")
+    again = await order(a, "agent_wallet", key="once")
+    assert again["order_id"] == first["order_id"]
+    assert await world.balances(agent_available("A")) == {agent_available("A"): 6000}
+    other = await ok(a.post("/v1/orders", json={
+        "package_id": "p90", "iccid": CARD, "method": "online"},
+        headers={"Idempotency-Key": "once"}), 409)
+    assert other["detail"]["code"] == "idempotency_conflict"
+    online = await order(world.who("buyer"), "online", key="pay-once")
+    assert (await order(world.who("buyer"), "online", key="pay-once"))["payment_id"] == (
+        online["payment_id"])
+
+
+@pytest.mark.req("G1-13", "G1-12")
+async def test_an_order_without_a_price_is_refused(world: Shop) -> None:
+    await agent(world.market.admin, "C")
+    await world.market.person("c.user", "end_user", agent="C")
+    refused = await ok(world.who("c.user").post("/v1/orders", json={
+        "package_id": "p90", "iccid": CARD, "method": "online"}), 409)
+    assert refused["detail"]["code"] == "price_unavailable"

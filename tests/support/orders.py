@@ -73,6 +73,21 @@ class Shop:
 
         await eventually_async(done, timeout=20, what="deliveries settled")
 
+    async def order_moves(self, order_id: str) -> list[tuple[str, str, int, str]]:
+        """The order's posted transfers (debit, credit, amount, fee type), in order."""
+        async with await psycopg.AsyncConnection.connect(
+                self.settings.require_database(), autocommit=True) as conn:
+            return [(t.debit_account, t.credit_account, t.amount, t.fee_type)
+                    for t in await ledger.order_transfers(conn, order_id)]
+
+    async def notification_outcomes(self) -> dict[str, int]:
+        async with await psycopg.AsyncConnection.connect(
+                self.settings.require_database(), autocommit=True) as conn:
+            rows = await (await conn.execute(
+                "SELECT outcome, count(*) FROM payment_notifications GROUP BY outcome"
+            )).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
     async def balances(self, *accounts: str) -> dict[str, int]:
         async with await psycopg.AsyncConnection.connect(
                 self.settings.require_database(), autocommit=True) as conn:
