@@ -274,7 +274,8 @@ def snapshot(chain: PriceChain) -> dict[str, Any]:
 
 
 async def create_package_order(conn: Conn, new: NewOrder, *, package_id: str, agent_id: str,
-                               iccid: str, method: str, topic: str) -> tuple[Order, bool]:
+                               iccid: str, method: str, topic: str,
+                               enterprise_id: str | None = None) -> tuple[Order, bool]:
     """A package order for card `iccid` sold by `agent_id` (the second value: whether it was
     made now, False for a replay). Flow 2 (`agent_wallet`) debits the seller's cost at once
     (409 `insufficient_balance` leaves nothing); `wallet` debits the card's wallet the retail
@@ -298,6 +299,7 @@ async def create_package_order(conn: Conn, new: NewOrder, *, package_id: str, ag
             conn, new, "paid" if flow2 else "pending_payment", topic,
             event="create_agent_wallet" if flow2 else "create_pay_later",
             by="agent" if flow2 else "buyer", method=method, agent_id=agent_id, iccid=iccid,
+            enterprise_id=enterprise_id,
             package_id=package_id, amount_fen=amount, price_chain=Jsonb(snapshot(chain)),
             price_risks=Jsonb(risks), intercepted=bool(risks),
             pay_due_at=None if flow2 else now() + PAYMENT_TIMEOUT)

@@ -15,7 +15,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from api.deps import PLATFORM_READERS, Caller, Db, Principal, Res, actor, forbid
+from api.deps import (
+    PLATFORM_READERS,
+    Caller,
+    Db,
+    Principal,
+    Res,
+    actor,
+    forbid,
+    visible_card,
+)
 from api.openapi import FORBIDDEN, NOT_FOUND
 from api.payments import PaymentGateway, gateway
 from api.schemas.orders import OrderPublic, PackageOrderCreate
@@ -75,6 +84,8 @@ def _seller(caller: Principal, body: PackageOrderCreate) -> str:
     if body.method == "agent_wallet":
         raise forbid("only an agent's admin pays from the agent's wallet (Flow 2)")
     if caller.role == "end_user" and caller.agent_id is not None:
+        if body.agent_id not in (None, caller.agent_id):
+            raise forbid("an end user buys through its own agent")
         return caller.agent_id
     if caller.role == "enterprise_admin" and body.agent_id is not None:
         return body.agent_id
@@ -106,11 +117,14 @@ async def create_order(body: PackageOrderCreate, caller: Caller, db: Db, res: Re
     answers `paid` (then `fulfilling`) or 409 `insufficient_balance` with nothing debited;
     `wallet` debits the card's wallet; `online` answers `pending_payment` with `pay_url`."""
     agent_id = _seller(caller, body)
+    enterprise_id = None
+    if caller.role == "enterprise_admin":  # its own cards only (another's: 404)
+        enterprise_id = (await visible_card(db, body.iccid, caller)).enterprise_id
     new = NewOrder(new_order_id("P"), "package", actor(caller, request),
                    body.model_dump(mode="json") | {"agent_id": agent_id}, idempotency_key)
     order, _ = await orders.create_package_order(
         db, new, package_id=body.package_id, agent_id=agent_id, iccid=body.iccid,
-        method=body.method, topic=res.settings.orders_topic)
+        method=body.method, topic=res.settings.orders_topic, enterprise_id=enterprise_id)
     return public(await ask_payment(db, order, channel, res.settings.notify_url,
                                     f"package {body.package_id}"))
 
