@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
+from api.routers import orders, wallets, withdrawals
 from core.settings import Settings
 from tests.support.api import setup_tenant
 from tests.support.orders import CARD, CARD_2, Shop, recharge, shop, spec_world
@@ -112,6 +114,9 @@ async def test_who_recharges_and_reads_wallets(world: Shop) -> None:
     assert await statuses(world, lambda c: c.get("/v1/wallets/agents/A")) == {
         "admin": 200, "operator": 200, "finance": 200, "a.admin": 200, "a.viewer": 200,
         "b.admin": 404, "buyer": 404, "buyer1": 404, "acme": 404, "nobody": 401}
+    assert await statuses(world, lambda c: c.get(f"/v1/wallets/cards/{CARD}")) == {
+        "admin": 200, "operator": 200, "finance": 200, "a.admin": 200, "a.viewer": 200,
+        "b.admin": 200, "buyer": 200, "buyer1": 200, "acme": 404, "nobody": 401}
     assert await statuses(world, lambda c: c.get("/v1/wallets/enterprises/acme")) == {
         "admin": 200, "operator": 200, "finance": 200, "a.admin": 404, "a.viewer": 404,
         "b.admin": 404, "buyer": 404, "buyer1": 404, "acme": 200, "nobody": 401}
@@ -133,3 +138,27 @@ async def test_who_withdraws_and_approves(world: Shop) -> None:
     assert found == {
         "admin": 200, "operator": 403, "finance": 409, "a.admin": 403, "a.viewer": 403,
         "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
+    second = await ok(ask(world.who("a.admin")), 201)
+    approve = f"/v1/withdrawals/{second['order_id']}/approve"
+    assert await statuses(world, lambda c: c.post(approve)) == {
+        "admin": 200, "operator": 403, "finance": 200, "a.admin": 403, "a.viewer": 403,
+        "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
+
+
+COVERED = {("POST", "/v1/orders"), ("GET", "/v1/orders"), ("GET", "/v1/orders/{order_id}"),
+           ("POST", "/v1/orders/{order_id}/cancel"), ("POST", "/v1/orders/{order_id}/complete"),
+           ("POST", "/v1/wallets/recharges"), ("GET", "/v1/wallets/agents/{agent_id}"),
+           ("GET", "/v1/wallets/enterprises/{enterprise_id}"),
+           ("GET", "/v1/wallets/cards/{iccid}"), ("POST", "/v1/withdrawals"),
+           ("POST", "/v1/withdrawals/{order_id}/approve"),
+           ("POST", "/v1/withdrawals/{order_id}/reject"),
+           ("POST", "/v1/payments/notify")}  # signed, no token: test_orders.py
+
+
+def test_every_orders_route_has_a_place_in_the_matrix() -> None:
+    routes = {(method, route.path)
+              for router in (orders.router, orders.notify_router, wallets.router,
+                             withdrawals.router)
+              for route in router.routes if isinstance(route, APIRoute)
+              for method in route.methods or set()}
+    assert routes == COVERED
