@@ -355,6 +355,30 @@ async def complete(conn: Conn, order: Order, actor: Actor, topic: str,
     return await transition(conn, order, "fulfilled", by, actor, topic, moves)
 
 
+async def start_refund(conn: Conn, order: Order, actor: Actor, topic: str, reason: str
+                       ) -> Order:
+    """A full refund approved (`paid`/`fulfilling`/`completed → refunding`): a completed
+    order's settlement goes back into the escrow at once. Stopping fulfilment, reverting the
+    package (G2-20) and reversing commissions (H-38) are not wired yet; `order_refunding` and
+    `order_refunded` announce it."""
+    moves = []
+    if order.state == "completed":
+        chain = order.price_chain or {}
+        moves = money.settlement_reversals(order.order_id, order.method or "online",
+                                           _costs(order), Fen(int(chain["retail_price_fen"])))
+    return await transition(conn, order, "refund_approved", "operator", actor, topic, moves,
+                            reason=reason)
+
+
+async def finish_refund(conn: Conn, order: Order, topic: str) -> Order:
+    """`refunding → refunded`: the escrow pays the payer back (the channel once it notified
+    the refund, a wallet at once)."""
+    payer = money.payer_account(order.method or "online", _named(order.agent_id),
+                                _named(order.iccid))
+    move = money.refund_transfer(order.order_id, payer, Fen(order.amount_fen))
+    return await transition(conn, order, "refund_paid", "system", SYSTEM, topic, [move])
+
+
 async def set_payment(conn: Conn, order_id: str, payment_id: str, pay_url: str) -> Order:
     """Remember the channel's payment of an order (once; later calls keep the first)."""
     await _one(conn, _SET_PAYMENT, (payment_id, pay_url, order_id))

@@ -39,7 +39,7 @@ async def _order_of(conn: Conn, notice: Notice) -> Order | None:
 
 
 def _mismatch(order: Order, notice: Notice) -> str | None:
-    if notice.amount_fen != order.amount_fen and not isinstance(notice, RefundNotification):
+    if notice.amount_fen != order.amount_fen:  # refunds are full refunds
         return f"amount {notice.amount_fen} fen, the order's is {order.amount_fen}"
     if isinstance(notice, PaymentNotification) and order.payment_id not in (
             None, notice.payment_id):
@@ -53,7 +53,7 @@ async def _apply(conn: Conn, order: Order, notice: Notice, topic: str) -> tuple[
             await orders.finish_withdrawal(conn, order, notice.status == "paid", topic,
                                            notice.reason)
         elif isinstance(notice, RefundNotification):
-            return "ignored", "refunds are not applied yet"
+            await orders.finish_refund(conn, order, topic)
         elif notice.status == "declined":
             await orders.cancel(conn, order, "system", SYSTEM, topic,
                                 f"payment_declined: {notice.reason or ''}".strip())

@@ -27,7 +27,7 @@ from api.deps import (
 )
 from api.openapi import FORBIDDEN, NOT_FOUND
 from api.payments import PaymentGateway, gateway
-from api.schemas.orders import OrderPublic, PackageOrderCreate
+from api.schemas.orders import OrderPublic, PackageOrderCreate, Rejection
 from core.money import Fen
 from core.payments import ACK_BODY, ACK_MEDIA_TYPE, NotificationProblem, verify_notification
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -183,6 +183,39 @@ async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, reques
         raise NotFound(f"package order {order_id!r}")
     return public(await orders.complete(db, order, actor(caller, request),
                                         res.settings.orders_topic, "operator"))
+
+
+def refund_id(order: Order) -> str:
+    return f"{order.order_id}-refund"
+
+
+@router.post("/{order_id}/refund", response_model=OrderPublic,
+             responses={**NOT_FOUND, **CONFLICTS})
+async def refund_order(order_id: str, body: Rejection, caller: Caller, db: Db, res: Res,
+                       request: Request, channel: Gateway) -> OrderPublic:
+    """A full refund (SM-G2-ORDER), by the platform (operator or finance), with a reason:
+    `refunding`, then `refunded` once the money is back — at once for wallet payments, on the
+    channel's refund notification for online ones. A completed order's settlement is reversed
+    (an agent's balance may go below 0, G2-16)."""
+    if caller.role not in ("admin", "platform_operator", "platform_finance"):
+        raise forbid("the platform refunds orders")
+    order = await visible_order(db, order_id, caller)
+    if order.kind != "package":
+        raise NotFound(f"package order {order_id!r}")
+    topic = res.settings.orders_topic
+    if order.state != "refunding":
+        order = await orders.start_refund(db, order, actor(caller, request), topic,
+                                          body.reason)
+    if order.method != "online":
+        return public(await orders.finish_refund(db, order, topic))
+    if channel is None or order.payment_id is None:
+        raise PaymentUnavailable()
+    try:
+        await channel.refund(order.payment_id, refund_id(order), Fen(order.amount_fen))
+    except Exception as exc:  # `refunding` stays; asking again asks the channel again
+        log.warning("refund of %s not asked: %s", order.order_id, exc)
+        raise PaymentUnavailable() from None
+    return public(await orders.get_order(db, order.order_id))
 
 
 @notify_router.post("/notify", response_class=Response, responses={

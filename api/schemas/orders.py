@@ -41,6 +41,8 @@ class WithdrawalCreate(Strict):
 
 
 class Rejection(Strict):
+    """Why: a withdrawal's rejection, an order's refund."""
+
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -21,6 +21,7 @@ from domain.ledger import (
     Transfer,
     agent_available,
     agent_withdrawing,
+    card_wallet,
     order_escrow,
     reversal,
 )
@@ -73,6 +74,27 @@ def payment_transfer(order_id: str, source: str, amount: Fen, method: str) -> Tr
     fee = FeeType.COST if method == FLOW_2 else FeeType.RETAIL
     return Transfer(f"{order_id}:pay", source, order_escrow(order_id), amount, fee,
                     order_id=order_id, order_line="1")
+
+
+def settlement_reversals(order_id: str, method: str, costs: Sequence[tuple[str, Fen]],
+                         retail: Fen) -> list[Transfer]:
+    """Refunding a completed order: every settlement leg back into the escrow; an agent's
+    balance may go below 0 by it (G2-16: a refund reversal, later credits pay it back)."""
+    return [reversal(t, f"{t.transfer_id}:back", fee_type=FeeType.REFUND, allow_negative=True)
+            for t in settlement_transfers(order_id, method, costs, retail)]
+
+
+def payer_account(method: str, agent_id: str, iccid: str) -> str:
+    """Where a refund goes: the channel (online), the card's wallet, the agent's wallet."""
+    if method == FLOW_2:
+        return agent_available(agent_id)
+    return card_wallet(iccid) if method == "wallet" else PAYMENT_CHANNEL
+
+
+def refund_transfer(order_id: str, payer: str, amount: Fen) -> Transfer:
+    """The escrow pays the payer back (after the settlement, if any, was reversed)."""
+    return Transfer(f"{order_id}:refund", order_escrow(order_id), payer, amount,
+                    FeeType.REFUND, order_id=order_id, order_line="1")
 
 
 def recharge_transfer(order_id: str, wallet: str, amount: Fen) -> Transfer:

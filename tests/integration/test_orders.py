@@ -19,6 +19,7 @@ from core.clock import now
 from core.payments import PaymentNotification, notification_body, notification_headers
 from core.settings import Settings
 from domain.ledger import REVENUE, agent_available, card_wallet, order_escrow
+from store.audit import history
 from tests.support.dates import store_clock
 from tests.support.orders import CARD, Shop, order, recharge, shop, spec_world
 from tests.support.payments import SECRET
@@ -34,7 +35,7 @@ async def world(settings: Settings) -> AsyncIterator[Shop]:
         yield made
 
 
-@pytest.mark.req("G2-02", "G2-10", "G2-24", "G1-13", "SM-G2-ORDER")
+@pytest.mark.req("G2-02", "G2-10", "G2-24", "G1-13", "SM-G2-ORDER", "C-08")
 async def test_flow_1_the_end_user_pays_retail_the_agent_gets_the_difference(world: Shop
                                                                             ) -> None:
     made = await order(world.who("buyer"), "online")
@@ -51,6 +52,13 @@ async def test_flow_1_the_end_user_pays_retail_the_agent_gets_the_difference(wor
     assert done["state"] == "completed"
     assert await world.balances(escrow, REVENUE, agent_available("A")) == {
         escrow: 0, REVENUE: 6000, agent_available("A"): 3000}
+    async with await psycopg.AsyncConnection.connect(world.settings.require_database()) as c:
+        trail = await history(c, "order", made["order_id"])
+    assert [(e.from_state, e.to_state, e.actor_role) for e in trail] == [
+        (None, "pending_payment", "end_user"), ("pending_payment", "paid", "system"),
+        ("paid", "fulfilling", "system"), ("fulfilling", "completed", "admin")]
+    kinds = [e["state"] for e in await outbox_events(world, "order_paid")]
+    assert kinds == ["paid"]
 
 
 async def outbox_events(world: Shop, kind: str) -> list[dict[str, object]]:
@@ -251,3 +259,47 @@ async def test_an_order_without_a_price_is_refused(world: Shop) -> None:
     refused = await ok(world.who("c.user").post("/v1/orders", json={
         "package_id": "p90", "iccid": CARD, "method": "online"}), 409)
     assert refused["detail"]["code"] == "price_unavailable"
+
+
+@pytest.mark.req("SM-G2-ORDER", "G2-16", "G2-20", "G2-21")
+async def test_a_completed_online_order_is_refunded_through_the_channel(world: Shop) -> None:
+    made = await order(world.who("buyer1"), "online")
+    await world.pay(made, "fulfilling")
+    path = f"/v1/orders/{made['order_id']}"
+    await ok(world.market.admin.post(path + "/complete"))
+    await ok(world.who("a.admin").post(path + "/refund", json={"reason": "x"}), 403)
+    asked = await ok(world.who("finance").post(path + "/refund", json={"reason": "用户退订"}))
+    assert asked["state"] in ("refunding", "refunded")
+    done = await world.reaches(made["order_id"], "refunded")
+    assert done["reason"] == "用户退订"
+    accounts = (REVENUE, agent_available("A"), agent_available("A1"),
+                order_escrow(made["order_id"]), "external:payment_channel")
+    assert await world.balances(*accounts) == dict.fromkeys(accounts, 0)
+    assert [e["order_id"] for e in await outbox_events(world, "order_refunded")] == [
+        made["order_id"]]
+    again = await ok(world.who("finance").post(path + "/refund", json={"reason": "x"}), 409)
+    assert again["detail"]["code"] == "invalid_transition"
+
+
+@pytest.mark.req("SM-G2-ORDER", "G2-16")
+async def test_a_flow_2_order_is_refunded_to_the_agent_wallet_even_after_a_withdrawal(
+        world: Shop) -> None:
+    a1 = world.who("a1.admin")
+    await recharge(world, a1, "agent", 7000)
+    fulfilling = await order(a1, "agent_wallet")
+    refunded = await ok(world.who("operator").post(
+        f"/v1/orders/{fulfilling['order_id']}/refund", json={"reason": "未开通"}))
+    assert refunded["state"] == "refunded"
+    assert await world.balances(agent_available("A1")) == {agent_available("A1"): 7000}
+    done = await order(a1, "agent_wallet")
+    await ok(world.market.admin.post(f"/v1/orders/{done['order_id']}/complete"))
+    # A withdraws its 1000 difference, then the refund takes it back: A is 1000 in debt
+    await ok(world.who("a.admin").post("/v1/withdrawals", json={
+        "amount_fen": 1000, "account": "x"}), 201)
+    await ok(world.who("operator").post(f"/v1/orders/{done['order_id']}/refund",
+                                        json={"reason": "退款"}))
+    assert await world.balances(agent_available("A"), agent_available("A1"), REVENUE) == {
+        agent_available("A"): -1000, agent_available("A1"): 7000, REVENUE: 0}
+    blocked = await ok(world.who("a.admin").post("/v1/orders", json={
+        "package_id": "p90", "iccid": CARD, "method": "agent_wallet"}), 409)
+    assert blocked["detail"]["code"] == "insufficient_balance"  # G2-16: a debt blocks

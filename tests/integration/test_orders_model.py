@@ -26,16 +26,18 @@ from hypothesis.stateful import (
 )
 
 from core.money import BasisPoints, Fen
-from core.payments import PaymentNotification, PayoutNotification
+from core.payments import PaymentNotification, PayoutNotification, RefundNotification
 from core.settings import Settings
 from domain.ledger import InsufficientFunds, agent_available, card_wallet, order_escrow
 from domain.orders.errors import TransitionRefused
+from domain.orders.machines import Kind
 from store import ledger, orders
-from store.agents import Actor
+from store.agents import Actor, create_agent
 from store.db import Conn
 from store.orders import NewOrder, Order
 from store.payment_notifications import apply_once
-from tests.support.orders import CARD, shop, spec_world
+from store.pricing import set_price
+from tests.support.orders import shop, spec_world
 
 pytestmark = pytest.mark.integration
 TOPIC = "model.orders"
@@ -43,6 +45,7 @@ BUYER = Actor("model-buyer", "end_user")
 AGENTS = {"A": Actor("model-a", "agent_admin"), "A1": Actor("model-a1", "agent_admin")}
 FINANCE = Actor("model-finance", "platform_finance")
 _IDS = itertools.count()
+_EXAMPLES = itertools.count()
 
 
 def _id(prefix: str) -> str:
@@ -57,7 +60,21 @@ class OrdersMachine(RuleBasedStateMachine):
         self.runner = asyncio.Runner()
         self.conn: Conn = self.runner.run(psycopg.AsyncConnection.connect(self.url,
                                                                           autocommit=True))
-        self.notices: list[PaymentNotification | PayoutNotification] = []
+        self.notices: list[PaymentNotification | PayoutNotification | RefundNotification] = []
+        n = next(_EXAMPLES)  # each example its own agents and card: examples are independent
+        self.agents = {"A": f"M{n}", "A1": f"M{n}s"}
+        self.card = f"8986{n + 1000:016d}"
+        self.mine: list[str] = []
+        self.run(self._prices())
+
+    async def _prices(self) -> None:
+        top = await create_agent(self.conn, self.agents["A"], "m", None, ["traffic_card"],
+                                 FINANCE)
+        sub = await create_agent(self.conn, self.agents["A1"], "m", top.agent_id,
+                                 ["traffic_card"], FINANCE)
+        for agent, cost in ((top, 6000), (sub, 7000)):
+            await set_price(self.conn, "cost", "p90", agent, cost, None, None, FINANCE)
+            await set_price(self.conn, "retail", "p90", agent, 9000, None, None, FINANCE)
 
     def teardown(self) -> None:
         self.runner.run(self.conn.close())
@@ -68,11 +85,17 @@ class OrdersMachine(RuleBasedStateMachine):
 
     def of(self, kind: str, state: str) -> list[Order]:
         rows = self.run(self.conn.execute(
-            "SELECT order_id FROM orders WHERE kind = %s AND state = %s ORDER BY order_id",
-            (kind, state)))
+            "SELECT order_id FROM orders WHERE kind = %s AND state = %s "
+            "AND order_id = ANY(%s) ORDER BY order_id", (kind, state, self.mine)))
         return [self.run(orders.get_order(self.conn, r[0])) for r in self.run(rows.fetchall())]
 
-    def notify(self, notice: PaymentNotification | PayoutNotification) -> str:
+    def new(self, prefix: str, kind: Kind, actor: Actor) -> NewOrder:
+        made = NewOrder(_id(prefix), kind, actor, {"n": _id("k")})
+        self.mine.append(made.order_id)
+        return made
+
+    def notify(self, notice: PaymentNotification | PayoutNotification | RefundNotification
+               ) -> str:
         self.notices.append(notice)
         return str(self.run(apply_once(self.conn, notice, TOPIC)))
 
@@ -84,12 +107,13 @@ class OrdersMachine(RuleBasedStateMachine):
 
     @rule(wallet=st.sampled_from(["A", "A1", "card"]), amount=st.integers(1, 20000))
     def recharge(self, wallet: str, amount: int) -> None:
-        account = card_wallet(CARD) if wallet == "card" else agent_available(wallet)
-        new = NewOrder(_id("R"), "recharge", BUYER, {"n": _id("k")})
+        account = (card_wallet(self.card) if wallet == "card"
+                   else agent_available(self.agents[wallet]))
+        new = self.new("R", "recharge", BUYER)
         made, _ = self.run(orders.create_recharge(
             self.conn, new, wallet=account, amount=Fen(amount), topic=TOPIC,
-            iccid=CARD if wallet == "card" else None,
-            agent_id=None if wallet == "card" else wallet))
+            iccid=self.card if wallet == "card" else None,
+            agent_id=None if wallet == "card" else self.agents[wallet]))
         if amount % 3:  # some stay unpaid
             assert self.notify(self.paid(made)) == "applied"
 
@@ -97,10 +121,11 @@ class OrdersMachine(RuleBasedStateMachine):
           seller=st.sampled_from(["A", "A1"]))
     def order(self, method: str, seller: str) -> None:
         actor = AGENTS[seller] if method == "agent_wallet" else BUYER
-        new = NewOrder(_id("P"), "package", actor, {"n": _id("k")})
+        new = self.new("P", "package", actor)
         try:
             self.run(orders.create_package_order(self.conn, new, package_id="p90",
-                                                 agent_id=seller, iccid=CARD, method=method,
+                                                 agent_id=self.agents[seller],
+                                                 iccid=self.card, method=method,
                                                  topic=TOPIC))
         except InsufficientFunds:
             rows = self.run(self.conn.execute("SELECT 1 FROM orders WHERE order_id = %s",
@@ -127,6 +152,22 @@ class OrdersMachine(RuleBasedStateMachine):
         going = self.of("package", "fulfilling")
         self.run(orders.complete(self.conn, going[pick % len(going)], FINANCE, TOPIC))
 
+    @precondition(lambda self: bool(self.of("package", "completed")
+                                    + self.of("package", "fulfilling")))
+    @rule(pick=st.integers(0, 100))
+    def refund(self, pick: int) -> None:
+        some = self.of("package", "completed") + self.of("package", "fulfilling")
+        going = self.run(orders.start_refund(self.conn, some[pick % len(some)], FINANCE,
+                                             TOPIC, "refund"))
+        if going.method != "online":
+            self.run(orders.finish_refund(self.conn, going, TOPIC))
+            return
+        assert self.notify(RefundNotification(
+            kind="refund", notify_id=_id("n"), amount_fen=going.amount_fen,
+            refund_id=f"{going.order_id}-refund", payment_id=f"pay-{going.order_id}",
+            merchant_order_id=going.order_id, status="succeeded",
+            refunded_at=datetime.now(UTC))) == "applied"
+
     @precondition(lambda self: bool(self.notices))
     @rule(pick=st.integers(0, 100))
     def repeat_a_notification(self, pick: int) -> None:
@@ -137,10 +178,10 @@ class OrdersMachine(RuleBasedStateMachine):
     @rule(seller=st.sampled_from(["A", "A1"]), amount=st.integers(100, 5000),
           outcome=st.sampled_from(["paid", "failed", "rejected"]))
     def withdraw(self, seller: str, amount: int, outcome: str) -> None:
-        new = NewOrder(_id("W"), "withdrawal", AGENTS[seller], {"n": _id("k")})
+        new = self.new("W", "withdrawal", AGENTS[seller])
         try:
             asked, _ = self.run(orders.request_withdrawal(
-                self.conn, new, agent_id=seller, amount=Fen(amount), account="x",
+                self.conn, new, agent_id=self.agents[seller], amount=Fen(amount), account="x",
                 min_fen=Fen(100), fee_bp=BasisPoints(50), topic=TOPIC))
         except InsufficientFunds:
             return
@@ -164,14 +205,17 @@ class OrdersMachine(RuleBasedStateMachine):
     def the_ledger_balances_and_floors_hold(self) -> None:
         trial = self.run(ledger.trial_balance(self.conn))
         assert trial.balanced
+        # below 0 only by a refund reversal (G2-16)
         rows = self.run(self.conn.execute(
-            "SELECT count(*) FROM ledger_accounts WHERE floor = 'must_not_go_negative' "
-            "AND credits_posted - debits_posted - debits_pending < 0"))
+            "SELECT count(*) FROM ledger_accounts a WHERE floor = 'must_not_go_negative' "
+            "AND credits_posted - debits_posted - debits_pending < 0 AND NOT EXISTS ("
+            "SELECT 1 FROM ledger_transfers t WHERE t.debit_account = a.account "
+            "AND t.allow_negative)"))
         assert self.run(rows.fetchone()) == (0,)
 
     @invariant()
     def finished_orders_hold_nothing(self) -> None:
-        for state in ("completed", "cancelled"):
+        for state in ("completed", "cancelled", "refunded"):
             for order in self.of("package", state):
                 held = self.run(ledger.balance(self.conn, order_escrow(order.order_id)))
                 assert held.posted == 0
@@ -189,4 +233,9 @@ def test_orders_and_the_ledger_stay_sound(settings: Settings) -> None:
     run = settings_(max_examples=15, stateful_step_count=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
     run_state_machine_as_test(machine, settings=run)
+    with psycopg.connect(settings.require_database()) as conn:
+        reached = {(r[0], r[1]) for r in conn.execute(
+            "SELECT DISTINCT kind, state FROM orders WHERE created_by LIKE 'model-%'")}
+    assert {("package", "completed"), ("package", "refunded"), ("recharge", "credited"),
+            ("withdrawal", "paid")} <= reached, reached  # the machine got somewhere
 

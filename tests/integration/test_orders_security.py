@@ -80,6 +80,10 @@ async def test_who_reads_and_moves_an_order(world: Shop) -> None:
     assert await statuses(world, lambda c: c.post(path + "/complete")) == {
         "admin": 409, "operator": 409, "finance": 403, "a.admin": 403, "a.viewer": 403,
         "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
+    refund = {"reason": "r"}
+    assert await statuses(world, lambda c: c.post(path + "/refund", json=refund)) == {
+        "admin": 409, "operator": 409, "finance": 409, "a.admin": 403, "a.viewer": 403,
+        "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
     assert await statuses(world, lambda c: c.post(path + "/cancel")) == {
         "admin": 403, "operator": 403, "finance": 403, "a.admin": 403, "a.viewer": 403,
         "b.admin": 404, "buyer": 200, "buyer1": 404, "acme": 404, "nobody": 401}
@@ -147,6 +151,7 @@ async def test_who_withdraws_and_approves(world: Shop) -> None:
 
 COVERED = {("POST", "/v1/orders"), ("GET", "/v1/orders"), ("GET", "/v1/orders/{order_id}"),
            ("POST", "/v1/orders/{order_id}/cancel"), ("POST", "/v1/orders/{order_id}/complete"),
+           ("POST", "/v1/orders/{order_id}/refund"),
            ("POST", "/v1/wallets/recharges"), ("GET", "/v1/wallets/agents/{agent_id}"),
            ("GET", "/v1/wallets/enterprises/{enterprise_id}"),
            ("GET", "/v1/wallets/cards/{iccid}"), ("POST", "/v1/withdrawals"),
