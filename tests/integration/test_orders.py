@@ -19,6 +19,7 @@ from core.clock import now
 from core.payments import PaymentNotification, notification_body, notification_headers
 from core.settings import Settings
 from domain.ledger import REVENUE, agent_available, card_wallet, order_escrow
+from store import orders as store_orders
 from store.audit import history
 from tests.support.dates import store_clock
 from tests.support.orders import CARD, Shop, order, recharge, shop, spec_world
@@ -303,3 +304,20 @@ async def test_a_flow_2_order_is_refunded_to_the_agent_wallet_even_after_a_withd
     blocked = await ok(world.who("a.admin").post("/v1/orders", json={
         "package_id": "p90", "iccid": CARD, "method": "agent_wallet"}), 409)
     assert blocked["detail"]["code"] == "insufficient_balance"  # G2-16: a debt blocks
+
+
+@pytest.mark.req("G2-11", "AMB-22")
+async def test_the_first_purchase_of_a_one_time_commission_package_is_wallet_only(
+        world: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commission rules (H) do not exist yet: the check is driven through its stand-in."""
+    monkeypatch.setattr(store_orders, "has_one_time_commission", lambda package, agent: True)
+    buyer = world.who("buyer")
+    refused = await ok(buyer.post("/v1/orders", json={
+        "package_id": "p90", "iccid": CARD, "method": "online"}), 409)
+    assert refused["detail"] == {
+        "code": "first_purchase_wallet_only", "message_zh": "该套餐首次购买仅支持钱包支付",
+        "message_en": "The first purchase of this package can only be paid from the wallet"}
+    await recharge(world, buyer, "card", 9000, CARD)
+    first = await order(buyer, "wallet")
+    await ok(world.market.admin.post(f"/v1/orders/{first['order_id']}/complete"))
+    assert (await order(buyer, "online"))["state"] == "pending_payment"  # not the first now
