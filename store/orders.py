@@ -143,6 +143,16 @@ ORDER BY created_at DESC, order_id DESC LIMIT %(limit)s
 """
 
 
+async def card_reachable(conn: Conn, iccid: str, agent_id: str | None, who: str) -> bool:
+    """Whether a card's wallet is an agent's business (an order or recharge of the card
+    through the agent) or the caller's own (it ordered or recharged for the card)."""
+    row = await (await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM orders WHERE iccid = %s AND (created_by = %s "
+        "OR (%s::text IS NOT NULL AND agent_id = %s)))", (iccid, who, agent_id, agent_id))
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def request_hash(request: dict[str, Any]) -> str:
     text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()

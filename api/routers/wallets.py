@@ -8,21 +8,40 @@ roles read every wallet; an agent's people their agent's; an enterprise its own.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated, Literal
 
-from api.deps import PLATFORM_READERS, Caller, Db, Principal, Res, actor, forbid
+from fastapi import APIRouter, Path, Request, status
+from pydantic import AwareDatetime
+
+from api.deps import (
+    PLATFORM_READERS,
+    Caller,
+    Db,
+    Principal,
+    Res,
+    actor,
+    forbid,
+    visible_card,
+)
 from api.openapi import FORBIDDEN, NOT_FOUND
 from api.routers.orders import CONFLICTS, Gateway, IdempotencyKey, ask_payment, new_order_id
 from api.routers.orders import public as order_public
-from api.schemas.common import Iccid, Ident
-from api.schemas.orders import OrderPublic, RechargeCreate, WalletPublic
+from api.schemas.orders import (
+    OrderPublic,
+    RechargeCreate,
+    StatementLinePublic,
+    StatementPublic,
+    WalletPublic,
+)
 from core.money import Fen
-from domain.ledger import agent_available, card_wallet, enterprise_wallet
+from domain.ledger import agent_available, card_wallet, enterprise_wallet, is_account
+from domain.usage.validation import ICCID_RE
 from store import ledger, orders
 from store.errors import NotFound
 from store.orders import NewOrder
 
 router = APIRouter(prefix="/v1/wallets", tags=["wallets"], responses=FORBIDDEN)
+WalletKind = Literal["agents", "enterprises", "cards"]
 
 
 def _target(caller: Principal, body: RechargeCreate) -> dict[str, str | None]:
@@ -67,26 +86,55 @@ async def _wallet(db: Db, account: str) -> WalletPublic:
                         available_fen=found.available)
 
 
-@router.get("/agents/{agent_id}", response_model=WalletPublic, responses=NOT_FOUND)
-async def agent_wallet(agent_id: Ident, caller: Caller, db: Db) -> WalletPublic:
-    """An agent's available balance (its wallet)."""
-    if caller.role not in PLATFORM_READERS and caller.agent_id != agent_id or (
-            caller.role == "end_user"):
-        raise NotFound(f"wallet of agent {agent_id!r}")
-    return await _wallet(db, agent_available(agent_id))
+async def _account(db: Db, caller: Principal, kind: WalletKind, owner: str) -> str:
+    """The wallet's ledger account if the caller may read it (§7.2 "R own"), else 404."""
+    gone = NotFound(f"wallet of {kind} {owner!r}")
+    if not is_account(f"agent:{owner}:available" if kind != "cards" else f"wallet:{owner}"):
+        raise gone  # not an id at all
+    if kind == "agents":
+        if caller.role not in PLATFORM_READERS and (
+                caller.role not in ("agent_admin", "agent_viewer") or caller.agent_id != owner):
+            raise gone
+        return agent_available(owner)
+    if kind == "enterprises":
+        if not caller.sees(owner):
+            raise gone
+        return enterprise_wallet(owner)
+    if not ICCID_RE.match(owner):
+        raise gone
+    if caller.role in PLATFORM_READERS:
+        return card_wallet(owner)
+    if caller.enterprise_id is not None:
+        if not caller.sees((await visible_card(db, owner, caller)).enterprise_id):
+            raise gone
+        return card_wallet(owner)
+    if not await orders.card_reachable(db, owner, caller.agent_id, caller.key_id):
+        raise gone
+    return card_wallet(owner)
 
 
-@router.get("/enterprises/{enterprise_id}", response_model=WalletPublic, responses=NOT_FOUND)
-async def enterprise_wallet_balance(enterprise_id: Ident, caller: Caller, db: Db
-                                    ) -> WalletPublic:
-    if not caller.sees(enterprise_id):
-        raise NotFound(f"wallet of enterprise {enterprise_id!r}")
-    return await _wallet(db, enterprise_wallet(enterprise_id))
+@router.get("/{kind}/{owner_id}", response_model=WalletPublic, responses=NOT_FOUND)
+async def wallet(kind: WalletKind, owner_id: Annotated[str, Path(max_length=64)],
+                 caller: Caller, db: Db) -> WalletPublic:
+    """A wallet's balance: an agent's (`agents/{agent_id}`: platform roles, its admin and
+    viewer), an enterprise's (`enterprises/{enterprise_id}`), a card's (`cards/{iccid}`:
+    platform roles, its enterprise, the agent people and end users who ordered or recharged
+    for it)."""
+    return await _wallet(db, await _account(db, caller, kind, owner_id))
 
 
-@router.get("/cards/{iccid}", response_model=WalletPublic, responses=NOT_FOUND)
-async def card_wallet_balance(iccid: Iccid, caller: Caller, db: Db) -> WalletPublic:
-    """A card's wallet: platform roles, and the agent people and end users of its agent."""
-    if caller.role not in PLATFORM_READERS and caller.agent_id is None:
-        raise NotFound(f"wallet of card {iccid!r}")
-    return await _wallet(db, card_wallet(iccid))
+@router.get("/{kind}/{owner_id}/statement", response_model=StatementPublic,
+            responses=NOT_FOUND)
+async def statement(kind: WalletKind, owner_id: Annotated[str, Path(max_length=64)],
+                    caller: Caller, db: Db, start: AwareDatetime | None = None,
+                    end: AwareDatetime | None = None) -> StatementPublic:
+    """G2-25: the wallet's entries with start ≤ time < end (open ends: all)."""
+    found = await ledger.statement(db, await _account(db, caller, kind, owner_id), start, end)
+    return StatementPublic(
+        account=found.account, opening_fen=found.opening, closing_fen=found.closing,
+        debits_fen=found.debits, credits_fen=found.credits,
+        lines=[StatementLinePublic(
+            at=line.entry.at, transfer_id=line.entry.transfer_id,
+            counterparty=line.entry.counterparty, amount_fen=line.entry.amount,
+            fee_type=line.entry.fee_type, order_id=line.entry.order_id,
+            balance_after_fen=line.balance_after) for line in found.lines])

@@ -75,3 +75,25 @@ class WalletPublic(BaseModel):
     account: str
     balance_fen: int
     available_fen: int
+
+
+class StatementLinePublic(BaseModel):
+    at: datetime
+    transfer_id: str
+    counterparty: str
+    amount_fen: int = Field(description="> 0 credits the wallet, < 0 debits it")
+    fee_type: str
+    order_id: str | None
+    balance_after_fen: int
+
+
+class StatementPublic(BaseModel):
+    """G2-25: every entry with time, order, fee type, amount and balance after; the closing
+    balance equals the ledger's."""
+
+    account: str
+    opening_fen: int
+    closing_fen: int
+    debits_fen: int
+    credits_fen: int
+    lines: list[StatementLinePublic]

@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -25,6 +26,8 @@ from tests.support.dates import store_clock
 from tests.support.orders import CARD, Shop, order, recharge, shop, spec_world
 from tests.support.payments import SECRET
 from tests.support.pricing import agent, ok
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -136,7 +139,7 @@ async def test_summary_figures_platform_receipts_per_flow(world: Shop) -> None:
     assert 6000 - f1["price_chain"]["purchase_price_fen"] == 1000
 
 
-@pytest.mark.req("G2-12", "G2-13", "G2-10")
+@pytest.mark.req("G2-12", "G2-13", "G2-10", "G2-25")
 async def test_prestore_10000_buy_9000_from_the_wallet_1000_remains(world: Shop) -> None:
     buyer = world.who("buyer")
     first = await recharge(world, buyer, "card", 10000, CARD)
@@ -153,6 +156,12 @@ async def test_prestore_10000_buy_9000_from_the_wallet_1000_remains(world: Shop)
     assert all(e["at"] for e in events)
     wallet = await ok(buyer.get(f"/v1/wallets/cards/{CARD}"))
     assert wallet["balance_fen"] == 1500
+    statement = await ok(buyer.get(f"/v1/wallets/cards/{CARD}/statement"))
+    assert [(line["amount_fen"], line["fee_type"], line["order_id"], line["balance_after_fen"])
+            for line in statement["lines"]] == [
+        (10000, "recharge", first["order_id"], 10000), (-9000, "retail", paid["order_id"], 1000),
+        (500, "recharge", second["order_id"], 1500)]
+    assert (statement["opening_fen"], statement["closing_fen"]) == (0, 1500)
 
 
 @pytest.mark.req("C-05", "SM-G2-ORDER")
@@ -321,3 +330,28 @@ async def test_the_first_purchase_of_a_one_time_commission_package_is_wallet_onl
     first = await order(buyer, "wallet")
     await ok(world.market.admin.post(f"/v1/orders/{first['order_id']}/complete"))
     assert (await order(buyer, "online"))["state"] == "pending_payment"  # not the first now
+
+
+@pytest.mark.req("C-09", "SM-G2-ORDER")
+async def test_the_worker_cancels_an_unpaid_order_within_60_s_of_its_due_instant(
+        world: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = await order(world.who("buyer"), "online")
+    await store_clock(world.settings.require_database(), now() + timedelta(minutes=30, seconds=1))
+    pay_url = str(world.pay_http.base_url).rstrip("/") + "/_pay"
+    monkeypatch.setenv("CARDPULSE_PAYMENT_BASE_URL", pay_url)
+    worker = WorkerProcess(world.settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        done = await eventually_async(
+            lambda: _in_state(world, made["order_id"], "cancelled"), timeout=60,
+            what="the timeout cancellation")
+    finally:
+        worker.stop()
+    assert (done["reason"], done["finished_at"]) == ("payment_timeout", done["pay_due_at"])
+    channel = PaymentChannelClient(world.pay_http, pay_url)
+    assert (await channel.get_payment(made["payment_id"])).status == "closed"
+
+
+async def _in_state(world: Shop, order_id: str, state: str) -> dict[str, object] | None:
+    found: dict[str, object] = await ok(world.market.admin.get(f"/v1/orders/{order_id}"))
+    return found if found["state"] == state else None

@@ -118,9 +118,18 @@ async def test_who_recharges_and_reads_wallets(world: Shop) -> None:
     assert await statuses(world, lambda c: c.get("/v1/wallets/agents/A")) == {
         "admin": 200, "operator": 200, "finance": 200, "a.admin": 200, "a.viewer": 200,
         "b.admin": 404, "buyer": 404, "buyer1": 404, "acme": 404, "nobody": 401}
+    # everyone here recharged CARD (acme's): they read its wallet; CARD_2 is no one's business
     assert await statuses(world, lambda c: c.get(f"/v1/wallets/cards/{CARD}")) == {
         "admin": 200, "operator": 200, "finance": 200, "a.admin": 200, "a.viewer": 200,
-        "b.admin": 200, "buyer": 200, "buyer1": 200, "acme": 404, "nobody": 401}
+        "b.admin": 200, "buyer": 200, "buyer1": 200, "acme": 200, "nobody": 401}
+    assert await statuses(world, lambda c: c.get(f"/v1/wallets/cards/{CARD_2}/statement")) == {
+        "admin": 200, "operator": 200, "finance": 200, "a.admin": 404, "a.viewer": 404,
+        "b.admin": 404, "buyer": 404, "buyer1": 404, "acme": 404, "nobody": 401}
+    assert await statuses(world, lambda c: c.get("/v1/wallets/agents/A/statement")) == {
+        "admin": 200, "operator": 200, "finance": 200, "a.admin": 200, "a.viewer": 200,
+        "b.admin": 404, "buyer": 404, "buyer1": 404, "acme": 404, "nobody": 401}
+    for bad in ("agents/-x", "enterprises/a%20b", "cards/123"):  # not ids: not found
+        assert (await world.market.admin.get(f"/v1/wallets/{bad}")).status_code == 404
     assert await statuses(world, lambda c: c.get("/v1/wallets/enterprises/acme")) == {
         "admin": 200, "operator": 200, "finance": 200, "a.admin": 404, "a.viewer": 404,
         "b.admin": 404, "buyer": 404, "buyer1": 404, "acme": 200, "nobody": 401}
@@ -152,9 +161,8 @@ async def test_who_withdraws_and_approves(world: Shop) -> None:
 COVERED = {("POST", "/v1/orders"), ("GET", "/v1/orders"), ("GET", "/v1/orders/{order_id}"),
            ("POST", "/v1/orders/{order_id}/cancel"), ("POST", "/v1/orders/{order_id}/complete"),
            ("POST", "/v1/orders/{order_id}/refund"),
-           ("POST", "/v1/wallets/recharges"), ("GET", "/v1/wallets/agents/{agent_id}"),
-           ("GET", "/v1/wallets/enterprises/{enterprise_id}"),
-           ("GET", "/v1/wallets/cards/{iccid}"), ("POST", "/v1/withdrawals"),
+           ("POST", "/v1/wallets/recharges"), ("GET", "/v1/wallets/{kind}/{owner_id}"),
+           ("GET", "/v1/wallets/{kind}/{owner_id}/statement"), ("POST", "/v1/withdrawals"),
            ("POST", "/v1/withdrawals/{order_id}/approve"),
            ("POST", "/v1/withdrawals/{order_id}/reject"),
            ("POST", "/v1/payments/notify")}  # signed, no token: test_orders.py
