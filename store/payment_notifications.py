@@ -14,7 +14,7 @@ from typing import Literal
 from core.payments import PaymentNotification, PayoutNotification, RefundNotification
 from domain.ledger import PAYMENT_CHANNEL
 from domain.orders.errors import TransitionRefused
-from store import orders
+from store import orders, package_orders, wallet_orders
 from store.db import Conn
 from store.orders import SYSTEM, Order
 
@@ -50,17 +50,17 @@ def _mismatch(order: Order, notice: Notice) -> str | None:
 async def _apply(conn: Conn, order: Order, notice: Notice, topic: str) -> tuple[Outcome, str]:
     try:
         if isinstance(notice, PayoutNotification):
-            await orders.finish_withdrawal(conn, order, notice.status == "paid", topic,
+            await wallet_orders.finish_withdrawal(conn, order, notice.status == "paid", topic,
                                            notice.reason)
         elif isinstance(notice, RefundNotification):
-            await orders.finish_refund(conn, order, topic)
+            await package_orders.finish_refund(conn, order, topic)
         elif notice.status == "declined":
             await orders.cancel(conn, order, "system", SYSTEM, topic,
                                 f"payment_declined: {notice.reason or ''}".strip())
         elif order.kind == "recharge":
-            await orders.credit(conn, order, notice.payment_id, topic)
+            await wallet_orders.credit(conn, order, notice.payment_id, topic)
         else:
-            await orders.pay(conn, order, PAYMENT_CHANNEL, SYSTEM, topic, notice.payment_id)
+            await package_orders.pay(conn, order, PAYMENT_CHANNEL, SYSTEM, topic, notice.payment_id)
     except TransitionRefused as refused:
         # e.g. paid after the 30-minute cancellation: recorded for a person (a refund)
         return "ignored", f"order in {refused.state!r}"

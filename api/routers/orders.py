@@ -4,7 +4,7 @@ Who (§7.2): an end user orders for a card through its agent (`online`, `wallet`
 admin orders on behalf of a user (`online`, `wallet`) or pays from its own wallet (Flow 2,
 `agent_wallet`); an enterprise's admin orders for its own cards (Flow 1). Platform roles and
 an agent's viewer read. Completion is the platform's (stand-in for fulfilment, see
-`store.orders.on_paid`)."""
+`store.package_orders.on_paid`)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from core.money import Fen
 from core.payments import ACK_BODY, ACK_MEDIA_TYPE, NotificationProblem, verify_notification
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from domain.orders.errors import PaymentUnavailable
-from store import orders
+from store import orders, package_orders
 from store.db import Conn
 from store.errors import NotFound
 from store.orders import NewOrder, Order
@@ -105,7 +105,7 @@ async def ask_payment(db: Conn, order: Order, channel: PaymentGateway | None, no
     except Exception as exc:  # the channel's error type lives in connectors
         log.warning("payment for %s not created: %s", order.order_id, exc)
         raise PaymentUnavailable() from None
-    return await orders.set_payment(db, order.order_id, made.payment_id, made.pay_url)
+    return await package_orders.set_payment(db, order.order_id, made.payment_id, made.pay_url)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderPublic,
@@ -122,7 +122,7 @@ async def create_order(body: PackageOrderCreate, caller: Caller, db: Db, res: Re
         enterprise_id = (await visible_card(db, body.iccid, caller)).enterprise_id
     new = NewOrder(new_order_id("P"), "package", actor(caller, request),
                    body.model_dump(mode="json") | {"agent_id": agent_id}, idempotency_key)
-    order, _ = await orders.create_package_order(
+    order, _ = await package_orders.create_package_order(
         db, new, package_id=body.package_id, agent_id=agent_id, iccid=body.iccid,
         method=body.method, topic=res.settings.orders_topic, enterprise_id=enterprise_id)
     return public(await ask_payment(db, order, channel, res.settings.notify_url,
@@ -175,13 +175,14 @@ async def close_payments(channel: PaymentGateway | None, cancelled: list[Order])
 async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, request: Request
                          ) -> OrderPublic:
     """`fulfilling → completed` with the settlement (G2-24): the platform's stand-in for the
-    fulfilment that applies the package to the card (not wired yet, `store.orders.on_paid`)."""
+    fulfilment that applies the package to the card (not wired yet:
+    `store.package_orders.on_paid`)."""
     if caller.role not in ("admin", "platform_operator"):
         raise forbid("the platform completes orders")
     order = await visible_order(db, order_id, caller)
     if order.kind != "package":
         raise NotFound(f"package order {order_id!r}")
-    return public(await orders.complete(db, order, actor(caller, request),
+    return public(await package_orders.complete(db, order, actor(caller, request),
                                         res.settings.orders_topic, "operator"))
 
 
@@ -204,10 +205,10 @@ async def refund_order(order_id: str, body: Rejection, caller: Caller, db: Db, r
         raise NotFound(f"package order {order_id!r}")
     topic = res.settings.orders_topic
     if order.state != "refunding":
-        order = await orders.start_refund(db, order, actor(caller, request), topic,
+        order = await package_orders.start_refund(db, order, actor(caller, request), topic,
                                           body.reason)
     if order.method != "online":
-        return public(await orders.finish_refund(db, order, topic))
+        return public(await package_orders.finish_refund(db, order, topic))
     if channel is None or order.payment_id is None:
         raise PaymentUnavailable()
     try:

@@ -36,7 +36,7 @@ from api.schemas.orders import (
 from core.money import Fen
 from domain.ledger import agent_available, card_wallet, enterprise_wallet, is_account
 from domain.usage.validation import ICCID_RE
-from store import ledger, orders
+from store import ledger, orders, wallet_orders
 from store.errors import NotFound
 from store.orders import NewOrder
 
@@ -72,7 +72,7 @@ async def recharge(body: RechargeCreate, caller: Caller, db: Db, res: Res, reque
     target = _target(caller, body)
     new = NewOrder(new_order_id("R"), "recharge", actor(caller, request),
                    body.model_dump(mode="json"), idempotency_key)
-    order, _ = await orders.create_recharge(
+    order, _ = await wallet_orders.create_recharge(
         db, new, wallet=str(target["wallet"]), amount=Fen(body.amount_fen),
         topic=res.settings.orders_topic, agent_id=target.get("agent_id"),
         iccid=target.get("iccid"), enterprise_id=target.get("enterprise_id"))

@@ -20,7 +20,7 @@ from api.routers.orders import (
 )
 from api.schemas.orders import OrderPublic, Rejection, WithdrawalCreate
 from core.money import BasisPoints, Fen
-from store import orders
+from store import orders, wallet_orders
 from store.errors import NotFound
 from store.orders import NewOrder
 
@@ -38,7 +38,7 @@ async def request_withdrawal(body: WithdrawalCreate, caller: Caller, db: Db, res
         raise forbid("an agent's admin withdraws from its agent's wallet")
     new = NewOrder(new_order_id("W"), "withdrawal", actor(caller, request),
                    body.model_dump(mode="json"), idempotency_key)
-    order, _ = await orders.request_withdrawal(
+    order, _ = await wallet_orders.request_withdrawal(
         db, new, agent_id=caller.agent_id, amount=Fen(body.amount_fen), account=body.account,
         min_fen=Fen(res.settings.withdrawal_min_fen),
         fee_bp=BasisPoints(res.settings.withdrawal_fee_bp), topic=res.settings.orders_topic)
@@ -62,7 +62,7 @@ async def approve(order_id: str, caller: Caller, db: Db, res: Res, request: Requ
     so asking again is the same payout)."""
     order = await _withdrawal(db, order_id, caller)
     if order.state == "requested":
-        order = await orders.approve_withdrawal(db, order, actor(caller, request),
+        order = await wallet_orders.approve_withdrawal(db, order, actor(caller, request),
                                                 res.settings.orders_topic)
     if order.state == "approved" and channel is not None:
         try:
@@ -79,5 +79,5 @@ async def reject(order_id: str, body: Rejection, caller: Caller, db: Db, res: Re
                  request: Request) -> OrderPublic:
     """`requested → rejected` with a reason; the amount goes back to `available`."""
     order = await _withdrawal(db, order_id, caller)
-    return public(await orders.reject_withdrawal(db, order, body.reason, actor(caller, request),
-                                                 res.settings.orders_topic))
+    return public(await wallet_orders.reject_withdrawal(
+        db, order, body.reason, actor(caller, request), res.settings.orders_topic))

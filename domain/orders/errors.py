@@ -59,3 +59,11 @@ class ReasonRequired(Refusal):
     message_zh = "驳回须填写原因"  # (proposed)
     message_en = "A rejection needs a reason"
     field = "reason"
+
+
+class NumberCardNotSold(Refusal):
+    """G2-09: number cards are paid to the factory; the platform sells no package of them."""
+
+    code = "number_card_not_sold"
+    message_zh = "号卡套餐由运营商/厂家直接收款"  # (proposed)
+    message_en = "Number-card packages are paid to the operator or factory directly"

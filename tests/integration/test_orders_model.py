@@ -31,7 +31,7 @@ from core.settings import Settings
 from domain.ledger import InsufficientFunds, agent_available, card_wallet, order_escrow
 from domain.orders.errors import TransitionRefused
 from domain.orders.machines import Kind
-from store import ledger, orders
+from store import ledger, orders, package_orders, wallet_orders
 from store.agents import Actor, create_agent
 from store.db import Conn
 from store.orders import NewOrder, Order
@@ -110,7 +110,7 @@ class OrdersMachine(RuleBasedStateMachine):
         account = (card_wallet(self.card) if wallet == "card"
                    else agent_available(self.agents[wallet]))
         new = self.new("R", "recharge", BUYER)
-        made, _ = self.run(orders.create_recharge(
+        made, _ = self.run(wallet_orders.create_recharge(
             self.conn, new, wallet=account, amount=Fen(amount), topic=TOPIC,
             iccid=self.card if wallet == "card" else None,
             agent_id=None if wallet == "card" else self.agents[wallet]))
@@ -123,7 +123,7 @@ class OrdersMachine(RuleBasedStateMachine):
         actor = AGENTS[seller] if method == "agent_wallet" else BUYER
         new = self.new("P", "package", actor)
         try:
-            self.run(orders.create_package_order(self.conn, new, package_id="p90",
+            self.run(package_orders.create_package_order(self.conn, new, package_id="p90",
                                                  agent_id=self.agents[seller],
                                                  iccid=self.card, method=method,
                                                  topic=TOPIC))
@@ -150,17 +150,17 @@ class OrdersMachine(RuleBasedStateMachine):
     @rule(pick=st.integers(0, 100))
     def complete(self, pick: int) -> None:
         going = self.of("package", "fulfilling")
-        self.run(orders.complete(self.conn, going[pick % len(going)], FINANCE, TOPIC))
+        self.run(package_orders.complete(self.conn, going[pick % len(going)], FINANCE, TOPIC))
 
     @precondition(lambda self: bool(self.of("package", "completed")
                                     + self.of("package", "fulfilling")))
     @rule(pick=st.integers(0, 100))
     def refund(self, pick: int) -> None:
         some = self.of("package", "completed") + self.of("package", "fulfilling")
-        going = self.run(orders.start_refund(self.conn, some[pick % len(some)], FINANCE,
+        going = self.run(package_orders.start_refund(self.conn, some[pick % len(some)], FINANCE,
                                              TOPIC, "refund"))
         if going.method != "online":
-            self.run(orders.finish_refund(self.conn, going, TOPIC))
+            self.run(package_orders.finish_refund(self.conn, going, TOPIC))
             return
         assert self.notify(RefundNotification(
             kind="refund", notify_id=_id("n"), amount_fen=going.amount_fen,
@@ -180,15 +180,15 @@ class OrdersMachine(RuleBasedStateMachine):
     def withdraw(self, seller: str, amount: int, outcome: str) -> None:
         new = self.new("W", "withdrawal", AGENTS[seller])
         try:
-            asked, _ = self.run(orders.request_withdrawal(
+            asked, _ = self.run(wallet_orders.request_withdrawal(
                 self.conn, new, agent_id=self.agents[seller], amount=Fen(amount), account="x",
                 min_fen=Fen(100), fee_bp=BasisPoints(50), topic=TOPIC))
         except InsufficientFunds:
             return
         if outcome == "rejected":
-            self.run(orders.reject_withdrawal(self.conn, asked, "no", FINANCE, TOPIC))
+            self.run(wallet_orders.reject_withdrawal(self.conn, asked, "no", FINANCE, TOPIC))
             return
-        approved = self.run(orders.approve_withdrawal(self.conn, asked, FINANCE, TOPIC))
+        approved = self.run(wallet_orders.approve_withdrawal(self.conn, asked, FINANCE, TOPIC))
         assert self.notify(PayoutNotification(
             kind="payout", notify_id=_id("n"), amount_fen=approved.amount_fen,
             payout_id=approved.order_id, status="paid" if outcome == "paid" else "failed",
@@ -199,7 +199,7 @@ class OrdersMachine(RuleBasedStateMachine):
     def a_finished_order_moves_no_more(self, pick: int) -> None:
         done = self.of("package", "completed")
         with pytest.raises(TransitionRefused):
-            self.run(orders.complete(self.conn, done[pick % len(done)], FINANCE, TOPIC))
+            self.run(package_orders.complete(self.conn, done[pick % len(done)], FINANCE, TOPIC))
 
     @invariant()
     def the_ledger_balances_and_floors_hold(self) -> None:
