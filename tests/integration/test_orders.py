@@ -355,3 +355,23 @@ async def test_the_worker_cancels_an_unpaid_order_within_60_s_of_its_due_instant
 async def _in_state(world: Shop, order_id: str, state: str) -> dict[str, object] | None:
     found: dict[str, object] = await ok(world.market.admin.get(f"/v1/orders/{order_id}"))
     return found if found["state"] == state else None
+
+
+@pytest.mark.req("C-05", "SM-G2-ORDER")
+async def test_a_payment_notified_after_the_cancellation_is_recorded_and_moves_nothing(
+        world: Shop) -> None:
+    made = await order(world.who("buyer"), "online")
+    await ok(world.who("buyer").post(f"/v1/orders/{made['order_id']}/cancel"))
+    late = PaymentNotification(kind="payment", notify_id="n-late", amount_fen=9000,
+                               payment_id=made["payment_id"],
+                               merchant_order_id=made["order_id"], status="succeeded",
+                               paid_at=now())
+    body = notification_body(late)
+    for _ in range(2):
+        answer = await world.market.admin.post(
+            "/v1/payments/notify", content=body,
+            headers=notification_headers(SECRET, body, time.time()))
+        assert (answer.status_code, answer.text) == (200, "success")
+    assert (await world.reaches(made["order_id"], "cancelled"))["paid_at"] is None
+    assert await world.order_moves(made["order_id"]) == []
+    assert await world.notification_outcomes() == {"ignored": 1}
