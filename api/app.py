@@ -14,6 +14,7 @@ from api import console, errors, openapi
 from api.deps import Resources
 from api.limits import RateLimiter
 from api.metrics import ApiMetrics
+from api.payments import PaymentGateway
 from api.routers import (
     admin,
     agents,
@@ -24,12 +25,15 @@ from api.routers import (
     health,
     keys,
     operators,
+    orders,
     packages,
     people,
     pools,
     prices,
     series,
     upstream,
+    wallets,
+    withdrawals,
 )
 from api.text import TEXT_CHECK
 from core.clock import CLOCK
@@ -39,8 +43,10 @@ from store.db import Reconnecting, create_pool
 from streams.publish import Publisher
 
 
-def create_app(settings: Settings, registry: CollectorRegistry | None = None) -> FastAPI:
-    """Build the API; nothing connects until the ASGI server runs the lifespan."""
+def create_app(settings: Settings, registry: CollectorRegistry | None = None,
+               payments: PaymentGateway | None = None) -> FastAPI:
+    """Build the API; nothing connects until the ASGI server runs the lifespan. `payments`:
+    the payment channel (G2), none: online payments answer 503 `payment_unavailable`."""
     metrics = ApiMetrics.create(registry or CollectorRegistry())
 
     @asynccontextmanager
@@ -69,8 +75,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None) ->
     errors.install(app)
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
-                   dead_letters, admin, people, controls, agents, packages, prices):
+                   dead_letters, admin, people, controls, agents, packages, prices, orders,
+                   wallets, withdrawals):
         app.include_router(module.router)
+    app.include_router(orders.notify_router)
+    app.state.payments = payments
     console.install(app)
 
     @app.middleware("http")

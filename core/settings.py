@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     # starts, and the secret its notifications are signed with (`up` generates one when unset).
     payment_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     payment_secret: SecretStr | None = None
+    # Where the channel sends its notifications (default: this API's /v1/payments/notify).
+    payment_notify_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    # G2-15 (proposed): the smallest withdrawal and the fee kept from a payout.
+    withdrawal_min_fen: int = Field(default=100, ge=1)
+    withdrawal_fee_bp: int = Field(default=0, ge=0, le=10_000)
 
     # Each operator's own policy (connectors/DIALECTS.md): the per-card cooldown between two
     # changes, calls per second, calls in flight, cards per batch, the billing-cycle day.
@@ -224,6 +229,12 @@ class Settings(BaseSettings):
     @property
     def operator_url(self) -> str:
         return self.operator_base_url or f"http://{self.host}:{self.sim_port}"
+
+    @property
+    def notify_url(self) -> str:
+        """The URL the payment channel notifies (`POST /v1/payments/notify`)."""
+        return self.payment_notify_url or (
+            f"http://{self.host}:{self.api_port}/v1/payments/notify")
 
     @property
     def payment_url(self) -> str:

@@ -9,10 +9,12 @@ import faust
 import httpx
 from prometheus_client import CollectorRegistry, start_http_server
 
+from connectors.payments import PaymentChannel, PaymentChannelClient, PaymentChannelError
 from core.clock import CLOCK
 from core.settings import Settings
+from store import orders
 from store.clock import adopt
-from store.db import Reconnecting
+from store.db import Conn, Reconnecting
 from store.pools import fullest_pools
 from streams.app import create_app
 from streams.lag import group_lag
@@ -60,13 +62,30 @@ def _register_gauges(app: faust.App, settings: Settings, metrics: WorkerMetrics
     return db
 
 
+async def expire_unpaid(conn: Conn, channel: PaymentChannel, topic: str) -> int:
+    """SM-G2-ORDER / SM-G2-RECHARGE: cancel what is unpaid 30 minutes after creation on the
+    platform clock (stamped with the due instant, C-09) and close its channel payment (a
+    payment made meanwhile is refused by the channel; one that raced ahead is recorded by the
+    notification endpoint as `ignored`). Returns how many were cancelled."""
+    cancelled = await orders.expire_due(conn, topic)
+    for order in cancelled:
+        if order.payment_id is not None:
+            try:
+                await channel.close_payment(order.payment_id)
+            except PaymentChannelError as exc:
+                log.warning("payment %s not closed: %s", order.payment_id, exc)
+    return len(cancelled)
+
+
 def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
                      ) -> list[Reconnecting]:
     """Leader-only periodic work, each task on its own connection (they run concurrently)."""
     rollover_db = Reconnecting(settings.require_database())
     webhook_db = Reconnecting(settings.require_database())
     outbox_db = Reconnecting(settings.require_database())
+    orders_db = Reconnecting(settings.require_database())
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+    channel = PaymentChannelClient(client, settings.payment_url)
 
     async def rollover() -> None:
         try:
@@ -88,10 +107,18 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
         except Exception:
             log.exception("outbox relay failed; the events stay and go at the next tick")
 
+    async def unpaid() -> None:
+        try:
+            await orders_db.run(lambda conn: expire_unpaid(conn, channel,
+                                                           settings.orders_topic))
+        except Exception:
+            log.exception("cancelling unpaid orders failed; the next tick retries")
+
     app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
+    app.timer(interval=5.0, on_leader=True)(unpaid)
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
-    return [rollover_db, webhook_db, outbox_db]
+    return [rollover_db, webhook_db, outbox_db, orders_db]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:

@@ -1,0 +1,99 @@
+"""G2 orders, recharges, wallets and withdrawals (specs/business.md §2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import Iccid, Ident, Strict
+
+Fen = Annotated[int, Field(gt=0, le=10**12, description="integer fen (C-01)")]
+Method = Literal["online", "wallet", "agent_wallet"]
+
+
+class PackageOrderCreate(Strict):
+    """A package for one card (G2-02, G2-03): `online` or `wallet` (Flow 1, the card's
+    user pays the retail price), `agent_wallet` (Flow 2, the selling agent pays its cost)."""
+
+    package_id: Ident
+    iccid: Iccid
+    method: Method
+    agent_id: Ident | None = Field(default=None, description=(
+        "the selling agent (default: the caller's agent; an enterprise names it)"))
+
+
+class RechargeCreate(Strict):
+    """Money prestored into a wallet (G2-12…G2-14): a card's (`iccid`), the caller agent's
+    (`agent`) or the caller enterprise's (`enterprise`)."""
+
+    wallet: Literal["card", "agent", "enterprise"]
+    iccid: Iccid | None = None
+    amount_fen: Fen
+
+
+class WithdrawalCreate(Strict):
+    """An agent's cash-out (G2-15) to `account` (a bank card or channel account)."""
+
+    amount_fen: Fen
+    account: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Rejection(Strict):
+    """Why: a withdrawal's rejection, an order's refund."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class OrderPublic(BaseModel):
+    order_id: str
+    kind: Literal["package", "recharge", "withdrawal"]
+    state: str
+    method: str | None
+    agent_id: str | None
+    iccid: str | None
+    enterprise_id: str | None
+    wallet: str | None
+    package_id: str | None
+    amount_fen: int = Field(description="what the payer pays (withdrawal: the amount asked)")
+    fee_fen: int
+    price_chain: dict[str, Any] | None = Field(description="the G1-13 snapshot")
+    price_risks: list[str]
+    intercepted: bool
+    payment_id: str | None
+    pay_url: str | None = Field(description="where the payer pays (online)")
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    pay_due_at: datetime | None
+    paid_at: datetime | None
+    finished_at: datetime | None
+
+
+class WalletPublic(BaseModel):
+    account: str
+    balance_fen: int
+    available_fen: int
+
+
+class StatementLinePublic(BaseModel):
+    at: datetime
+    transfer_id: str
+    counterparty: str
+    amount_fen: int = Field(description="> 0 credits the wallet, < 0 debits it")
+    fee_type: str
+    order_id: str | None
+    balance_after_fen: int
+
+
+class StatementPublic(BaseModel):
+    """G2-25: every entry with time, order, fee type, amount and balance after; the closing
+    balance equals the ledger's."""
+
+    account: str
+    opening_fen: int
+    closing_fen: int
+    debits_fen: int
+    credits_fen: int
+    lines: list[StatementLinePublic]

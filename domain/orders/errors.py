@@ -1,0 +1,69 @@
+"""What G2 refuses (C-06). Messages marked *(proposed)* are the spec's proposals; the seed
+gives none of them verbatim."""
+
+from __future__ import annotations
+
+from domain.refusals import Refusal
+
+
+class TransitionRefused(Refusal):
+    """The order is not in a state where this event may happen (or not by this actor)."""
+
+    code = "invalid_transition"
+    message_zh = "订单当前状态不允许此操作"  # (proposed)
+    message_en = "The order's state does not allow this operation"
+
+    def __init__(self, kind: str, state: str, event: str) -> None:
+        super().__init__(f"{kind} order in {state!r}: {event!r} is not allowed")
+        self.state = state
+        self.event = event
+
+
+class WithdrawalBelowMin(Refusal):
+    """G2-15 *(proposed)*."""
+
+    code = "withdrawal_below_min"
+    message_zh = "提现金额低于最低提现金额"
+    message_en = "Amount is below the minimum withdrawal"
+    field = "amount_fen"
+
+
+class FirstPurchaseWalletOnly(Refusal):
+    """G2-11 (message *(proposed)*)."""
+
+    code = "first_purchase_wallet_only"
+    message_zh = "该套餐首次购买仅支持钱包支付"
+    message_en = "The first purchase of this package can only be paid from the wallet"
+
+
+class IdempotencyConflict(Refusal):
+    """C-05: the key was used before for another request."""
+
+    code = "idempotency_conflict"
+    message_zh = "幂等键已用于不同的请求"
+    message_en = "The idempotency key was already used for a different request"
+
+
+class PaymentUnavailable(Refusal):
+    """The payment channel could not be reached to create a payment (retry later)."""
+
+    code = "payment_unavailable"
+    message_zh = "支付渠道暂不可用"  # (proposed)
+    message_en = "The payment channel is unavailable; retry later"
+
+
+class ReasonRequired(Refusal):
+    """SM-G2-WITHDRAWAL: a rejection carries a reason."""
+
+    code = "reason_required"
+    message_zh = "驳回须填写原因"  # (proposed)
+    message_en = "A rejection needs a reason"
+    field = "reason"
+
+
+class NumberCardNotSold(Refusal):
+    """G2-09: number cards are paid to the factory; the platform sells no package of them."""
+
+    code = "number_card_not_sold"
+    message_zh = "号卡套餐由运营商/厂家直接收款"  # (proposed)
+    message_en = "Number-card packages are paid to the operator or factory directly"

@@ -1,0 +1,178 @@
+"""Package orders (G2-02…G2-11, G2-24, SM-G2-ORDER): created with the price-chain snapshot,
+paid in Flow 2 from the agent's wallet at once, from the card's wallet at once, or online on
+the channel's notification; fulfilled through the `on_paid` hook; settled at completion;
+refunded in full. Transitions and events: `store.orders`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from core.clock import now
+from core.money import Fen
+from domain.ledger import agent_available, card_wallet
+from domain.orders import machines as sm
+from domain.orders import money
+from domain.orders.errors import FirstPurchaseWalletOnly, NumberCardNotSold
+from domain.pricing.chain import PriceChain
+from domain.pricing.risk import price_risks
+from store import ledger
+from store.agents import Actor
+from store.db import Conn
+from store.orders import (
+    PAYMENT_TIMEOUT,
+    SYSTEM,
+    NewOrder,
+    Order,
+    get_order,
+    insert,
+    named,
+    one,
+    replay,
+    transition,
+)
+from store.price_chain import price_chain
+
+_SET_PAYMENT = """
+UPDATE orders SET payment_id = %s, pay_url = %s WHERE order_id = %s AND payment_id IS NULL
+RETURNING *
+"""
+
+
+def has_one_time_commission(package_id: str, agent_id: str) -> bool:
+    """Whether the package carries an active one-time commission rule for the selling agent
+    (G2-11, AMB-22). The commission engine (H) does not exist yet: no package has one, so the
+    first-purchase rule never applies today. H replaces this with a lookup of its rules."""
+    del package_id, agent_id
+    return False
+
+
+async def _first_purchase(conn: Conn, iccid: str, package_id: str) -> bool:
+    row = await (await conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM orders WHERE kind = 'package' AND iccid = %s "
+        "AND package_id = %s AND state = 'completed')", (iccid, package_id))).fetchone()
+    return bool(row and row[0])
+
+
+def snapshot(chain: PriceChain) -> dict[str, Any]:
+    """The price chain as the order keeps it (G1-13), JSON-ready."""
+    found: dict[str, Any] = json.loads(json.dumps(asdict(chain), default=str))
+    return found
+
+
+async def create_package_order(conn: Conn, new: NewOrder, *, package_id: str, agent_id: str,
+                               iccid: str, method: str, topic: str,
+                               enterprise_id: str | None = None) -> tuple[Order, bool]:
+    """A package order for card `iccid` sold by `agent_id` (the second value: whether it was
+    made now, False for a replay). Flow 2 (`agent_wallet`) debits the seller's cost at once
+    (409 `insufficient_balance` leaves nothing); `wallet` debits the card's wallet the retail
+    price at once; `online` waits for the channel (`pending_payment`)."""
+    async with conn.transaction():
+        first = await replay(conn, new)
+        if first is not None:
+            return first, False
+        chain = await price_chain(conn, package_id, agent_id)
+        if chain.business_line == "number_card" or not chain.levels:
+            raise NumberCardNotSold()
+        if (method != "wallet" and has_one_time_commission(package_id, agent_id)
+                and await _first_purchase(conn, iccid, package_id)):
+            raise FirstPurchaseWalletOnly()
+        cost = chain.levels[-1].cost_price_fen
+        amount = money.paid_amount(method, chain.retail_price_fen, cost)
+        risks = [r.code for r in price_risks(chain, amount if method != "agent_wallet"
+                                             else chain.retail_price_fen)]
+        flow2 = method == "agent_wallet"
+        order = await insert(
+            conn, new, "paid" if flow2 else "pending_payment", topic,
+            event="create_agent_wallet" if flow2 else "create_pay_later",
+            by="agent" if flow2 else "buyer", method=method, agent_id=agent_id, iccid=iccid,
+            enterprise_id=enterprise_id,
+            package_id=package_id, amount_fen=amount, price_chain=Jsonb(snapshot(chain)),
+            price_risks=Jsonb(risks), intercepted=bool(risks),
+            pay_due_at=None if flow2 else now() + PAYMENT_TIMEOUT)
+        if flow2:
+            await ledger.transfer(conn, money.payment_transfer(
+                order.order_id, agent_available(agent_id), Fen(amount), method))
+            order = await on_paid(conn, order, new.actor, topic)
+        elif method == "wallet":
+            order = await pay(conn, order, card_wallet(iccid), new.actor, topic)
+    return order, True
+
+
+async def pay(conn: Conn, order: Order, source: str, actor: Actor, topic: str,
+              payment_id: str | None = None, at: datetime | None = None) -> Order:
+    """`pending_payment → paid`: the money from `source` (the channel or a wallet) into the
+    escrow, then the fulfilment hook."""
+    move = money.payment_transfer(order.order_id, source, Fen(order.amount_fen),
+                                  order.method or "online")
+    paid = await transition(conn, order, "payment_confirmed", "channel", actor, topic, [move],
+                            payment_id=payment_id, at=at)
+    return await on_paid(conn, paid, actor, topic)
+
+
+async def on_paid(conn: Conn, order: Order, actor: Actor, topic: str) -> Order:
+    """The fulfilment hook of a paid order (G2-08, G2-17, G2-18). Today: fulfilment starts at
+    once (`paid → fulfilling`) unless a price risk intercepted the order (G1-18: it waits in
+    `paid` for a platform user), and a product that is not card-managed completes at once
+    (G2-18). For card-managed products, applying the package to the card and the activation
+    command (→controls) are NOT wired yet: whoever wires them calls `complete` when the
+    package is applied (and, for a first package, the card is active)."""
+    if order.intercepted:
+        return order
+    fulfilling = await transition(conn, order, "fulfilment_started", "system", actor, topic)
+    chain = order.price_chain or {}
+    if not chain.get("card_managed", True):
+        return await complete(conn, fulfilling, actor, topic)
+    return fulfilling
+
+
+def _costs(order: Order) -> list[tuple[str, Fen]]:
+    levels = (order.price_chain or {}).get("levels", [])
+    return [(str(level["agent_id"]), Fen(int(level["cost_price_fen"]))) for level in levels]
+
+
+async def complete(conn: Conn, order: Order, actor: Actor, topic: str,
+                   by: sm.Actor = "system") -> Order:
+    """`fulfilling → completed` with the settlement (G2-24, G2-05): the escrow pays the
+    platform and every agent of the chain and ends at 0. Commission (H, G2-07) is not yet
+    evaluated: `order_completed` is the event H will consume."""
+    chain = order.price_chain or {}
+    moves = money.settlement_transfers(order.order_id, order.method or "online", _costs(order),
+                                       Fen(int(chain["retail_price_fen"])))
+    return await transition(conn, order, "fulfilled", by, actor, topic, moves)
+
+
+async def start_refund(conn: Conn, order: Order, actor: Actor, topic: str, reason: str
+                       ) -> Order:
+    """A full refund approved (`paid`/`fulfilling`/`completed → refunding`): a completed
+    order's settlement goes back into the escrow at once. Stopping fulfilment, reverting the
+    package (G2-20) and reversing commissions (H-38) are not wired yet; `order_refunding` and
+    `order_refunded` announce it."""
+    moves = []
+    if order.state == "completed":
+        chain = order.price_chain or {}
+        moves = money.settlement_reversals(order.order_id, order.method or "online",
+                                           _costs(order), Fen(int(chain["retail_price_fen"])))
+    return await transition(conn, order, "refund_approved", "operator", actor, topic, moves,
+                            reason=reason)
+
+
+async def finish_refund(conn: Conn, order: Order, topic: str) -> Order:
+    """`refunding → refunded`: the escrow pays the payer back (the channel once it notified
+    the refund, a wallet at once)."""
+    payer = money.payer_account(order.method or "online", named(order.agent_id),
+                                named(order.iccid))
+    move = money.refund_transfer(order.order_id, payer, Fen(order.amount_fen))
+    return await transition(conn, order, "refund_paid", "system", SYSTEM, topic, [move])
+
+
+async def set_payment(conn: Conn, order_id: str, payment_id: str, pay_url: str) -> Order:
+    """Remember the channel's payment of an order (once; later calls keep the first)."""
+    await one(conn, _SET_PAYMENT, (payment_id, pay_url, order_id))
+    return await get_order(conn, order_id)
+
+
