@@ -56,6 +56,7 @@ class CardView:
     network_status: NetworkStatus
     warn_percents: list[int]
     opened: bool = True
+    package_count: int = 0
     control: Control | None = None
 
 
@@ -81,7 +82,7 @@ SELECT c.iccid, c.msisdn, c.enterprise_id, c.operator, c.pool_id, c.package_byte
        coalesce(u.bytes, 0) AS cycle_usage_bytes,
        cp_desired_status(c.stop_reasons, p.exhausted) AS desired_status,
        cp_effective_reasons(c.stop_reasons, p.exhausted) AS stop_reasons,
-       c.network_status, c.warn_percents, c.opened,
+       c.network_status, c.warn_percents, c.opened, c.package_count,
        k.target, k.state, k.attempts, k.last_command, k.last_outcome, k.last_error,
        k.last_command_at, k.in_flight
 FROM cards c

@@ -71,6 +71,12 @@ class Order:
     pay_due_at: datetime | None
     paid_at: datetime | None
     finished_at: datetime | None
+    package_before: int | None = None
+    package_added: int | None = None
+    package_applied_at: datetime | None = None
+    package_reverted_at: datetime | None = None
+    activation_asked_at: datetime | None = None
+    counted: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Package orders (G2-02…G2-11, G2-24, SM-G2-ORDER): created with the price-chain snapshot,
 paid in Flow 2 from the agent's wallet at once, from the card's wallet at once, or online on
-the channel's notification; fulfilled through the `on_paid` hook; settled at completion;
-refunded in full. Transitions and events: `store.orders`."""
+the channel's notification; fulfilled through the `on_paid` hook and the worker's fulfilment
+(`store.fulfilment`); settled at completion; refunded in full, the package reverted.
+Transitions and events: `store.orders`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from domain.pricing.risk import price_risks
 from store import ledger
 from store.agents import Actor
 from store.db import Conn
+from store.order_packages import card_managed, count, revert_package
 from store.orders import (
     PAYMENT_TIMEOUT,
     SYSTEM,
@@ -36,6 +38,7 @@ from store.orders import (
     transition,
 )
 from store.price_chain import price_chain
+from store.quota import Outcome
 
 _SET_PAYMENT = """
 UPDATE orders SET payment_id = %s, pay_url = %s WHERE order_id = %s AND payment_id IS NULL
@@ -115,17 +118,15 @@ async def pay(conn: Conn, order: Order, source: str, actor: Actor, topic: str,
 
 
 async def on_paid(conn: Conn, order: Order, actor: Actor, topic: str) -> Order:
-    """The fulfilment hook of a paid order (G2-08, G2-17, G2-18). Today: fulfilment starts at
-    once (`paid → fulfilling`) unless a price risk intercepted the order (G1-18: it waits in
-    `paid` for a platform user), and a product that is not card-managed completes at once
-    (G2-18). For card-managed products, applying the package to the card and the activation
-    command (→controls) are NOT wired yet: whoever wires them calls `complete` when the
-    package is applied (and, for a first package, the card is active)."""
+    """The fulfilment hook of a paid order (G2-08, G2-18): fulfilment starts at once
+    (`paid → fulfilling`) unless a price risk intercepted the order (G1-18: it waits in `paid`
+    for a platform user), and a product that is not card-managed completes at once (G2-18).
+    A card-managed one is fulfilled by the worker's fulfilment timer (`store.fulfilment`):
+    package applied, card opened if it never was (G2-17), then `complete`."""
     if order.intercepted:
         return order
     fulfilling = await transition(conn, order, "fulfilment_started", "system", actor, topic)
-    chain = order.price_chain or {}
-    if not chain.get("card_managed", True):
+    if not card_managed(order):
         return await complete(conn, fulfilling, actor, topic)
     return fulfilling
 
@@ -138,20 +139,24 @@ def _costs(order: Order) -> list[tuple[str, Fen]]:
 async def complete(conn: Conn, order: Order, actor: Actor, topic: str,
                    by: sm.Actor = "system") -> Order:
     """`fulfilling → completed` with the settlement (G2-24, G2-05): the escrow pays the
-    platform and every agent of the chain and ends at 0. Commission (H, G2-07) is not yet
-    evaluated: `order_completed` is the event H will consume."""
+    platform and every agent of the chain and ends at 0; the card's package count +1 (G2-19).
+    Commission (H, G2-07) is not yet evaluated: `order_completed` is the event H will
+    consume."""
     chain = order.price_chain or {}
     moves = money.settlement_transfers(order.order_id, order.method or "online", _costs(order),
                                        Fen(int(chain["retail_price_fen"])))
-    return await transition(conn, order, "fulfilled", by, actor, topic, moves)
+    async with conn.transaction():
+        done = await transition(conn, order, "fulfilled", by, actor, topic, moves)
+        return await count(conn, done, True)
 
 
 async def start_refund(conn: Conn, order: Order, actor: Actor, topic: str, reason: str
                        ) -> Order:
     """A full refund approved (`paid`/`fulfilling`/`completed → refunding`): a completed
-    order's settlement goes back into the escrow at once. Stopping fulfilment, reverting the
-    package (G2-20) and reversing commissions (H-38) are not wired yet; `order_refunding` and
-    `order_refunded` announce it."""
+    order's settlement goes back into the escrow at once; fulfilment stops (it only moves
+    orders in `fulfilling`); the package comes off the card when the money is back
+    (`finish_refund`, G2-20). Reversing commissions (H-38) is not wired yet;
+    `order_refunding` and `order_refunded` announce it."""
     moves = []
     if order.state == "completed":
         chain = order.price_chain or {}
@@ -161,13 +166,29 @@ async def start_refund(conn: Conn, order: Order, actor: Actor, topic: str, reaso
                             reason=reason)
 
 
+def refund_id(order: Order) -> str:
+    """The refund asked of the payment channel for an online order (one per order)."""
+    return f"{order.order_id}-refund"
+
+
 async def finish_refund(conn: Conn, order: Order, topic: str) -> Order:
-    """`refunding → refunded`: the escrow pays the payer back (the channel once it notified
-    the refund, a wallet at once)."""
+    """`refunding`/`failed → refunded`: the escrow pays the payer back (the channel once it
+    notified the refund, a wallet at once); the package the order applied is taken off its
+    card and the card's package count −1 (G2-20). The desired change this may cause is not
+    published from here: the controls' periodic reconciliation picks it up from PostgreSQL."""
+    refunded, _ = await refund_paid(conn, order, topic)
+    return refunded
+
+
+async def refund_paid(conn: Conn, order: Order, topic: str) -> tuple[Order, Outcome]:
+    """`finish_refund`, with the quota outcome of reverting the package to publish."""
     payer = money.payer_account(order.method or "online", named(order.agent_id),
                                 named(order.iccid))
     move = money.refund_transfer(order.order_id, payer, Fen(order.amount_fen))
-    return await transition(conn, order, "refund_paid", "system", SYSTEM, topic, [move])
+    async with conn.transaction():
+        refunded = await transition(conn, order, "refund_paid", "system", SYSTEM, topic, [move])
+        refunded, outcome = await revert_package(conn, refunded)
+        return await count(conn, refunded, False), outcome
 
 
 async def set_payment(conn: Conn, order_id: str, payment_id: str, pay_url: str) -> Order:

@@ -174,9 +174,9 @@ async def close_payments(channel: PaymentGateway | None, cancelled: list[Order])
              responses={**NOT_FOUND, **CONFLICTS})
 async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, request: Request
                          ) -> OrderPublic:
-    """`fulfilling → completed` with the settlement (G2-24): the platform's stand-in for the
-    fulfilment that applies the package to the card (not wired yet:
-    `store.package_orders.on_paid`)."""
+    """`fulfilling → completed` with the settlement (G2-24), by the platform: the worker's
+    fulfilment (`store.fulfilment`) completes card-managed orders by itself; this ends one it
+    cannot (its card is not registered) or settles one by hand."""
     if caller.role not in ("admin", "platform_operator"):
         raise forbid("the platform completes orders")
     order = await visible_order(db, order_id, caller)
@@ -184,10 +184,6 @@ async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, reques
         raise NotFound(f"package order {order_id!r}")
     return public(await package_orders.complete(db, order, actor(caller, request),
                                         res.settings.orders_topic, "operator"))
-
-
-def refund_id(order: Order) -> str:
-    return f"{order.order_id}-refund"
 
 
 @router.post("/{order_id}/refund", response_model=OrderPublic,
@@ -212,7 +208,8 @@ async def refund_order(order_id: str, body: Rejection, caller: Caller, db: Db, r
     if channel is None or order.payment_id is None:
         raise PaymentUnavailable()
     try:
-        await channel.refund(order.payment_id, refund_id(order), Fen(order.amount_fen))
+        await channel.refund(order.payment_id, package_orders.refund_id(order),
+                             Fen(order.amount_fen))
     except Exception as exc:  # `refunding` stays; asking again asks the channel again
         log.warning("refund of %s not asked: %s", order.order_id, exc)
         raise PaymentUnavailable() from None

@@ -100,5 +100,7 @@ class CardPublic(BaseModel):
     opened: bool = Field(
         description="the operator network has the card opened (confirmed active at least once "
                     "since it was registered as not opened)")
+    package_count: int = Field(
+        default=0, description="completed, non-refunded package orders of the card (G2-19)")
     control: ControlPublic | None = Field(
         default=None, description="the reconciler's state: target, attempts, last command")

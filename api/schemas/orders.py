@@ -69,6 +69,17 @@ class OrderPublic(BaseModel):
     pay_due_at: datetime | None
     paid_at: datetime | None
     finished_at: datetime | None
+    package_before: int | None = Field(
+        default=None, description="the card's package_bytes before this order applied its "
+                                  "package (G2-20: what a refund restores)")
+    package_added: int | None = Field(
+        default=None, description="the bytes this order added to its card (null: not applied)")
+    package_applied_at: datetime | None = None
+    package_reverted_at: datetime | None = None
+    activation_asked_at: datetime | None = Field(
+        default=None, description="when fulfilment asked for the card to be opened (G2-17)")
+    counted: bool = Field(
+        default=False, description="in its card's package count (G2-19)")
 
 
 class WalletPublic(BaseModel):

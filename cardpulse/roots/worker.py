@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -11,8 +13,9 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from connectors.payments import PaymentChannel, PaymentChannelClient, PaymentChannelError
 from core.clock import CLOCK
+from core.money import Fen
 from core.settings import Settings
-from store import orders
+from store import fulfilment, orders, package_orders
 from store.clock import adopt
 from store.db import Conn, Reconnecting
 from store.pools import fullest_pools
@@ -21,6 +24,7 @@ from streams.lag import group_lag
 from streams.metrics import TOP_POOLS, WorkerMetrics
 from streams.outbox import BATCH, relay_due
 from streams.publish import Publisher
+from streams.quota_events import publish_outcome
 from streams.rollover import roll_over
 from streams.usage import UsageSink, register_usage_agent
 from streams.webhooks import deliver_due
@@ -77,6 +81,36 @@ async def expire_unpaid(conn: Conn, channel: PaymentChannel, topic: str) -> int:
     return len(cancelled)
 
 
+REFUND_AGAIN = timedelta(seconds=60)  # a failed order's channel refund not notified: ask again
+
+
+async def fulfil_orders(db: Reconnecting, channel: PaymentChannel, publisher: Publisher,
+                        topic: str) -> fulfilment.Round:
+    """SM-G2-ORDER fulfilment of card-managed package orders (`store.fulfilment`): rounds until
+    a round finds less than a full batch; the desired changes published after each commit;
+    the channel asked to refund an online order whose card could not be opened."""
+    total = fulfilment.Round()
+    while True:
+        done = await db.run(functools.partial(fulfilment.fulfil_due, topic=topic,
+                                              after=total.last))
+        for outcome in done.outcomes:
+            await publish_outcome(publisher, outcome)
+        total.completed += done.completed
+        total.looked_at += done.looked_at
+        total.to_refund += done.to_refund
+        total.last = done.last
+        if done.looked_at < fulfilment.BATCH:
+            break
+    total.to_refund += await db.run(lambda conn: fulfilment.unrefunded(conn, REFUND_AGAIN))
+    for order in total.to_refund:
+        try:
+            await channel.refund(orders.named(order.payment_id),
+                                 package_orders.refund_id(order), Fen(order.amount_fen))
+        except Exception as exc:  # asked again once REFUND_AGAIN has passed
+            log.warning("refund of failed order %s not asked: %s", order.order_id, exc)
+    return total
+
+
 def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
                      ) -> list[Reconnecting]:
     """Leader-only periodic work, each task on its own connection (they run concurrently)."""
@@ -84,6 +118,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     webhook_db = Reconnecting(settings.require_database())
     outbox_db = Reconnecting(settings.require_database())
     orders_db = Reconnecting(settings.require_database())
+    fulfil_db = Reconnecting(settings.require_database())
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
     channel = PaymentChannelClient(client, settings.payment_url)
 
@@ -114,11 +149,19 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
         except Exception:
             log.exception("cancelling unpaid orders failed; the next tick retries")
 
+    async def fulfil() -> None:
+        try:
+            await publisher.start()
+            await fulfil_orders(fulfil_db, channel, publisher, settings.orders_topic)
+        except Exception:
+            log.exception("order fulfilment failed; the next tick goes on where it stopped")
+
     app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
+    app.timer(interval=0.5, on_leader=True)(fulfil)
     app.timer(interval=5.0, on_leader=True)(unpaid)
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
-    return [rollover_db, webhook_db, outbox_db, orders_db]
+    return [rollover_db, webhook_db, outbox_db, orders_db, fulfil_db]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:
