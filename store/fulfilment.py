@@ -26,7 +26,7 @@ from store import package_orders
 from store.cards import CardView, activate, get_card
 from store.db import Conn
 from store.errors import NotFound
-from store.order_packages import apply_package, revert_package
+from store.order_packages import apply_package, lock_card, revert_package
 from store.orders import SYSTEM, Order, named, one, transition
 from store.quota import Outcome
 
@@ -35,6 +35,7 @@ _DUE = """
 SELECT order_id FROM orders
 WHERE kind = 'package' AND state = 'fulfilling'
   AND coalesce((price_chain ->> 'card_managed')::boolean, true) AND order_id > %s
+  AND abs(hashtextextended(order_id, 0)) %% %s = %s
 ORDER BY order_id LIMIT %s
 """
 _LOCK = "SELECT * FROM orders WHERE order_id = %s AND state = 'fulfilling' FOR UPDATE SKIP LOCKED"
@@ -110,6 +111,8 @@ async def fulfil(conn: Conn, order_id: str, topic: str, done: Round) -> None:
     stand-in `POST /v1/orders/{id}/complete` or a refund ends it)."""
     async with conn.transaction():
         order = await one(conn, _LOCK, (order_id,))
+        if order is not None:
+            await lock_card(conn, order)
         while order is not None:
             try:
                 card = await get_card(conn, named(order.iccid))
@@ -119,11 +122,13 @@ async def fulfil(conn: Conn, order_id: str, topic: str, done: Round) -> None:
                                 done)
 
 
-async def fulfil_due(conn: Conn, topic: str, after: str = "", limit: int = BATCH) -> Round:
+async def fulfil_due(conn: Conn, topic: str, after: str = "", limit: int = BATCH,
+                     lane: int = 0, lanes: int = 1) -> Round:
     """One round over up to `limit` orders in `fulfilling`, by order id after `after` (orders
-    waiting for their card to open never hold up the others)."""
+    waiting for their card to open never hold up the others); with `lanes` > 1, only the
+    orders of lane `lane` (by a hash of the order id), so that lanes run side by side."""
     done = Round(last=after)
-    rows = await (await conn.execute(_DUE, (after, limit))).fetchall()
+    rows = await (await conn.execute(_DUE, (after, lanes, lane, limit))).fetchall()
     for (order_id,) in rows:
         done.looked_at += 1
         done.last = str(order_id)

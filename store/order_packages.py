@@ -26,6 +26,14 @@ _COUNTED = "UPDATE orders SET counted = %s WHERE order_id = %s AND counted <> %s
 _CARD_PACKAGE = "SELECT package_bytes FROM cards WHERE iccid = %s FOR UPDATE"
 
 
+async def lock_card(conn: Conn, order: Order) -> None:
+    """Lock the order's card before any ledger account: fulfilment and refunds take the card,
+    then the accounts, so two of them on the same card never wait on each other in a
+    circle."""
+    if order.iccid is not None:
+        await conn.execute(_CARD_PACKAGE, (order.iccid,))
+
+
 def card_managed(order: Order) -> bool:
     """Whether the order's product goes through card management (G1-02; default true)."""
     return bool((order.price_chain or {}).get("card_managed", True))

@@ -24,7 +24,7 @@ from domain.pricing.risk import price_risks
 from store import ledger
 from store.agents import Actor
 from store.db import Conn
-from store.order_packages import card_managed, count, revert_package
+from store.order_packages import card_managed, count, lock_card, revert_package
 from store.orders import (
     PAYMENT_TIMEOUT,
     SYSTEM,
@@ -186,6 +186,7 @@ async def refund_paid(conn: Conn, order: Order, topic: str) -> tuple[Order, Outc
                                 named(order.iccid))
     move = money.refund_transfer(order.order_id, payer, Fen(order.amount_fen))
     async with conn.transaction():
+        await lock_card(conn, order)
         refunded = await transition(conn, order, "refund_paid", "system", SYSTEM, topic, [move])
         refunded, outcome = await revert_package(conn, refunded)
         return await count(conn, refunded, False), outcome

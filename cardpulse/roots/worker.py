@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from datetime import timedelta
@@ -84,15 +85,17 @@ async def expire_unpaid(conn: Conn, channel: PaymentChannel, topic: str) -> int:
 REFUND_AGAIN = timedelta(seconds=60)  # a failed order's channel refund not notified: ask again
 
 
-async def fulfil_orders(db: Reconnecting, channel: PaymentChannel, publisher: Publisher,
-                        topic: str) -> fulfilment.Round:
-    """SM-G2-ORDER fulfilment of card-managed package orders (`store.fulfilment`): rounds until
-    a round finds less than a full batch; the desired changes published after each commit;
-    the channel asked to refund an online order whose card could not be opened."""
+LANES = 4  # fulfilment lanes side by side, each on its own connection
+
+
+async def fulfil_lane(db: Reconnecting, publisher: Publisher, topic: str, lane: int
+                      ) -> fulfilment.Round:
+    """Rounds over one lane's orders until a round finds less than a full batch; the desired
+    changes published after each commit."""
     total = fulfilment.Round()
     while True:
         done = await db.run(functools.partial(fulfilment.fulfil_due, topic=topic,
-                                              after=total.last))
+                                              after=total.last, lane=lane, lanes=LANES))
         for outcome in done.outcomes:
             await publish_outcome(publisher, outcome)
         total.completed += done.completed
@@ -100,15 +103,25 @@ async def fulfil_orders(db: Reconnecting, channel: PaymentChannel, publisher: Pu
         total.to_refund += done.to_refund
         total.last = done.last
         if done.looked_at < fulfilment.BATCH:
-            break
-    total.to_refund += await db.run(lambda conn: fulfilment.unrefunded(conn, REFUND_AGAIN))
-    for order in total.to_refund:
+            return total
+
+
+async def fulfil_orders(dbs: list[Reconnecting], channel: PaymentChannel,
+                        publisher: Publisher, topic: str) -> int:
+    """SM-G2-ORDER fulfilment of card-managed package orders (`store.fulfilment`), in
+    `len(dbs)` lanes side by side; the channel asked to refund an online order whose card
+    could not be opened. Returns how many orders completed."""
+    rounds = await asyncio.gather(*(fulfil_lane(db, publisher, topic, lane)
+                                    for lane, db in enumerate(dbs)))
+    to_refund = [order for done in rounds for order in done.to_refund]
+    to_refund += await dbs[0].run(lambda conn: fulfilment.unrefunded(conn, REFUND_AGAIN))
+    for order in to_refund:
         try:
             await channel.refund(orders.named(order.payment_id),
                                  package_orders.refund_id(order), Fen(order.amount_fen))
         except Exception as exc:  # asked again once REFUND_AGAIN has passed
             log.warning("refund of failed order %s not asked: %s", order.order_id, exc)
-    return total
+    return sum(done.completed for done in rounds)
 
 
 def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
@@ -118,7 +131,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     webhook_db = Reconnecting(settings.require_database())
     outbox_db = Reconnecting(settings.require_database())
     orders_db = Reconnecting(settings.require_database())
-    fulfil_db = Reconnecting(settings.require_database())
+    fulfil_dbs = [Reconnecting(settings.require_database()) for _ in range(LANES)]
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
     channel = PaymentChannelClient(client, settings.payment_url)
 
@@ -152,7 +165,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     async def fulfil() -> None:
         try:
             await publisher.start()
-            await fulfil_orders(fulfil_db, channel, publisher, settings.orders_topic)
+            await fulfil_orders(fulfil_dbs, channel, publisher, settings.orders_topic)
         except Exception:
             log.exception("order fulfilment failed; the next tick goes on where it stopped")
 
@@ -161,7 +174,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     app.timer(interval=5.0, on_leader=True)(unpaid)
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
-    return [rollover_db, webhook_db, outbox_db, orders_db, fulfil_db]
+    return [rollover_db, webhook_db, outbox_db, orders_db, *fulfil_dbs]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:
