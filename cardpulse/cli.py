@@ -75,6 +75,9 @@ def _bench_parser(verbs: Any) -> None:
     bench.add_argument("--console-cards", action="store_true",
                        help="instead of the pipeline: time the console's cards page with "
                             "--cards cards in one enterprise (loaded by COPY)")
+    bench.add_argument("--orders", type=int, default=None, metavar="N",
+                       help="instead of the pipeline: N Flow-2 package orders through the "
+                            "API until completed, N ledger transfers, N plain INSERTs")
     bench.add_argument("--runs", type=int, default=20,
                        help="GETs of each page measured, with --console-cards (20)")
 
@@ -92,6 +95,8 @@ def _bench(args: argparse.Namespace) -> int:
             return 2
     if args.console_cards:
         return _bench_cards_page(args, settings)
+    if args.orders is not None:
+        return _bench_orders(args, settings)
     return main(settings, BenchArgs(
         cards=args.cards, records=args.records, pools=args.pools,
         partitions=args.partitions or settings.usage_partitions, workers=args.workers,
@@ -107,6 +112,18 @@ def _bench_cards_page(args: argparse.Namespace, settings: Settings) -> int:
         cards=args.cards, pools=args.pools, runs=args.runs,
         partitions=args.partitions or settings.usage_partitions, state_dir=args.state_dir,
         keep=args.keep, as_json=args.json))
+
+
+def _bench_orders(args: argparse.Namespace, settings: Settings) -> int:
+    from cardpulse.tools.bench.orders import OrdersArgs, main
+
+    if args.orders < 1:
+        print("cardpulse bench: --orders must be at least 1", file=sys.stderr)
+        return 2
+    return main(settings, OrdersArgs(
+        orders=args.orders, cards=min(args.cards, args.orders, 10_000),
+        concurrency=args.concurrency * 8, partitions=args.partitions or settings.usage_partitions,
+        workers=args.workers, state_dir=args.state_dir, keep=args.keep, as_json=args.json))
 
 
 def _dashboards(args: argparse.Namespace) -> int:

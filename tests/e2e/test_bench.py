@@ -90,3 +90,30 @@ def test_the_cards_page_bench_loads_the_fleet_and_times_every_page(tmp_path: Pat
     assert 0 < shown["ICCID prefix"] <= 50 and shown["reason=pool_exhausted"] > 0
     assert report["worst_p95_ms"] == max(p["p95"] for p in report["pages_ms"].values())
     assert "loaded 2,000 cards in 10 pools" in run.stderr
+
+
+ORDERS_RATES = ("orders_created_per_s", "orders_completed_per_s", "ledger_transfers_per_s",
+                "insert_floor_rows_per_s")
+
+
+@pytest.mark.req("G2-18")
+def test_the_orders_bench_completes_every_order_and_reports_the_three_rates(tmp_path: Path
+                                                                           ) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "cardpulse.cli", "bench", "--orders", "60", "--partitions", "4",
+         "--workers", "1", "--state-dir", str(tmp_path / "state"), "--json"],
+        capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (report["orders"], report["cards"], report["workers"]) == (60, 60, 1)
+    for name in ORDERS_RATES:
+        assert report[name] > 0, name
+    assert "60 orders created in" in run.stderr and "60 ledger transfers in" in run.stderr
+
+
+def test_the_orders_bench_refuses_no_orders() -> None:
+    run = subprocess.run([sys.executable, "-m", "cardpulse.cli", "bench", "--orders", "0"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2
+    assert "--orders must be at least 1" in run.stderr
