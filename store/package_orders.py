@@ -98,12 +98,25 @@ async def create_package_order(conn: Conn, new: NewOrder, *, package_id: str, ag
             price_risks=Jsonb(risks), intercepted=bool(risks),
             pay_due_at=None if flow2 else now() + PAYMENT_TIMEOUT)
         if flow2:
-            await ledger.transfer(conn, money.payment_transfer(
-                order.order_id, agent_available(agent_id), Fen(amount), method))
-            order = await on_paid(conn, order, new.actor, topic)
+            order = await _pay_from_agent(conn, order, new.actor, topic)
         elif method == "wallet":
             order = await pay(conn, order, card_wallet(iccid), new.actor, topic)
     return order, True
+
+
+async def _pay_from_agent(conn: Conn, order: Order, actor: Actor, topic: str) -> Order:
+    """Flow 2: the seller's cost into the escrow, and the fulfilment hook. The agent's wallet
+    row is locked by the transfer until the commit and every Flow-2 order of the agent waits
+    for it, so for a card-managed package (nothing leaves the escrow before completion) the
+    transfer comes last: the row is held for the transfer and the commit only."""
+    move = money.payment_transfer(order.order_id, agent_available(named(order.agent_id)),
+                                  Fen(order.amount_fen), "agent_wallet")
+    if not card_managed(order):  # completes at once: the escrow must hold the money first
+        await ledger.transfer(conn, move)
+        return await on_paid(conn, order, actor, topic)
+    fulfilling = await on_paid(conn, order, actor, topic)
+    await ledger.transfer(conn, move)
+    return fulfilling
 
 
 async def pay(conn: Conn, order: Order, source: str, actor: Actor, topic: str,
