@@ -35,7 +35,7 @@ _DUE = """
 SELECT order_id FROM orders
 WHERE kind = 'package' AND state = 'fulfilling'
   AND coalesce((price_chain ->> 'card_managed')::boolean, true) AND order_id > %s
-  AND abs(hashtextextended(order_id, 0)) %% %s = %s
+  AND (hashtextextended(order_id, 0) & 1023) %% %s = %s
 ORDER BY order_id LIMIT %s
 """
 _LOCK = "SELECT * FROM orders WHERE order_id = %s AND state = 'fulfilling' FOR UPDATE SKIP LOCKED"

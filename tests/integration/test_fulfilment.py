@@ -297,3 +297,18 @@ async def test_an_interrupted_or_repeated_fulfilment_changes_nothing_twice(
     assert asked.state == "fulfilling" and asked.activation_asked_at is not None
     view = await get_card(conn, unopened)
     assert (view.package_bytes, view.package_count, view.opened) == (GIB, 0, False)
+
+
+@pytest.mark.req("G2-18")
+async def test_lanes_share_the_orders_out_between_them(
+    world: Shop, settings: Settings, conn: Conn,
+) -> None:
+    cards = [f"8986001230000000850{i}" for i in range(4)]
+    for card in cards:
+        await register(conn, settings, card, package_bytes=0)
+    made = [await buy(world, card) for card in cards]
+    rounds = [await fulfilment.fulfil_due(conn, settings.orders_topic, lane=lane, lanes=3)
+              for lane in range(3)]
+    assert sum(r.looked_at for r in rounds) == sum(r.completed for r in rounds) == 4
+    for each in made:
+        assert (await get_order(conn, each["order_id"])).state == "completed"
