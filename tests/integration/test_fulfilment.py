@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -312,3 +313,47 @@ async def test_lanes_share_the_orders_out_between_them(
     assert sum(r.looked_at for r in rounds) == sum(r.completed for r in rounds) == 4
     for each in made:
         assert (await get_order(conn, each["order_id"])).state == "completed"
+
+
+@pytest.mark.req("G2-17", "G2-18", "G2-19")
+async def test_a_worker_killed_while_an_order_waits_for_its_card_repeats_nothing(
+    world: Shop, settings: Settings, conn: Conn, tmp_path: Path,
+) -> None:
+    card = "89860012300000008601"
+    await register(conn, settings, card, opened=False)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    operator = ScriptedOperator()
+    operator.statuses[card] = "stopped"  # in the operator's inventory, never opened
+    rec, db = scripted(settings, operator)
+    try:
+        worker.start()
+        made = await buy(world, card)
+
+        async def asked() -> Any:
+            found = await get_order(conn, made["order_id"])
+            return found if found.activation_asked_at is not None else None
+
+        first = await eventually_async(asked, timeout=30, what="activation asked")
+        worker.stop(signal.SIGKILL)
+        worker.start()
+        await asyncio.sleep(3)  # the new worker's rounds over the waiting order
+        again = await get_order(conn, made["order_id"])
+        assert (again.state, again.activation_asked_at, again.package_applied_at) == (
+            "fulfilling", first.activation_asked_at, first.package_applied_at)
+        assert (await get_card(conn, card)).package_bytes == GIB, "applied once"
+
+        async def opened() -> bool:
+            await rec.round("onelink")
+            return await card_opened(conn, card)
+
+        await eventually_async(opened, timeout=20, what="opened")
+        done = await world.reaches(made["order_id"], "completed")
+        assert done["counted"]
+        view = await get_card(conn, card)
+        assert (view.package_bytes, view.package_count) == (GIB, 1)
+        assert operator.activations() == [(card,)]
+        escrow = order_escrow(made["order_id"])
+        assert await world.balances(escrow, REVENUE) == {escrow: 0, REVENUE: 6000}
+    finally:
+        worker.stop()
+        await db.close()
