@@ -88,14 +88,14 @@ REFUND_AGAIN = timedelta(seconds=60)  # a failed order's channel refund not noti
 LANES = 4  # fulfilment lanes side by side, each on its own connection
 
 
-async def fulfil_lane(db: Reconnecting, publisher: Publisher, topic: str, lane: int
-                      ) -> fulfilment.Round:
-    """Rounds over one lane's orders until a round finds less than a full batch; the desired
+async def fulfil_lane(db: Reconnecting, publisher: Publisher, topic: str, lane: int,
+                      lanes: int) -> fulfilment.Round:
+    """Rounds over lane `lane` of `lanes` until a round finds less than a full batch; the desired
     changes published after each commit."""
     total = fulfilment.Round()
     while True:
         done = await db.run(functools.partial(fulfilment.fulfil_due, topic=topic,
-                                              after=total.last, lane=lane, lanes=LANES))
+                                              after=total.last, lane=lane, lanes=lanes))
         for outcome in done.outcomes:
             await publish_outcome(publisher, outcome)
         total.completed += done.completed
@@ -111,7 +111,7 @@ async def fulfil_orders(dbs: list[Reconnecting], channel: PaymentChannel,
     """SM-G2-ORDER fulfilment of card-managed package orders (`store.fulfilment`), in
     `len(dbs)` lanes side by side; the channel asked to refund an online order whose card
     could not be opened. Returns how many orders completed."""
-    rounds = await asyncio.gather(*(fulfil_lane(db, publisher, topic, lane)
+    rounds = await asyncio.gather(*(fulfil_lane(db, publisher, topic, lane, len(dbs))
                                     for lane, db in enumerate(dbs)))
     to_refund = [order for done in rounds for order in done.to_refund]
     to_refund += await dbs[0].run(lambda conn: fulfilment.unrefunded(conn, REFUND_AGAIN))

@@ -21,7 +21,9 @@ import httpx
 import psycopg
 import pytest
 
+from cardpulse.roots.worker import fulfil_orders
 from connectors.factory import build_clients
+from connectors.payments import PaymentChannelClient
 from controls.reconciler import OperatorLane, Policy, Reconciler
 from core.settings import Settings
 from domain.ledger import REVENUE, agent_available, order_escrow
@@ -34,6 +36,7 @@ from store.db import Conn, Reconnecting
 from store.enterprises import create_enterprise
 from store.orders import get_order
 from store.usage import OperatorRecords, account
+from streams.publish import Publisher
 from tests.support.controls import run_until
 from tests.support.operator import ScriptedOperator
 from tests.support.orders import Shop, order, recharge, shop, spec_world
@@ -357,3 +360,47 @@ async def test_a_worker_killed_while_an_order_waits_for_its_card_repeats_nothing
     finally:
         worker.stop()
         await db.close()
+
+
+@pytest.mark.req("G2-17", "G2-20", "SM-G2-ORDER")
+async def test_an_online_order_whose_card_cannot_be_opened_is_refunded_through_the_channel(
+    world: Shop, settings: Settings, conn: Conn, sim_factory: Any, http: httpx.AsyncClient,
+) -> None:
+    sim = sim_factory(cooldown_s=0, error_rate=1.0)
+    card, number = "89860012300000008701", "1410000008701"
+    await register(conn, settings, card, "ctcc", opened=False, msisdn=number)
+    answer = await http.put(f"{sim.url}/_sim/cards/{card}",
+                            json={"msisdn": number, "stage": "inventory"})
+    assert answer.is_success, answer.text
+    made = await order(world.who("buyer"), "online", card)
+    await world.pay(made, "fulfilling")
+    channel = PaymentChannelClient(world.pay_http, f"{world.pay_http.base_url}/_pay")
+    publisher = Publisher(settings)
+    dbs = [Reconnecting(settings.require_database())]
+    try:
+        await publisher.start()
+        assert await fulfil_orders(dbs, channel, publisher, settings.orders_topic) == 0
+        asked = await get_order(conn, made["order_id"])
+        assert asked.activation_asked_at is not None, asked
+        assert (await get_card(conn, card)).desired_status == "active", await get_card(conn, card)
+        rec = simulated(settings, sim, http, Policy(
+            max_attempts=2, card_cooldown_s=0, backoff_base_s=0.01, backoff_cap_s=0.05,
+            scan_s=0.05, scan_limit=10))
+
+        async def failed() -> bool:
+            view = await get_card(conn, card)
+            return view.control is not None and view.control.state == "failed"
+
+        await run_until(rec, failed, 20, "activation failed")
+        await fulfil_orders(dbs, channel, publisher, settings.orders_topic)
+        done = await world.reaches(made["order_id"], "refunded")
+        assert (done["reason"], done["counted"]) == ("activation_failed", False)
+        assert done["package_reverted_at"] is not None
+    finally:
+        await publisher.stop()
+        for db in dbs:
+            await db.close()
+    accounts = (REVENUE, agent_available("A"), order_escrow(made["order_id"]),
+                "external:payment_channel")
+    assert await world.balances(*accounts) == dict.fromkeys(accounts, 0)
+    assert (await get_card(conn, card)).package_bytes is None
