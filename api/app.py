@@ -30,6 +30,7 @@ from api.routers import (
     people,
     pools,
     prices,
+    reports,
     series,
     upstream,
     wallets,
@@ -76,7 +77,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
-                   wallets, withdrawals):
+                   wallets, withdrawals, reports):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.state.payments = payments

@@ -34,6 +34,13 @@ OPS_NAV = (
     NavItem("failed", N_("Failed commands"), "/console/ops/failed-commands"),
     NavItem("health", N_("Platform health"), "/console/ops/health"),
 )
+MONEY_NAV = (
+    NavItem("money_packages", N_("Packages and purchase prices"), "/console/ops/money/packages"),
+    NavItem("money_agents", N_("Agents"), "/console/ops/money/agents"),
+    NavItem("money_orders", N_("Orders"), "/console/ops/money/orders"),
+    NavItem("money_withdrawals", N_("Withdrawals to approve"), "/console/ops/money/withdrawals"),
+    NavItem("money_report", N_("Money report"), "/console/ops/money/report"),
+)
 
 
 def frame(viewer: Viewer, section: str, enterprise: Enterprise | None = None,
@@ -45,8 +52,9 @@ def frame(viewer: Viewer, section: str, enterprise: Enterprise | None = None,
         enterprise_nav = [(item, item.path.format(eid=enterprise.enterprise_id))
                           for item in ENTERPRISE_NAV]
     ops_nav = [(item, item.path) for item in OPS_NAV] if viewer.platform else []
+    money_nav = [(item, item.path) for item in MONEY_NAV] if viewer.platform else []
     return {"me": viewer, "section": section, "enterprise": enterprise,
-            "enterprise_nav": enterprise_nav, "ops_nav": ops_nav,
+            "enterprise_nav": enterprise_nav, "ops_nav": ops_nav, "money_nav": money_nav,
             "tz": enterprise.timezone if enterprise is not None else DEFAULT_TZ,
             "can_change": enterprise is not None and viewer.can_change(enterprise.enterprise_id),
             **values}

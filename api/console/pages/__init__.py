@@ -9,6 +9,9 @@ from api.console.pages import (
     card,
     cards,
     health,
+    money,
+    money_catalogue,
+    money_orders,
     ops,
     overview,
     pools,
@@ -23,4 +26,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     settings.router, access.router,
     # the platform's pages
     ops.router, queues.router, health.router,
+    # the platform's money pages
+    money_catalogue.router, money_orders.router, money.router,
 )
