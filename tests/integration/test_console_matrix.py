@@ -25,7 +25,10 @@ World = tuple[dict[str, "Person"], tuple[str, str]]  # people by role, an API ke
 ROLES = ("admin", "ops", "ent_admin", "viewer", "anonymous")
 # What each path parameter stands for on the viewer's own tenant and on the other one.
 OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-pool"),
-           "iccid": (OWN, OTHER), "key_id": ("KEY", "KEY"), "operator": ("ctcc", "ctcc")}
+           "iccid": (OWN, OTHER), "key_id": ("KEY", "KEY"), "operator": ("ctcc", "ctcc"),
+           # the money pages' objects (platform only: every side is the platform's)
+           "order_id": ("NO-ORDER", "NO-ORDER"), "package_id": ("p1", "p1"),
+           "agent_id": ("a1", "a1")}
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
                  "/console/lang/{lang}"}
@@ -37,7 +40,9 @@ READ_OPS = (200, 200, 404, 404, SIGN_IN)
 # Viewers may not read the enterprise's API keys (as GET /v1/enterprises/{id}/api-keys); their
 # keys page says so instead of listing them.
 EXCEPTIONS = {"/console/e/acme/keys.csv": (200, 200, 200, 403, SIGN_IN),
-              "/console/e/acme/keys.xlsx": (200, 200, 200, 403, SIGN_IN)}
+              "/console/e/acme/keys.xlsx": (200, 200, 200, 403, SIGN_IN),
+              # no such order: not found for the platform too
+              "/console/ops/money/orders/NO-ORDER": (404, 404, 404, 404, SIGN_IN)}
 # A change with an empty form: the guard answers before the form is read (422 = allowed).
 CHANGE_OWN = (422, 403, 422, 403, SIGN_IN)
 CHANGE_OTHER = (422, 403, 404, 404, SIGN_IN)

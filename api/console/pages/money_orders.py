@@ -179,6 +179,11 @@ async def decide(request: Request, order_id: str, viewer: Page, db: Db, res: Res
     order = await order_api.visible_order(db, order_id, viewer.principal)
     if order.kind != "withdrawal":
         raise NotFound(f"withdrawal {order_id!r}")
+    # approving an approved one asks the channel for its payout again (as the API does)
+    if order.state not in ("requested", "approved") or (
+            decision == "reject" and order.state != "requested"):
+        return await _withdrawals_page(request, viewer, db, code=409, error=say(
+            request, N_("The withdrawal %(id)s is decided already."), id=order_id))
     try:
         if decision == "approve":
             await withdrawal_api.approve(order_id, viewer.principal, db, res, request, channel)
