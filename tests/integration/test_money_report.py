@@ -47,9 +47,8 @@ def figures(line: dict[str, Any]) -> tuple[int, ...]:
     return tuple(line[key] for key in FIGURES)
 
 
-def by_flow(report: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    return {(line["package_id"], line["flow"]): figures(line)  # type: ignore[misc]
-            for line in report["lines"]}
+def by_flow(report: dict[str, Any]) -> dict[tuple[str, str], tuple[int, ...]]:
+    return {(line["package_id"], line["flow"]): figures(line) for line in report["lines"]}
 
 
 async def commission(s: Shop, order_id: str, amount: int) -> None:
