@@ -64,6 +64,14 @@ LIMIT %(limit)s
 """
 
 
+async def balances(conn: Conn, accounts: list[str]) -> dict[str, int]:
+    """The posted balances of `accounts` at once (an account never used is absent: 0)."""
+    rows = await (await conn.execute(
+        "SELECT account, credits_posted - debits_posted FROM ledger_accounts "
+        "WHERE account = ANY(%s)", (accounts,))).fetchall()
+    return {str(row[0]): int(row[1]) for row in rows}
+
+
 async def search_orders(conn: Conn, found: OrderFilter, limit: int = 500) -> list[Order]:
     """The newest orders matching `found`, at most `limit`."""
     async with conn.cursor(row_factory=class_row(Order)) as cur:

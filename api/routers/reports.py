@@ -34,10 +34,14 @@ def figures(line: ReportLine) -> dict[str, int]:
             "purchase_fen": line.purchase_fen, "margin_fen": line.margin_fen}
 
 
-async def report_of(db: Conn, month: str | None) -> MoneyReport:
-    """The report of `month` (default: the platform clock's month in Asia/Shanghai)."""
+async def month_lines(db: Conn, month: str | None) -> tuple[str, list[ReportLine]]:
+    """The month asked (default: the platform clock's month in Asia/Shanghai) and its lines."""
     chosen = month or month_of(now())
-    lines = await money_report(db, *month_bounds(chosen))
+    return chosen, await money_report(db, *month_bounds(chosen))
+
+
+async def report_of(db: Conn, month: str | None) -> MoneyReport:
+    chosen, lines = await month_lines(db, month)
     return MoneyReport(
         month=chosen, timezone=BUSINESS_TZ,
         lines=[MoneyLinePublic(business_line=x.business_line,  # type: ignore[arg-type]

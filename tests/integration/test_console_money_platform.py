@@ -91,12 +91,18 @@ async def test_packages_are_made_and_repriced_listing_the_prices_invalidated(
     bad = await post(operator, "/packages", package_id="p120", name="Big",
                      business_line="traffic_card", price="12.345", card_managed="on")
     assert bad.status_code == 422 and 'id="new-package-price-problem"' in bad.text
+    no_data = await post(operator, "/packages", package_id="p120", name="Big",
+                         business_line="traffic_card", price="80", data_number="lots",
+                         data_unit="GB")
+    assert no_data.status_code == 422 and 'id="data-problem"' in no_data.text
     made = await post(operator, "/packages", package_id="p120", name="Big",
-                      business_line="traffic_card", price="80", validity_cycles="3")
+                      business_line="traffic_card", price="80", validity_cycles="3",
+                      data_number="1.5", data_unit="GB")
     assert made.status_code == 201, made.text[:500]
     package = await ok(world.market.admin.get("/v1/packages/p120"))
-    assert (package["purchase_price_fen"], package["card_managed"],
-            package["validity_cycles"]) == (8000, False, 3)
+    assert (package["purchase_price_fen"], package["card_managed"], package["validity_cycles"],
+            package["package_bytes"]) == (8000, False, 3, 3 << 29)
+    assert "1.50 GB" in made.text
     taken = await post(operator, "/packages", package_id="p120", name="Again",
                        business_line="traffic_card", price="80")
     assert taken.status_code == 409 and "taken" in taken.text

@@ -21,9 +21,9 @@ from api.console.layout import frame
 from api.console.pages.forms import download, say
 from api.console.render import html
 from api.deps import Db
-from api.routers.reports import report_of
+from api.routers.reports import month_lines
 from core.money import Fen, yuan
-from domain.orders.report import ReportLine, by_package
+from domain.orders.report import ReportLine, by_business_line, by_package, total
 from domain.refusals import Refusal
 
 _READS = ("GET", "HEAD", "OPTIONS")
@@ -93,7 +93,8 @@ def names() -> dict[str, Any]:
 
 
 def _row(request: Request, x: ReportLine, flow: str) -> list[Any]:
-    return [say(request, LINE_NAMES[x.business_line]), x.package_id, flow, x.orders,
+    line = say(request, LINE_NAMES[x.business_line]) if x.business_line else ""
+    return [line, x.package_id, flow, x.orders,
             x.receipts_fen,
             x.price_differences_fen, x.commissions_fen, x.net_receipts_fen, x.purchase_fen,
             x.margin_fen]
@@ -102,33 +103,26 @@ def _row(request: Request, x: ReportLine, flow: str) -> list[Any]:
 @router.get("/report")
 async def report_page(request: Request, viewer: Page, db: Db, month: Month = None
                       ) -> HTMLResponse:
-    report = await report_of(db, month)
-    lines = [ReportLine(x.business_line, x.package_id, x.package_name, x.flow, x.orders,
-                        x.receipts_fen, x.price_differences_fen, x.commissions_fen,
-                        x.purchase_fen) for x in report.lines]
+    chosen, lines = await month_lines(db, month)
     packages = by_package(lines)
     chart = bars([p.package_id for p in packages],
-                  [yuan(Fen(p.net_receipts_fen)) for p in packages],  # type: ignore[misc]
-                  say(request, N_("Platform net receipts (yuan)")))
+                 [yuan(Fen(p.net_receipts_fen)) for p in packages],  # type: ignore[misc]
+                 say(request, N_("Platform net receipts (yuan)")))
     chart["series"].append({"type": "bar", "name": say(request, N_("Margin over purchase "
                                                                  "price (yuan)")),
                             "data": [yuan(Fen(p.margin_fen)) for p in packages]})
     chart["legend"] = {"bottom": 0}
     return html(request, "money_report.html", frame(
-        viewer, "money_report", report=report, packages=packages, per_package=chart,
-        query=f"month={report.month}", **names()))
+        viewer, "money_report", month=chosen, lines=lines,
+        business_lines=by_business_line(lines), total=total(lines), packages=packages,
+        per_package=chart, query=f"month={chosen}", **names()))
 
 
 @router.get("/report.{fmt}")
 async def report_export(request: Request, fmt: Format, viewer: Page, db: Db,
                         month: Month = None) -> Response:
-    report = await report_of(db, month)
-    rows = [_row(request, ReportLine(x.business_line, x.package_id, x.package_name, x.flow,
-                                     x.orders, x.receipts_fen, x.price_differences_fen,
-                                     x.commissions_fen, x.purchase_fen),
-                 say(request, FLOW_NAMES[x.flow])) for x in report.lines]
-    t = report.total
-    rows.append([say(request, N_("Total")), "", "", t.orders, t.receipts_fen,
-                 t.price_differences_fen, t.commissions_fen, t.net_receipts_fen,
-                 t.purchase_fen, t.margin_fen])
-    return download(request, fmt, f"money-report-{report.month}", REPORT_COLUMNS, rows)
+    chosen, lines = await month_lines(db, month)
+    rows = [_row(request, x, say(request, FLOW_NAMES[x.flow])) for x in lines]
+    rows.append(_row(request, total(lines), ""))
+    rows[-1][0] = say(request, N_("Total"))
+    return download(request, fmt, f"money-report-{chosen}", REPORT_COLUMNS, rows)

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
+from api.console.amounts import Amount, Refused, to_bytes
 from api.console.auth import Page, Viewer
 from api.console.i18n import N_
 from api.console.layout import frame
@@ -34,9 +35,10 @@ from core.money import parse_yuan
 from domain.ledger import agent_available, agent_commission_frozen, agent_withdrawing
 from domain.pricing.visibility import price_scope
 from domain.refusals import Refusal
-from store import agents, ledger, packages, pricing
+from store import agents, packages, pricing
 from store.db import Conn
 from store.errors import AlreadyExists
+from store.money_console import balances
 
 router = APIRouter(prefix="/console/ops/money", dependencies=MONEY_GUARD)
 PLATFORM = "-"  # the move form's value for "top level, under the platform"
@@ -63,7 +65,8 @@ async def _packages_page(request: Request, viewer: Viewer, db: Conn, *, code: in
     values: dict[str, Any] = {
         "error": None, "notice": None, "errors": {}, "invalidated": None, "changed": None,
         "form": {"package_id": "", "name": "", "business_line": "traffic_card",
-                 "card_managed": True, "price": "", "validity_cycles": "1"}, **shown}
+                 "card_managed": True, "price": "", "validity_cycles": "1",
+                 "data_number": "", "data_unit": "GB"}, **shown}
     return html(request, "money_packages.html", frame(
         viewer, "money_packages", packages=await packages.list_packages(
             db, everything=True, agent_id=None), can=may(viewer), **names(), **values),
@@ -83,15 +86,23 @@ async def create_package(request: Request, viewer: Page, db: Db,
                                                   Form()],
                          price: Yuan,
                          validity_cycles: Annotated[int, Form(ge=1, le=120)] = 1,
-                         card_managed: Annotated[str | None, Form(max_length=8)] = None
+                         card_managed: Annotated[str | None, Form(max_length=8)] = None,
+                         data_number: Annotated[str, Form(max_length=32)] = "",
+                         data_unit: Annotated[str, Form(max_length=8)] = "GB"
                          ) -> HTMLResponse:
     """A package, as POST /v1/packages makes it (a traffic package's price is its purchase
-    price, a number card's the factory's)."""
+    price, a number card's the factory's; its data typed in MB or GB)."""
     require_role(viewer, BUSINESS)
     form = {"package_id": package_id, "name": name, "business_line": business_line,
             "card_managed": card_managed is not None, "price": price,
-            "validity_cycles": str(validity_cycles)}
+            "validity_cycles": str(validity_cycles), "data_number": data_number,
+            "data_unit": data_unit}
     amount = _fen(price)
+    try:
+        data = to_bytes(Amount(data_number, data_unit), required=False)
+    except Refused as exc:
+        return await _packages_page(request, viewer, db, code=422, form=form,
+                                    errors={"data": exc.message})
     if amount is None:
         return await _packages_page(request, viewer, db, code=422, form=form,
                                     errors={"price": say(request, BAD_AMOUNT)})
@@ -101,7 +112,7 @@ async def create_package(request: Request, viewer: Page, db: Db,
         body = PackageCreate.model_validate({
             "package_id": package_id.strip(), "name": name.strip(),
             "business_line": business_line, "card_managed": card_managed is not None,
-            line_price: amount, "validity_cycles": validity_cycles})
+            line_price: amount, "validity_cycles": validity_cycles, "package_bytes": data})
         made = await package_api.create_package(body, viewer.principal, db, request)
     except ValidationError as exc:
         return await _packages_page(request, viewer, db, code=422, form=form,
@@ -153,11 +164,12 @@ async def _agents_page(request: Request, viewer: Viewer, db: Conn, *, code: int 
                               "form": {"agent_id": "", "name": "", "parent_id": ""},
                               "cost_form": {}, **shown}
     tree = await agents.list_agents(db, None)
-    wallets = {a.agent_id: {
-        "available": (await ledger.balance(db, agent_available(a.agent_id))).posted,
-        "withdrawing": (await ledger.balance(db, agent_withdrawing(a.agent_id))).posted,
-        "frozen": (await ledger.balance(db, agent_commission_frozen(a.agent_id))).posted}
-        for a in tree}
+    accounts = {a.agent_id: {"available": agent_available(a.agent_id),
+                             "withdrawing": agent_withdrawing(a.agent_id),
+                             "frozen": agent_commission_frozen(a.agent_id)} for a in tree}
+    posted = await balances(db, [key for each in accounts.values() for key in each.values()])
+    wallets = {agent_id: {name: posted.get(key, 0) for name, key in each.items()}
+               for agent_id, each in accounts.items()}
     costs: dict[str, list[pricing.Price]] = {}
     for price in await pricing.list_prices(db, price_scope("admin", None), kind="cost"):
         costs.setdefault(price.agent_id, []).append(price)
