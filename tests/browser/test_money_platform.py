@@ -88,3 +88,27 @@ async def test_finance_decides_withdrawals_and_reads_the_money_report(
     await expect(page.locator(".chart canvas").first).to_be_visible()
     assert await serious_violations(page) == []
     await shoot(page, "money-report")
+
+
+async def test_the_operators_money_pages_pass_axe(page: Page, console: Console,
+                                                  settings: Settings) -> None:
+    """Packages, agents (with a cost price refused at its field), orders and an order's detail
+    with its refund form, as the platform operator sees them."""
+    await _market(console, settings)
+    async with console.api() as admin:
+        await agent(admin, "A1", "A")
+        [done] = await ok(admin.get("/v1/orders", params={"kind": "package"}))
+    await log_in(page, "oper", await console.user("oper", "platform_operator", None))
+    for path, shown in (("/console/ops/money/packages", "[data-testid=packages]"),
+                        ("/console/ops/money/agents", "tr[data-agent=A1][data-depth='2']"),
+                        ("/console/ops/money/orders", "[data-testid=orders]"),
+                        (f"/console/ops/money/orders/{done['order_id']}", "#refund-reason")):
+        await page.goto(path)
+        await expect(page.locator(shown)).to_be_visible()
+        assert await serious_violations(page) == [], path
+    await page.goto("/console/ops/money/agents")
+    await page.fill("#cost-A", "49.99")
+    await page.locator("tr[data-agent=A] form[action$='/cost'] button").click()
+    await expect(page.locator("#cost-A-problem")).to_have_text("成本价不能低于进货价")
+    assert await serious_violations(page) == []
+    await shoot(page, "money-agents")
