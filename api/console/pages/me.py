@@ -173,7 +173,9 @@ async def export_statement(request: Request, fmt: Format, viewer: Page, db: Db,
                            iccid: Annotated[str, Query(max_length=20)] = "",
                            month: Annotated[str | None, Query(max_length=7)] = None
                            ) -> Response:
-    if iccid not in await order_lists.own_cards(db, viewer.principal.key_id):
+    cards = await order_lists.own_cards(db, viewer.principal.key_id)
+    iccid = iccid or (cards[0] if cards else "")  # as the page: the first card by default
+    if iccid not in cards:
         raise NotFound(f"wallet of card {iccid!r}")
     period = month_of(month, now(), DEFAULT_TZ)
     found = await ledger.statement(db, card_wallet(iccid), period.start, period.end)
