@@ -25,6 +25,7 @@ from api.console.layout import frame
 from api.console.pages.forms import download, problem_of, say
 from api.console.pages.money_forms import (
     AGENT_GUARD,
+    FEE_NAMES,
     BadAmount,
     Errors,
     month_of,
@@ -88,7 +89,7 @@ def _tz() -> str:
 async def _page(request: Request, viewer: Viewer, db: Conn, template: str, section: str,
                 agent_id: str, status: int = 200, **values: Any) -> HTMLResponse:
     agent = await agents.get_agent(db, agent_id)
-    return html(request, template, frame(viewer, section, None, agent=agent,
+    return html(request, template, frame(viewer, section, None, agent=agent, fee_names=FEE_NAMES,
                                          may_change=viewer.principal.role == "agent_admin",
                                          **values), status=status)
 
@@ -331,7 +332,9 @@ async def export_statement(request: Request, agent_id: str, fmt: Format, viewer:
                            ) -> Response:
     period = month_of(month, now(), _tz())
     found = await ledger.statement(db, agent_available(agent_id), period.start, period.end)
-    rows = [(line.entry.at, line.entry.order_id, line.entry.fee_type, line.entry.amount,
+    rows = [(line.entry.at, line.entry.order_id,
+             say(request, FEE_NAMES.get(line.entry.fee_type, line.entry.fee_type)),
+             line.entry.amount,
              line.balance_after, line.entry.transfer_id) for line in found.lines]
     return download(request, fmt, f"statement-{agent_id}-{period.name}", STATEMENT_COLUMNS,
                     rows, _tz())

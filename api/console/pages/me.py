@@ -19,6 +19,7 @@ from api.console.layout import frame
 from api.console.pages.agent import STATEMENT_COLUMNS
 from api.console.pages.forms import download, problem_of, say
 from api.console.pages.money_forms import (
+    FEE_NAMES,
     USER_GUARD,
     BadAmount,
     Errors,
@@ -156,7 +157,7 @@ async def _wallet_page(request: Request, viewer: Viewer, db: Conn, iccid: str | 
         balance = await ledger.balance(db, card_wallet(card))
         statement = await ledger.statement(db, card_wallet(card), month.start, month.end)
     return html(request, "me_wallet.html", frame(
-        viewer, "my_wallet", None, cards=cards, card=card, balance=balance,
+        viewer, "my_wallet", None, fee_names=FEE_NAMES, cards=cards, card=card, balance=balance,
         statement=statement, month=month, errors=errors or {},
         values=values or {"iccid": card or ""}, recharge=recharge), status=status)
 
@@ -179,7 +180,9 @@ async def export_statement(request: Request, fmt: Format, viewer: Page, db: Db,
         raise NotFound(f"wallet of card {iccid!r}")
     period = month_of(month, now(), DEFAULT_TZ)
     found = await ledger.statement(db, card_wallet(iccid), period.start, period.end)
-    rows = [(line.entry.at, line.entry.order_id, line.entry.fee_type, line.entry.amount,
+    rows = [(line.entry.at, line.entry.order_id,
+             say(request, FEE_NAMES.get(line.entry.fee_type, line.entry.fee_type)),
+             line.entry.amount,
              line.balance_after, line.entry.transfer_id) for line in found.lines]
     return download(request, fmt, f"statement-{iccid}-{period.name}", STATEMENT_COLUMNS, rows,
                     DEFAULT_TZ)

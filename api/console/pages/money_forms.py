@@ -24,6 +24,15 @@ NOT_AN_AMOUNT = N_("Enter an amount in yuan with at most two decimals, for examp
 NOT_POSITIVE = N_("The amount must be more than 0.")
 AMOUNT_TOO_LARGE = N_("The amount is too large.")
 Errors = dict[str, str]
+# domain.ledger.FeeType as a statement names it (G2-23, G2-25).
+FEE_NAMES = {
+    "retail": N_("retail sale"), "cost": N_("cost price"),
+    "price_difference": N_("price difference"), "commission": N_("commission"),
+    "refund": N_("refund"), "withdrawal": N_("withdrawal"),
+    "withdrawal_fee": N_("withdrawal fee"), "deduction": N_("deduction"),
+    "payout": N_("payout"), "factory_commission": N_("factory commission"),
+    "recharge": N_("recharge"),
+}
 
 
 class BadAmount(ValueError):
