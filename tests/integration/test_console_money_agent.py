@@ -14,13 +14,16 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
 import pytest
 from python_calamine import CalamineWorkbook
 
+from core.clock import now
 from core.settings import Settings
 from domain.ledger import agent_available
 from store import ledger
@@ -94,6 +97,29 @@ async def test_a_retail_price_is_refused_at_the_field_in_the_spec_words(world: S
     assert saved.status_code == 303 and saved.headers["location"] == f"{PRICES}?saved=1"
     listed = await ok(a.get("/v1/prices", params={"kind": "retail", "agent_id": "A"}))
     assert [p["amount_fen"] for p in listed] == [12000]
+
+
+@pytest.mark.req("G1-09")
+async def test_a_retail_price_for_a_period_refused_or_saved(world: Shop) -> None:
+    a = world.who("a.admin")
+    today = now().astimezone(ZoneInfo("Asia/Shanghai"))
+    typed = [(today + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M") for days in (-2, 3, 5)]
+    past = await a.post(f"{PRICES}/retail", data=form(
+        a, package_id="p90", amount="100", valid_from=typed[0]))
+    assert past.status_code == 422
+    assert problem(past, "valid_from") == "A price cannot take effect in the past"
+    empty = await a.post(f"{PRICES}/retail", data=form(
+        a, package_id="p90", amount="100", valid_from=typed[2], valid_to=typed[1]))
+    assert problem(empty, "valid_to") == "A price must end after it takes effect"
+    nonsense = await a.post(f"{PRICES}/retail", data=form(
+        a, package_id="p90", amount="100", valid_from="tomorrow"))
+    assert problem(nonsense, "valid_from").startswith("Enter a date and time")
+    later = await a.post(f"{PRICES}/retail", data=form(
+        a, package_id="p90", amount="100.00", valid_from=typed[1], valid_to=typed[2]))
+    assert later.status_code == 303
+    page = await a.get(PRICES)
+    assert f"{typed[1].replace('T', ' ')} – {typed[2].replace('T', ' ')}" in page.text
+    assert "100.00 元" in page.text and "90.00 元" in page.text
 
 
 @pytest.mark.req("G1-07", "G1-10", "G1-12")

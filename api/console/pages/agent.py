@@ -26,6 +26,7 @@ from api.console.pages.forms import download, problem_of, say
 from api.console.pages.money_forms import (
     AGENT_GUARD,
     FEE_NAMES,
+    NOT_A_CARD,
     BadAmount,
     Errors,
     month_of,
@@ -41,6 +42,7 @@ from core.clock import now
 from core.money import BasisPoints, Fen
 from domain.ledger import agent_available, agent_commission_frozen, agent_withdrawing
 from domain.pricing.errors import CostBelowPurchase, MarkupCapExceeded, NoOwnCost, PriceBelowCost
+from domain.pricing.rules import PriceKind
 from domain.pricing.visibility import price_scope
 from domain.refusals import Refusal
 from store import (
@@ -77,6 +79,8 @@ STATEMENT_COLUMNS = (N_("Time"), N_("Order"), N_("Fee type"), N_("Amount (fen)")
 # Why a price is invalid (G1-12): the rule it now breaks, in the spec's words (zh, en).
 REASONS = {cls.code: (cls.message_zh, cls.message_en)
            for cls in (CostBelowPurchase, PriceBelowCost, MarkupCapExceeded, NoOwnCost)}
+PRICE_FIELDS = ("package_id", "valid_from", "valid_to")  # a refusal's field on the form
+NOT_A_MOMENT = N_("Enter a date and time, for example 2026-01-31 08:00.")
 NO_PACKAGE = N_("Choose a package.")
 NO_AGENT = N_("Choose a downstream agent.")
 NO_ACCOUNT = N_("Enter the account to pay out to.")
@@ -132,31 +136,43 @@ async def prices_page(request: Request, agent_id: str, viewer: Page, db: Db,
     return await _prices_page(request, viewer, db, agent_id, notice=notice)
 
 
-async def _set_price(request: Request, viewer: Viewer, db: Conn, kind: str, agent_id: str,
-                     target_id: str, package_id: str, amount: str, form: str) -> Response:
+def _moment(text: str, name: str, errors: Errors, request: Request) -> datetime | None:
+    """A date and time typed in the page's zone (`YYYY-MM-DDTHH:MM`); empty: None."""
+    if not text.strip():
+        return None
+    try:
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=ZoneInfo(_tz()))
+    except ValueError:
+        errors[name] = say(request, NOT_A_MOMENT)
+        return None
+
+
+async def _set_price(request: Request, viewer: Viewer, db: Conn, kind: PriceKind,
+                     agent_id: str, form: str, values: dict[str, str]) -> Response:
+    """A new price version through the rules of `POST /v1/prices`; a refusal at its field."""
     errors: Errors = {}
-    values = {"package_id": package_id, "amount": amount, "target": target_id}
-    if not package_id:
+    if not values["package_id"]:
         errors["package_id"] = say(request, NO_PACKAGE)
-    if not target_id:
+    if not values["target"]:
         errors["target"] = say(request, NO_AGENT)
     fen: Fen | None = None
     try:
-        fen = to_fen(amount)
+        fen = to_fen(values["amount"])
     except BadAmount as bad:
         errors["amount"] = say(request, bad.message)
+    start = _moment(values["valid_from"], "valid_from", errors, request)
+    end = _moment(values["valid_to"], "valid_to", errors, request)
     if not errors and fen is not None:
         try:
-            target = await agents.get_agent(db, target_id)
-            await may_set(db, viewer.principal, "retail" if kind == "retail" else "cost",
-                          target)
-            await pricing.set_price(db, "retail" if kind == "retail" else "cost", package_id,
-                                    target, fen, None, None,
+            target = await agents.get_agent(db, values["target"])
+            await may_set(db, viewer.principal, kind, target)
+            await pricing.set_price(db, kind, values["package_id"], target, fen, start, end,
                                     actor(viewer.principal, request), None)
-        except NotFound:
-            errors["target"] = say(request, NO_AGENT)
+        except NotFound as gone:
+            missing = "package_id" if str(gone).startswith("package") else "target"
+            errors[missing] = say(request, NO_PACKAGE if missing == "package_id" else NO_AGENT)
         except Refusal as refused:
-            field = "package_id" if refused.field == "package_id" else "amount"
+            field = refused.field if refused.field in PRICE_FIELDS else "amount"
             errors[field] = refusal_text(request, refused)
         else:
             return RedirectResponse(f"/console/a/{agent_id}/prices?saved=1", status_code=303)
@@ -166,19 +182,23 @@ async def _set_price(request: Request, viewer: Viewer, db: Conn, kind: str, agen
 
 @router.post("/prices/retail")
 async def set_retail(request: Request, agent_id: str, viewer: Page, db: Db,
-                     package_id: FormText = "", amount: FormText = "") -> Response:
+                     package_id: FormText = "", amount: FormText = "",
+                     valid_from: FormText = "", valid_to: FormText = "") -> Response:
     """A new retail price of the agent's (G1-09…G1-11), as `POST /v1/prices`."""
-    return await _set_price(request, viewer, db, "retail", agent_id, agent_id, package_id,
-                            amount, "retail")
+    return await _set_price(request, viewer, db, "retail", agent_id, "retail", {
+        "target": agent_id, "package_id": package_id, "amount": amount,
+        "valid_from": valid_from, "valid_to": valid_to})
 
 
 @router.post("/prices/downstream")
 async def set_downstream(request: Request, agent_id: str, viewer: Page, db: Db,
                          target: FormText = "", package_id: FormText = "",
-                         amount: FormText = "") -> Response:
+                         amount: FormText = "", valid_from: FormText = "",
+                         valid_to: FormText = "") -> Response:
     """A direct downstream agent's cost price (G1-07, G1-10), as `POST /v1/prices`."""
-    return await _set_price(request, viewer, db, "cost", agent_id, target, package_id,
-                            amount, "downstream")
+    return await _set_price(request, viewer, db, "cost", agent_id, "downstream", {
+        "target": target, "package_id": package_id, "amount": amount,
+        "valid_from": valid_from, "valid_to": valid_to})
 
 
 # --- orders -------------------------------------------------------------------------------
@@ -256,7 +276,11 @@ async def order_for_customer(request: Request, agent_id: str, viewer: Page, db: 
                                   method="agent_wallet")
     except ValidationError as exc:
         where = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else "iccid"
-        errors["package_id" if where == "package_id" else "iccid"] = problem_of(exc)
+        if where == "package_id":
+            errors["package_id"] = say(request, NO_PACKAGE) if not package_id \
+                else problem_of(exc)
+        else:
+            errors["iccid"] = say(request, NOT_A_CARD)
         return await _orders_page(request, viewer, db, agent_id, status=422, errors=errors,
                                   values=values)
     new = NewOrder(new_order_id("P"), "package", actor(viewer.principal, request),

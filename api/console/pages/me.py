@@ -16,10 +16,11 @@ from api.console.auth import Page, Viewer
 from api.console.exports import Format
 from api.console.i18n import N_
 from api.console.layout import frame
-from api.console.pages.agent import STATEMENT_COLUMNS
+from api.console.pages.agent import NO_PACKAGE, STATEMENT_COLUMNS
 from api.console.pages.forms import download, problem_of, say
 from api.console.pages.money_forms import (
     FEE_NAMES,
+    NOT_A_CARD,
     USER_GUARD,
     BadAmount,
     Errors,
@@ -56,7 +57,6 @@ router = APIRouter(prefix="/console/me", dependencies=USER_GUARD)
 FormText = Annotated[str, Form(max_length=256)]
 SHOWN = 200
 METHODS = (("online", N_("Pay online")), ("wallet", N_("From the card's wallet")))
-NOT_A_CARD = N_("An ICCID has 19 or 20 digits.")
 
 
 async def _offers(db: Conn, viewer: Viewer, agent_id: str) -> list[dict[str, Any]]:
@@ -103,7 +103,8 @@ async def buy(request: Request, viewer: Page, db: Db, res: Res, channel: Gateway
     except ValidationError as exc:
         where = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else "iccid"
         field = "package_id" if where == "package_id" else "iccid"
-        text = say(request, NOT_A_CARD) if field == "iccid" else problem_of(exc)
+        text = say(request, NOT_A_CARD) if field == "iccid" else (
+            say(request, NO_PACKAGE) if not package_id else problem_of(exc))
         return await _buy_page(request, viewer, db, status=422, errors={field: text},
                                values=values)
     new = NewOrder(new_order_id("P"), "package", actor(viewer.principal, request),

@@ -23,6 +23,7 @@ MAX_FEN = 10**12  # what the API accepts (api.schemas.orders.Fen)
 NOT_AN_AMOUNT = N_("Enter an amount in yuan with at most two decimals, for example 90.00.")
 NOT_POSITIVE = N_("The amount must be more than 0.")
 AMOUNT_TOO_LARGE = N_("The amount is too large.")
+NOT_A_CARD = N_("An ICCID has 19 or 20 digits.")
 Errors = dict[str, str]
 # domain.ledger.FeeType as a statement names it (G2-23, G2-25).
 FEE_NAMES = {
