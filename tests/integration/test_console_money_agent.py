@@ -183,8 +183,9 @@ async def test_a_flow_2_order_for_a_customer_and_the_statement_of_the_wallet(
     placed = await a.post(ORDERS, data=form(a, package_id="p90", iccid=CARD))
     assert placed.status_code == 303, placed.text[:3000]
     detail = await a.get(placed.headers["location"])
-    assert detail.status_code == 200 and "agent_wallet" in detail.text
-    assert "pending_payment" not in detail.text and "fulfilling" in detail.text  # history
+    assert detail.status_code == 200 and "agent wallet" in detail.text
+    assert 'data-state="fulfilling"' in detail.text
+    assert "waiting for payment" not in detail.text and "being fulfilled" in detail.text
     assert "60.00 元" in detail.text and "50.00" not in detail.text
     order_id = placed.headers["location"].split("/")[-1].split("?")[0]
     listed = await a.get(ORDERS, params={"kind": "package", "method": "agent_wallet"})

@@ -27,6 +27,7 @@ from api.console.pages.money_forms import (
     AGENT_GUARD,
     FEE_NAMES,
     NOT_A_CARD,
+    ORDER_WORDS,
     BadAmount,
     Errors,
     month_of,
@@ -41,6 +42,8 @@ from api.schemas.orders import PackageOrderCreate, WithdrawalCreate
 from core.clock import now
 from core.money import BasisPoints, Fen
 from domain.ledger import agent_available, agent_commission_frozen, agent_withdrawing
+from domain.orders.machines import MACHINES
+from domain.orders.machines import states as machine_states
 from domain.pricing.errors import CostBelowPurchase, MarkupCapExceeded, NoOwnCost, PriceBelowCost
 from domain.pricing.rules import PriceKind
 from domain.pricing.visibility import price_scope
@@ -66,10 +69,8 @@ router = APIRouter(prefix="/console/a/{agent_id}", dependencies=AGENT_GUARD)
 PAGE_SIZE = 50
 ONE_DAY = timedelta(days=1)
 EXPORTED = 5000  # the most orders an export holds
-KINDS = ("package", "recharge", "withdrawal")
-STATES = ("pending_payment", "paid", "fulfilling", "completed", "failed", "cancelled",
-          "refunding", "refunded", "credited", "requested", "approved", "rejected",
-          "paid_out", "returned")
+KINDS = tuple(MACHINES)
+STATES = tuple(sorted({state for kind in MACHINES for state in machine_states(kind)}))
 METHODS = ("online", "wallet", "agent_wallet")
 FormText = Annotated[str, Form(max_length=256)]
 ORDER_COLUMNS = (N_("Order"), N_("Created"), N_("Kind"), N_("State"), N_("Method"),
@@ -94,6 +95,7 @@ async def _page(request: Request, viewer: Viewer, db: Conn, template: str, secti
                 agent_id: str, status: int = 200, **values: Any) -> HTMLResponse:
     agent = await agents.get_agent(db, agent_id)
     return html(request, template, frame(viewer, section, None, agent=agent, fee_names=FEE_NAMES,
+                                         words=ORDER_WORDS,
                                          may_change=viewer.principal.role == "agent_admin",
                                          **values), status=status)
 

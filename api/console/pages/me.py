@@ -21,6 +21,7 @@ from api.console.pages.forms import download, problem_of, say
 from api.console.pages.money_forms import (
     FEE_NAMES,
     NOT_A_CARD,
+    ORDER_WORDS,
     USER_GUARD,
     BadAmount,
     Errors,
@@ -125,7 +126,8 @@ async def buy(request: Request, viewer: Page, db: Db, res: Res, channel: Gateway
 @router.get("/orders")
 async def my_orders(request: Request, viewer: Page, db: Db) -> HTMLResponse:
     found = await order_lists.order_page(db, OrderFilter(who=viewer.principal.key_id), SHOWN)
-    return html(request, "me_orders.html", frame(viewer, "my_orders", None, orders=found))
+    return html(request, "me_orders.html", frame(viewer, "my_orders", None, orders=found,
+                                                 words=ORDER_WORDS))
 
 
 async def _my_order(db: Conn, viewer: Viewer, order_id: str) -> Order:
@@ -141,7 +143,8 @@ async def my_order(request: Request, order_id: str, viewer: Page, db: Db,
     order = await _my_order(db, viewer, order_id)
     chain = order.price_chain or {}
     return html(request, "me_order.html", frame(
-        viewer, "my_orders", None, order=order, retail=chain.get("retail_price_fen"),
+        viewer, "my_orders", None, words=ORDER_WORDS, order=order,
+        retail=chain.get("retail_price_fen"),
         history=await audit.history(db, "order", order_id),
         notice=N_("The order is placed.") if created else None))
 

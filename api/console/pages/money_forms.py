@@ -25,6 +25,18 @@ NOT_POSITIVE = N_("The amount must be more than 0.")
 AMOUNT_TOO_LARGE = N_("The amount is too large.")
 NOT_A_CARD = N_("An ICCID has 19 or 20 digits.")
 Errors = dict[str, str]
+# An order's kind, state and payment method as the pages name them (a code not named here is
+# shown as it is).
+ORDER_WORDS = {
+    "package": N_("package"), "recharge": N_("recharge"), "withdrawal": N_("withdrawal"),
+    "pending_payment": N_("waiting for payment"), "paid": N_("paid"),
+    "fulfilling": N_("being fulfilled"), "completed": N_("completed"), "failed": N_("failed"),
+    "cancelled": N_("cancelled"), "refunding": N_("being refunded"),
+    "refunded": N_("refunded"), "partially_refunded": N_("partially refunded"),
+    "credited": N_("credited"), "requested": N_("requested"), "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "online": N_("online"), "wallet": N_("card wallet"), "agent_wallet": N_("agent wallet"),
+}
 # domain.ledger.FeeType as a statement names it (G2-23, G2-25).
 FEE_NAMES = {
     "retail": N_("retail sale"), "cost": N_("cost price"),
