@@ -6,9 +6,11 @@ from fastapi import APIRouter
 
 from api.console.pages import (
     access,
+    agent,
     card,
     cards,
     health,
+    me,
     ops,
     overview,
     pools,
@@ -23,4 +25,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     settings.router, access.router,
     # the platform's pages
     ops.router, queues.router, health.router,
+    # the money pages of an agent's people and of end users
+    agent.router, me.router,
 )
