@@ -32,7 +32,7 @@ from core.money import Fen
 from core.payments import ACK_BODY, ACK_MEDIA_TYPE, NotificationProblem, verify_notification
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from domain.orders.errors import PaymentUnavailable
-from store import orders, package_orders
+from store import card_purchases, orders, package_orders
 from store.db import Conn
 from store.errors import NotFound
 from store.orders import NewOrder, Order
@@ -131,7 +131,8 @@ async def create_order(body: PackageOrderCreate, caller: Caller, db: Db, res: Re
 
 @router.get("", response_model=list[OrderPublic])
 async def list_orders(caller: Caller, db: Db,
-                      kind: Annotated[str | None, Query(pattern="^(package|recharge|withdrawal)$")
+                      kind: Annotated[str | None, Query(
+                          pattern="^(package|recharge|withdrawal|number_card_event|card_purchase)$")
                                       ] = None) -> list[OrderPublic]:
     """The orders the caller may see (newest first, at most 100)."""
     everything = caller.role in PLATFORM_READERS
@@ -180,6 +181,10 @@ async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, reques
     if caller.role not in ("admin", "platform_operator"):
         raise forbid("the platform completes orders")
     order = await visible_order(db, order_id, caller)
+    if order.kind == "card_purchase":  # G1-17: the stock's cards allocated to the buyer
+        return public(await card_purchases.complete(
+            db, order, actor(caller, request), res.settings.card_stock_enterprise,
+            res.settings.orders_topic))
     if order.kind != "package":
         raise NotFound(f"package order {order_id!r}")
     return public(await package_orders.complete(db, order, actor(caller, request),
