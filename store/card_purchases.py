@@ -27,7 +27,16 @@ from domain.orders.errors import CardsNotSold, InsufficientStock
 from store import ledger
 from store.agents import Actor
 from store.db import Conn
-from store.orders import PAYMENT_TIMEOUT, NewOrder, Order, insert, named, replay, transition
+from store.orders import (
+    PAYMENT_TIMEOUT,
+    SYSTEM,
+    NewOrder,
+    Order,
+    insert,
+    named,
+    replay,
+    transition,
+)
 from store.packages import get_package
 
 _STOCK = """
@@ -117,3 +126,22 @@ async def complete(conn: Conn, order: Order, actor: Actor, stock: str, topic: st
                                 [move], allocated=iccids)
         await conn.execute(_ALLOCATED, (iccids, order.order_id))
     return replace(done, allocated=iccids)
+
+
+async def start_refund(conn: Conn, order: Order, actor: Actor, topic: str, reason: str
+                       ) -> Order:
+    """A full refund of a paid purchase not yet delivered (`paid → refunding`); the money
+    goes back when `finish_refund` runs: at once for a wallet, on the channel's refund
+    notification online. A completed purchase (cards delivered) is not refunded here."""
+    return await transition(conn, order, "refund_approved", "operator", actor, topic,
+                            reason=reason)
+
+
+async def finish_refund(conn: Conn, order: Order, topic: str) -> Order:
+    """`refunding → refunded`: the escrow pays the payer back (the enterprise's wallet or
+    the channel)."""
+    payer = named(order.wallet) if order.method == "wallet" else PAYMENT_CHANNEL
+    move = Transfer(f"{order.order_id}:refund", order_escrow(order.order_id), payer,
+                    Fen(order.amount_fen), FeeType.REFUND, order_id=order.order_id,
+                    order_line="1")
+    return await transition(conn, order, "refund_paid", "system", SYSTEM, topic, [move])

@@ -52,6 +52,8 @@ async def _apply(conn: Conn, order: Order, notice: Notice, topic: str) -> tuple[
         if isinstance(notice, PayoutNotification):
             await wallet_orders.finish_withdrawal(conn, order, notice.status == "paid", topic,
                                            notice.reason)
+        elif isinstance(notice, RefundNotification) and order.kind == "card_purchase":
+            await card_purchases.finish_refund(conn, order, topic)
         elif isinstance(notice, RefundNotification):
             await package_orders.finish_refund(conn, order, topic)
         elif notice.status == "declined":

@@ -202,13 +202,19 @@ async def refund_order(order_id: str, body: Rejection, caller: Caller, db: Db, r
     if caller.role not in ("admin", "platform_operator", "platform_finance"):
         raise forbid("the platform refunds orders")
     order = await visible_order(db, order_id, caller)
-    if order.kind != "package":
-        raise NotFound(f"package order {order_id!r}")
     topic = res.settings.orders_topic
-    if order.state != "refunding":
+    if order.kind == "card_purchase":  # paid, not delivered yet
+        if order.state != "refunding":
+            order = await card_purchases.start_refund(db, order, actor(caller, request),
+                                                      topic, body.reason)
+        if order.method != "online":
+            return public(await card_purchases.finish_refund(db, order, topic))
+    elif order.kind != "package":
+        raise NotFound(f"package order {order_id!r}")
+    if order.kind == "package" and order.state != "refunding":
         order = await package_orders.start_refund(db, order, actor(caller, request), topic,
                                           body.reason)
-    if order.method != "online":
+    if order.kind == "package" and order.method != "online":
         return public(await package_orders.finish_refund(db, order, topic))
     if channel is None or order.payment_id is None:
         raise PaymentUnavailable()

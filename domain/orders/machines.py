@@ -69,14 +69,15 @@ NUMBER_CARD_EVENT: dict[tuple[str, str], Step] = {
 # G2-01, G1-17: physical cards bought by an end user (one) or an enterprise (bulk), paid
 # online or from the enterprise's wallet; completed when the platform allocates the cards
 # (they are then registered under the buyer's enterprise); a paid order not yet delivered can
-# be refunded by the platform.
+# be refunded by the platform (at once from a wallet, on the channel's notification online).
 CARD_PURCHASE: dict[tuple[str, str], Step] = {
     (NEW, "create_pay_later"): _s("pending_payment", "buyer"),
     (NEW, "create_wallet"): _s("paid", "buyer"),
     ("pending_payment", "payment_confirmed"): _s("paid", "channel"),
     ("pending_payment", "cancel"): _s("cancelled", "buyer", "system"),
     ("paid", "cards_allocated"): _s("completed", "operator"),
-    ("paid", "refund_paid"): _s("refunded", "operator"),
+    ("paid", "refund_approved"): _s("refunding", "operator"),
+    ("refunding", "refund_paid"): _s("refunded", "system"),
 }
 
 MACHINES: dict[Kind, dict[tuple[str, str], Step]] = {

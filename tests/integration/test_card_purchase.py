@@ -98,3 +98,28 @@ async def test_a_product_without_a_card_price_sells_no_cards(world: Shop) -> Non
     refused = await ok(world.who("boss").post("/v1/card-purchases", json={
         "product_id": "nocards", "quantity": 1}), 409)
     assert refused["detail"]["code"] == "cards_not_sold"
+
+
+@pytest.mark.req("G2-01")
+async def test_a_paid_purchase_not_yet_delivered_is_refunded_to_the_payer(world: Shop) -> None:
+    boss, wang = world.who("boss"), world.who("wang")
+    await recharge(world, boss, "enterprise", 3000)
+    from_wallet = await buy(boss, 2, "enterprise_wallet")
+    refunded = await ok(world.market.admin.post(
+        f"/v1/orders/{from_wallet['order_id']}/refund", json={"reason": "客户取消"}))
+    assert refunded["state"] == "refunded"
+    wallet, escrow = enterprise_wallet("buyer"), order_escrow(from_wallet["order_id"])
+    assert await world.balances(wallet, escrow) == {wallet: 3000, escrow: 0}
+
+    online = await world.pay(await buy(wang, 1, "online"), "paid")
+    asked = await ok(world.market.admin.post(f"/v1/orders/{online['order_id']}/refund",
+                                             json={"reason": "客户取消"}))
+    assert asked["state"] == "refunding"
+    await world.reaches(online["order_id"], "refunded")  # on the channel's notification
+    escrow = order_escrow(online["order_id"])
+    assert await world.balances(escrow, PAYMENT_CHANNEL, REVENUE) == {
+        escrow: 0, PAYMENT_CHANNEL: -3000, REVENUE: 0}  # only the enterprise's recharge left
+    late = await ok(world.who("operator").post(f"/v1/orders/{online['order_id']}/complete"),
+                    409)
+    assert late["detail"]["code"] == "invalid_transition"
+    assert await ok(world.market.admin.get(f"/v1/cards/{STOCK[0]}"))  # still in stock

@@ -58,7 +58,8 @@ SPEC = {
         ("pending_payment", "payment_confirmed", "paid", {"channel"}),
         ("pending_payment", "cancel", "cancelled", {"buyer", "system"}),
         ("paid", "cards_allocated", "completed", {"operator"}),
-        ("paid", "refund_paid", "refunded", {"operator"}),
+        ("paid", "refund_approved", "refunding", {"operator"}),
+        ("refunding", "refund_paid", "refunded", {"system"}),
     ],
 }
 KINDS: tuple[sm.Kind, ...] = ("package", "recharge", "withdrawal", "number_card_event",
