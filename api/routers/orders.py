@@ -198,24 +198,21 @@ async def refund_order(order_id: str, body: Rejection, caller: Caller, db: Db, r
     """A full refund (SM-G2-ORDER), by the platform (operator or finance), with a reason:
     `refunding`, then `refunded` once the money is back — at once for wallet payments, on the
     channel's refund notification for online ones. A completed order's settlement is reversed
-    (an agent's balance may go below 0, G2-16)."""
+    (an agent's balance may go below 0, G2-16). A card purchase is refunded while paid, before
+    its cards are allocated."""
     if caller.role not in ("admin", "platform_operator", "platform_finance"):
         raise forbid("the platform refunds orders")
     order = await visible_order(db, order_id, caller)
-    topic = res.settings.orders_topic
-    if order.kind == "card_purchase":  # paid, not delivered yet
-        if order.state != "refunding":
-            order = await card_purchases.start_refund(db, order, actor(caller, request),
-                                                      topic, body.reason)
-        if order.method != "online":
-            return public(await card_purchases.finish_refund(db, order, topic))
-    elif order.kind != "package":
+    if order.kind not in ("package", "card_purchase"):
         raise NotFound(f"package order {order_id!r}")
-    if order.kind == "package" and order.state != "refunding":
-        order = await package_orders.start_refund(db, order, actor(caller, request), topic,
-                                          body.reason)
-    if order.kind == "package" and order.method != "online":
-        return public(await package_orders.finish_refund(db, order, topic))
+    topic, who = res.settings.orders_topic, actor(caller, request)
+    cards = order.kind == "card_purchase"  # paid, its cards not delivered yet
+    if order.state != "refunding":
+        order = await (card_purchases.start_refund(db, order, who, topic, body.reason) if cards
+                       else package_orders.start_refund(db, order, who, topic, body.reason))
+    if order.method != "online":
+        return public(await (card_purchases.finish_refund(db, order, topic) if cards
+                             else package_orders.finish_refund(db, order, topic)))
     if channel is None or order.payment_id is None:
         raise PaymentUnavailable()
     try:
