@@ -18,6 +18,7 @@ from api.payments import PaymentGateway
 from api.routers import (
     admin,
     agents,
+    card_sales,
     cards,
     controls,
     dead_letters,
@@ -80,6 +81,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                    wallets, withdrawals, reports):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
+    app.include_router(card_sales.router)
     app.state.payments = payments
     console.install(app)
 

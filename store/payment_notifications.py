@@ -14,7 +14,7 @@ from typing import Literal
 from core.payments import PaymentNotification, PayoutNotification, RefundNotification
 from domain.ledger import PAYMENT_CHANNEL
 from domain.orders.errors import TransitionRefused
-from store import orders, package_orders, wallet_orders
+from store import card_purchases, orders, package_orders, wallet_orders
 from store.db import Conn
 from store.orders import SYSTEM, Order
 
@@ -52,6 +52,8 @@ async def _apply(conn: Conn, order: Order, notice: Notice, topic: str) -> tuple[
         if isinstance(notice, PayoutNotification):
             await wallet_orders.finish_withdrawal(conn, order, notice.status == "paid", topic,
                                            notice.reason)
+        elif isinstance(notice, RefundNotification) and order.kind == "card_purchase":
+            await card_purchases.finish_refund(conn, order, topic)
         elif isinstance(notice, RefundNotification):
             await package_orders.finish_refund(conn, order, topic)
         elif notice.status == "declined":
@@ -59,6 +61,8 @@ async def _apply(conn: Conn, order: Order, notice: Notice, topic: str) -> tuple[
                                 f"payment_declined: {notice.reason or ''}".strip())
         elif order.kind == "recharge":
             await wallet_orders.credit(conn, order, notice.payment_id, topic)
+        elif order.kind == "card_purchase":
+            await card_purchases.pay(conn, order, SYSTEM, topic, notice.payment_id)
         else:
             await package_orders.pay(conn, order, PAYMENT_CHANNEL, SYSTEM, topic, notice.payment_id)
     except TransitionRefused as refused:

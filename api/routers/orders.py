@@ -32,7 +32,7 @@ from core.money import Fen
 from core.payments import ACK_BODY, ACK_MEDIA_TYPE, NotificationProblem, verify_notification
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from domain.orders.errors import PaymentUnavailable
-from store import orders, package_orders
+from store import card_purchases, orders, package_orders
 from store.db import Conn
 from store.errors import NotFound
 from store.orders import NewOrder, Order
@@ -131,7 +131,8 @@ async def create_order(body: PackageOrderCreate, caller: Caller, db: Db, res: Re
 
 @router.get("", response_model=list[OrderPublic])
 async def list_orders(caller: Caller, db: Db,
-                      kind: Annotated[str | None, Query(pattern="^(package|recharge|withdrawal)$")
+                      kind: Annotated[str | None, Query(
+                          pattern="^(package|recharge|withdrawal|number_card_event|card_purchase)$")
                                       ] = None) -> list[OrderPublic]:
     """The orders the caller may see (newest first, at most 100)."""
     everything = caller.role in PLATFORM_READERS
@@ -180,6 +181,10 @@ async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, reques
     if caller.role not in ("admin", "platform_operator"):
         raise forbid("the platform completes orders")
     order = await visible_order(db, order_id, caller)
+    if order.kind == "card_purchase":  # G1-17: the stock's cards allocated to the buyer
+        return public(await card_purchases.complete(
+            db, order, actor(caller, request), res.settings.card_stock_enterprise,
+            res.settings.orders_topic))
     if order.kind != "package":
         raise NotFound(f"package order {order_id!r}")
     return public(await package_orders.complete(db, order, actor(caller, request),
@@ -193,18 +198,21 @@ async def refund_order(order_id: str, body: Rejection, caller: Caller, db: Db, r
     """A full refund (SM-G2-ORDER), by the platform (operator or finance), with a reason:
     `refunding`, then `refunded` once the money is back — at once for wallet payments, on the
     channel's refund notification for online ones. A completed order's settlement is reversed
-    (an agent's balance may go below 0, G2-16)."""
+    (an agent's balance may go below 0, G2-16). A card purchase is refunded while paid, before
+    its cards are allocated."""
     if caller.role not in ("admin", "platform_operator", "platform_finance"):
         raise forbid("the platform refunds orders")
     order = await visible_order(db, order_id, caller)
-    if order.kind != "package":
+    if order.kind not in ("package", "card_purchase"):
         raise NotFound(f"package order {order_id!r}")
-    topic = res.settings.orders_topic
+    topic, who = res.settings.orders_topic, actor(caller, request)
+    cards = order.kind == "card_purchase"  # paid, its cards not delivered yet
     if order.state != "refunding":
-        order = await package_orders.start_refund(db, order, actor(caller, request), topic,
-                                          body.reason)
+        order = await (card_purchases.start_refund(db, order, who, topic, body.reason) if cards
+                       else package_orders.start_refund(db, order, who, topic, body.reason))
     if order.method != "online":
-        return public(await package_orders.finish_refund(db, order, topic))
+        return public(await (card_purchases.finish_refund(db, order, topic) if cards
+                             else package_orders.finish_refund(db, order, topic)))
     if channel is None or order.payment_id is None:
         raise PaymentUnavailable()
     try:

@@ -67,3 +67,19 @@ class NumberCardNotSold(Refusal):
     code = "number_card_not_sold"
     message_zh = "号卡套餐由运营商/厂家直接收款"  # (proposed)
     message_en = "Number-card packages are paid to the operator or factory directly"
+
+
+class InsufficientStock(Refusal):
+    """G2-01/G1-17 *(proposed)*: the stock holds fewer cards of the product than ordered."""
+
+    code = "insufficient_stock"
+    message_zh = "库存不足"
+    message_en = "Insufficient stock"
+
+
+class CardsNotSold(Refusal):
+    """The product has no card price (or is not listed): its cards are not for sale."""
+
+    code = "cards_not_sold"
+    message_zh = "该产品暂不销售实体卡"  # (proposed)
+    message_en = "This product's cards are not for sale"

@@ -70,6 +70,8 @@ FLOW_NAMES = {"flow_1": N_("Flow 1: the end user paid"), "flow_2": N_("Flow 2: t
 # Order kinds, states and methods, ledger fee types and transfer states, as people read them.
 WORDS = {
     "package": N_("Package order"), "recharge": N_("Recharge"), "withdrawal": N_("Withdrawal"),
+    "number_card_event": N_("Number-card event"), "card_purchase": N_("Card purchase"),
+    "recorded": N_("Recorded"),
     "pending_payment": N_("Pending payment"), "paid": N_("Paid"), "fulfilling": N_("Fulfilling"),
     "completed": N_("Completed"), "failed": N_("Failed"), "cancelled": N_("Cancelled"),
     "refunding": N_("Refunding"), "refunded": N_("Refunded"),

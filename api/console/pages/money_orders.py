@@ -11,7 +11,7 @@ transitions, ledger transfers, audit rows and events."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -37,6 +37,7 @@ from api.deps import Db, Res
 from api.routers import orders as order_api
 from api.routers import withdrawals as withdrawal_api
 from api.schemas.orders import Rejection
+from domain.orders.machines import Kind
 from domain.refusals import Refusal
 from store import audit, ledger
 from store.db import Conn
@@ -44,7 +45,7 @@ from store.errors import NotFound
 from store.money_console import OrderFilter, ledger_lines, search_orders
 from store.orders import Order, get_order
 
-KINDS = ("package", "recharge", "withdrawal")
+KINDS: tuple[str, ...] = get_args(Kind)
 METHODS = ("online", "wallet", "agent_wallet")
 ORDER_COLUMNS = (N_("Order"), N_("Kind"), N_("State"), N_("Method"), N_("Agent"), N_("Card"),
                  N_("Package"), N_("Amount (fen)"), N_("Fee (fen)"), N_("Price risks"),
@@ -109,6 +110,14 @@ async def ledger_export(request: Request, fmt: Format, viewer: Page, db: Db,
     return download(request, fmt, "ledger", LEDGER_COLUMNS, rows)
 
 
+def _refundable(order: Order) -> bool:
+    """Whether the refund form is shown (POST /v1/orders/{id}/refund decides)."""
+    if order.kind == "card_purchase":  # paid, its cards not delivered yet
+        return order.state in ("paid", "refunding")
+    return order.kind == "package" and order.state in ("paid", "fulfilling", "completed",
+                                                       "refunding")
+
+
 async def _order_page(request: Request, viewer: Viewer, db: Conn, order: Order, *,
                       code: int = 200, **shown: Any) -> HTMLResponse:
     values: dict[str, Any] = {"error": None, "notice": None, "reason": "", **shown}
@@ -116,8 +125,7 @@ async def _order_page(request: Request, viewer: Viewer, db: Conn, order: Order, 
     return html(request, "money_order.html", frame(
         viewer, "money_orders", order=order, chain=order.price_chain,
         history=await audit.history(db, "order", order.order_id), transfers=transfers,
-        can=may(viewer), refundable=order.kind == "package" and order.state in (
-            "paid", "fulfilling", "completed", "refunding"), **names(), **values),
+        can=may(viewer), refundable=_refundable(order), **names(), **values),
         status=code)
 
 
