@@ -1,10 +1,11 @@
-"""The monthly money report (G2-06) summed from the LEDGER: the orders whose settlement — the
-platform's `cost` leg into `platform:revenue` (G2-24) — was posted in the month and not
-reversed since (a refunded order leaves the report), grouped by business line, package and
-flow. Per order: receipts are what its escrow received (fee types `retail` in Flow 1, `cost`
-in Flow 2), price differences what it paid agents (`price_difference`), commissions every
-`commission` transfer tagged with it (paid from `platform:revenue`, clawbacks back into it);
-the purchase price is the one the order snapshotted (G1-13). Figures: `domain.orders.report`."""
+"""The monthly money report (G2-06) summed from the LEDGER: the package orders whose
+settlement — the platform's `cost` leg into `platform:revenue` (G2-24) — was posted in the
+month and not reversed since (a refunded order leaves the report), grouped by business line,
+package and flow. Per order: receipts are what its escrow received (fee types `retail` in
+Flow 1, `cost` in Flow 2), price differences what it paid agents (`price_difference`),
+commissions every `commission` transfer tagged with it (paid from `platform:revenue`,
+clawbacks back into it); the purchase price is the one the order snapshotted (G1-13).
+Figures: `domain.orders.report`."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ SELECT k.business_line, o.package_id, k.name AS package_name,
     sum(m.commissions)::bigint AS commissions_fen,
     coalesce(sum((o.price_chain ->> 'purchase_price_fen')::bigint), 0)::bigint AS purchase_fen
 FROM money m JOIN orders o USING (order_id) JOIN packages k ON k.package_id = o.package_id
+WHERE o.kind = 'package'
 GROUP BY k.business_line, o.package_id, k.name, 4
 ORDER BY k.business_line, o.package_id, 4
 """
