@@ -46,6 +46,14 @@ class Rejection(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class RefundCreate(Strict):
+    """A refund (SM-G2-ORDER, SM-G2-RECHARGE): why, and how much (absent: all that remains
+    refundable; a package order is refunded in part only once completed)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    amount_fen: Fen | None = None
+
+
 class OrderPublic(BaseModel):
     order_id: str
     kind: Literal["package", "recharge", "withdrawal"]
@@ -80,6 +88,10 @@ class OrderPublic(BaseModel):
         default=None, description="when fulfilment asked for the card to be opened (G2-17)")
     counted: bool = Field(
         default=False, description="in its card's package count (G2-19)")
+    refunded_fen: int = Field(default=0, description="paid back so far (refunds in parts)")
+    released_at: datetime | None = Field(
+        default=None, description="when a platform user released the interception (G1-18)")
+    released_by: str | None = None
 
 
 class WalletPublic(BaseModel):
