@@ -10,6 +10,7 @@ from typing import Any
 from core.clock import now
 from core.money import BasisPoints, Fen
 from domain.ledger.errors import InsufficientFunds
+from domain.orders import machines as sm
 from domain.orders import money
 from domain.orders.errors import ReasonRequired, RefundExceedsRefundable, WithdrawalBelowMin
 from store import ledger, refunds
@@ -81,6 +82,7 @@ async def refund_recharge(conn: Conn, order: Order, actor: Actor, topic: str, re
         if await refunds.replay(conn, actor, key, request) is not None:
             return await get_order(conn, order.order_id)
         order = await refunds.locked(conn, order.order_id)
+        sm.step(order.kind, order.state, "refund_approved", "operator")  # else 409 first
         wallet = named(order.wallet)
         if amount is not None and amount > order.amount_fen:
             raise RefundExceedsRefundable()
