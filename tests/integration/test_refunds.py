@@ -50,7 +50,7 @@ async def conn(settings: Settings) -> AsyncIterator[Conn]:
 
 
 async def register(conn: Conn, settings: Settings, iccid: str, package_bytes: int) -> None:
-    await create_card(conn, "e", NewCard(iccid, "onelink", package_bytes, None, [],  # type: ignore[arg-type]
+    await create_card(conn, "e", NewCard(iccid, "onelink", package_bytes, None, [],
                                          partition_for(iccid, settings.usage_partitions), None,
                                          opened=True))
 
