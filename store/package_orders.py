@@ -25,6 +25,7 @@ from domain.orders.errors import (
     NumberCardNotSold,
     PartialRefundNotAllowed,
     RefundExceedsRefundable,
+    TransitionRefused,
 )
 from domain.pricing.chain import PriceChain
 from domain.pricing.risk import price_risks
@@ -252,6 +253,8 @@ async def refund_paid(conn: Conn, order: Order, topic: str) -> tuple[Order, Outc
         await lock_card(conn, order)
         pending = await refunds.asked(conn, order.order_id)
         amount = Fen(pending.amount_fen if pending else order.amount_fen - order.refunded_fen)
+        if amount <= 0:  # nothing asked and nothing left: refunded already
+            raise TransitionRefused(order.kind, order.state, "refund_paid")
         seq = pending.seq if pending else 1
         move = (money.refund_transfer(order.order_id, payer, amount) if seq == 1
                 else money.refund_out(order.order_id, seq, payer, amount))

@@ -67,6 +67,9 @@ async def _apply(conn: Conn, order: Order, notice: Notice, topic: str,
         elif isinstance(notice, RefundNotification):
             if order.kind == "recharge":  # its wallet was debited when the refund was made
                 return "applied", "recharge refund"
+            asked = await refunds.asked(conn, order.order_id)
+            if asked is not None and asked.refund_id != notice.refund_id:
+                return "ignored", f"refund {asked.refund_id} is the one asked"
             _, effect = await package_orders.refund_paid(conn, order, topic)
             if effects is not None:
                 effects.append(effect)
