@@ -130,6 +130,28 @@ async def test_a_completed_order_is_refunded_in_parts_up_to_its_amount(world: Sh
                           ("partially_refunded", "refunding"), ("refunding", "refunded")]
 
 
+@pytest.mark.req("SM-G2-ORDER", "G2-10", "C-05")
+async def test_an_online_order_is_refunded_in_parts_through_the_channel(world: Shop) -> None:
+    """Each part is its own channel refund (`<id>-refund`, `<id>-refund-2`); its
+    notification pays it back, whatever copies arrive."""
+    made = await order(world.who("buyer"), "online")
+    await world.pay(made, "fulfilling")
+    oid, ops = made["order_id"], world.who("operator")
+    await ok(world.market.admin.post(f"/v1/orders/{oid}/complete"))
+    await ok(refund(ops, oid, 3000))
+    part = await world.reaches(oid, "partially_refunded")
+    assert part["refunded_fen"] == 3000
+    assert await world.balances(REVENUE, agent_available("A")) == {
+        REVENUE: 4000, agent_available("A"): 2000}
+    await ok(refund(ops, oid))
+    done = await world.reaches(oid, "refunded")
+    assert done["refunded_fen"] == 9000
+    await world.settled()
+    assert await world.notification_outcomes() == {"applied": 3}  # the payment, two refunds
+    accounts = (REVENUE, agent_available("A"), order_escrow(oid), PAYMENT_CHANNEL)
+    assert await world.balances(*accounts) == dict.fromkeys(accounts, 0)
+
+
 @pytest.mark.req("SM-G2-ORDER", "C-06")
 async def test_an_order_not_yet_completed_is_refunded_in_full_only(world: Shop) -> None:
     a1 = world.who("a1.admin")
