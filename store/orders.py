@@ -80,6 +80,9 @@ class Order:
     event_type: str | None = None  # a number_card_event's card event type
     quantity: int | None = None  # a card_purchase's number of cards
     allocated: list[str] | None = None  # a completed card_purchase's cards
+    refunded_fen: int = 0
+    released_at: datetime | None = None
+    released_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ ORDER BY pay_due_at LIMIT %s
 _LIST = """
 SELECT * FROM orders
 WHERE (%(kind)s::text IS NULL OR kind = %(kind)s)
+  AND (%(intercepted)s::boolean IS NULL OR intercepted = %(intercepted)s)
   AND (%(everything)s OR (%(agent)s::text IS NOT NULL AND agent_id = %(agent)s)
        OR created_by = %(who)s
        OR (%(enterprise)s::text IS NOT NULL AND enterprise_id = %(enterprise)s))
@@ -159,12 +163,14 @@ async def get_order(conn: Conn, order_id: str) -> Order:
 
 
 async def list_orders(conn: Conn, *, everything: bool, who: str, agent_id: str | None,
-                      enterprise_id: str | None, kind: str | None, limit: int = 100
-                      ) -> list[Order]:
-    """Orders the caller sees: all (platform), its agent's, its enterprise's, its own."""
+                      enterprise_id: str | None, kind: str | None, limit: int = 100,
+                      intercepted: bool | None = None) -> list[Order]:
+    """Orders the caller sees: all (platform), its agent's, its enterprise's, its own;
+    with `intercepted`, only those (not) held by a price risk (G1-18)."""
     async with conn.cursor(row_factory=class_row(Order)) as cur:
         await cur.execute(_LIST, {"kind": kind, "everything": everything, "agent": agent_id,
-                                  "who": who, "enterprise": enterprise_id, "limit": limit})
+                                  "who": who, "enterprise": enterprise_id, "limit": limit,
+                                  "intercepted": intercepted})
         return await cur.fetchall()
 
 
@@ -194,6 +200,8 @@ def _event_kind(kind: sm.Kind, state: str, order: Order) -> str:
     if kind == "recharge":
         if state == "credited":
             return "card_recharged" if order.iccid else "wallet_recharged"
+        if state == "refunded" and order.iccid:
+            return "card_recharge_refunded"  # H recomputes the card's recharge conditions
         return f"recharge_{state}"
     return f"withdrawal_{state}"
 
@@ -213,8 +221,11 @@ async def _announce(conn: Conn, order: Order, from_state: str | None, actor: Act
     """The audit row and the outbox event of `order` having reached its state."""
     await audit.record(conn, actor.transition("order", order.order_id, from_state, order.state,
                                               reason, order_kind=order.kind, **extra))
+    # a second refund of an order passes its states again: its events are its own
+    seq = int(extra.get("refund_seq", 1))
+    event_id = f"{order.order_id}:{order.state}" + (f":{seq}" if seq > 1 else "")
     await outbox.enqueue(conn, NewEvent(
-        f"{order.order_id}:{order.state}", topic, order.order_id,
+        event_id, topic, order.order_id,
         _event_kind(order.kind, order.state, order), _event_data(order, order.state, at, extra)))
 
 

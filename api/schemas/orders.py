@@ -46,6 +46,14 @@ class Rejection(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class RefundCreate(Strict):
+    """A refund (SM-G2-ORDER, SM-G2-RECHARGE): why, and how much (absent: all that remains
+    refundable; a package order is refunded in part only once completed)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    amount_fen: Fen | None = None
+
+
 class OrderPublic(BaseModel):
     order_id: str
     kind: Literal["package", "recharge", "withdrawal", "number_card_event", "card_purchase"]
@@ -85,6 +93,10 @@ class OrderPublic(BaseModel):
     quantity: int | None = Field(default=None, description="card_purchase: how many cards")
     allocated: list[str] | None = Field(
         default=None, description="card_purchase: the cards allocated at completion")
+    refunded_fen: int = Field(default=0, description="paid back so far (refunds in parts)")
+    released_at: datetime | None = Field(
+        default=None, description="when a platform user released the interception (G1-18)")
+    released_by: str | None = None
 
 
 class CardProductSet(Strict):

@@ -83,3 +83,30 @@ class CardsNotSold(Refusal):
     code = "cards_not_sold"
     message_zh = "该产品暂不销售实体卡"  # (proposed)
     message_en = "This product's cards are not for sale"
+
+
+class RefundExceedsRefundable(Refusal):
+    """A refund larger than what remains refundable of the order (SM-G2-ORDER), or than the
+    recharge's amount (SM-G2-RECHARGE)."""
+
+    code = "refund_exceeds_refundable"
+    message_zh = "退款金额超过可退金额"  # (proposed)
+    message_en = "The refund amount exceeds what remains refundable"
+    field = "amount_fen"
+
+
+class PartialRefundNotAllowed(Refusal):
+    """SM-G2-ORDER: only a completed order is refunded in part; before completion the refund
+    is full (the escrow still holds all of it)."""
+
+    code = "partial_refund_not_allowed"
+    message_zh = "仅已完成的订单可部分退款"  # (proposed)
+    message_en = "Only a completed order can be refunded in part"
+
+
+class NotIntercepted(Refusal):
+    """G1-18: releasing an order that no price risk intercepted (or that was released)."""
+
+    code = "not_intercepted"
+    message_zh = "订单未被拦截"  # (proposed)
+    message_en = "The order is not intercepted"

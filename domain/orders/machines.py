@@ -41,6 +41,9 @@ ORDER: dict[tuple[str, str], Step] = {
     ("paid", "refund_approved"): _s("refunding", "operator"),
     ("fulfilling", "refund_approved"): _s("refunding", "operator"),
     ("completed", "refund_approved"): _s("refunding", "operator"),
+    # a partial refund leaves the rest refundable: further refunds up to the total (the last
+    # one ends in `refunded`)
+    ("partially_refunded", "refund_approved"): _s("refunding", "operator"),
     ("refunding", "refund_paid"): _s("refunded", "system"),
     ("refunding", "partial_refund_paid"): _s("partially_refunded", "system"),
 }

@@ -33,6 +33,8 @@ SPEC = {
         ("completed", "refund_approved", "refunding", {"operator"}),
         ("refunding", "refund_paid", "refunded", {"system"}),
         ("refunding", "partial_refund_paid", "partially_refunded", {"system"}),
+        # not in the spec's table: a partial refund leaves the rest refundable
+        ("partially_refunded", "refund_approved", "refunding", {"operator"}),
     ],
     "recharge": [
         (sm.NEW, "create", "pending_payment", {"buyer", "agent"}),

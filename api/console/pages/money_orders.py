@@ -32,11 +32,12 @@ from api.console.pages.money import (
     refused,
     require_role,
 )
+from api.console.pages.money_forms import BadAmount, to_fen
 from api.console.render import DEFAULT_TZ, html
 from api.deps import Db, Res
 from api.routers import orders as order_api
 from api.routers import withdrawals as withdrawal_api
-from api.schemas.orders import Rejection
+from api.schemas.orders import RefundCreate, Rejection
 from domain.orders.machines import Kind
 from domain.refusals import Refusal
 from store import audit, ledger
@@ -115,12 +116,13 @@ def _refundable(order: Order) -> bool:
     if order.kind == "card_purchase":  # paid, its cards not delivered yet
         return order.state in ("paid", "refunding")
     return order.kind == "package" and order.state in ("paid", "fulfilling", "completed",
-                                                       "refunding")
+                                                       "partially_refunded", "refunding")
 
 
 async def _order_page(request: Request, viewer: Viewer, db: Conn, order: Order, *,
                       code: int = 200, **shown: Any) -> HTMLResponse:
-    values: dict[str, Any] = {"error": None, "notice": None, "reason": "", **shown}
+    values: dict[str, Any] = {"error": None, "notice": None, "reason": "", "amount": "",
+                              **shown}
     transfers = await ledger.order_transfers(db, order.order_id)
     return html(request, "money_order.html", frame(
         viewer, "money_orders", order=order, chain=order.price_chain,
@@ -137,14 +139,21 @@ async def order_page(request: Request, order_id: str, viewer: Page, db: Db) -> H
 @router.post("/orders/{order_id}/refund")
 async def refund(request: Request, order_id: str, viewer: Page, db: Db, res: Res,
                  channel: order_api.Gateway,
-                 reason: Annotated[str, Form(max_length=400)]) -> HTMLResponse:
-    """A full refund with a reason, as POST /v1/orders/{id}/refund makes it."""
+                 reason: Annotated[str, Form(max_length=400)],
+                 amount: Annotated[str, Form(max_length=32)] = "") -> HTMLResponse:
+    """A refund with a reason, as POST /v1/orders/{id}/refund makes it: of all that remains,
+    or of `amount` 元 (a completed order, in parts)."""
     require_role(viewer, REFUNDERS)
     order = await order_api.visible_order(db, order_id, viewer.principal)
     try:
-        body = Rejection(reason=reason.strip())
+        body = RefundCreate(reason=reason.strip(),
+                            amount_fen=to_fen(amount) if amount.strip() else None)
+    except BadAmount as exc:
+        return await _order_page(request, viewer, db, order, code=422, reason=reason,
+                                 amount=amount, error=say(request, exc.message))
     except ValidationError:
         return await _order_page(request, viewer, db, order, code=422, reason=reason,
+                                 amount=amount,
                                  error=say(request, N_("Give the reason of the refund.")))
     try:
         await order_api.refund_order(order_id, body, viewer.principal, db, res, request,
@@ -153,7 +162,7 @@ async def refund(request: Request, order_id: str, viewer: Page, db: Db, res: Res
         return await _order_page(request, viewer, db,
                                  await order_api.visible_order(db, order_id, viewer.principal),
                                  code=422 if exc.field else 409, reason=reason,
-                                 error=refused(request, exc))
+                                 amount=amount, error=refused(request, exc))
     return await _order_page(request, viewer, db,
                              await order_api.visible_order(db, order_id, viewer.principal),
                              notice=say(request, N_("The refund of %(id)s is under way."),
