@@ -31,6 +31,7 @@ from api.routers import (
     people,
     pools,
     prices,
+    refund_requests,
     reports,
     series,
     upstream,
@@ -78,7 +79,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
-                   wallets, withdrawals, reports):
+                   wallets, withdrawals, reports, refund_requests):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)

@@ -21,6 +21,7 @@ from api.deps import (
     Db,
     Principal,
     Res,
+    Resources,
     actor,
     forbid,
     visible_card,
@@ -34,6 +35,7 @@ from core.payments import ACK_BODY, ACK_MEDIA_TYPE, NotificationProblem, verify_
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from domain.orders.errors import PartialRefundNotAllowed, PaymentUnavailable
 from store import card_purchases, orders, package_orders, refunds
+from store.agents import Actor
 from store.db import Conn
 from store.errors import NotFound
 from store.orders import NewOrder, Order
@@ -201,35 +203,57 @@ async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, reques
 async def refund_order(order_id: str, body: RefundCreate, caller: Caller, db: Db, res: Res,
                        request: Request, channel: Gateway,
                        idempotency_key: IdempotencyKey = None) -> OrderPublic:
-    """A refund (SM-G2-ORDER), by the platform (operator or finance), with a reason and an
-    optional `amount_fen` (absent: all that remains; a completed order may be refunded in
-    parts up to its amount): `refunding`, then `partially_refunded` or `refunded` once the
-    money is back — at once for wallet payments, on the channel's refund notification for
-    online ones. A completed order's settlement is reversed in proportion (an agent's balance
-    may go below 0, G2-16); only the refund that completes it takes the package off the card
-    (G2-20), and the card's desired state is published at once. A card purchase is refunded
-    in full while paid, before its cards are allocated."""
-    if caller.role not in ("admin", "platform_operator", "platform_finance"):
-        raise forbid("the platform refunds orders")
+    """A refund (SM-G2-ORDER) at once, by the platform administrator (automation); the
+    platform operator requests one (`POST /v1/orders/{id}/refund-requests`) and platform
+    finance approves it (`POST /v1/refund-requests/{id}/approve`), which runs this same
+    refund. With a reason and an optional `amount_fen` (absent: all that remains; a completed
+    order may be refunded in parts up to its amount): `refunding`, then `partially_refunded`
+    or `refunded` once the money is back — at once for wallet payments, on the channel's
+    refund notification for online ones. A completed order's settlement is reversed in
+    proportion (an agent's balance may go below 0, G2-16); only the refund that completes it
+    takes the package off the card (G2-20), and the card's desired state is published at
+    once. A card purchase is refunded in full while paid, before its cards are allocated."""
+    if caller.role != "admin":
+        raise forbid("the platform operator requests a refund (POST /v1/orders/{id}/"
+                     "refund-requests) and platform finance approves it (POST "
+                     "/v1/refund-requests/{id}/approve)")
+    order = await refundable_order(db, order_id, caller)
+    if order.state != "refunding":
+        order = await begin_refund(db, order, body, actor(caller, request),
+                                   res.settings.orders_topic, idempotency_key)
+    return await pay_refund(db, res, order, channel)
+
+
+async def refundable_order(db: Conn, order_id: str, caller: Principal) -> Order:
+    """A package order or card purchase the caller may see (404 otherwise)."""
     order = await visible_order(db, order_id, caller)
     if order.kind not in ("package", "card_purchase"):
         raise NotFound(f"package order {order_id!r}")
-    topic, who = res.settings.orders_topic, actor(caller, request)
-    if order.state != "refunding":
-        if order.kind == "card_purchase":
-            if body.amount_fen is not None and body.amount_fen != order.amount_fen:
-                raise PartialRefundNotAllowed()
-            order = await card_purchases.start_refund(db, order, who, topic, body.reason)
-        else:
-            order = await package_orders.start_refund(
-                db, order, who, topic, body.reason,
-                None if body.amount_fen is None else Fen(body.amount_fen), idempotency_key)
+    return order
+
+
+async def begin_refund(db: Conn, order: Order, body: RefundCreate, who: Actor, topic: str,
+                       key: str | None = None) -> Order:
+    """The refund approved: `→ refunding` (refused as SM-G2-ORDER refuses it)."""
+    if order.kind == "card_purchase":
+        if body.amount_fen is not None and body.amount_fen != order.amount_fen:
+            raise PartialRefundNotAllowed()
+        return await card_purchases.start_refund(db, order, who, topic, body.reason)
+    return await package_orders.start_refund(
+        db, order, who, topic, body.reason,
+        None if body.amount_fen is None else Fen(body.amount_fen), key)
+
+
+async def pay_refund(db: Conn, res: Resources, order: Order, channel: PaymentGateway | None
+                     ) -> OrderPublic:
+    """The money of a `refunding` order back to its payer: at once from a wallet, asked of
+    the channel online (asking again asks again); any other state answers the order."""
     if order.state != "refunding":  # a repeat of a refund already paid
         return public(order)
     if order.kind == "card_purchase":
-        return await _refund_card_purchase(db, order, topic, channel)
+        return await _refund_card_purchase(db, order, res.settings.orders_topic, channel)
     if order.method != "online":
-        done, outcome = await package_orders.refund_paid(db, order, topic)
+        done, outcome = await package_orders.refund_paid(db, order, res.settings.orders_topic)
         await publish(res, outcome)
         return public(done)
     asked = await refunds.asked(db, order.order_id)

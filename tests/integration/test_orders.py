@@ -26,6 +26,7 @@ from tests.support.dates import store_clock
 from tests.support.orders import CARD, Shop, order, recharge, shop, spec_world
 from tests.support.payments import SECRET
 from tests.support.pricing import agent, ok
+from tests.support.refunds import refund_approved, request_refund
 from tests.support.services import WorkerProcess
 from tests.support.waiting import eventually_async
 
@@ -278,7 +279,7 @@ async def test_a_completed_online_order_is_refunded_through_the_channel(world: S
     path = f"/v1/orders/{made['order_id']}"
     await ok(world.market.admin.post(path + "/complete"))
     await ok(world.who("a.admin").post(path + "/refund", json={"reason": "x"}), 403)
-    asked = await ok(world.who("finance").post(path + "/refund", json={"reason": "用户退订"}))
+    asked = await refund_approved(world, made["order_id"], "用户退订")
     assert asked["state"] in ("refunding", "refunded")
     done = await world.reaches(made["order_id"], "refunded")
     assert done["reason"] == "用户退订"
@@ -287,7 +288,7 @@ async def test_a_completed_online_order_is_refunded_through_the_channel(world: S
     assert await world.balances(*accounts) == dict.fromkeys(accounts, 0)
     assert [e["order_id"] for e in await outbox_events(world, "order_refunded")] == [
         made["order_id"]]
-    again = await ok(world.who("finance").post(path + "/refund", json={"reason": "x"}), 409)
+    again = await request_refund(world, made["order_id"], "x", code=409)
     assert again["detail"]["code"] == "invalid_transition"
 
 
@@ -297,8 +298,7 @@ async def test_a_flow_2_order_is_refunded_to_the_agent_wallet_even_after_a_withd
     a1 = world.who("a1.admin")
     await recharge(world, a1, "agent", 7000)
     fulfilling = await order(a1, "agent_wallet")
-    refunded = await ok(world.who("operator").post(
-        f"/v1/orders/{fulfilling['order_id']}/refund", json={"reason": "未开通"}))
+    refunded = await refund_approved(world, fulfilling["order_id"], "未开通")
     assert refunded["state"] == "refunded"
     assert await world.balances(agent_available("A1")) == {agent_available("A1"): 7000}
     done = await order(a1, "agent_wallet")
@@ -306,8 +306,7 @@ async def test_a_flow_2_order_is_refunded_to_the_agent_wallet_even_after_a_withd
     # A withdraws its 1000 difference, then the refund takes it back: A is 1000 in debt
     await ok(world.who("a.admin").post("/v1/withdrawals", json={
         "amount_fen": 1000, "account": "x"}), 201)
-    await ok(world.who("operator").post(f"/v1/orders/{done['order_id']}/refund",
-                                        json={"reason": "退款"}))
+    await refund_approved(world, done["order_id"], "退款")
     assert await world.balances(agent_available("A"), agent_available("A1"), REVENUE) == {
         agent_available("A"): -1000, agent_available("A1"): 7000, REVENUE: 0}
     blocked = await ok(world.who("a.admin").post("/v1/orders", json={
