@@ -41,6 +41,7 @@ from tests.support.controls import run_until
 from tests.support.operator import ScriptedOperator
 from tests.support.orders import Shop, order, recharge, shop, spec_world
 from tests.support.pricing import ok
+from tests.support.refunds import refund_approved
 from tests.support.services import WorkerProcess
 from tests.support.waiting import eventually_async
 
@@ -249,14 +250,12 @@ async def test_a_refund_reverts_the_package_and_the_count(
     view = await get_card(conn, card)
     assert (view.package_bytes, view.package_count, view.stop_reasons) == (100 + 2 * GIB, 2, [])
 
-    operator = world.who("operator")
-    refunded = await ok(operator.post(f"/v1/orders/{first['order_id']}/refund",
-                                      json={"reason": "退款"}))
+    refunded = await refund_approved(world, first["order_id"])  # operator, then finance
     assert (refunded["state"], refunded["counted"]) == ("refunded", False)
     assert refunded["package_reverted_at"] is not None
     view = await get_card(conn, card)
     assert (view.package_bytes, view.package_count) == (100 + GIB, 1), "only its own bytes"
-    await ok(operator.post(f"/v1/orders/{second['order_id']}/refund", json={"reason": "退款"}))
+    await refund_approved(world, second["order_id"])
     view = await get_card(conn, card)
     assert (view.package_bytes, view.package_count) == (100, 0)
     assert view.stop_reasons == ["package_quota"], "the quota rules re-ran: stopped again"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from api.routers import orders, wallets, withdrawals
+from api.routers import orders, refund_requests, wallets, withdrawals
 from core.settings import Settings
 from tests.support.api import setup_tenant
 from tests.support.orders import CARD, CARD_2, Shop, recharge, shop, spec_world
@@ -81,8 +81,9 @@ async def test_who_reads_and_moves_an_order(world: Shop) -> None:
         "admin": 409, "operator": 409, "finance": 403, "a.admin": 403, "a.viewer": 403,
         "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
     refund = {"reason": "r"}
+    # §7.2: the direct refund is the administrator's; the others request and approve
     assert await statuses(world, lambda c: c.post(path + "/refund", json=refund)) == {
-        "admin": 409, "operator": 409, "finance": 409, "a.admin": 403, "a.viewer": 403,
+        "admin": 409, "operator": 403, "finance": 403, "a.admin": 403, "a.viewer": 403,
         "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
     # G1-18: platform operators release (this order is not intercepted: 409)
     assert await statuses(world, lambda c: c.post(path + "/release", json=refund)) == {
@@ -168,6 +169,35 @@ async def test_who_withdraws_and_approves(world: Shop) -> None:
         "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
 
 
+@pytest.mark.req("X-01", "X-G2", "SM-G2-ORDER")
+async def test_who_requests_approves_and_reads_refunds(world: Shop) -> None:
+    """§7.2 "refund package order": admin/platform_operator C (request), platform_finance A,
+    agent_admin R, end_user and enterprise_admin R (own)."""
+    await recharge(world, world.who("a.admin"), "agent", 7000)
+    made = await ok(world.who("a.admin").post("/v1/orders", json={
+        "package_id": "p90", "iccid": CARD, "method": "agent_wallet"}), 201)
+    path = f"/v1/orders/{made['order_id']}/refund-requests"
+    part = {"reason": "r", "amount_fen": 1}  # not completed: 409 for who may request
+    assert await statuses(world, lambda c: c.post(path, json=part)) == {
+        "admin": 409, "operator": 409, "finance": 403, "a.admin": 403, "a.viewer": 403,
+        "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
+    asked = await ok(world.who("operator").post(path, json={"reason": "r"}), 201)
+    one = f"/v1/refund-requests/{asked['request_id']}"
+    assert await statuses(world, lambda c: c.get("/v1/refund-requests")) == {
+        "admin": 200, "operator": 200, "finance": 200, "a.admin": 403, "a.viewer": 403,
+        "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
+    assert await statuses(world, lambda c: c.get(one)) == {
+        "admin": 200, "operator": 200, "finance": 200, "a.admin": 200, "a.viewer": 200,
+        "b.admin": 404, "buyer": 404, "buyer1": 404, "acme": 404, "nobody": 401}
+    assert await statuses(world, lambda c: c.post(one + "/approve")) == {
+        "admin": 200, "operator": 403, "finance": 200, "a.admin": 403, "a.viewer": 403,
+        "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
+    assert await statuses(world, lambda c: c.post(one + "/reject", json={"reason": "r"})) == {
+        "admin": 409, "operator": 403, "finance": 409, "a.admin": 403, "a.viewer": 403,
+        "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
+    assert (await world.who("admin").get("/v1/refund-requests/NOPE")).status_code == 404
+
+
 COVERED = {("POST", "/v1/orders"), ("GET", "/v1/orders"), ("GET", "/v1/orders/{order_id}"),
            ("POST", "/v1/orders/{order_id}/cancel"), ("POST", "/v1/orders/{order_id}/complete"),
            ("POST", "/v1/orders/{order_id}/refund"), ("POST", "/v1/orders/{order_id}/release"),
@@ -177,13 +207,17 @@ COVERED = {("POST", "/v1/orders"), ("GET", "/v1/orders"), ("GET", "/v1/orders/{o
            ("GET", "/v1/wallets/{kind}/{owner_id}/statement"), ("POST", "/v1/withdrawals"),
            ("POST", "/v1/withdrawals/{order_id}/approve"),
            ("POST", "/v1/withdrawals/{order_id}/reject"),
+           ("POST", "/v1/orders/{order_id}/refund-requests"), ("GET", "/v1/refund-requests"),
+           ("GET", "/v1/refund-requests/{request_id}"),
+           ("POST", "/v1/refund-requests/{request_id}/approve"),
+           ("POST", "/v1/refund-requests/{request_id}/reject"),
            ("POST", "/v1/payments/notify")}  # signed, no token: test_orders.py
 
 
 def test_every_orders_route_has_a_place_in_the_matrix() -> None:
     routes = {(method, route.path)
               for router in (orders.router, orders.notify_router, wallets.router,
-                             withdrawals.router)
+                             withdrawals.router, refund_requests.router)
               for route in router.routes if isinstance(route, APIRoute)
               for method in route.methods or set()}
     assert routes == COVERED

@@ -3,7 +3,8 @@ G2-20): a completed order refunded in parts (shares of every settlement leg, to 
 up to its amount, only the last part taking the package off the card and stopping it at
 once; parallel refunds of one order; a credited recharge's unspent money refunded; an order
 sold below the purchase price intercepted until a platform operator releases it; a debt
-paid back first by later credits."""
+paid back first by later credits. Package orders are refunded here at once by the administrator
+(automation); the operator's request and finance's approval: test_refund_requests.py."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ async def test_a_completed_order_is_refunded_in_parts_up_to_its_amount(world: Sh
     buyer = world.who("buyer1")
     await recharge(world, buyer, "card", 9000, CARD)
     done = await completed(world, buyer, "wallet")
-    oid, ops = done["order_id"], world.who("operator")
+    oid, ops = done["order_id"], world.market.admin
     accounts = (REVENUE, agent_available("A"), agent_available("A1"), card_wallet(CARD),
                 order_escrow(oid))
 
@@ -136,7 +137,7 @@ async def test_an_online_order_is_refunded_in_parts_through_the_channel(world: S
     notification pays it back, whatever copies arrive."""
     made = await order(world.who("buyer"), "online")
     await world.pay(made, "fulfilling")
-    oid, ops = made["order_id"], world.who("operator")
+    oid, ops = made["order_id"], world.market.admin
     await ok(world.market.admin.post(f"/v1/orders/{oid}/complete"))
     await ok(refund(ops, oid, 3000))
     part = await world.reaches(oid, "partially_refunded")
@@ -158,9 +159,9 @@ async def test_an_order_not_yet_completed_is_refunded_in_full_only(world: Shop) 
     await recharge(world, a1, "agent", 7000)
     made = await order(a1, "agent_wallet")
     assert made["state"] == "fulfilling"
-    refused = await ok(refund(world.who("operator"), made["order_id"], 1000), 409)
+    refused = await ok(refund(world.market.admin, made["order_id"], 1000), 409)
     assert refused["detail"]["code"] == "partial_refund_not_allowed"
-    done = await ok(refund(world.who("operator"), made["order_id"], 7000))
+    done = await ok(refund(world.market.admin, made["order_id"], 7000))
     assert (done["state"], done["refunded_fen"]) == ("refunded", 7000)
     assert await world.balances(agent_available("A1")) == {agent_available("A1"): 7000}
 
@@ -172,7 +173,7 @@ async def test_parallel_refunds_of_one_order_exactly_one_succeeds(world: Shop) -
     a1 = world.who("a1.admin")
     await recharge(world, a1, "agent", 7000)
     done = await completed(world, a1, "agent_wallet")
-    ops = world.who("operator")
+    ops = world.market.admin
     answers = await asyncio.gather(*(refund(ops, done["order_id"], key=f"p{i}")
                                      for i in range(10)))
     codes = sorted(answer.status_code for answer in answers)
@@ -221,7 +222,7 @@ async def test_a_debt_blocks_withdrawals_and_later_credits_pay_it_first(world: S
     await recharge(world, a1, "agent", 7000)
     done = await completed(world, a1, "agent_wallet")
     await ok(a.post("/v1/withdrawals", json={"amount_fen": 1000, "account": "x"}), 201)
-    await ok(refund(world.who("operator"), done["order_id"]))
+    await ok(refund(world.market.admin, done["order_id"]))
     assert await world.balances(agent_available("A")) == {agent_available("A"): -1000}
     blocked = await ok(a.post("/v1/withdrawals", json={"amount_fen": 100, "account": "x"}),
                        409)
@@ -251,7 +252,7 @@ async def test_only_the_refund_that_completes_the_order_reverts_the_package_and_
     view = await get_card(conn, card)
     assert (view.package_bytes, view.desired_status, view.package_count) == (
         100 + GIB, "active", 1)
-    ops = world.who("operator")
+    ops = world.market.admin
     part = await ok(refund(ops, made["order_id"], 1000))
     assert (part["state"], part["package_reverted_at"]) == ("partially_refunded", None)
     view = await get_card(conn, card)
@@ -323,7 +324,8 @@ async def test_an_intercepted_order_waits_in_paid_until_released(
     assert [e["order_id"] for e in await events(world, "order_released")] == [
         held["order_id"]]
 
-    await ok(refund(ops, other["order_id"]))  # AMB-49: the refund closes the interception
+    # AMB-49: the refund closes the interception
+    await ok(refund(world.market.admin, other["order_id"]))
     closed = await world.reaches(other["order_id"], "refunded")
     assert (closed["intercepted"], closed["refunded_fen"]) == (False, 9000)
     assert await ok(ops.get("/v1/orders", params={"intercepted": "true"})) == []
