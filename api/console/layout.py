@@ -39,6 +39,7 @@ PLATFORM_MONEY_NAV = (
     NavItem("money_agents", N_("Agents"), "/console/ops/money/agents"),
     NavItem("money_orders", N_("Orders"), "/console/ops/money/orders"),
     NavItem("money_withdrawals", N_("Withdrawals to approve"), "/console/ops/money/withdrawals"),
+    NavItem("money_refunds", N_("Refunds to approve"), "/console/ops/money/refunds"),
     NavItem("money_report", N_("Money report"), "/console/ops/money/report"),
 )
 # An agent's people (§7.2), `{aid}` their agent; an end user's own pages.

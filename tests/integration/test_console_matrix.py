@@ -33,7 +33,8 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "iccid": (OWN, OTHER), "key_id": ("KEY", "KEY"), "operator": ("ctcc", "ctcc"),
            # the money pages: agent A (and an order its end user bought through it) and B
            "agent_id": ("A", "B"), "order_id": ("ORDER", "ORDER"),
-           "package_id": ("p90", "p90")}  # the platform's money pages: its packages
+           "package_id": ("p90", "p90"),  # the platform's money pages: its packages
+           "request_id": ("RQ", "RQ")}  # a refund request (the empty form is refused first)
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",

@@ -2,7 +2,8 @@
 for enterprise and agent roles), who changes what (403 for a forged change by a read-only
 role), packages and purchase prices with the prices a change invalidates, the agent tree,
 top-level cost prices refused at the field, orders with their price chain, risks, history and
-ledger, the refund, the exports for finance, and withdrawals approved or rejected."""
+ledger, the refund requested by the operator and approved or rejected by finance, the exports
+for finance, and withdrawals approved or rejected."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.support.pricing import ok
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("CONSOLE")]
 MONEY = "/console/ops/money"
-PAGES = ("packages", "agents", "orders", "withdrawals", "report")
+PAGES = ("packages", "agents", "orders", "withdrawals", "refunds", "report")
 
 
 @pytest.fixture
@@ -72,12 +73,14 @@ async def test_a_forged_change_by_a_role_that_may_not_make_it_is_refused(world: 
                 ("/agents/A1/move", {"parent_id": "B"}),
                 ("/agents/A/cost", {"package_id": "p90", "amount": "70"}))
     decide = ("/withdrawals/W1/decide", {"decision": "approve"})
+    refund = ("/refunds/RQ1/decide", {"decision": "approve"})
     for name in ("ops", "finance"):
-        for path, fields in business:
+        for path, fields in (*business, ("/orders/P1/refund", {"reason": "r"})):
             assert (await post(world.who(name), path, **fields)).status_code == 403, (name, path)
     for name in ("ops", "operator"):
-        assert (await post(world.who(name), decide[0], **decide[1])).status_code == 403, name
-    for path, fields in (*business, decide):
+        for path, fields in (decide, refund):
+            assert (await post(world.who(name), path, **fields)).status_code == 403, name
+    for path, fields in (*business, decide, refund):
         assert (await post(world.who("a.admin"), path, **fields)).status_code == 404, path
     agents = await ok(world.market.admin.get("/v1/agents"))
     assert {a["agent_id"]: (a["status"], a["parent_id"]) for a in agents} == {
@@ -179,7 +182,7 @@ async def test_orders_filters_detail_and_exports(world: Shop) -> None:
     assert "Cost price of B" in detail.text
     assert 'data-testid="intercepted">no' in detail.text
     assert detail.text.count("<td>Cost</td>") == 2  # paid in, settled to the platform
-    assert "Refund the order" in detail.text  # finance may refund as the API lets it
+    assert "Request the refund" not in detail.text  # finance approves, the operator requests
     risky = await finance.get(f"{MONEY}/orders/{unpaid['order_id']}")
     assert 'data-testid="price-risks">negative_margin' in risky.text
     assert 'data-testid="intercepted">yes' in risky.text
@@ -197,20 +200,50 @@ async def test_orders_filters_detail_and_exports(world: Shop) -> None:
     assert everything[:2] == b"PK"
 
 
-@pytest.mark.req("SM-G2-ORDER", "G2-16", "C-08")
-async def test_the_operator_refunds_an_order_from_its_page(world: Shop) -> None:
+@pytest.mark.req("X-01", "SM-G2-ORDER", "G2-16", "C-08")
+async def test_the_operator_requests_a_refund_and_finance_decides_it(world: Shop) -> None:
     done = await flow_2(world)
-    operator = world.who("operator")
+    operator, finance = world.who("operator"), world.who("finance")
     path = f"/orders/{done['order_id']}/refund"
     blank = await post(operator, path, reason="  ")
     assert blank.status_code == 422 and "Give the reason of the refund." in blank.text
     assert (await post(world.who("ops"), path, reason="no")).status_code == 403
-    refunded = await post(operator, path, reason="客户取消")
-    assert refunded.status_code == 200, refunded.text[:500]
-    assert 'data-testid="order-state">Refunded' in refunded.text and "客户取消" in refunded.text
-    assert await world.balances(agent_available("B")) == {agent_available("B"): 6000}
+    asked = await post(operator, path, reason="客户取消")
+    assert asked.status_code == 200, asked.text[:500]
+    assert "platform finance approves it" in asked.text and "客户取消" in asked.text
+    assert 'data-testid="order-state">Completed' in asked.text  # the order waits
     again = await post(operator, path, reason="again")
-    assert again.status_code == 409, again.text[:300]
+    assert again.status_code == 409 and "already has a refund request" in again.text
+    [request] = await ok(finance.get("/v1/refund-requests", params={"state": "requested"}))
+    rid = request["request_id"]
+    queue = await finance.get(f"{MONEY}/refunds")
+    assert f'data-testid="approve-{rid}"' in queue.text
+    approved = await post(finance, f"/refunds/{rid}/decide", decision="approve")
+    assert approved.status_code == 200, approved.text[:500]
+    assert f"The refund request {rid} is approved." in approved.text
+    assert f'data-testid="state-{rid}">Approved' in approved.text
+    assert await world.balances(agent_available("B")) == {agent_available("B"): 6000}
+    late = await post(finance, f"/refunds/{rid}/decide", decision="reject", reason="x")
+    assert late.status_code == 409, late.text[:300]
+    detail = await operator.get(f"{MONEY}/orders/{done['order_id']}")
+    assert 'data-testid="order-state">Refunded' in detail.text
+    assert f'data-testid="request-state-{rid}">Approved' in detail.text
+
+
+@pytest.mark.req("X-01", "SM-G2-ORDER", "C-08")
+async def test_finance_rejects_a_refund_request_with_a_reason(world: Shop) -> None:
+    done = await flow_2(world)
+    asked = await ok(world.who("operator").post(
+        f"/v1/orders/{done['order_id']}/refund-requests", json={"reason": "重复下单"}), 201)
+    rid, finance = asked["request_id"], world.who("finance")
+    blank = await post(finance, f"/refunds/{rid}/decide", decision="reject", reason=" ")
+    assert blank.status_code == 422 and "Give the reason of the rejection." in blank.text
+    rejected = await post(finance, f"/refunds/{rid}/decide", decision="reject",
+                          reason="已使用")
+    assert rejected.status_code == 200, rejected.text[:500]
+    assert f'data-testid="state-{rid}">Rejected' in rejected.text and "已使用" in rejected.text
+    order_now = await ok(world.market.admin.get(f"/v1/orders/{done['order_id']}"))
+    assert order_now["state"] == "completed"
 
 
 @pytest.mark.req("G2-15", "SM-G2-WITHDRAWAL", "C-08")

@@ -14,6 +14,7 @@ from api.console.pages import (
     money,
     money_catalogue,
     money_orders,
+    money_refunds,
     ops,
     overview,
     pools,
@@ -29,7 +30,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # the platform's pages
     ops.router, queues.router, health.router,
     # the platform's money pages
-    money_catalogue.router, money_orders.router, money.router,
+    money_catalogue.router, money_orders.router, money_refunds.router, money.router,
     # the money pages of an agent's people and of end users
     agent.router, me.router,
 )

@@ -28,8 +28,8 @@ from domain.refusals import Refusal
 
 _READS = ("GET", "HEAD", "OPTIONS")
 BUSINESS = ("admin", "platform_operator")  # packages, agents, top-level costs, refunds
-FINANCE = ("admin", "platform_finance")  # withdrawals
-REFUNDERS = ("admin", "platform_operator", "platform_finance")  # as POST /v1/orders/…/refund
+FINANCE = ("admin", "platform_finance")  # withdrawals, refund requests
+REFUNDERS = ("admin", "platform_operator")  # request refunds; FINANCE approves them
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 REPORT_COLUMNS = (N_("Business line"), N_("Package"), N_("Flow"), N_("Orders completed"),
                   N_("Platform receipts (fen)"), N_("Price differences paid (fen)"),

@@ -1,10 +1,10 @@
 """The platform's orders and withdrawals (G2): every order with filters (kind, state, method,
 agent, creation date in Asia/Shanghai), an order's detail — price-chain snapshot (G1-13),
 price risks and the intercepted flag (G1-18), audit history (C-08), ledger transfers per
-order line and fee type (G2-23) — and its refund; exports of the list and of the ledger for
-finance's reconciliation; the withdrawals queue, decided by platform finance (G2-15).
+order line and fee type (G2-23) — and its refund request (§7.2); exports of the list and of
+the ledger for finance's reconciliation; the withdrawals queue, decided by platform finance (G2-15).
 
-Changes go through the API's own handlers (`POST /v1/orders/{id}/refund`,
+Changes go through the API's own handlers (`POST /v1/orders/{id}/refund-requests`,
 `/v1/withdrawals/{id}/approve|reject`), called with the viewer's principal: the same rules,
 transitions, ledger transfers, audit rows and events."""
 
@@ -36,11 +36,12 @@ from api.console.pages.money_forms import BadAmount, to_fen
 from api.console.render import DEFAULT_TZ, html
 from api.deps import Db, Res
 from api.routers import orders as order_api
+from api.routers import refund_requests as refund_api
 from api.routers import withdrawals as withdrawal_api
 from api.schemas.orders import RefundCreate, Rejection
 from domain.orders.machines import Kind
 from domain.refusals import Refusal
-from store import audit, ledger
+from store import audit, ledger, refund_requests
 from store.db import Conn
 from store.errors import NotFound
 from store.money_console import OrderFilter, ledger_lines, search_orders
@@ -112,11 +113,12 @@ async def ledger_export(request: Request, fmt: Format, viewer: Page, db: Db,
 
 
 def _refundable(order: Order) -> bool:
-    """Whether the refund form is shown (POST /v1/orders/{id}/refund decides)."""
+    """Whether the refund request form is shown (POST /v1/orders/{id}/refund-requests
+    decides)."""
     if order.kind == "card_purchase":  # paid, its cards not delivered yet
-        return order.state in ("paid", "refunding")
+        return order.state == "paid"
     return order.kind == "package" and order.state in ("paid", "fulfilling", "completed",
-                                                       "partially_refunded", "refunding")
+                                                       "partially_refunded")
 
 
 async def _order_page(request: Request, viewer: Viewer, db: Conn, order: Order, *,
@@ -127,7 +129,8 @@ async def _order_page(request: Request, viewer: Viewer, db: Conn, order: Order, 
     return html(request, "money_order.html", frame(
         viewer, "money_orders", order=order, chain=order.price_chain,
         history=await audit.history(db, "order", order.order_id), transfers=transfers,
-        can=may(viewer), refundable=_refundable(order), **names(), **values),
+        can=may(viewer), refundable=_refundable(order),
+        requests=await refund_requests.of_order(db, order.order_id), **names(), **values),
         status=code)
 
 
@@ -138,11 +141,11 @@ async def order_page(request: Request, order_id: str, viewer: Page, db: Db) -> H
 
 @router.post("/orders/{order_id}/refund")
 async def refund(request: Request, order_id: str, viewer: Page, db: Db, res: Res,
-                 channel: order_api.Gateway,
                  reason: Annotated[str, Form(max_length=400)],
                  amount: Annotated[str, Form(max_length=32)] = "") -> HTMLResponse:
-    """A refund with a reason, as POST /v1/orders/{id}/refund makes it: of all that remains,
-    or of `amount` 元 (a completed order, in parts)."""
+    """A refund requested with a reason, as POST /v1/orders/{id}/refund-requests makes it:
+    of all that remains, or of `amount` 元 (a completed order, in parts); platform finance
+    approves it on the refunds page."""
     require_role(viewer, REFUNDERS)
     order = await order_api.visible_order(db, order_id, viewer.principal)
     try:
@@ -156,17 +159,14 @@ async def refund(request: Request, order_id: str, viewer: Page, db: Db, res: Res
                                  amount=amount,
                                  error=say(request, N_("Give the reason of the refund.")))
     try:
-        await order_api.refund_order(order_id, body, viewer.principal, db, res, request,
-                                     channel)
+        await refund_api.request_refund(order_id, body, viewer.principal, db, res, request)
     except Refusal as exc:
-        return await _order_page(request, viewer, db,
-                                 await order_api.visible_order(db, order_id, viewer.principal),
+        return await _order_page(request, viewer, db, order,
                                  code=422 if exc.field else 409, reason=reason,
                                  amount=amount, error=refused(request, exc))
-    return await _order_page(request, viewer, db,
-                             await order_api.visible_order(db, order_id, viewer.principal),
-                             notice=say(request, N_("The refund of %(id)s is under way."),
-                                        id=order_id))
+    return await _order_page(request, viewer, db, order, notice=say(
+        request, N_("The refund of %(id)s is requested; platform finance approves it."),
+        id=order_id))
 
 
 async def _withdrawals_page(request: Request, viewer: Viewer, db: Conn, *, code: int = 200,
