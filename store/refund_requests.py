@@ -13,17 +13,19 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from core.clock import now
-from domain.orders.errors import IdempotencyConflict
+from core.money import Fen
+from domain.orders.errors import IdempotencyConflict, PartialRefundNotAllowed
 from domain.orders.refund_requests import (
     RefundAlreadyRequested,
     RefundRequestDecided,
     check_refundable,
 )
-from store import audit, outbox, refunds
+from domain.refusals import Refusal
+from store import audit, card_purchases, outbox, package_orders, refunds
 from store.agents import Actor
 from store.db import Conn
 from store.errors import NotFound
-from store.orders import request_hash
+from store.orders import Order, get_order, request_hash
 from store.outbox import NewEvent
 
 State = Literal["requested", "approved", "rejected", "failed"]
@@ -156,3 +158,43 @@ async def _announce(conn: Conn, req: RefundRequest, was: str | None, actor: Acto
                                               req.state, reason, **data))
     await outbox.enqueue(conn, NewEvent(f"{req.request_id}:{req.state}", topic, req.order_id,
                                         f"refund_{req.state}", {**data, "reason": reason}))
+
+
+async def begin_refund(conn: Conn, order: Order, reason: str, amount: int | None, actor: Actor,
+                       topic: str, key: str | None = None) -> Order:
+    """The refund approved: `→ refunding` (refused as SM-G2-ORDER refuses it); a card
+    purchase in full only. The one start of a refund, for `POST /v1/orders/{id}/refund` and
+    for an approved request."""
+    if order.kind == "card_purchase":
+        if amount is not None and amount != order.amount_fen:
+            raise PartialRefundNotAllowed()
+        return await card_purchases.start_refund(conn, order, actor, topic, reason)
+    return await package_orders.start_refund(
+        conn, order, actor, topic, reason, None if amount is None else Fen(amount), key)
+
+
+async def approve(conn: Conn, request_id: str, actor: Actor, topic: str) -> RefundRequest:
+    """An open request approved: its refund started (`→ refunding`) and the request
+    `approved` in one transaction; a refund refused now leaves it `failed` with the refusal
+    (`failure`). A decided request is answered as it is (the caller tells them apart)."""
+    async with conn.transaction():
+        req = await locked(conn, request_id)
+        if req.state != "requested":
+            return req
+        order = await get_order(conn, req.order_id)
+        try:
+            await begin_refund(conn, order, req.reason, req.amount_fen, actor, topic)
+        except Refusal as exc:
+            return await decide(conn, req, "failed", actor, topic,
+                                failure={**exc.as_detail(), "field": exc.field})
+        return await decide(conn, req, "approved", actor, topic)
+
+
+def refusal(req: RefundRequest) -> Refusal:
+    """The refusal a failed request met, to answer again; a rejected one: 409
+    `refund_request_decided`."""
+    found = req.failure
+    if req.state != "failed" or found is None:
+        return RefundRequestDecided()
+    return Refusal(found["message_en"], code=found["code"], message_zh=found["message_zh"],
+                   message_en=found["message_en"], field=found.get("field"))

@@ -33,9 +33,8 @@ from api.schemas.orders import OrderPublic, PackageOrderCreate, RefundCreate, Re
 from core.money import Fen
 from core.payments import ACK_BODY, ACK_MEDIA_TYPE, NotificationProblem, verify_notification
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from domain.orders.errors import PartialRefundNotAllowed, PaymentUnavailable
-from store import card_purchases, orders, package_orders, refunds
-from store.agents import Actor
+from domain.orders.errors import PaymentUnavailable
+from store import card_purchases, orders, package_orders, refund_requests, refunds
 from store.db import Conn
 from store.errors import NotFound
 from store.orders import NewOrder, Order
@@ -219,8 +218,9 @@ async def refund_order(order_id: str, body: RefundCreate, caller: Caller, db: Db
                      "/v1/refund-requests/{id}/approve)")
     order = await refundable_order(db, order_id, caller)
     if order.state != "refunding":
-        order = await begin_refund(db, order, body, actor(caller, request),
-                                   res.settings.orders_topic, idempotency_key)
+        order = await refund_requests.begin_refund(
+            db, order, body.reason, body.amount_fen, actor(caller, request),
+            res.settings.orders_topic, idempotency_key)
     return await pay_refund(db, res, order, channel)
 
 
@@ -230,18 +230,6 @@ async def refundable_order(db: Conn, order_id: str, caller: Principal) -> Order:
     if order.kind not in ("package", "card_purchase"):
         raise NotFound(f"package order {order_id!r}")
     return order
-
-
-async def begin_refund(db: Conn, order: Order, body: RefundCreate, who: Actor, topic: str,
-                       key: str | None = None) -> Order:
-    """The refund approved: `→ refunding` (refused as SM-G2-ORDER refuses it)."""
-    if order.kind == "card_purchase":
-        if body.amount_fen is not None and body.amount_fen != order.amount_fen:
-            raise PartialRefundNotAllowed()
-        return await card_purchases.start_refund(db, order, who, topic, body.reason)
-    return await package_orders.start_refund(
-        db, order, who, topic, body.reason,
-        None if body.amount_fen is None else Fen(body.amount_fen), key)
 
 
 async def pay_refund(db: Conn, res: Resources, order: Order, channel: PaymentGateway | None

@@ -16,20 +16,18 @@ from api.openapi import FORBIDDEN, NOT_FOUND
 from api.routers.orders import (
     Gateway,
     IdempotencyKey,
-    begin_refund,
     may_see,
     pay_refund,
     public,
     refundable_order,
 )
-from api.schemas.orders import OrderPublic, RefundCreate
+from api.schemas.orders import OrderPublic
 from api.schemas.refund_requests import (
     RefundRequestCreate,
     RefundRequestPublic,
     RefundRequestRejection,
 )
 from domain.orders.refund_requests import RefundRequestDecided
-from domain.refusals import Refusal
 from store import orders, refund_requests
 from store.db import Conn
 from store.errors import NotFound
@@ -46,16 +44,6 @@ REQUEST_CONFLICTS: dict[int | str, dict[str, Any]] = {409: {"description": (
 def view(req: RefundRequest, order: OrderPublic | None = None) -> RefundRequestPublic:
     return RefundRequestPublic.model_validate(req, from_attributes=True).model_copy(
         update={"order": order})
-
-
-def failure(exc: Refusal) -> dict[str, Any]:
-    return {**exc.as_detail(), "field": exc.field}
-
-
-def refusal(found: dict[str, Any]) -> Refusal:
-    """The refusal a failed request met, to answer again."""
-    return Refusal(found["message_en"], code=found["code"], message_zh=found["message_zh"],
-                   message_en=found["message_en"], field=found.get("field"))
 
 
 @router.post("/v1/orders/{order_id}/refund-requests", status_code=status.HTTP_201_CREATED,
@@ -114,23 +102,10 @@ async def approve_refund_request(request_id: str, caller: Caller, db: Db, res: R
     if caller.role not in APPROVERS:
         raise forbid("platform finance approves refunds")
     await _visible(db, request_id, caller)
-    who, topic = actor(caller, request), res.settings.orders_topic
-    async with db.transaction():
-        req = await refund_requests.locked(db, request_id)
-        if req.state == "requested":
-            order = await orders.get_order(db, req.order_id)
-            body = RefundCreate(reason=req.reason, amount_fen=req.amount_fen)
-            try:
-                await begin_refund(db, order, body, who, topic)
-            except Refusal as exc:
-                req = await refund_requests.decide(db, req, "failed", who, topic,
-                                                   failure=failure(exc))
-            else:
-                req = await refund_requests.decide(db, req, "approved", who, topic)
-    if req.state == "failed" and req.failure is not None:
-        raise refusal(req.failure)
+    req = await refund_requests.approve(db, request_id, actor(caller, request),
+                                        res.settings.orders_topic)
     if req.state != "approved":
-        raise RefundRequestDecided()
+        raise refund_requests.refusal(req)
     paid = await pay_refund(db, res, await orders.get_order(db, req.order_id), channel)
     return view(req, paid)
 

@@ -1,9 +1,10 @@
 """Ledger and order machines together (hypothesis stateful): random recharges, package orders
 in both flows and from the card wallet, channel payments (some repeated), cancellations,
-completions, refunds in full and in parts (some repeated with their key), recharge refunds,
-interceptions released, withdrawals paid, failed and rejected. After every step: the ledger
-sums to 0, no floored account is below 0, every finished package order's escrow is 0, and a
-repeated notification or refund changes nothing."""
+completions, refunds in full and in parts (some repeated with their key), refunds requested
+then approved or rejected (§7.2), recharge refunds, interceptions released, withdrawals paid,
+failed and rejected. After every step: the ledger sums to 0, no floored account is below 0,
+every finished package order's escrow is 0, and a repeated notification or refund changes
+nothing."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from core.settings import Settings
 from domain.ledger import InsufficientFunds, agent_available, card_wallet, order_escrow
 from domain.orders.errors import NotIntercepted, RefundExceedsRefundable, TransitionRefused
 from domain.orders.machines import Kind
-from store import ledger, orders, package_orders, refunds, wallet_orders
+from store import ledger, orders, package_orders, refund_requests, refunds, wallet_orders
 from store.agents import Actor, create_agent
 from store.db import Conn
 from store.orders import NewOrder, Order
@@ -186,6 +187,34 @@ class OrdersMachine(RuleBasedStateMachine):
                                                          "refund", amount, key))
             assert (again.state, again.refunded_fen) == (going.state, going.refunded_fen)
             assert len(self.run(ledger.order_transfers(self.conn, order.order_id))) == moves
+        self.money_back(going)
+
+    @precondition(lambda self: bool(self.refundable()))
+    @rule(pick=st.integers(0, 100), reject=st.booleans())
+    def refund_by_request(self, pick: int, reject: bool) -> None:
+        """§7.2: a refund of all that remains requested by the operator (the order does not
+        move), then rejected (nothing moves) or approved (the refund runs)."""
+        some = self.refundable()
+        order = some[pick % len(some)]
+        made = self.run(refund_requests.create(self.conn, _id("rq"), order.order_id, None,
+                                               "refund", OPERATOR, TOPIC))
+        moves = len(self.run(ledger.order_transfers(self.conn, order.order_id)))
+        if reject:
+            self.run(refund_requests.decide(self.conn, made, "rejected", FINANCE, TOPIC, "no"))
+        else:
+            assert self.run(refund_requests.approve(self.conn, made.request_id, FINANCE,
+                                                    TOPIC)).state == "approved"
+        going = self.run(orders.get_order(self.conn, order.order_id))
+        if reject:
+            assert (going.state, going.refunded_fen) == (order.state, order.refunded_fen)
+            assert len(self.run(ledger.order_transfers(self.conn, order.order_id))) == moves
+            return
+        assert going.state == "refunding"
+        self.money_back(going)
+
+    def money_back(self, going: Order) -> None:
+        """The money of a `refunding` order back: a wallet at once, online on the channel's
+        refund notification."""
         if going.method != "online":
             self.run(package_orders.finish_refund(self.conn, going, TOPIC))
             return
