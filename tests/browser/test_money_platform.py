@@ -1,6 +1,7 @@
 """The platform's money pages in Chromium: platform finance approves one withdrawal and
 rejects another (a rejection without a reason is refused at the field), and the month's money
-report shows the figures of a completed Flow-2 order; axe finds no serious violation."""
+report shows the figures of a completed Flow-2 order; the platform operator requests a refund
+of it and finance approves it on the refunds page; axe finds no serious violation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Dialog, Page, expect
 
 from core.money import Fen
 from core.settings import Settings
@@ -112,3 +113,36 @@ async def test_the_operators_money_pages_pass_axe(page: Page, console: Console,
     await expect(page.locator("#cost-A-problem")).to_have_text("成本价不能低于进货价")
     assert await serious_violations(page) == []
     await shoot(page, "money-agents")
+
+
+async def _accept(dialog: Dialog) -> None:
+    await dialog.accept()
+
+
+@pytest.mark.req("X-01", "SM-G2-ORDER")
+async def test_the_operator_requests_a_refund_and_finance_approves_it(
+        page: Page, console: Console, settings: Settings) -> None:
+    await _market(console, settings)
+    async with console.api() as admin:
+        [done] = await ok(admin.get("/v1/orders", params={"kind": "package"}))
+    oid = done["order_id"]
+    page.on("dialog", _accept)
+    await log_in(page, "oper", await console.user("oper", "platform_operator", None))
+    await page.goto(f"/console/ops/money/orders/{oid}")
+    await page.fill("#refund-reason", "客户取消")
+    await page.get_by_role("button", name="提交退款申请").click()
+    await expect(page.get_by_role("status")).to_contain_text("待平台财务审批")
+    await expect(page.locator("[data-testid=refund-requests]")).to_contain_text("客户取消")
+    assert await serious_violations(page) == []
+    await page.context.clear_cookies()
+    await log_in(page, "fin", await console.user("fin", "platform_finance", None))
+    await page.goto("/console/ops/money/refunds")
+    approve = page.locator("[data-testid=refund-queue] button[data-testid^=approve-]")
+    await expect(approve).to_have_count(1)
+    assert await serious_violations(page) == []
+    await shoot(page, "money-refunds")
+    await approve.click()
+    await expect(page.get_by_role("status")).to_contain_text("已批准")
+    await expect(page.locator("[data-testid=refund-queue]")).to_have_count(0)
+    await expect(page.locator("[data-testid=refund-history]")).to_contain_text(oid)
+    assert await serious_violations(page) == []
