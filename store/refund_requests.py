@@ -1,7 +1,8 @@
 """Refund requests (migrations/0095_refund_requests.sql; §7.2 "refund package order"): the
-platform operator requests a refund, the order does not move; platform finance approves (the
-refund runs, `api.routers.refund_requests`) or rejects it with a reason. Each change writes
-its audit row (C-08) and its outbox event in the same transaction."""
+platform operator requests a refund, the order does not move; platform finance approves it
+(`approve`: the refund starts in the same transaction; the API then sends the money back) or
+rejects it with a reason. Each change writes its audit row (C-08) and its outbox event in the
+same transaction."""
 
 from __future__ import annotations
 
@@ -128,7 +129,8 @@ async def create(conn: Conn, request_id: str, order_id: str, amount: int | None,
         at = now()
         made = await _one(conn, _INSERT, (request_id, order_id, amount, reason, actor.who, at,
                                           key, request_hash(asked)))
-        assert made is not None  # noqa: S101 - INSERT … RETURNING
+        if made is None:  # INSERT … RETURNING answers the row
+            raise RuntimeError(f"refund request {request_id} not inserted")
         await _announce(conn, made, None, actor, topic, reason, order_state=order.state)
         return made
 
