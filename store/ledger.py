@@ -210,6 +210,30 @@ async def transfer(conn: Conn, *transfers: Transfer) -> list[StoredTransfer]:
     return [stored[i] for i in ids]
 
 
+async def append_last(conn: Conn, t: Transfer) -> None:
+    """Queue a single posted transfer as the last statements of the caller's transaction, in
+    pipeline mode, to be sent with its COMMIT: no account is locked before its entries are
+    written, so a floored account's row is held only while the server writes them and
+    commits — never across a round trip to the client.
+
+    The database decides (the `ledger_apply_entry` trigger: the floor; the primary key: the
+    id) and nothing is read back: a refusal surfaces at the commit as a psycopg error
+    (CheckViolation `ledger_floor`, UniqueViolation) with the whole transaction rolled back.
+    The caller then does it again with `transfer`, which says why (InsufficientFunds,
+    IdempotencyConflict) or finds the transfer already made. The legs are written in the
+    accounts' sorted order, the order `transfer` locks them in."""
+    if t.phase is not Phase.SINGLE or t.reverses is not None:
+        raise ValueError("only a single transfer that reverses nothing is appended last")
+    await _open(conn, sorted({t.debit, t.credit}))
+    await conn.execute(_INSERT, (
+        t.transfer_id, t.debit, t.credit, t.amount, str(t.phase), _STATES[t.phase], None,
+        str(t.fee_type), t.order_id, t.order_line, None, t.allow_negative, content_hash(t),
+        Jsonb(dict(t.metadata))))
+    legs = sorted(tr.legs(t))
+    await conn.execute(_ENTRIES, (t.transfer_id, legs[0][0], legs[0][1],
+                                  t.transfer_id, legs[1][0], legs[1][1]))
+
+
 async def lock(conn: Conn, account: str) -> Balance:
     """Open `account` if new and lock its row to the end of the caller's transaction: the
     balance a batch of debits from it decides on (`transfer` then finds the lock held)."""
