@@ -356,8 +356,37 @@ async def _rows(cur: psycopg.AsyncCursor[StoredTransfer]) -> dict[str, StoredTra
     return {row.transfer_id: row for row in await cur.fetchall()}
 
 
+_INSERT_MANY = """
+INSERT INTO ledger_transfers (transfer_id, debit_account, credit_account, amount, phase, state,
+    fee_type, order_id, order_line, reverses, allow_negative, content_hash, metadata)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[],
+                     %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[],
+                     %s::jsonb[])
+"""
+_ENTRIES_MANY = """
+INSERT INTO ledger_entries (transfer_id, account, amount, balance_after)
+SELECT t, a, x, 0 FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS legs (t, a, x)
+"""
+_MANY = 8  # from this many posted single transfers on, two multi-row statements
+
+
 async def _insert(conn: Conn, fresh: tuple[Transfer, ...]) -> None:
-    """Queue the transfers and their entries, in order, in the pipeline."""
+    """Queue the transfers and their entries, in order, in the pipeline. Many single
+    transfers (a batch of orders' payments or settlements) go in two multi-row statements,
+    all the transfers and then their legs in the same order: for single transfers nothing
+    but the legs moves a total, so the database checks the same sequence of balances."""
+    if len(fresh) >= _MANY and all(t.phase is Phase.SINGLE for t in fresh):
+        await conn.execute(_INSERT_MANY, (
+            [t.transfer_id for t in fresh], [t.debit for t in fresh], [t.credit for t in fresh],
+            [t.amount for t in fresh], [str(t.phase) for t in fresh],
+            [_STATES[t.phase] for t in fresh], [str(t.fee_type) for t in fresh],
+            [t.order_id for t in fresh], [t.order_line for t in fresh],
+            [t.reverses for t in fresh], [t.allow_negative for t in fresh],
+            [content_hash(t) for t in fresh], [Jsonb(dict(t.metadata)) for t in fresh]))
+        legs = [(t.transfer_id, account, amount) for t in fresh for account, amount in tr.legs(t)]
+        await conn.execute(_ENTRIES_MANY, ([leg[0] for leg in legs], [leg[1] for leg in legs],
+                                           [leg[2] for leg in legs]))
+        return
     for t in fresh:
         await conn.execute(_INSERT, (
             t.transfer_id, t.debit, t.credit, t.amount, str(t.phase),

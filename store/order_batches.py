@@ -92,6 +92,7 @@ async def create_package_orders(conn: Conn, items: Sequence[BatchItem], topic: s
     async with conn.transaction():
         firsts = await _replays(conn, items)
         chains: dict[tuple[str, str], PriceChain | Refusal] = {}
+        snapshots: dict[int, dict[str, Any]] = {}  # one per chain (by identity)
         fast: list[_Fast] = []
         seen: dict[str, int] = {}
         for index, item in enumerate(items):
@@ -104,7 +105,8 @@ async def create_package_orders(conn: Conn, items: Sequence[BatchItem], topic: s
                 answers[index] = chain
             elif _fast(item, chain):
                 cost = chain.levels[-1].cost_price_fen
-                fast.append(_Fast(index, item, cost, snapshot(chain)))
+                taken = snapshots.setdefault(id(chain), snapshot(chain))
+                fast.append(_Fast(index, item, cost, taken))
             else:
                 answers[index] = await _alone(conn, item, topic)
         for outcome_index, outcome in await _pay_fast(conn, fast, topic):

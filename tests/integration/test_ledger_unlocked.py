@@ -13,6 +13,7 @@ from domain.ledger import (
     PAYMENT_CHANNEL,
     REVENUE,
     FeeType,
+    InsufficientFunds,
     agent_available,
     order_escrow,
 )
@@ -68,4 +69,27 @@ async def test_a_debit_appended_last_is_refused_by_the_database_and_leaves_nothi
         # `transfer` then tells a repeat from a conflict, as always
         again = await ledger.transfer(conn, move("pay-2", A1, order_escrow("o2"), 600))
         assert again[0].amount == 600
+        assert (await ledger.trial_balance(conn)).balanced
+
+
+@pytest.mark.req("G2-21", "G2-25", "G2-16")
+async def test_a_large_batch_is_written_in_bulk_with_the_same_balances_and_refusals(
+        db_url: str) -> None:
+    async with connect(db_url) as conn:
+        await ledger.transfer(conn, move("fund", PAYMENT_CHANNEL, A1, 1000, FeeType.RECHARGE))
+        too_much = [move(f"t{i}", A1, order_escrow(f"o{i}"), 60) for i in range(20)]
+        with pytest.raises(InsufficientFunds):  # the 17th would overdraw: none is applied
+            await ledger.transfer(conn, *too_much)
+        assert await balances(conn, A1) == {A1: 1000}
+        moves = [move(f"m{i}", A1, order_escrow(f"o{i}"), 50) for i in range(20)]
+        stored = await ledger.transfer(conn, *moves)
+        assert [t.transfer_id for t in stored] == [t.transfer_id for t in moves]
+        again = await ledger.transfer(conn, *moves)  # a repeat changes nothing
+        assert [t.created_at for t in again] == [t.created_at for t in stored]
+        lines = (await ledger.statement(conn, A1)).lines
+        assert [line.balance_after for line in lines] == [1000 - 50 * i for i in range(21)]
+        row = await (await conn.execute(
+            "SELECT array_agg(balance_after ORDER BY entry_id) FROM ledger_entries "
+            "WHERE account = %s", (A1,))).fetchone()
+        assert row is not None and row[0] == [line.balance_after for line in lines]
         assert (await ledger.trial_balance(conn)).balanced
