@@ -3,12 +3,15 @@ G2-24): each item with its own idempotency key and its own answer, the order or 
 
 The fast path is Flow 2 (`agent_wallet`) for a card-managed package with no price risk, the
 bench's and an agent's bulk case: after the items are checked (idempotency keys, price chains,
-once per package), the agent's wallet is locked once, `domain.orders.batch.afford` decides
-which items it pays for, and the orders (`create_agent_wallet`, then `fulfilment_started`:
+once per package), `domain.orders.batch.afford` decides on the agent's balance which items it
+pays for, and the orders (`create_agent_wallet`, then `fulfilment_started`:
 they are written in `fulfilling`, with both audit rows and both outbox events), their audit
 rows, events and payment transfers are written with a handful of multi-row statements, and
-one commit serves them all. An item that cannot be afforded is refused
-(`insufficient_balance`) with nothing written for it; the others go through.
+one commit serves them all. The payments come last and lock the wallet once, for themselves
+and the commit; if the balance was spent meanwhile (the ledger refuses), that agent's part is
+rolled back to its savepoint and done again with the wallet locked first. An item that
+cannot be afforded is refused (`insufficient_balance`) with nothing written for it; the others
+go through.
 
 Any other item (`online`, `wallet`, a product that is not card-managed, a price risk that
 intercepts the order) goes through `store.package_orders.create_package_order` on its own,
@@ -29,7 +32,7 @@ from psycopg.types.json import Jsonb
 
 from core.clock import now
 from core.money import Fen
-from domain.ledger import InsufficientFunds, agent_available
+from domain.ledger import Balance, InsufficientFunds, agent_available
 from domain.orders import machines as sm
 from domain.orders import money
 from domain.orders.batch import afford
@@ -190,19 +193,32 @@ async def _pay_fast(conn: Conn, fast: list[_Fast], topic: str) -> list[tuple[int
     for agent_id in sorted(by_agent):
         group = by_agent[agent_id]
         wallet = agent_available(agent_id)
-        balance = await ledger.lock(conn, wallet)
-        taken = afford(balance.available, [one.cost for one in group])
-        left = int(balance.available)
-        paid = []
-        for one, ok in zip(group, taken, strict=True):
-            if ok:
-                paid.append(one)
-                left -= one.cost
-            else:
-                outcomes.append((one.index, InsufficientFunds(wallet, Fen(left), one.cost)))
-        if paid:
-            orders = await _write(conn, paid, topic)
-            outcomes.extend((one.index, orders[one.item.new.order_id]) for one in paid)
+        try:  # decided on the balance as read, the wallet locked by the payments, last
+            async with conn.transaction():
+                outcomes += await _pay_group(conn, group, wallet,
+                                             await ledger.balance(conn, wallet), topic)
+        except InsufficientFunds:  # spent meanwhile: again, the wallet locked first
+            outcomes += await _pay_group(conn, group, wallet, await ledger.lock(conn, wallet),
+                                         topic)
+    return outcomes
+
+
+async def _pay_group(conn: Conn, group: list[_Fast], wallet: str, balance: Balance,
+                     topic: str) -> list[tuple[int, Outcome]]:
+    """The agent's items the balance affords, written and paid; the others refused."""
+    outcomes: list[tuple[int, Outcome]] = []
+    taken = afford(balance.available, [one.cost for one in group])
+    left = int(balance.available)
+    paid = []
+    for one, ok in zip(group, taken, strict=True):
+        if ok:
+            paid.append(one)
+            left -= one.cost
+        else:
+            outcomes.append((one.index, InsufficientFunds(wallet, Fen(left), one.cost)))
+    if paid:
+        orders = await _write(conn, paid, topic)
+        outcomes.extend((one.index, orders[one.item.new.order_id]) for one in paid)
     return outcomes
 
 

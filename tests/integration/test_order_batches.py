@@ -17,6 +17,7 @@ from core.settings import Settings
 from domain.ledger import REVENUE, agent_available, order_escrow
 from store import ledger
 from store.audit import history
+from tests.support.ledger import move
 from tests.support.orders import CARD, Shop, recharge, shop, spec_world
 from tests.support.pricing import ok, package
 
@@ -142,3 +143,23 @@ async def test_a_batch_is_refused_whole_when_an_item_is_not_the_callers_to_order
     await ok(a.post("/v1/orders/batch", json={"orders": [{**mine, "idempotency_key": ""}]}),
              422)
     assert await ok(a.get("/v1/orders", params={"kind": "package"})) == []
+
+
+@pytest.mark.req("G2-04", "G2-21")
+async def test_a_balance_spent_while_the_batch_was_written_is_decided_again_under_the_lock(
+        world: Shop) -> None:
+    a = world.who("a.admin")
+    await recharge(world, a, "agent", 5 * 6000)
+    async with await psycopg.AsyncConnection.connect(world.settings.require_database(),
+                                                     autocommit=True) as other:
+        async with other.transaction():  # another debit holds the wallet, not committed yet
+            await ledger.transfer(other, move("elsewhere", agent_available("A"),
+                                              order_escrow("x1"), 2 * 6000))
+            sent = asyncio.create_task(batch(a, *(item(f"late-{i}") for i in range(5))))
+            await asyncio.sleep(1.5)  # the batch decided on 30000 and waits for the wallet
+        results = await sent
+    assert [r["status"] for r in results] == [201, 201, 201, 409, 409]
+    assert results[3]["error"] == INSUFFICIENT
+    assert await world.balances(agent_available("A")) == {agent_available("A"): 0}
+    assert len(await ok(a.get("/v1/orders", params={"kind": "package"}))) == 3
+    assert await trial_balanced(world)
