@@ -126,7 +126,7 @@ FROM ledger_balances WHERE account = %s
 _TRANSFERS = "SELECT * FROM ledger_transfers WHERE transfer_id = ANY(%s)"
 _HOLDS = _TRANSFERS + " AND phase = 'pending' FOR UPDATE"
 _REVERSED = """
-SELECT reverses, transfer_id FROM ledger_transfers WHERE reverses = ANY(%s) LIMIT 1
+SELECT reverses, transfer_id FROM ledger_transfers WHERE reverses = ANY(%s) ORDER BY reverses
 """
 _INSERT = """
 INSERT INTO ledger_transfers (transfer_id, debit_account, credit_account, amount, phase, state,
@@ -195,12 +195,13 @@ async def transfer(conn: Conn, *transfers: Transfer) -> list[StoredTransfer]:
             if not fresh:
                 return [stored[i] for i in ids]
             held = {} if holds is None else await _rows(holds)
+            again = {t.reverses for t in fresh if t.reverses is not None}
+            if reversed_ is not None and again:
+                for original, by in await reversed_.fetchall():
+                    if original in again:
+                        raise AlreadyReversed(original, by)
             plan(balances, fresh, {key: (row.as_transfer(), row.state)
                                    for key, row in held.items()})
-            if reversed_ is not None and any(t.reverses is not None for t in fresh):
-                row = await reversed_.fetchone()
-                if row is not None:
-                    raise AlreadyReversed(row[0], row[1])
             await _insert(conn, fresh)
             stored = await _rows(await _query(conn, _TRANSFERS, ids))
     except psycopg.errors.UniqueViolation as exc:
