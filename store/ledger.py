@@ -211,9 +211,9 @@ async def transfer(conn: Conn, *transfers: Transfer) -> list[StoredTransfer]:
     return [stored[i] for i in ids]
 
 
-async def append_last(conn: Conn, t: Transfer) -> None:
-    """Queue a single posted transfer as the last statements of the caller's transaction, in
-    pipeline mode, to be sent with its COMMIT: no account is locked before its entries are
+async def append_last(conn: Conn, *transfers: Transfer) -> None:
+    """Queue single posted transfers as the last statements of the caller's transaction, in
+    pipeline mode, to be sent with its COMMIT: no account is locked before their entries are
     written, so a floored account's row is held only while the server writes them and
     commits — never across a round trip to the client.
 
@@ -221,18 +221,23 @@ async def append_last(conn: Conn, t: Transfer) -> None:
     id) and nothing is read back: a refusal surfaces at the commit as a psycopg error
     (CheckViolation `ledger_floor`, UniqueViolation) with the whole transaction rolled back.
     The caller then does it again with `transfer`, which says why (InsufficientFunds,
-    IdempotencyConflict) or finds the transfer already made. The legs are written in the
-    accounts' sorted order, the order `transfer` locks them in."""
-    if t.phase is not Phase.SINGLE or t.reverses is not None:
-        raise ValueError("only a single transfer that reverses nothing is appended last")
-    await _open(conn, sorted({t.debit, t.credit}))
-    await conn.execute(_INSERT, (
-        t.transfer_id, t.debit, t.credit, t.amount, str(t.phase), _STATES[t.phase], None,
-        str(t.fee_type), t.order_id, t.order_line, None, t.allow_negative, content_hash(t),
-        Jsonb(dict(t.metadata))))
-    legs = sorted(tr.legs(t))
-    await conn.execute(_ENTRIES, (t.transfer_id, legs[0][0], legs[0][1],
-                                  t.transfer_id, legs[1][0], legs[1][1]))
+    IdempotencyConflict) or finds the transfers already made. Each transfer's legs are written
+    in the accounts' sorted order, the order `transfer` locks them in."""
+    if any(t.phase is not Phase.SINGLE or t.reverses is not None for t in transfers):
+        raise ValueError("only single transfers that reverse nothing are appended last")
+    await _open(conn, sorted({key for t in transfers for key in (t.debit, t.credit)}))
+    await conn.execute(_INSERT_MANY, (
+        [t.transfer_id for t in transfers], [t.debit for t in transfers],
+        [t.credit for t in transfers], [t.amount for t in transfers],
+        [str(t.phase) for t in transfers], [_STATES[t.phase] for t in transfers],
+        [str(t.fee_type) for t in transfers], [t.order_id for t in transfers],
+        [t.order_line for t in transfers], [None for _ in transfers],
+        [t.allow_negative for t in transfers], [content_hash(t) for t in transfers],
+        [Jsonb(dict(t.metadata)) for t in transfers]))
+    legs = [(t.transfer_id, account, amount) for t in transfers
+            for account, amount in sorted(tr.legs(t))]
+    await conn.execute(_ENTRIES_MANY, ([leg[0] for leg in legs], [leg[1] for leg in legs],
+                                       [leg[2] for leg in legs]))
 
 
 async def lock(conn: Conn, account: str) -> Balance:

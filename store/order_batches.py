@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
@@ -90,32 +92,49 @@ class _Fast:
 
 async def create_package_orders(conn: Conn, items: Sequence[BatchItem], topic: str,
                                 ) -> list[Outcome]:
-    """Every item's order (made now or first made under its key) or its refusal, in order."""
-    answers: list[Outcome | None] = [None] * len(items)
+    """Every item's order (made now or first made under its key) or its refusal, in order.
+
+    On a connection outside any transaction the batch is first tried in pipeline mode with the
+    payments appended unread and sent with the COMMIT (`ledger.append_last`): the agent's
+    wallet row is then held only while the server writes them and commits. If the database
+    refuses (the balance was spent meanwhile …), all of it was rolled back and the batch runs
+    again the careful way: the wallet locked by the payments, or first if it must be."""
+    if conn.info.transaction_status == TransactionStatus.IDLE:
+        try:
+            async with conn.pipeline(), conn.transaction():
+                return await _create_all(conn, items, topic, last=True)
+        except psycopg.errors.IntegrityError:
+            pass
     async with conn.transaction():
-        firsts = await _replays(conn, items)
-        chains: dict[tuple[str, str], PriceChain | Refusal] = {}
-        snapshots: dict[int, dict[str, Any]] = {}  # one per chain (by identity)
-        fast: list[_Fast] = []
-        seen: dict[str, int] = {}
-        for index, item in enumerate(items):
-            key = item.new.idempotency_key or ""
-            if key in seen or key in firsts:  # a repeat: answered below, from the first
-                continue
-            seen[key] = index
-            chain = await _chain(conn, chains, item)
-            if isinstance(chain, Refusal):
-                answers[index] = chain
-            elif _fast(item, chain):
-                cost = chain.levels[-1].cost_price_fen
-                taken = snapshots.setdefault(id(chain), snapshot(chain))
-                fast.append(_Fast(index, item, cost, taken))
-            else:
-                answers[index] = await _alone(conn, item, topic)
-        for outcome_index, outcome in await _pay_fast(conn, fast, topic):
-            answers[outcome_index] = outcome
-        made = {item.new.idempotency_key: answers[i] for i, item in enumerate(items)
-                if answers[i] is not None}
+        return await _create_all(conn, items, topic, last=False)
+
+
+async def _create_all(conn: Conn, items: Sequence[BatchItem], topic: str, *, last: bool,
+                      ) -> list[Outcome]:
+    answers: list[Outcome | None] = [None] * len(items)
+    firsts = await _replays(conn, items)
+    chains: dict[tuple[str, str], PriceChain | Refusal] = {}
+    snapshots: dict[int, dict[str, Any]] = {}  # one per chain (by identity)
+    fast: list[_Fast] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        key = item.new.idempotency_key or ""
+        if key in seen or key in firsts:  # a repeat: answered below, from the first
+            continue
+        seen[key] = index
+        chain = await _chain(conn, chains, item)
+        if isinstance(chain, Refusal):
+            answers[index] = chain
+        elif _fast(item, chain):
+            cost = chain.levels[-1].cost_price_fen
+            taken = snapshots.setdefault(id(chain), snapshot(chain))
+            fast.append(_Fast(index, item, cost, taken))
+        else:
+            answers[index] = await _alone(conn, item, topic)
+    for outcome_index, outcome in await _pay_fast(conn, fast, topic, last):
+        answers[outcome_index] = outcome
+    made = {item.new.idempotency_key: answers[i] for i, item in enumerate(items)
+            if answers[i] is not None}
     return [_answer(item, answers[i], firsts, made) for i, item in enumerate(items)]
 
 
@@ -183,7 +202,8 @@ async def _alone(conn: Conn, item: BatchItem, topic: str) -> Outcome:
     return order
 
 
-async def _pay_fast(conn: Conn, fast: list[_Fast], topic: str) -> list[tuple[int, Outcome]]:
+async def _pay_fast(conn: Conn, fast: list[_Fast], topic: str, last: bool,
+                    ) -> list[tuple[int, Outcome]]:
     """The fast items, per agent: one lock of its wallet, the affordable ones written in
     bulk, the others refused."""
     outcomes: list[tuple[int, Outcome]] = []
@@ -193,6 +213,10 @@ async def _pay_fast(conn: Conn, fast: list[_Fast], topic: str) -> list[tuple[int
     for agent_id in sorted(by_agent):
         group = by_agent[agent_id]
         wallet = agent_available(agent_id)
+        if last:  # decided on the balance as read; the database checks it at the commit
+            outcomes += await _pay_group(conn, group, wallet,
+                                         await ledger.balance(conn, wallet), topic, last)
+            continue
         try:  # decided on the balance as read, the wallet locked by the payments, last
             async with conn.transaction():
                 outcomes += await _pay_group(conn, group, wallet,
@@ -204,7 +228,7 @@ async def _pay_fast(conn: Conn, fast: list[_Fast], topic: str) -> list[tuple[int
 
 
 async def _pay_group(conn: Conn, group: list[_Fast], wallet: str, balance: Balance,
-                     topic: str) -> list[tuple[int, Outcome]]:
+                     topic: str, last: bool = False) -> list[tuple[int, Outcome]]:
     """The agent's items the balance affords, written and paid; the others refused."""
     outcomes: list[tuple[int, Outcome]] = []
     taken = afford(balance.available, [one.cost for one in group])
@@ -217,12 +241,12 @@ async def _pay_group(conn: Conn, group: list[_Fast], wallet: str, balance: Balan
         else:
             outcomes.append((one.index, InsufficientFunds(wallet, Fen(left), one.cost)))
     if paid:
-        orders = await _write(conn, paid, topic)
+        orders = await _write(conn, paid, topic, last)
         outcomes.extend((one.index, orders[one.item.new.order_id]) for one in paid)
     return outcomes
 
 
-async def _write(conn: Conn, paid: list[_Fast], topic: str) -> dict[str, Order]:
+async def _write(conn: Conn, paid: list[_Fast], topic: str, last: bool) -> dict[str, Order]:
     """The paid items' orders in `fulfilling`, their audit rows and events, their payments."""
     first = paid[0].item
     actor: Actor = first.new.actor
@@ -248,7 +272,10 @@ async def _write(conn: Conn, paid: list[_Fast], topic: str) -> dict[str, Order]:
     async with conn.pipeline():
         await audit.record(conn, *rows)
         await outbox.enqueue(conn, *events)
-    await ledger.transfer(conn, *(
-        money.payment_transfer(one.item.new.order_id, agent_available(one.item.agent_id),
-                               one.cost, money.FLOW_2) for one in paid))
+    moves = [money.payment_transfer(one.item.new.order_id, agent_available(one.item.agent_id),
+                                    one.cost, money.FLOW_2) for one in paid]
+    if last:
+        await ledger.append_last(conn, *moves)
+    else:
+        await ledger.transfer(conn, *moves)
     return orders
