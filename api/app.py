@@ -18,6 +18,7 @@ from api.payments import PaymentGateway
 from api.routers import (
     admin,
     agents,
+    card_sales,
     cards,
     controls,
     dead_letters,
@@ -30,6 +31,7 @@ from api.routers import (
     people,
     pools,
     prices,
+    reports,
     series,
     upstream,
     wallets,
@@ -76,9 +78,10 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
-                   wallets, withdrawals):
+                   wallets, withdrawals, reports):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
+    app.include_router(card_sales.router)
     app.state.payments = payments
     console.install(app)
 

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     # G2-15 (proposed): the smallest withdrawal and the fee kept from a payout.
     withdrawal_min_fen: int = Field(default=100, ge=1)
     withdrawal_fee_bp: int = Field(default=0, ge=0, le=10_000)
+    # G2-01/G1-17: the enterprise whose unopened cards are the stock card purchases take from.
+    card_stock_enterprise: str = Field(default="stock", min_length=1, max_length=64)
 
     # Each operator's own policy (connectors/DIALECTS.md): the per-card cooldown between two
     # changes, calls per second, calls in flight, cards per batch, the billing-cycle day.

@@ -1,8 +1,9 @@
 """CardPulse's Grafana dashboards as code (grafana-foundation-sdk, Grafana 11 line).
 
-Three dashboards: ops (Prometheus: pipeline health, lag, enforcement latency, operator
+Four dashboards: ops (Prometheus: pipeline health, lag, enforcement latency, operator
 commands), enterprise pools and a single card (PostgreSQL/TimescaleDB, the same SQL as the API:
-`store.series`). `python -m dashboards.build` writes the JSON to `dashboards/generated/`.
+`store.series`), and money (orders, payments, the ledger, the outbox: `store.money_series`).
+`python -m dashboards.build` writes the JSON to `dashboards/generated/`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
+from store import money_series as money_sql
 from store import series
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="cardpulse-prometheus")
@@ -138,10 +140,44 @@ def card() -> dash.Dashboard:
                         .with_target(Sql(g(series.CARD_DAILY)))))
 
 
+def _sql_panel(kind: Any, title: str, query: str, unit: str, span: int,
+               fmt: str = "time_series") -> Any:
+    return (kind.Panel().title(title).datasource(POSTGRES).unit(unit).span(span).height(8)
+            .with_target(Sql(series.for_grafana(query), fmt)))
+
+
+def money() -> dash.Dashboard:
+    """Orders moving through their states, what waits on someone, the platform's receipts,
+    the payment channel's notifications, the outbox and the ledger's zero sum."""
+    m = money_sql
+    return (dash.Dashboard("CardPulse — money").uid("cardpulse-money").tags(["cardpulse"])
+            .time("now-2d", "now").timezone("Asia/Shanghai")
+            .with_panel(_sql_panel(stat, "Ledger sum (must be 0)", m.LEDGER_SUM, "none", 4,
+                                   "table"))
+            .with_panel(_sql_panel(stat, "Stuck in fulfilment or refund > 10 min",
+                                   m.ORDERS_STUCK, "none", 5, "table"))
+            .with_panel(_sql_panel(stat, "Intercepted, waiting for release", m.ORDERS_INTERCEPTED,
+                                   "none", 5, "table"))
+            .with_panel(_sql_panel(stat, "Withdrawals waiting", m.WITHDRAWALS_WAITING, "none",
+                                   5, "table"))
+            .with_panel(_sql_panel(stat, "Outbox not yet published", m.OUTBOX_BACKLOG, "none",
+                                   5, "table"))
+            .with_panel(_sql_panel(timeseries, "Orders created per hour", m.ORDERS_CREATED,
+                                   "none", 12))
+            .with_panel(_sql_panel(timeseries, "Orders finished per hour", m.ORDERS_FINISHED,
+                                   "none", 12))
+            .with_panel(_sql_panel(table, "Open orders by state", m.ORDERS_OPEN, "none", 12,
+                                   "table"))
+            .with_panel(_sql_panel(timeseries, "Platform revenue per day (元)",
+                                   m.REVENUE_DAILY, "currencyCNY", 12))
+            .with_panel(_sql_panel(timeseries, "Payment notifications per hour",
+                                   m.NOTIFICATIONS, "none", 24)))
+
+
 def all_dashboards() -> list[dict[str, Any]]:
     """Every dashboard as Grafana JSON (plain dicts)."""
     return [json.loads(json.dumps(board.build(), cls=JSONEncoder))
-            for board in (ops(), pools(), card())]
+            for board in (ops(), pools(), card(), money())]
 
 
 def sql_targets(board: dict[str, Any]) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ import httpx
 import orjson
 
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from simulators.card_events import card_events
 from simulators.fleet import FleetSpec, fleet_iccids, fleet_numbers, records
 
 SIM_REGISTER_CHUNK = 50_000
@@ -138,6 +139,27 @@ async def push(http: httpx.AsyncClient, secret: str, spec: FleetSpec, total: int
 
     return await run_bounded("pushing usage", chunks(records(spec, total, start), batch), send,
                              total, concurrency, duration_s, say)
+
+
+async def push_card_events(http: httpx.AsyncClient, secret: str, spec: FleetSpec, total: int,
+                           batch: int, concurrency: int, duration_s: float,
+                           say: Callable[[str], None]) -> Progress:
+    """Push `total` card events (real name, activation, recharges), signed, in batches."""
+    start = datetime.now(UTC) - timedelta(seconds=total + 60)
+
+    async def send(chunk: list[dict[str, Any]]) -> str | None:
+        body = orjson.dumps({"events": chunk})
+        stamp = str(int(time.time()))
+        answer = await http.post(f"/v1/upstream/{spec.operator}/card-events", content=body,
+                                 headers={TIMESTAMP_HEADER: stamp,
+                                          SIGNATURE_HEADER: sign(secret, stamp, body),
+                                          "Content-Type": "application/json"})
+        return None if answer.status_code == 202 else (
+            f"HTTP {answer.status_code}: {answer.text[:200]}")
+
+    return await run_bounded("pushing card events", chunks(card_events(spec, total, start),
+                                                             batch),
+                             send, total, concurrency, duration_s, say)
 
 
 async def feed_counters(http: httpx.AsyncClient, spec: FleetSpec, total: int, batch: int,

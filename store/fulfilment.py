@@ -30,8 +30,15 @@ from store import package_orders
 from store.cards import CardView, activate, get_card, get_cards, lock_cards, update_packages
 from store.db import Conn
 from store.errors import NotFound
-from store.order_packages import apply_package, lock_card, package_bytes, revert_package
+from store.order_packages import (
+    apply_package,
+    lock_card,
+    package_bytes,
+    revert_package,
+    validity_cycles,
+)
 from store.orders import SYSTEM, Order, named, one, transition
+from store.package_validity import cover
 from store.quota import Outcome
 
 BATCH = 200
@@ -188,6 +195,10 @@ async def _fulfil_plain(conn: Conn, order_ids: list[str], topic: str, done: Roun
             now(), [o.order_id for o in plain], [before[named(o.iccid)] for o in plain],
             [added[o.order_id] for o in plain]))
         marked = await cur.fetchall()
+    async with conn.pipeline():  # what each package covers (as `apply_package` records it)
+        for order in marked:
+            await cover(conn, order.order_id, named(order.iccid), added[order.order_id],
+                        validity_cycles(order))
     completed = await package_orders.complete_many(conn, marked, SYSTEM, topic)
     done.completed += len(completed)
     return rest

@@ -10,6 +10,7 @@ from domain.orders.fulfilment import applied, reverted
 from store.cards import update_card
 from store.db import Conn
 from store.orders import Order, named, one
+from store.package_validity import cover, has_expired
 from store.quota import NOTHING, Outcome
 
 _APPLIED = """
@@ -39,6 +40,11 @@ def card_managed(order: Order) -> bool:
     return bool((order.price_chain or {}).get("card_managed", True))
 
 
+def validity_cycles(order: Order) -> int:
+    """How many billing cycles the order's package covers (its snapshot; default 1)."""
+    return int((order.price_chain or {}).get("validity_cycles") or 1)
+
+
 def package_bytes(order: Order) -> int:
     """The bytes the order's package gives (its snapshot; a package without any: 0)."""
     return int((order.price_chain or {}).get("package_bytes") or 0)
@@ -58,18 +64,20 @@ async def apply_package(conn: Conn, order: Order) -> tuple[Order, Outcome]:
     added = package_bytes(order)
     _, outcome = await update_card(conn, iccid, package_bytes=applied(before, added))
     marked = await one(conn, _APPLIED, (before, added, now(), order.order_id))
+    await cover(conn, order.order_id, iccid, added, validity_cycles(order))
     return marked or order, outcome
 
 
 async def revert_package(conn: Conn, order: Order) -> tuple[Order, Outcome]:
     """Take the order's package off its card again (G2-20; once, and only if it was
-    applied); the quota rules re-run, so a card the package kept running may stop."""
+    applied and has not expired already); the quota rules re-run, so a card the package kept
+    running may stop."""
     if order.package_applied_at is None or order.package_reverted_at is not None:
         return order, NOTHING
     iccid = named(order.iccid)
     exists, current = await _package_of(conn, iccid)
     outcome = NOTHING
-    if exists:
+    if exists and not await has_expired(conn, order.order_id):  # expired: nothing left on it
         goal = reverted(current, order.package_before, order.package_added or 0)
         _, outcome = await update_card(conn, iccid, package_bytes=goal)
     marked = await one(conn, _REVERTED, (now(), order.order_id))

@@ -77,6 +77,12 @@ class Order:
     package_reverted_at: datetime | None = None
     activation_asked_at: datetime | None = None
     counted: bool = False
+    event_type: str | None = None  # a number_card_event's card event type
+    quantity: int | None = None  # a card_purchase's number of cards
+    allocated: list[str] | None = None  # a completed card_purchase's cards
+    refunded_fen: int = 0
+    released_at: datetime | None = None
+    released_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,11 +99,12 @@ class NewOrder:
 _INSERT = """
 INSERT INTO orders (order_id, kind, state, method, created_by, created_role, agent_id, iccid,
     enterprise_id, wallet, package_id, amount_fen, fee_fen, price_chain, price_risks,
-    intercepted, payout_account, idempotency_key, request_hash, pay_due_at)
+    intercepted, payout_account, idempotency_key, request_hash, pay_due_at, event_type,
+    quantity)
 VALUES (%(order_id)s, %(kind)s, %(state)s, %(method)s, %(created_by)s, %(created_role)s,
     %(agent_id)s, %(iccid)s, %(enterprise_id)s, %(wallet)s, %(package_id)s, %(amount_fen)s,
     %(fee_fen)s, %(price_chain)s, %(price_risks)s, %(intercepted)s, %(payout_account)s,
-    %(idempotency_key)s, %(request_hash)s, %(pay_due_at)s)
+    %(idempotency_key)s, %(request_hash)s, %(pay_due_at)s, %(event_type)s, %(quantity)s)
 RETURNING *
 """
 _GET = "SELECT * FROM orders WHERE order_id = %s"
@@ -119,6 +126,7 @@ ORDER BY pay_due_at LIMIT %s
 _LIST = """
 SELECT * FROM orders
 WHERE (%(kind)s::text IS NULL OR kind = %(kind)s)
+  AND (%(intercepted)s::boolean IS NULL OR intercepted = %(intercepted)s)
   AND (%(everything)s OR (%(agent)s::text IS NOT NULL AND agent_id = %(agent)s)
        OR created_by = %(who)s
        OR (%(enterprise)s::text IS NOT NULL AND enterprise_id = %(enterprise)s))
@@ -155,12 +163,14 @@ async def get_order(conn: Conn, order_id: str) -> Order:
 
 
 async def list_orders(conn: Conn, *, everything: bool, who: str, agent_id: str | None,
-                      enterprise_id: str | None, kind: str | None, limit: int = 100
-                      ) -> list[Order]:
-    """Orders the caller sees: all (platform), its agent's, its enterprise's, its own."""
+                      enterprise_id: str | None, kind: str | None, limit: int = 100,
+                      intercepted: bool | None = None) -> list[Order]:
+    """Orders the caller sees: all (platform), its agent's, its enterprise's, its own;
+    with `intercepted`, only those (not) held by a price risk (G1-18)."""
     async with conn.cursor(row_factory=class_row(Order)) as cur:
         await cur.execute(_LIST, {"kind": kind, "everything": everything, "agent": agent_id,
-                                  "who": who, "enterprise": enterprise_id, "limit": limit})
+                                  "who": who, "enterprise": enterprise_id, "limit": limit,
+                                  "intercepted": intercepted})
         return await cur.fetchall()
 
 
@@ -175,12 +185,23 @@ async def replay(conn: Conn, new: NewOrder) -> Order | None:
     return first
 
 
+# A number card's operator event, as the commission module (H) reads it on the orders topic.
+NUMBER_CARD_EVENT_KINDS = {"real_name_verified": "real_name_verified",
+                           "activated": "card_activated", "recharged": "number_card_recharged"}
+
+
 def _event_kind(kind: sm.Kind, state: str, order: Order) -> str:
     if kind == "package":
         return f"order_{state}"
+    if kind == "number_card_event":
+        return NUMBER_CARD_EVENT_KINDS[named(order.event_type)]
+    if kind == "card_purchase":
+        return f"card_purchase_{state}"
     if kind == "recharge":
         if state == "credited":
             return "card_recharged" if order.iccid else "wallet_recharged"
+        if state == "refunded" and order.iccid:
+            return "card_recharge_refunded"  # H recomputes the card's recharge conditions
         return f"recharge_{state}"
     return f"withdrawal_{state}"
 
@@ -188,7 +209,8 @@ def _event_kind(kind: sm.Kind, state: str, order: Order) -> str:
 def _event_data(order: Order, state: str, at: datetime, extra: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {"order_id": order.order_id, "kind": order.kind, "state": state,
                             "amount": order.amount_fen, "at": at.isoformat()}
-    for key in ("agent_id", "iccid", "enterprise_id", "package_id", "method"):
+    for key in ("agent_id", "iccid", "enterprise_id", "package_id", "method", "event_type",
+                "quantity"):
         if getattr(order, key) is not None:
             data[key] = getattr(order, key)
     return {**data, **extra}
@@ -199,9 +221,12 @@ def announcement(order: Order, from_state: str | None, actor: Actor, topic: str,
                  ) -> tuple[audit.Transition, NewEvent]:
     """The audit row and the outbox event of `order` having reached its state."""
     extra = extra or {}
+    # a second refund of an order passes its states again: its events are its own
+    seq = int(extra.get("refund_seq", 1))
+    event_id = f"{order.order_id}:{order.state}" + (f":{seq}" if seq > 1 else "")
     return (actor.transition("order", order.order_id, from_state, order.state, reason,
                              order_kind=order.kind, **extra),
-            NewEvent(f"{order.order_id}:{order.state}", topic, order.order_id,
+            NewEvent(event_id, topic, order.order_id,
                      _event_kind(order.kind, order.state, order),
                      _event_data(order, order.state, at, extra)))
 
@@ -213,18 +238,22 @@ async def _announce(conn: Conn, order: Order, from_state: str | None, actor: Act
     await outbox.enqueue(conn, event)
 
 
-async def insert(conn: Conn, new: NewOrder, state: str, topic: str, **fields: Any) -> Order:
+async def insert(conn: Conn, new: NewOrder, state: str, topic: str,
+                 announce: dict[str, Any] | None = None, **fields: Any) -> Order:
+    """Insert a new order in `state` (checked against its machine's create row) with its
+    audit row and event (`announce`: more data for the event)."""
     sm.step(new.kind, sm.NEW, fields.pop("event"), fields.pop("by"))
     row = {"order_id": new.order_id, "kind": new.kind, "state": state, "method": None,
            "created_by": new.actor.who, "created_role": new.actor.role, "agent_id": None,
            "iccid": None, "enterprise_id": None, "wallet": None, "package_id": None,
            "fee_fen": 0, "price_chain": None, "price_risks": Jsonb([]), "intercepted": False,
            "payout_account": None, "idempotency_key": new.idempotency_key,
-           "request_hash": request_hash(new.request), "pay_due_at": None, **fields}
+           "request_hash": request_hash(new.request), "pay_due_at": None, "event_type": None,
+           "quantity": None, **fields}
     order = await one(conn, _INSERT, row)
     if order is None:  # INSERT … RETURNING always answers a row
         raise RuntimeError(f"order {new.order_id} not inserted")
-    await _announce(conn, order, None, new.actor, topic, order.created_at, None, {})
+    await _announce(conn, order, None, new.actor, topic, order.created_at, None, announce or {})
     return order
 
 

@@ -1,7 +1,8 @@
 """Package orders (G2-02…G2-11, G2-24, SM-G2-ORDER): created with the price-chain snapshot,
 paid in Flow 2 from the agent's wallet at once, from the card's wallet at once, or online on
 the channel's notification; fulfilled through the `on_paid` hook and the worker's fulfilment
-(`store.fulfilment`); settled at completion; refunded in full, the package reverted.
+(`store.fulfilment`); settled at completion; refunded in full or in parts (the package
+reverted by the refund that completes it, G2-20); intercepted ones released (G1-18).
 Transitions and events: `store.orders`."""
 
 from __future__ import annotations
@@ -21,10 +22,17 @@ from core.money import Fen
 from domain.ledger import agent_available, card_wallet
 from domain.orders import machines as sm
 from domain.orders import money
-from domain.orders.errors import FirstPurchaseWalletOnly, NumberCardNotSold, TransitionRefused
+from domain.orders.errors import (
+    FirstPurchaseWalletOnly,
+    NotIntercepted,
+    NumberCardNotSold,
+    PartialRefundNotAllowed,
+    RefundExceedsRefundable,
+    TransitionRefused,
+)
 from domain.pricing.chain import PriceChain
 from domain.pricing.risk import price_risks
-from store import audit, ledger, outbox
+from store import audit, ledger, outbox, refunds
 from store.agents import Actor
 from store.db import Conn
 from store.order_packages import card_managed, count, lock_card, revert_package
@@ -41,9 +49,14 @@ from store.orders import (
     replay,
     transition,
 )
+from store.outbox import NewEvent
 from store.price_chain import price_chain
-from store.quota import Outcome
+from store.quota import NOTHING, Outcome
 
+_RELEASE = """
+UPDATE orders SET intercepted = false, released_at = %s, released_by = %s
+WHERE order_id = %s AND intercepted AND state IN ('pending_payment', 'paid') RETURNING *
+"""
 _SET_PAYMENT = """
 UPDATE orders SET payment_id = %s, pay_url = %s WHERE order_id = %s AND payment_id IS NULL
 RETURNING *
@@ -241,46 +254,121 @@ async def complete_many(conn: Conn, fulfilling: list[Order], actor: Actor, topic
     return done
 
 
-async def start_refund(conn: Conn, order: Order, actor: Actor, topic: str, reason: str
-                       ) -> Order:
-    """A full refund approved (`paid`/`fulfilling`/`completed → refunding`): a completed
-    order's settlement goes back into the escrow at once; fulfilment stops (it only moves
-    orders in `fulfilling`); the package comes off the card when the money is back
-    (`finish_refund`, G2-20). Reversing commissions (H-38) is not wired yet;
-    `order_refunding` and `order_refunded` announce it."""
-    moves = []
-    if order.state == "completed":
-        chain = order.price_chain or {}
-        moves = money.settlement_reversals(order.order_id, order.method or "online",
-                                           _costs(order), Fen(int(chain["retail_price_fen"])))
-    return await transition(conn, order, "refund_approved", "operator", actor, topic, moves,
-                            reason=reason)
+REFUNDABLE = ("paid", "fulfilling", "completed", "partially_refunded")
+
+
+async def start_refund(conn: Conn, order: Order, actor: Actor, topic: str, reason: str,
+                       amount: Fen | None = None, key: str | None = None) -> Order:
+    """A refund approved (`paid`/`fulfilling`/`completed`/`partially_refunded → refunding`)
+    for `amount` (None: all that remains refundable), idempotent by the caller's `key`: a
+    repeat answers the order as it is now. Only a completed order is refunded in part; its
+    settlement legs give their shares back into the escrow at once (`money.
+    partial_refund_transfers`; a first full refund reverses them whole). Fulfilment stops (it
+    only moves orders in `fulfilling`); the refund closes an interception (AMB-49); the money
+    goes to the payer in `refund_paid`. Concurrent refunds of one order queue on its row:
+    one moves it, the others find it `refunding` (409 `invalid_transition`). Reversing
+    commissions (H-38) is not wired yet; `order_refunding` and `order_refunded` announce it."""
+    request: dict[str, Any] = {"order_id": order.order_id, "amount_fen": amount,
+                               "reason": reason}
+    async with conn.transaction():
+        if await refunds.replay(conn, actor, key, request) is not None:
+            return await get_order(conn, order.order_id)
+        order = await refunds.locked(conn, order.order_id)
+        want = _refund_amount(order, amount)
+        earlier = await refunds.paid_amounts(conn, order.order_id)
+        seq = len(earlier) + 1
+        moves = []
+        if order.state in ("completed", "partially_refunded"):
+            chain = order.price_chain or {}
+            method, retail = order.method or "online", Fen(int(chain["retail_price_fen"]))
+            moves = (money.settlement_reversals(order.order_id, method, _costs(order), retail)
+                     if seq == 1 and want == order.amount_fen else
+                     money.partial_refund_transfers(order.order_id, seq, method, _costs(order),
+                                                    retail, earlier, want))
+        moved = await transition(conn, order, "refund_approved", "operator", actor, topic,
+                                 moves, reason=reason, refund_seq=seq, refund_fen=want)
+        await refunds.record(conn, moved, seq, want, paid=False, reason=reason, actor=actor,
+                             key=key, request=request)
+        return await refunds.close_interception(conn, moved, actor)
+
+
+def _refund_amount(order: Order, amount: Fen | None) -> Fen:
+    """What a refund of `order` pays back: `amount`, at most what remains; all of it before
+    completion (422 `refund_exceeds_refundable`, 409 `partial_refund_not_allowed`). An order
+    in a state no refund leaves is refused by the transition."""
+    left = Fen(order.amount_fen - order.refunded_fen)
+    if amount is None or order.state not in REFUNDABLE:
+        return left
+    if amount > left:
+        raise RefundExceedsRefundable()
+    if amount < left and order.state not in ("completed", "partially_refunded"):
+        raise PartialRefundNotAllowed()
+    return amount
 
 
 def refund_id(order: Order) -> str:
-    """The refund asked of the payment channel for an online order (one per order)."""
-    return f"{order.order_id}-refund"
+    """The first refund asked of the payment channel for an online order."""
+    return refunds.refund_id(order.order_id, 1)
 
 
 async def finish_refund(conn: Conn, order: Order, topic: str) -> Order:
-    """`refunding`/`failed → refunded`: the escrow pays the payer back (the channel once it
-    notified the refund, a wallet at once); the package the order applied is taken off its
-    card and the card's package count −1 (G2-20). The desired change this may cause is not
-    published from here: the controls' periodic reconciliation picks it up from PostgreSQL."""
+    """`refunding`/`failed → refunded` (or `partially_refunded`): see `refund_paid`."""
     refunded, _ = await refund_paid(conn, order, topic)
     return refunded
 
 
 async def refund_paid(conn: Conn, order: Order, topic: str) -> tuple[Order, Outcome]:
-    """`finish_refund`, with the quota outcome of reverting the package to publish."""
+    """The refund asked (a failed order: all of it) is paid: the escrow pays the payer back
+    (the channel once it notified the refund, a wallet at once). Once the whole amount is
+    back the order is `refunded`, the package it applied is taken off its card and the card's
+    package count −1 (G2-20); a partial refund leaves the package and the count alone
+    (`partially_refunded`). The returned quota outcome (the card may now stop on
+    `package_quota`) is the same one `PATCH /v1/cards/{iccid}` publishes: the caller
+    publishes it after the commit."""
     payer = money.payer_account(order.method or "online", named(order.agent_id),
                                 named(order.iccid))
-    move = money.refund_transfer(order.order_id, payer, Fen(order.amount_fen))
     async with conn.transaction():
         await lock_card(conn, order)
-        refunded = await transition(conn, order, "refund_paid", "system", SYSTEM, topic, [move])
+        pending = await refunds.asked(conn, order.order_id)
+        amount = Fen(pending.amount_fen if pending else order.amount_fen - order.refunded_fen)
+        if amount <= 0:  # nothing asked and nothing left: refunded already
+            raise TransitionRefused(order.kind, order.state, "refund_paid")
+        seq = pending.seq if pending else 1
+        move = (money.refund_transfer(order.order_id, payer, amount) if seq == 1
+                else money.refund_out(order.order_id, seq, payer, amount))
+        whole = order.refunded_fen + amount == order.amount_fen
+        refunded = await transition(conn, order,
+                                    "refund_paid" if whole else "partial_refund_paid", "system",
+                                    SYSTEM, topic, [move], refund_seq=seq, refund_fen=amount)
+        refunded = await refunds.add_refunded(conn, refunded, amount)
+        if pending is not None:
+            await refunds.mark_paid(conn, pending)
+        if not whole:
+            return refunded, NOTHING
         refunded, outcome = await revert_package(conn, refunded)
         return await count(conn, refunded, False), outcome
+
+
+async def release(conn: Conn, order: Order, actor: Actor, topic: str, reason: str) -> Order:
+    """G1-18: a platform user lets an intercepted order proceed (409 `not_intercepted`
+    otherwise), recorded with who, when and why (C-08: the audit row keeps the state, the
+    event `order_released`); a paid order then starts its fulfilment."""
+    at = now()
+    async with conn.transaction():
+        released = await one(conn, _RELEASE, (at, actor.who, order.order_id))
+        if released is None:
+            raise NotIntercepted()
+        data = {"order_kind": released.kind, "event": "released",
+                "price_risks": released.price_risks}
+        await audit.record(conn, actor.transition("order", released.order_id, released.state,
+                                                  released.state, reason, **data))
+        await outbox.enqueue(conn, NewEvent(
+            f"{released.order_id}:released", topic, released.order_id, "order_released",
+            {"order_id": released.order_id, "state": released.state, "at": at.isoformat(),
+             "by": actor.who, "reason": reason, "price_risks": released.price_risks}))
+        if released.state == "paid":
+            return await on_paid(conn, released, actor, topic)
+        return released
 
 
 async def set_payment(conn: Conn, order_id: str, payment_id: str, pay_url: str) -> Order:

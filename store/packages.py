@@ -34,12 +34,15 @@ class PackageRow:
     version: int
     created_at: datetime
     updated_at: datetime
+    card_price_fen: int | None = None  # one physical card of the product (card purchases)
 
 
 _COLUMNS = ("package_id", "name", "business_line", "card_managed", "purchase_price_fen",
-            "factory_price_fen", "package_bytes", "voice_minutes", "validity_cycles", "listed")
+            "factory_price_fen", "package_bytes", "voice_minutes", "validity_cycles", "listed",
+            "card_price_fen")
 _CHANGEABLE = ("name", "purchase_price_fen", "factory_price_fen", "package_bytes",
-               "voice_minutes", "validity_cycles", "listed", "card_managed")
+               "voice_minutes", "validity_cycles", "listed", "card_managed",
+               "card_price_fen")
 _GET = "SELECT * FROM packages WHERE package_id = %s"
 _LOCK = "SELECT * FROM packages WHERE package_id = %s FOR UPDATE"
 # Platform: every package. Agents: traffic packages they hold a cost price for (G1-08) and

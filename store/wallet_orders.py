@@ -1,6 +1,6 @@
-"""Recharges (G2-12…G2-14, SM-G2-RECHARGE) and withdrawals (G2-15, SM-G2-WITHDRAWAL): money
-into a wallet from the channel, and an agent's money out to it. Transitions and events:
-`store.orders`."""
+"""Recharges (G2-12…G2-14, SM-G2-RECHARGE, their refunds) and withdrawals (G2-15,
+SM-G2-WITHDRAWAL): money into a wallet from the channel, and an agent's money out to it.
+Transitions and events: `store.orders`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 
 from core.clock import now
 from core.money import BasisPoints, Fen
+from domain.ledger.errors import InsufficientFunds
+from domain.orders import machines as sm
 from domain.orders import money
-from domain.orders.errors import ReasonRequired, WithdrawalBelowMin
-from store import ledger
+from domain.orders.errors import ReasonRequired, RefundExceedsRefundable, WithdrawalBelowMin
+from store import ledger, refunds
 from store.agents import Actor
 from store.db import Conn
 from store.orders import (
@@ -19,6 +21,7 @@ from store.orders import (
     SYSTEM,
     NewOrder,
     Order,
+    get_order,
     insert,
     named,
     replay,
@@ -62,6 +65,37 @@ async def credit(conn: Conn, order: Order, payment_id: str, topic: str,
                                 payment_id=payment_id, at=at, **extra)
 
 
+
+
+async def refund_recharge(conn: Conn, order: Order, actor: Actor, topic: str, reason: str,
+                          amount: Fen | None = None, key: str | None = None) -> Order:
+    """SM-G2-RECHARGE `credited → refunded`, by the platform: unspent money of the recharge
+    goes back out of the wallet (`wallet → external`) — `amount`, at most the recharge's
+    (422 `refund_exceeds_refundable`) and at most what the wallet holds (409
+    `insufficient_balance`); None: as much of the recharge as the wallet still holds. A card
+    wallet's refund announces `card_recharge_refunded` (its recharge conditions are
+    recomputed by H). Idempotent by the caller's `key`. The channel is asked to pay it back
+    after the commit (`refunds.refund_id(order_id, 1)`)."""
+    request: dict[str, Any] = {"order_id": order.order_id, "amount_fen": amount,
+                               "reason": reason}
+    async with conn.transaction():
+        if await refunds.replay(conn, actor, key, request) is not None:
+            return await get_order(conn, order.order_id)
+        order = await refunds.locked(conn, order.order_id)
+        sm.step(order.kind, order.state, "refund_approved", "operator")  # else 409 first
+        wallet = named(order.wallet)
+        if amount is not None and amount > order.amount_fen:
+            raise RefundExceedsRefundable()
+        held = (await ledger.balance(conn, wallet)).available
+        want = Fen(amount if amount is not None else max(0, min(order.amount_fen, held)))
+        if want <= 0:
+            raise InsufficientFunds(wallet, Fen(held), Fen(order.amount_fen))
+        refunded = await transition(conn, order, "refund_approved", "operator", actor, topic,
+                                    [money.recharge_refund(order.order_id, wallet, want)],
+                                    reason=reason, refund_seq=1, refund_fen=want)
+        await refunds.record(conn, refunded, 1, want, paid=True, reason=reason, actor=actor,
+                             key=key, request=request)
+        return await refunds.add_refunded(conn, refunded, want)
 
 
 async def request_withdrawal(conn: Conn, new: NewOrder, *, agent_id: str, amount: Fen,

@@ -34,6 +34,38 @@ OPS_NAV = (
     NavItem("failed", N_("Failed commands"), "/console/ops/failed-commands"),
     NavItem("health", N_("Platform health"), "/console/ops/health"),
 )
+PLATFORM_MONEY_NAV = (
+    NavItem("money_packages", N_("Packages and purchase prices"), "/console/ops/money/packages"),
+    NavItem("money_agents", N_("Agents"), "/console/ops/money/agents"),
+    NavItem("money_orders", N_("Orders"), "/console/ops/money/orders"),
+    NavItem("money_withdrawals", N_("Withdrawals to approve"), "/console/ops/money/withdrawals"),
+    NavItem("money_report", N_("Money report"), "/console/ops/money/report"),
+)
+# An agent's people (§7.2), `{aid}` their agent; an end user's own pages.
+AGENT_NAV = (
+    NavItem("prices", N_("Price book"), "/console/a/{aid}/prices"),
+    NavItem("orders", N_("Orders"), "/console/a/{aid}/orders"),
+    NavItem("wallet", N_("Wallet and statement"), "/console/a/{aid}/wallet"),
+    NavItem("withdrawals", N_("Withdrawals"), "/console/a/{aid}/withdrawals"),
+)
+ME_NAV = (
+    NavItem("buy", N_("Buy a package"), "/console/me/buy"),
+    NavItem("my_wallet", N_("Card wallet"), "/console/me/wallet"),
+    NavItem("my_orders", N_("My orders"), "/console/me/orders"),
+)
+AGENT_ROLES = ("agent_admin", "agent_viewer")
+
+
+def money_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
+    """The agent's pages for its people, an end user's own pages; nothing for anyone else."""
+    agent_id = viewer.principal.agent_id
+    if agent_id is None:
+        return []
+    if viewer.principal.role in AGENT_ROLES:
+        return [(item, item.path.format(aid=agent_id)) for item in AGENT_NAV]
+    if viewer.principal.role == "end_user":
+        return [(item, item.path) for item in ME_NAV]
+    return []
 
 
 def frame(viewer: Viewer, section: str, enterprise: Enterprise | None = None,
@@ -45,8 +77,11 @@ def frame(viewer: Viewer, section: str, enterprise: Enterprise | None = None,
         enterprise_nav = [(item, item.path.format(eid=enterprise.enterprise_id))
                           for item in ENTERPRISE_NAV]
     ops_nav = [(item, item.path) for item in OPS_NAV] if viewer.platform else []
+    platform_money = ([(item, item.path) for item in PLATFORM_MONEY_NAV] if viewer.platform
+                      else [])
     return {"me": viewer, "section": section, "enterprise": enterprise,
-            "enterprise_nav": enterprise_nav, "ops_nav": ops_nav,
+            "enterprise_nav": enterprise_nav, "ops_nav": ops_nav, "money_nav": money_nav(viewer),
+            "platform_money_nav": platform_money,
             "tz": enterprise.timezone if enterprise is not None else DEFAULT_TZ,
             "can_change": enterprise is not None and viewer.can_change(enterprise.enterprise_id),
             **values}

@@ -26,6 +26,8 @@ DASHBOARDS = (
                          "calls")),
     ("cardpulse-pool", N_("An enterprise's pool: usage, utilisation, top and stopped cards")),
     ("cardpulse-card", N_("One card: traffic by hour and by day")),
+    ("cardpulse-money", N_("Money: orders by state, stuck and intercepted orders, revenue, "
+                           "payment notifications, the ledger's zero sum")),
 )
 
 

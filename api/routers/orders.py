@@ -25,6 +25,7 @@ from api.deps import (
     forbid,
     visible_card,
 )
+from api.effects import publish
 from api.openapi import FORBIDDEN, NOT_FOUND
 from api.payments import PaymentGateway, gateway
 from api.schemas.orders import (
@@ -33,19 +34,21 @@ from api.schemas.orders import (
     PackageOrderBatch,
     PackageOrderBatchPublic,
     PackageOrderCreate,
+    RefundCreate,
     RefusalPublic,
     Rejection,
 )
 from core.money import Fen
 from core.payments import ACK_BODY, ACK_MEDIA_TYPE, NotificationProblem, verify_notification
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from domain.orders.errors import PaymentUnavailable
+from domain.orders.errors import PartialRefundNotAllowed, PaymentUnavailable
 from domain.refusals import Refusal
-from store import order_batches, orders, package_orders
+from store import card_purchases, order_batches, orders, package_orders, refunds
 from store.db import Conn
 from store.errors import NotFound
 from store.orders import NewOrder, Order
 from store.payment_notifications import apply_once
+from store.quota import Outcome as QuotaOutcome
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=FORBIDDEN)
@@ -55,7 +58,8 @@ IdempotencyKey = Annotated[str | None, Header(
 Gateway = Annotated[PaymentGateway | None, Depends(gateway)]
 CONFLICTS: dict[int | str, dict[str, Any]] = {409: {"description": (
     "`insufficient_balance`, `price_unavailable`, `first_purchase_wallet_only`, "
-    "`idempotency_conflict`, `invalid_transition`, `payment_unavailable`")}}
+    "`idempotency_conflict`, `invalid_transition`, `payment_unavailable`, "
+    "`partial_refund_not_allowed`, `not_intercepted`")}}
 
 
 def public(order: Order) -> OrderPublic:
@@ -177,14 +181,17 @@ def _batch_result(key: str, outcome: Order | Refusal) -> BatchResultPublic:
 
 @router.get("", response_model=list[OrderPublic])
 async def list_orders(caller: Caller, db: Db,
-                      kind: Annotated[str | None, Query(pattern="^(package|recharge|withdrawal)$")
-                                      ] = None) -> list[OrderPublic]:
-    """The orders the caller may see (newest first, at most 100)."""
+                      kind: Annotated[str | None, Query(
+                          pattern="^(package|recharge|withdrawal|number_card_event|card_purchase)$")
+                                      ] = None,
+                      intercepted: bool | None = None) -> list[OrderPublic]:
+    """The orders the caller may see (newest first, at most 100); `intercepted=true`: those
+    a price risk holds until released (G1-18)."""
     everything = caller.role in PLATFORM_READERS
     agent = caller.agent_id if caller.role in ("agent_admin", "agent_viewer") else None
     found = await orders.list_orders(db, everything=everything, who=caller.key_id,
                                      agent_id=agent, enterprise_id=caller.enterprise_id,
-                                     kind=kind)
+                                     kind=kind, intercepted=intercepted)
     return [public(o) for o in found]
 
 
@@ -226,6 +233,10 @@ async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, reques
     if caller.role not in ("admin", "platform_operator"):
         raise forbid("the platform completes orders")
     order = await visible_order(db, order_id, caller)
+    if order.kind == "card_purchase":  # G1-17: the stock's cards allocated to the buyer
+        return public(await card_purchases.complete(
+            db, order, actor(caller, request), res.settings.card_stock_enterprise,
+            res.settings.orders_topic))
     if order.kind != "package":
         raise NotFound(f"package order {order_id!r}")
     return public(await package_orders.complete(db, order, actor(caller, request),
@@ -234,23 +245,57 @@ async def complete_order(order_id: str, caller: Caller, db: Db, res: Res, reques
 
 @router.post("/{order_id}/refund", response_model=OrderPublic,
              responses={**NOT_FOUND, **CONFLICTS})
-async def refund_order(order_id: str, body: Rejection, caller: Caller, db: Db, res: Res,
-                       request: Request, channel: Gateway) -> OrderPublic:
-    """A full refund (SM-G2-ORDER), by the platform (operator or finance), with a reason:
-    `refunding`, then `refunded` once the money is back — at once for wallet payments, on the
-    channel's refund notification for online ones. A completed order's settlement is reversed
-    (an agent's balance may go below 0, G2-16)."""
+async def refund_order(order_id: str, body: RefundCreate, caller: Caller, db: Db, res: Res,
+                       request: Request, channel: Gateway,
+                       idempotency_key: IdempotencyKey = None) -> OrderPublic:
+    """A refund (SM-G2-ORDER), by the platform (operator or finance), with a reason and an
+    optional `amount_fen` (absent: all that remains; a completed order may be refunded in
+    parts up to its amount): `refunding`, then `partially_refunded` or `refunded` once the
+    money is back — at once for wallet payments, on the channel's refund notification for
+    online ones. A completed order's settlement is reversed in proportion (an agent's balance
+    may go below 0, G2-16); only the refund that completes it takes the package off the card
+    (G2-20), and the card's desired state is published at once. A card purchase is refunded
+    in full while paid, before its cards are allocated."""
     if caller.role not in ("admin", "platform_operator", "platform_finance"):
         raise forbid("the platform refunds orders")
     order = await visible_order(db, order_id, caller)
-    if order.kind != "package":
+    if order.kind not in ("package", "card_purchase"):
         raise NotFound(f"package order {order_id!r}")
-    topic = res.settings.orders_topic
+    topic, who = res.settings.orders_topic, actor(caller, request)
     if order.state != "refunding":
-        order = await package_orders.start_refund(db, order, actor(caller, request), topic,
-                                          body.reason)
+        if order.kind == "card_purchase":
+            if body.amount_fen is not None and body.amount_fen != order.amount_fen:
+                raise PartialRefundNotAllowed()
+            order = await card_purchases.start_refund(db, order, who, topic, body.reason)
+        else:
+            order = await package_orders.start_refund(
+                db, order, who, topic, body.reason,
+                None if body.amount_fen is None else Fen(body.amount_fen), idempotency_key)
+    if order.state != "refunding":  # a repeat of a refund already paid
+        return public(order)
+    if order.kind == "card_purchase":
+        return await _refund_card_purchase(db, order, topic, channel)
     if order.method != "online":
-        return public(await package_orders.finish_refund(db, order, topic))
+        done, outcome = await package_orders.refund_paid(db, order, topic)
+        await publish(res, outcome)
+        return public(done)
+    asked = await refunds.asked(db, order.order_id)
+    if channel is None or order.payment_id is None or asked is None:
+        raise PaymentUnavailable()
+    try:
+        await channel.refund(order.payment_id, asked.refund_id, Fen(asked.amount_fen))
+    except Exception as exc:  # `refunding` stays; asking again asks the channel again
+        log.warning("refund of %s not asked: %s", order.order_id, exc)
+        raise PaymentUnavailable() from None
+    return public(await orders.get_order(db, order.order_id))
+
+
+async def _refund_card_purchase(db: Conn, order: Order, topic: str,
+                                 channel: PaymentGateway | None) -> OrderPublic:
+    """The money of a card purchase (paid, its cards not allocated) back in full: at once to
+    the enterprise's wallet, online on the channel's refund notification."""
+    if order.method != "online":
+        return public(await card_purchases.finish_refund(db, order, topic))
     if channel is None or order.payment_id is None:
         raise PaymentUnavailable()
     try:
@@ -260,6 +305,20 @@ async def refund_order(order_id: str, body: Rejection, caller: Caller, db: Db, r
         log.warning("refund of %s not asked: %s", order.order_id, exc)
         raise PaymentUnavailable() from None
     return public(await orders.get_order(db, order.order_id))
+
+
+@router.post("/{order_id}/release", response_model=OrderPublic,
+             responses={**NOT_FOUND, **CONFLICTS})
+async def release_order(order_id: str, body: Rejection, caller: Caller, db: Db, res: Res,
+                        request: Request) -> OrderPublic:
+    """G1-18: a platform operator lets an order a price risk intercepted proceed, with a
+    reason (audited: who, when, why); a paid order starts its fulfilment. 409
+    `not_intercepted` otherwise."""
+    if caller.role not in ("admin", "platform_operator"):
+        raise forbid("a platform operator releases intercepted orders")
+    order = await visible_order(db, order_id, caller)
+    return public(await package_orders.release(db, order, actor(caller, request),
+                                               res.settings.orders_topic, body.reason))
 
 
 @notify_router.post("/notify", response_class=Response, responses={
@@ -277,7 +336,10 @@ async def notify(request: Request, db: Db, res: Res) -> Response:
     if isinstance(verified, NotificationProblem):
         return Response(verified.reason, status_code=verified.status_code,
                         media_type=ACK_MEDIA_TYPE)
-    outcome = await apply_once(db, verified, res.settings.orders_topic)
+    effects: list[QuotaOutcome] = []
+    outcome = await apply_once(db, verified, res.settings.orders_topic, effects)
+    for effect in effects:  # a refund took a package off its card
+        await publish(res, effect)
     if outcome not in ("applied", "repeat"):
         log.warning("notification %s: %s", verified.notify_id, outcome)
     return Response(ACK_BODY, media_type=ACK_MEDIA_TYPE)

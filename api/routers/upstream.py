@@ -21,16 +21,24 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import ValidationError
 
 from api.deps import Db, Res
+from api.effects import publish
 from api.errors import invalid, invalid_many
 from api.openapi import BAD_REQUEST, SIGNED, TOO_LARGE, UNAVAILABLE
 from api.schemas.common import Operator
-from api.schemas.upstream import StatusAccepted, StatusPush, UsageAccepted
+from api.schemas.upstream import (
+    CardEventIn,
+    CardEventsAccepted,
+    StatusAccepted,
+    StatusPush,
+    UsageAccepted,
+)
 from api.text import body_errors
 from core.clock import now as platform_now
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_problem
 from domain.usage.records import UsageRecord
 from domain.usage.validation import parse_push_fast, parse_record
-from store import controls, operators
+from store import card_events, controls, operators
+from store.card_events import CardEvent
 from store.controls import StatusReport
 
 router = APIRouter(prefix="/v1/upstream", tags=["upstream"])
@@ -149,3 +157,56 @@ async def push_status(operator: Operator, request: Request, res: Res, db: Db) ->
         db, operator, [StatusReport(e.iccid, e.status, e.at) for e in push.events])
     return StatusAccepted(accepted=len(push.events), applied=seen.applied,
                           unknown_cards=seen.unknown_cards)
+
+
+def _event_errors(index: int, item: Any) -> list[dict[str, Any]]:
+    """Why the `index`-th card event is bad ([] when it is good)."""
+    event_id = item.get("event_id") if isinstance(item, dict) else None
+    where: dict[str, Any] = {"event_id": event_id if isinstance(event_id, str) else None}
+    try:
+        event = CardEventIn.model_validate(item)
+    except ValidationError as exc:
+        return [{"loc": ["body", "events", index, *e["loc"]], "msg": e["msg"],
+                 "type": e["type"], "input": where} for e in exc.errors()]
+    if (event.type == "recharged") != (event.amount_fen is not None):
+        why = ("a recharged event carries amount_fen" if event.type == "recharged"
+               else f"amount_fen is for recharged events only, not {event.type}")
+        return [{"loc": ["body", "events", index, "amount_fen"], "msg": why,
+                 "type": "value_error", "input": where}]
+    return []
+
+
+def parse_card_events(document: Any, max_events: int) -> list[CardEvent]:
+    """The push's events; 422 naming each bad event (and why) when any is bad."""
+    if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+        raise invalid("body", "events", 'the body must be an object {"events": [...]}')
+    raw: list[Any] = document["events"]
+    if not raw or len(raw) > max_events:
+        raise invalid("body", "events", f"between 1 and {max_events} events per push")
+    errors = [e for i, item in enumerate(raw) for e in _event_errors(i, item)]
+    if errors:
+        raise invalid_many(errors)
+    parsed = [CardEventIn.model_validate(item) for item in raw]
+    return [CardEvent(e.event_id, e.iccid, e.type, e.at, e.amount_fen) for e in parsed]
+
+
+@router.post("/{operator}/card-events", status_code=status.HTTP_202_ACCEPTED,
+             response_model=CardEventsAccepted,
+             responses={**BAD_REQUEST, **SIGNED, **TOO_LARGE})
+async def push_card_events(operator: Operator, request: Request, res: Res, db: Db
+                           ) -> CardEventsAccepted:
+    """Real-name, activation and recharge notifications (G2-09): a push with any bad event
+    is refused whole (422 naming each); every event is stored once per event id, announced
+    for commission, a number card's recorded as a `number_card_event` order (no money), and
+    a number card the operator reports activated is opened (G2-17)."""
+    body, _ = await _signed_body(request, res, db, operator)  # events are idempotent by id
+    document = _decode(body)
+    bad_text = body_errors(document)
+    if bad_text:
+        raise invalid_many(bad_text)
+    events = parse_card_events(document, res.settings.push_max_records)
+    done = await card_events.receive(db, operator, events, res.settings.orders_topic)
+    for outcome in done.outcomes:
+        await publish(res, outcome)
+    return CardEventsAccepted(accepted=len(events), stored=done.stored,
+                              number_card_orders=done.orders, unknown_cards=done.unknown_cards)

@@ -8,6 +8,7 @@ roles read every wallet; an agent's people their agent's; an enterprise its own.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, status
@@ -29,6 +30,7 @@ from api.routers.orders import public as order_public
 from api.schemas.orders import (
     OrderPublic,
     RechargeCreate,
+    RefundCreate,
     StatementLinePublic,
     StatementPublic,
     WalletPublic,
@@ -36,10 +38,11 @@ from api.schemas.orders import (
 from core.money import Fen
 from domain.ledger import agent_available, card_wallet, enterprise_wallet, is_account
 from domain.usage.validation import ICCID_RE
-from store import ledger, orders, wallet_orders
+from store import ledger, orders, refunds, wallet_orders
 from store.errors import NotFound
 from store.orders import NewOrder
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/wallets", tags=["wallets"], responses=FORBIDDEN)
 WalletKind = Literal["agents", "enterprises", "cards"]
 
@@ -78,6 +81,32 @@ async def recharge(body: RechargeCreate, caller: Caller, db: Db, res: Res, reque
         iccid=target.get("iccid"), enterprise_id=target.get("enterprise_id"))
     return order_public(await ask_payment(db, order, channel, res.settings.notify_url,
                                           "wallet recharge"))
+
+
+@router.post("/recharges/{order_id}/refund", response_model=OrderPublic,
+             responses={**NOT_FOUND, **CONFLICTS})
+async def refund_recharge(order_id: str, body: RefundCreate, caller: Caller, db: Db, res: Res,
+                          request: Request, channel: Gateway,
+                          idempotency_key: IdempotencyKey = None) -> OrderPublic:
+    """SM-G2-RECHARGE: a platform operator refunds a credited recharge's unspent money
+    (`amount_fen`, absent: as much of it as the wallet still holds; 409
+    `insufficient_balance` when the wallet holds less): `refunded`, the wallet debited at
+    once; the channel is then asked to pay it back to the payer."""
+    if caller.role not in ("admin", "platform_operator"):
+        raise forbid("a platform operator refunds recharges")
+    order = await orders.get_order(db, order_id)
+    if order.kind != "recharge":
+        raise NotFound(f"recharge {order_id!r}")
+    done = await wallet_orders.refund_recharge(
+        db, order, actor(caller, request), res.settings.orders_topic, body.reason,
+        None if body.amount_fen is None else Fen(body.amount_fen), idempotency_key)
+    made = await refunds.by_id(db, refunds.refund_id(order_id, 1))
+    if channel is not None and done.payment_id is not None and made is not None:
+        try:  # the channel keys it by the refund id: asking again is harmless
+            await channel.refund(done.payment_id, made.refund_id, Fen(made.amount_fen))
+        except Exception as exc:
+            log.warning("refund of recharge %s not asked: %s", order_id, exc)
+    return order_public(done)
 
 
 async def _wallet(db: Db, account: str) -> WalletPublic:

@@ -46,9 +46,17 @@ class Rejection(Strict):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
+class RefundCreate(Strict):
+    """A refund (SM-G2-ORDER, SM-G2-RECHARGE): why, and how much (absent: all that remains
+    refundable; a package order is refunded in part only once completed)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    amount_fen: Fen | None = None
+
+
 class OrderPublic(BaseModel):
     order_id: str
-    kind: Literal["package", "recharge", "withdrawal"]
+    kind: Literal["package", "recharge", "withdrawal", "number_card_event", "card_purchase"]
     state: str
     method: str | None
     agent_id: str | None
@@ -80,6 +88,36 @@ class OrderPublic(BaseModel):
         default=None, description="when fulfilment asked for the card to be opened (G2-17)")
     counted: bool = Field(
         default=False, description="in its card's package count (G2-19)")
+    event_type: str | None = Field(
+        default=None, description="number_card_event: the operator's card event type")
+    quantity: int | None = Field(default=None, description="card_purchase: how many cards")
+    allocated: list[str] | None = Field(
+        default=None, description="card_purchase: the cards allocated at completion")
+    refunded_fen: int = Field(default=0, description="paid back so far (refunds in parts)")
+    released_at: datetime | None = Field(
+        default=None, description="when a platform user released the interception (G1-18)")
+    released_by: str | None = None
+
+
+class CardProductSet(Strict):
+    """The product (a package) a card is registered with; null: none (a traffic card)."""
+
+    product_id: Ident | None
+
+
+class CardProduct(BaseModel):
+    iccid: str
+    product_id: str | None
+    business_line: str | None = Field(description="number_card: the card is a number card")
+
+
+class CardPurchaseCreate(Strict):
+    """Physical cards of a product at its `card_price_fen` (G2-01, G1-17): an end user buys
+    one, online; an enterprise's admin any number, online or from its wallet."""
+
+    product_id: Ident
+    quantity: Annotated[int, Field(ge=1, le=100_000)] = 1
+    method: Literal["online", "enterprise_wallet"] = "online"
 
 
 class WalletPublic(BaseModel):

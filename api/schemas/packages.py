@@ -28,6 +28,8 @@ class PackageCreate(Strict):
     voice_minutes: Annotated[int, Field(ge=0, le=10**6)] | None = None
     validity_cycles: Annotated[int, Field(ge=1, le=120)] = 1
     listed: bool = True
+    card_price_fen: FenAmount | None = Field(
+        default=None, description="one physical card of the product (card purchases, G2-01)")
 
 
 class PackageUpdate(Strict):
@@ -40,6 +42,7 @@ class PackageUpdate(Strict):
     voice_minutes: Annotated[int, Field(ge=0, le=10**6)] | None = None
     validity_cycles: Annotated[int, Field(ge=1, le=120)] | None = None
     listed: bool | None = None
+    card_price_fen: FenAmount | None = None
 
 
 class PackagePublic(BaseModel):
@@ -55,6 +58,7 @@ class PackagePublic(BaseModel):
     validity_cycles: int
     listed: bool
     version: int
+    card_price_fen: int | None = None
 
 
 class PackagePlatform(PackagePublic):

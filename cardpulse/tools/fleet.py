@@ -16,7 +16,14 @@ import httpx
 
 from core.settings import Settings
 from simulators.fleet import FleetSpec
-from simulators.fleet_push import Progress, feed_counters, number_cards, push, register
+from simulators.fleet_push import (
+    Progress,
+    feed_counters,
+    number_cards,
+    push,
+    push_card_events,
+    register,
+)
 
 
 def _say(line: str) -> None:
@@ -53,8 +60,14 @@ async def _push_mode(args: argparse.Namespace, settings: Settings, spec: FleetSp
         if secret is None:
             raise SystemExit("cardpulse fleet: pass --secret (the operator's push secret) or "
                              "--register")
-        return await push(http, secret, spec, args.records, args.batch, args.concurrency,
-                          args.duration, _say)
+        progress = await push(http, secret, spec, args.records, args.batch, args.concurrency,
+                              args.duration, _say)
+        if args.card_events > 0:
+            events = await push_card_events(http, secret, spec, args.card_events, args.batch,
+                                            args.concurrency, args.duration, _say)
+            progress.failed += events.failed
+            progress.errors += events.errors
+        return progress
 
 
 async def _poll_mode(args: argparse.Namespace, settings: Settings, spec: FleetSpec) -> Progress:

@@ -23,3 +23,6 @@ def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
                              "one is generated and set through the API")
     parser.add_argument("--batch", type=int, default=500, help="records per push (default 500)")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--card-events", type=int, default=0, metavar="N",
+                        help="push mode: also push N signed card events (real name, activation, "
+                             "recharges) after the usage (default 0)")

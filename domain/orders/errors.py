@@ -67,3 +67,46 @@ class NumberCardNotSold(Refusal):
     code = "number_card_not_sold"
     message_zh = "号卡套餐由运营商/厂家直接收款"  # (proposed)
     message_en = "Number-card packages are paid to the operator or factory directly"
+
+
+class InsufficientStock(Refusal):
+    """G2-01/G1-17 *(proposed)*: the stock holds fewer cards of the product than ordered."""
+
+    code = "insufficient_stock"
+    message_zh = "库存不足"
+    message_en = "Insufficient stock"
+
+
+class CardsNotSold(Refusal):
+    """The product has no card price (or is not listed): its cards are not for sale."""
+
+    code = "cards_not_sold"
+    message_zh = "该产品暂不销售实体卡"  # (proposed)
+    message_en = "This product's cards are not for sale"
+
+
+class RefundExceedsRefundable(Refusal):
+    """A refund larger than what remains refundable of the order (SM-G2-ORDER), or than the
+    recharge's amount (SM-G2-RECHARGE)."""
+
+    code = "refund_exceeds_refundable"
+    message_zh = "退款金额超过可退金额"  # (proposed)
+    message_en = "The refund amount exceeds what remains refundable"
+    field = "amount_fen"
+
+
+class PartialRefundNotAllowed(Refusal):
+    """SM-G2-ORDER: only a completed order is refunded in part; before completion the refund
+    is full (the escrow still holds all of it)."""
+
+    code = "partial_refund_not_allowed"
+    message_zh = "仅已完成的订单可部分退款"  # (proposed)
+    message_en = "Only a completed order can be refunded in part"
+
+
+class NotIntercepted(Refusal):
+    """G1-18: releasing an order that no price risk intercepted (or that was released)."""
+
+    code = "not_intercepted"
+    message_zh = "订单未被拦截"  # (proposed)
+    message_en = "The order is not intercepted"

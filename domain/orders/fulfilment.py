@@ -52,3 +52,10 @@ def next_step(p: Progress) -> Next:
     if not p.activation_asked:
         return "activate"
     return "fail" if p.activation_failed else "wait"
+
+
+def expired(current: int | None, added: int) -> int:
+    """The card's package once an order's package has covered its last cycle: the order's
+    bytes come off, never below 0. A card left with nothing has 0 bytes, not NULL: a package
+    that has run out gives no more traffic (NULL would mean no package quota at all)."""
+    return max(0, (current or 0) - added)

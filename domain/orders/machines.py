@@ -14,7 +14,7 @@ from typing import Literal
 from domain.orders.errors import TransitionRefused
 
 Actor = Literal["buyer", "agent", "channel", "system", "operator", "finance"]
-Kind = Literal["package", "recharge", "withdrawal"]
+Kind = Literal["package", "recharge", "withdrawal", "number_card_event", "card_purchase"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ ORDER: dict[tuple[str, str], Step] = {
     ("paid", "refund_approved"): _s("refunding", "operator"),
     ("fulfilling", "refund_approved"): _s("refunding", "operator"),
     ("completed", "refund_approved"): _s("refunding", "operator"),
+    # a partial refund leaves the rest refundable: further refunds up to the total (the last
+    # one ends in `refunded`)
+    ("partially_refunded", "refund_approved"): _s("refunding", "operator"),
     ("refunding", "refund_paid"): _s("refunded", "system"),
     ("refunding", "partial_refund_paid"): _s("partially_refunded", "system"),
 }
@@ -60,13 +63,36 @@ WITHDRAWAL: dict[tuple[str, str], Step] = {
     ("approved", "payout_failed"): _s("failed", "channel"),
 }
 
+# G2-09: an operator's notification about a number card (real name, activation, recharge);
+# the user paid the operator or factory, so no money moves here and the order is final at once.
+NUMBER_CARD_EVENT: dict[tuple[str, str], Step] = {
+    (NEW, "notified"): _s("recorded", "system"),
+}
+
+# G2-01, G1-17: physical cards bought by an end user (one) or an enterprise (bulk), paid
+# online or from the enterprise's wallet; completed when the platform allocates the cards
+# (they are then registered under the buyer's enterprise); a paid order not yet delivered can
+# be refunded by the platform (at once from a wallet, on the channel's notification online).
+CARD_PURCHASE: dict[tuple[str, str], Step] = {
+    (NEW, "create_pay_later"): _s("pending_payment", "buyer"),
+    (NEW, "create_wallet"): _s("paid", "buyer"),
+    ("pending_payment", "payment_confirmed"): _s("paid", "channel"),
+    ("pending_payment", "cancel"): _s("cancelled", "buyer", "system"),
+    ("paid", "cards_allocated"): _s("completed", "operator"),
+    ("paid", "refund_approved"): _s("refunding", "operator"),
+    ("refunding", "refund_paid"): _s("refunded", "system"),
+}
+
 MACHINES: dict[Kind, dict[tuple[str, str], Step]] = {
-    "package": ORDER, "recharge": RECHARGE, "withdrawal": WITHDRAWAL}
+    "package": ORDER, "recharge": RECHARGE, "withdrawal": WITHDRAWAL,
+    "number_card_event": NUMBER_CARD_EVENT, "card_purchase": CARD_PURCHASE}
 
 FINISHED: dict[Kind, frozenset[str]] = {
     "package": frozenset({"cancelled", "completed", "refunded", "partially_refunded"}),
     "recharge": frozenset({"cancelled", "credited", "refunded"}),
     "withdrawal": frozenset({"rejected", "paid", "failed"}),
+    "number_card_event": frozenset({"recorded"}),
+    "card_purchase": frozenset({"cancelled", "completed", "refunded"}),
 }
 
 

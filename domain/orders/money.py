@@ -84,6 +84,61 @@ def settlement_reversals(order_id: str, method: str, costs: Sequence[tuple[str, 
             for t in settlement_transfers(order_id, method, costs, retail)]
 
 
+def split(amount: Fen, weights: Sequence[int]) -> list[Fen]:
+    """`amount` shared out in proportion to `weights`: each running total of the parts is the
+    running total of the weights times amount / total, rounded half-up to the fen (C-03), so
+    the parts sum exactly to `amount`, none is negative and none exceeds its weight (for
+    0 ≤ amount ≤ sum(weights))."""
+    total = sum(weights)
+    if any(w < 0 for w in weights) or not 0 <= amount <= total:
+        raise ValueError(f"cannot share {amount} fen over {list(weights)}")
+    parts: list[Fen] = []
+    before = running = 0
+    for weight in weights:
+        running += weight
+        upto = (2 * amount * running + total) // (2 * total) if total else 0
+        parts.append(Fen(upto - before))
+        before = upto
+    return parts
+
+
+def refund_shares(legs: Sequence[Leg], earlier: Sequence[Fen], amount: Fen) -> list[Fen]:
+    """What each settlement leg gives back for a refund of `amount`, after the `earlier`
+    refunds (in order) took their shares: in proportion to what each account still holds of
+    the order, so a later refund never takes from an account more than it received."""
+    left = [int(leg.amount) for leg in legs]
+    for each in earlier:
+        left = [held - part for held, part in zip(left, split(each, left), strict=True)]
+    return split(amount, left)
+
+
+def partial_refund_transfers(order_id: str, seq: int, method: str,
+                             costs: Sequence[tuple[str, Fen]], retail: Fen,
+                             earlier: Sequence[Fen], amount: Fen) -> list[Transfer]:
+    """Refund number `seq` of a completed order for `amount`: each settlement leg's share
+    back into the escrow (platform revenue and the agents' price differences, in proportion;
+    an agent may go below 0, G2-16). The escrow then pays the payer (`refund_out`)."""
+    legs = settlement_legs(method, costs, retail)
+    escrow = order_escrow(order_id)
+    return [Transfer(f"{order_id}:refund{seq}:back:{i}", leg.account, escrow, part,
+                     FeeType.REFUND, order_id=order_id, order_line="1", allow_negative=True,
+                     metadata={"part_of": f"{order_id}:settle:{i}"})
+            for i, (leg, part) in enumerate(zip(legs, refund_shares(legs, earlier, amount),
+                                                strict=True)) if part > 0]
+
+
+def refund_out(order_id: str, seq: int, payer: str, amount: Fen) -> Transfer:
+    """Refund number `seq` (after a first partial one): the escrow pays the payer."""
+    return Transfer(f"{order_id}:refund:{seq}", order_escrow(order_id), payer, amount,
+                    FeeType.REFUND, order_id=order_id, order_line="1")
+
+
+def recharge_refund(order_id: str, wallet: str, amount: Fen) -> Transfer:
+    """SM-G2-RECHARGE: unspent money of a credited recharge back out of the wallet."""
+    return Transfer(f"{order_id}:refund", wallet, PAYMENT_CHANNEL, amount, FeeType.REFUND,
+                    order_id=order_id)
+
+
 def payer_account(method: str, agent_id: str, iccid: str) -> str:
     """Where a refund goes: the channel (online), the card's wallet, the agent's wallet."""
     if method == FLOW_2:

@@ -41,10 +41,21 @@ def first_session() -> list[tuple[str, str]]:
     return [(found[1], found[2]) for found in FENCE.finditer(section)]
 
 
+def money_walkthrough() -> str:
+    """The shell block of the README's "Both flows on `make run`" (in "Money")."""
+    text = README.read_text()
+    section = re.split(r"\n#{2,3} ", text.split("\n### Both flows on `make run`\n", 1)[1])[0]
+    [(language, code)] = [(found[1], found[2]) for found in FENCE.finditer(section)]
+    assert language == "sh"
+    return code
+
+
 def for_this_up(code: str, up: Up) -> str:
-    """The block with the README's default address and state dir replaced by this `up`'s."""
+    """The block with the README's default addresses (the API's, the simulator's) and state
+    dir replaced by this `up`'s."""
     address = up.api.removeprefix("http://")
     code = code.replace("localhost:8000", address).replace("127.0.0.1:8000", address)
+    code = code.replace("127.0.0.1:8100", up.sim.removeprefix("http://"))
     return code.replace(".cardpulse/", f"{up.state_dir}/")
 
 
@@ -52,7 +63,7 @@ def run_block(language: str, code: str, cwd: Path) -> str:
     argv = ["bash", "-euo", "pipefail", "-c", code] if language == "sh" else [
         sys.executable, "-c", code]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
                           check=False)
     assert done.returncode == 0, (code, done.stdout, done.stderr)
     return done.stdout
@@ -94,3 +105,18 @@ def test_the_readme_first_session_works_as_written(up: Up, tmp_path: Path) -> No
 
     eventually(lambda: shown()["cycle_usage_bytes"] == pushed, timeout=30,
                what=f"the card's view showing {pushed} bytes", show=shown)
+
+
+@pytest.mark.req("G2-02", "G2-03", "G2-14", "G2-25")
+def test_the_readme_money_walkthrough_works_as_written(up: Up, tmp_path: Path) -> None:
+    code = money_walkthrough()
+    ours = for_this_up(code, up)
+    assert ours != code and "8000" not in ours and "8100" not in ours, ours
+    output = run_block("sh", ours, tmp_path)
+    assert "detail" not in output, output  # every error answer has one
+    balances = re.findall(r'"balance_fen":(-?\d+)', output)
+    assert balances == ["3000", "3000"], output  # Flow 1: +3000; Flow 2: +6000 − 6000
+    statement = json.loads(output.splitlines()[-2])
+    assert [line["amount_fen"] for line in statement["lines"]] == [3000, 6000, -6000], output
+    assert statement["closing_fen"] == 3000
+    assert json.loads(output.splitlines()[-1])["package_count"] == 2

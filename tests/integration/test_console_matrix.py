@@ -9,23 +9,32 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.app import create_app
 from api.console.pages import ROUTERS
+from core.money import Fen
 from core.settings import Settings
+from domain.ledger import PAYMENT_CHANNEL, FeeType, Transfer, card_wallet
+from store import ledger
 from tests.support.api import ADMIN
-from tests.support.people import person
+from tests.support.people import log_in, person
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("CONSOLE")]
 OWN, OTHER = "89860000000000001111", "89860000000000002222"
 World = tuple[dict[str, "Person"], tuple[str, str]]  # people by role, an API key id per tenant
+ORDERS: list[str] = ["", ""]  # an order through A (by A's end user) and one through B
 ROLES = ("admin", "ops", "ent_admin", "viewer", "anonymous")
 # What each path parameter stands for on the viewer's own tenant and on the other one.
 OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-pool"),
-           "iccid": (OWN, OTHER), "key_id": ("KEY", "KEY"), "operator": ("ctcc", "ctcc")}
+           "iccid": (OWN, OTHER), "key_id": ("KEY", "KEY"), "operator": ("ctcc", "ctcc"),
+           # the money pages: agent A (and an order its end user bought through it) and B
+           "agent_id": ("A", "B"), "order_id": ("ORDER", "ORDER"),
+           "package_id": ("p90", "p90")}  # the platform's money pages: its packages
+MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
                  "/console/lang/{lang}"}
@@ -42,6 +51,9 @@ EXCEPTIONS = {"/console/e/acme/keys.csv": (200, 200, 200, 403, SIGN_IN),
 CHANGE_OWN = (422, 403, 422, 403, SIGN_IN)
 CHANGE_OTHER = (422, 403, 404, 404, SIGN_IN)
 CHANGE_OPS = (422, 403, 404, 404, SIGN_IN)
+# Platform and enterprise people have no money page of an agent or end user (checked fully
+# with the agent's roles by test_the_money_pages_of_agents_and_end_users).
+NONE_OF_THEIRS = (404, 404, 404, 404, SIGN_IN)
 
 
 @dataclass
@@ -68,6 +80,8 @@ def _fill(path: str, side: int, key_id: tuple[str, str]) -> str:
         name = match.group(1)
         assert name in OBJECTS, f"{path}: add {name!r} to OBJECTS and to the matrix"
         found = OBJECTS[name][side]
+        if found == "ORDER":
+            return ORDERS[side]
         return key_id[side] if found == "KEY" else found
     return re.sub(r"\{(\w+)\}", value, path)
 
@@ -94,7 +108,60 @@ async def _world(app: FastAPI, client: httpx.AsyncClient) -> World:
                 "enterprise_viewer": "viewer"}[role]] = Person(own, csrf)
     people["anonymous"] = Person(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api"), "")
+    await _money_world(app, client, people)
     return people, (keys[0].json()["key_id"], keys[1].json()["key_id"])
+
+
+async def _signed_in(app: FastAPI, client: httpx.AsyncClient, login: str, role: str,
+                     agent_id: str) -> Person:
+    made = await client.post("/v1/users", headers=ADMIN, json={
+        "login": login, "role": role, "agent_id": agent_id, "enterprise_id": None})
+    assert made.status_code == 201, made.text
+    own = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+    csrf = (await log_in(own, login, made.json()["one_time_password"]))["X-CSRF-Token"]
+    return Person(own, csrf)
+
+
+async def _money_world(app: FastAPI, client: httpx.AsyncClient,
+                       people: dict[str, Person]) -> None:
+    """Agents A and B selling p90 at 90.00; an end user of each buys it from its card's
+    wallet (credited through the ledger), so each agent has an order: ORDERS."""
+    for path, body in (("/v1/agents", {"agent_id": "A", "name": "A"}),
+                       ("/v1/agents", {"agent_id": "B", "name": "B"}),
+                       ("/v1/packages", {"package_id": "p90", "name": "p90",
+                                         "business_line": "traffic_card",
+                                         "purchase_price_fen": 5000,
+                                         "package_bytes": 1 << 30})):
+        made = await client.post(path, json=body, headers=ADMIN)
+        assert made.status_code == 201, made.text
+    found = []
+    for agent_id, iccid, prefix in (("A", OWN, ""), ("B", OTHER, "other_")):
+        cost = await client.post("/v1/prices", headers=ADMIN, json={
+            "kind": "cost", "package_id": "p90", "agent_id": agent_id, "amount_fen": 6000})
+        assert cost.status_code == 201, cost.text
+        admin = await _signed_in(app, client, f"{agent_id.lower()}.admin", "agent_admin",
+                                 agent_id)
+        retail = await admin.client.post("/v1/prices", headers={"X-CSRF-Token": admin.csrf},
+                                         json={"kind": "retail", "package_id": "p90",
+                                               "amount_fen": 9000})
+        assert retail.status_code == 201, retail.text
+        async with await psycopg.AsyncConnection.connect(
+                app.state.resources.settings.require_database(), autocommit=True) as conn:
+            await ledger.transfer(conn, Transfer(f"seed-{iccid}", PAYMENT_CHANNEL,
+                                                 card_wallet(iccid), Fen(9000),
+                                                 FeeType.RECHARGE))
+        user = await _signed_in(app, client, f"{agent_id.lower()}.user", "end_user", agent_id)
+        order = await user.client.post("/v1/orders", headers={"X-CSRF-Token": user.csrf},
+                                       json={"package_id": "p90", "iccid": iccid,
+                                             "method": "wallet"})
+        assert order.status_code == 201, order.text
+        found.append(order.json()["order_id"])
+        people[f"{prefix}ag_admin"] = admin
+        people[f"{prefix}end_user"] = user
+        if agent_id == "A":
+            people["ag_viewer"] = await _signed_in(app, client, "a.viewer", "agent_viewer",
+                                                   "A")
+    ORDERS[:] = found
 
 
 @pytest.fixture
@@ -114,14 +181,15 @@ def test_every_console_page_has_a_place_in_the_matrix() -> None:
     assert len(routes) > 20
     for method, path in routes:
         assert method in ("GET", "POST"), (method, path)
-        assert path.startswith(("/console/e/{enterprise_id}", "/console/ops/")), path
+        assert path.startswith(("/console/e/{enterprise_id}", "/console/ops/",
+                                "/console/a/{agent_id}/", "/console/me/")), path
         fill(path, 0, ("k", "k"))
 
 
-async def _answers(people: dict[str, Person], method: str, path: str, *, csrf: bool = True
-                   ) -> tuple[int, ...]:
+async def _answers(people: dict[str, Person], method: str, path: str, *, csrf: bool = True,
+                   roles: tuple[str, ...] = ROLES) -> tuple[int, ...]:
     got = []
-    for role in ROLES:
+    for role in roles:
         who = people[role]
         headers = {"X-CSRF-Token": who.csrf} if csrf and who.csrf else {}
         answer = await who.client.request(method, path, headers=headers, data={})
@@ -139,6 +207,8 @@ async def test_who_sees_which_page(world: World) -> None:
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
                  if path.startswith("/console/ops/") else
+                 [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
+                 if path.startswith(MONEY) else
                  [(url, READ_OWN) for url in fill(path, 0, key_id)]
                  + [(url, READ_OTHER) for url in fill(path, 1, key_id)])
         for url, expected in cases:
@@ -157,6 +227,8 @@ async def test_who_may_change_what(world: World) -> None:
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
                  if path.startswith("/console/ops/") else
+                 [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
+                 if path.startswith(MONEY) else
                  [(url, CHANGE_OWN) for url in fill(path, 0, key_id)]
                  + [(url, CHANGE_OTHER) for url in fill(path, 1, key_id)])
         for url, expected in cases:
@@ -181,6 +253,39 @@ async def test_a_change_without_the_csrf_token_is_refused_for_everyone(
             for url in fill(path, 0, key_id):
                 got = await _answers(people, "POST", url, csrf=False)
                 assert got == (403, 403, 403, 403, SIGN_IN), (url, got)
+
+
+# The money pages for an agent's people and end users (and the other agent's admin):
+# (ag_admin, ag_viewer, end_user, other_ag_admin, other_end_user, anonymous).
+MONEY_ROLES = ("ag_admin", "ag_viewer", "end_user", "other_ag_admin", "other_end_user",
+               "anonymous")
+AGENT_READ = ((200, 200, 404, 404, 404, SIGN_IN), (404, 404, 404, 200, 404, SIGN_IN))
+AGENT_CHANGE = ((422, 403, 404, 404, 404, SIGN_IN), (404, 404, 404, 422, 404, SIGN_IN))
+USER_PAGE = (404, 404, 200, 404, 200, SIGN_IN)  # an end user's own pages, any end user
+USER_ORDER = ((404, 404, 200, 404, 404, SIGN_IN), (404, 404, 404, 404, 200, SIGN_IN))
+USER_CHANGE = (404, 404, 422, 404, 422, SIGN_IN)
+
+
+async def test_the_money_pages_of_agents_and_end_users(world: World) -> None:
+    """Agent A's pages for A's admin and viewer (B's: not found), changes by its admin only;
+    an end user's pages for end users, its order's page for its buyer only."""
+    people, key_id = world
+    wrong = {}
+    for method, path in console_routes():
+        if not path.startswith(MONEY):
+            continue
+        for side in (0, 1):
+            if path.startswith("/console/a/"):
+                expected = (AGENT_CHANGE if method == "POST" else AGENT_READ)[side]
+            elif method == "POST":
+                expected = USER_CHANGE
+            else:
+                expected = USER_ORDER[side] if "{order_id}" in path else USER_PAGE
+            for url in fill(path, side, key_id):
+                got = await _answers(people, method, url, roles=MONEY_ROLES)
+                if got != expected and not _allowed_changed(got, expected):
+                    wrong[url] = dict(zip(MONEY_ROLES, got, strict=True))
+    assert wrong == {}
 
 
 async def test_an_object_under_the_wrong_enterprise_is_not_found_even_for_the_admin(

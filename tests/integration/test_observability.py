@@ -165,7 +165,8 @@ def test_dashboards_push_with_grafana_client() -> None:
         urls = push(f"http://127.0.0.1:{server.server_port}", "grafana-token", "ops-folder")
     finally:
         server.shutdown()
-    assert urls == ["/d/cardpulse-ops", "/d/cardpulse-pool", "/d/cardpulse-card"]
+    assert urls == ["/d/cardpulse-ops", "/d/cardpulse-pool", "/d/cardpulse-card",
+                    "/d/cardpulse-money"]
     assert {b["dashboard"]["uid"] for b in FakeGrafana.saved} == {
-        "cardpulse-ops", "cardpulse-pool", "cardpulse-card"}
+        "cardpulse-ops", "cardpulse-pool", "cardpulse-card", "cardpulse-money"}
     assert all(b["overwrite"] and b["folderUid"] == "ops-folder" for b in FakeGrafana.saved)

@@ -73,7 +73,7 @@ async def outbox_events(world: Shop, kind: str) -> list[dict[str, object]]:
     return [row[0] for row in rows]
 
 
-@pytest.mark.req("G2-03", "G2-04", "G2-14", "G2-24", "SM-G2-RECHARGE")
+@pytest.mark.req("G2-03", "G2-04", "G2-07", "G2-14", "G2-24", "SM-G2-RECHARGE")
 async def test_flow_2_the_agent_prepays_and_pays_its_cost(world: Shop) -> None:
     a = world.who("a.admin")
     credited = await recharge(world, a, "agent", 6000)

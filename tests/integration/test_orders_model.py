@@ -1,8 +1,9 @@
 """Ledger and order machines together (hypothesis stateful): random recharges, package orders
 in both flows and from the card wallet, channel payments (some repeated), cancellations,
-completions, withdrawals paid, failed and rejected. After every step: the ledger sums to 0,
-no floored account is below 0, every finished package order's escrow is 0, and a repeated
-notification changes nothing."""
+completions, refunds in full and in parts (some repeated with their key), recharge refunds,
+interceptions released, withdrawals paid, failed and rejected. After every step: the ledger
+sums to 0, no floored account is below 0, every finished package order's escrow is 0, and a
+repeated notification or refund changes nothing."""
 
 from __future__ import annotations
 
@@ -29,9 +30,9 @@ from core.money import BasisPoints, Fen
 from core.payments import PaymentNotification, PayoutNotification, RefundNotification
 from core.settings import Settings
 from domain.ledger import InsufficientFunds, agent_available, card_wallet, order_escrow
-from domain.orders.errors import TransitionRefused
+from domain.orders.errors import NotIntercepted, RefundExceedsRefundable, TransitionRefused
 from domain.orders.machines import Kind
-from store import ledger, orders, package_orders, wallet_orders
+from store import ledger, orders, package_orders, refunds, wallet_orders
 from store.agents import Actor, create_agent
 from store.db import Conn
 from store.orders import NewOrder, Order
@@ -44,6 +45,7 @@ TOPIC = "model.orders"
 BUYER = Actor("model-buyer", "end_user")
 AGENTS = {"A": Actor("model-a", "agent_admin"), "A1": Actor("model-a1", "agent_admin")}
 FINANCE = Actor("model-finance", "platform_finance")
+OPERATOR = Actor("model-operator", "platform_operator")
 _IDS = itertools.count()
 _EXAMPLES = itertools.count()
 
@@ -152,21 +154,81 @@ class OrdersMachine(RuleBasedStateMachine):
         going = self.of("package", "fulfilling")
         self.run(package_orders.complete(self.conn, going[pick % len(going)], FINANCE, TOPIC))
 
+    def refundable(self) -> list[Order]:
+        return [o for state in ("paid", "fulfilling", "completed", "partially_refunded")
+                for o in self.of("package", state)]
+
+    @precondition(lambda self: bool(self.refundable()))
+    @rule(pick=st.integers(0, 100), repeat=st.booleans())
+    def refund(self, pick: int, repeat: bool) -> None:
+        """A refund of all that remains of an order."""
+        some = self.refundable()
+        self.refund_some(some[pick % len(some)], None, repeat)
+
     @precondition(lambda self: bool(self.of("package", "completed")
-                                    + self.of("package", "fulfilling")))
-    @rule(pick=st.integers(0, 100))
-    def refund(self, pick: int) -> None:
-        some = self.of("package", "completed") + self.of("package", "fulfilling")
-        going = self.run(package_orders.start_refund(self.conn, some[pick % len(some)], FINANCE,
-                                             TOPIC, "refund"))
+                                    + self.of("package", "partially_refunded")))
+    @rule(pick=st.integers(0, 100), part=st.integers(1, 4000), repeat=st.booleans())
+    def refund_in_part(self, pick: int, part: int, repeat: bool) -> None:
+        """A completed order refunded in part (at most what remains)."""
+        some = self.of("package", "completed") + self.of("package", "partially_refunded")
+        order = some[pick % len(some)]
+        self.refund_some(order, Fen(min(part, order.amount_fen - order.refunded_fen)), repeat)
+
+    def refund_some(self, order: Order, amount: Fen | None, repeat: bool) -> None:
+        """Refund `order`, sometimes repeated with its idempotency key: the repeat returns the
+        order and moves no money; then the money comes back."""
+        key = _id("rk")
+        going = self.run(package_orders.start_refund(self.conn, order, FINANCE, TOPIC,
+                                                     "refund", amount, key))
+        if repeat:
+            moves = len(self.run(ledger.order_transfers(self.conn, order.order_id)))
+            again = self.run(package_orders.start_refund(self.conn, order, FINANCE, TOPIC,
+                                                         "refund", amount, key))
+            assert (again.state, again.refunded_fen) == (going.state, going.refunded_fen)
+            assert len(self.run(ledger.order_transfers(self.conn, order.order_id))) == moves
         if going.method != "online":
             self.run(package_orders.finish_refund(self.conn, going, TOPIC))
             return
+        asked = self.run(refunds.asked(self.conn, going.order_id))
+        assert asked is not None
         assert self.notify(RefundNotification(
-            kind="refund", notify_id=_id("n"), amount_fen=going.amount_fen,
-            refund_id=f"{going.order_id}-refund", payment_id=f"pay-{going.order_id}",
+            kind="refund", notify_id=_id("n"), amount_fen=asked.amount_fen,
+            refund_id=asked.refund_id, payment_id=f"pay-{going.order_id}",
             merchant_order_id=going.order_id, status="succeeded",
             refunded_at=datetime.now(UTC))) == "applied"
+
+    @precondition(lambda self: bool(self.of("recharge", "credited")))
+    @rule(pick=st.integers(0, 100), part=st.integers(0, 20000))
+    def refund_a_recharge(self, pick: int, part: int) -> None:
+        """SM-G2-RECHARGE: at most the recharge and at most what its wallet holds."""
+        credited = self.of("recharge", "credited")
+        order = credited[pick % len(credited)]
+        try:
+            done = self.run(wallet_orders.refund_recharge(
+                self.conn, order, OPERATOR, TOPIC, "refund", Fen(part) if part else None,
+                _id("rk")))
+        except (InsufficientFunds, RefundExceedsRefundable):
+            assert self.run(orders.get_order(self.conn, order.order_id)).state == "credited"
+            return
+        assert done.state == "refunded" and 0 < done.refunded_fen <= done.amount_fen
+
+    @precondition(lambda self: bool(self.of("package", "pending_payment")))
+    @rule(pick=st.integers(0, 100), release=st.booleans())
+    def intercept(self, pick: int, release: bool) -> None:
+        """G1-18: an intercepted order waits in `paid` until released (or refunded)."""
+        pending = self.of("package", "pending_payment")
+        order_id = pending[pick % len(pending)].order_id
+        self.run(self.conn.execute("UPDATE orders SET intercepted = true WHERE order_id = %s",
+                                   (order_id,)))
+        held = self.run(orders.get_order(self.conn, order_id))
+        assert self.notify(self.paid(held)) == "applied"
+        held = self.run(orders.get_order(self.conn, order_id))
+        assert (held.state, held.intercepted) == ("paid", True)
+        if release:
+            going = self.run(package_orders.release(self.conn, held, OPERATOR, TOPIC, "ok"))
+            assert (going.state, going.intercepted) == ("fulfilling", False)
+            with pytest.raises(NotIntercepted):
+                self.run(package_orders.release(self.conn, going, OPERATOR, TOPIC, "ok"))
 
     @precondition(lambda self: bool(self.notices))
     @rule(pick=st.integers(0, 100))
@@ -215,7 +277,7 @@ class OrdersMachine(RuleBasedStateMachine):
 
     @invariant()
     def finished_orders_hold_nothing(self) -> None:
-        for state in ("completed", "cancelled", "refunded"):
+        for state in ("completed", "cancelled", "refunded", "partially_refunded"):
             for order in self.of("package", state):
                 held = self.run(ledger.balance(self.conn, order_escrow(order.order_id)))
                 assert held.posted == 0
@@ -234,8 +296,13 @@ def test_orders_and_the_ledger_stay_sound(settings: Settings) -> None:
                     suppress_health_check=[HealthCheck.too_slow])
     run_state_machine_as_test(machine, settings=run)
     with psycopg.connect(settings.require_database()) as conn:
-        reached = {(r[0], r[1]) for r in conn.execute(
-            "SELECT DISTINCT kind, state FROM orders WHERE created_by LIKE 'model-%'")}
+        reached = {(r[0], r[1]) for r in conn.execute(  # every state any order passed
+            "SELECT DISTINCT o.kind, e.to_state FROM audit_events e "
+            "JOIN orders o ON o.order_id = e.subject_id "
+            "WHERE e.subject_kind = 'order' AND o.created_by LIKE 'model-%'")}
+        parts = conn.execute("SELECT count(*) FROM order_refunds WHERE seq > 1").fetchone()
     assert {("package", "completed"), ("package", "refunded"), ("recharge", "credited"),
-            ("withdrawal", "paid")} <= reached, reached  # the machine got somewhere
+            ("withdrawal", "paid"), ("package", "partially_refunded"),
+            ("recharge", "refunded")} <= reached, reached  # the machine got somewhere
+    assert parts is not None and parts[0] > 0, "no order was refunded after a partial refund"
 

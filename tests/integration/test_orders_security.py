@@ -97,7 +97,7 @@ async def test_who_orders_packages_in_a_batch(world: Shop) -> None:
     assert other.status_code == 404  # another enterprise's card
 
 
-@pytest.mark.req("X-G2")
+@pytest.mark.req("X-G2", "G1-18", "SM-G2-RECHARGE")
 async def test_who_reads_and_moves_an_order(world: Shop) -> None:
     made = await ok(world.who("buyer").post("/v1/orders", json={
         "package_id": "p90", "iccid": CARD, "method": "online"}), 201)
@@ -112,6 +112,10 @@ async def test_who_reads_and_moves_an_order(world: Shop) -> None:
     assert await statuses(world, lambda c: c.post(path + "/refund", json=refund)) == {
         "admin": 409, "operator": 409, "finance": 409, "a.admin": 403, "a.viewer": 403,
         "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
+    # G1-18: platform operators release (this order is not intercepted: 409)
+    assert await statuses(world, lambda c: c.post(path + "/release", json=refund)) == {
+        "admin": 409, "operator": 409, "finance": 403, "a.admin": 403, "a.viewer": 403,
+        "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
     assert await statuses(world, lambda c: c.post(path + "/cancel")) == {
         "admin": 403, "operator": 403, "finance": 403, "a.admin": 403, "a.viewer": 403,
         "b.admin": 404, "buyer": 200, "buyer1": 404, "acme": 404, "nobody": 401}
@@ -119,6 +123,12 @@ async def test_who_reads_and_moves_an_order(world: Shop) -> None:
               for name in ROLES if name != "nobody"}
     assert listed == {"admin": 1, "operator": 1, "finance": 1, "a.admin": 1, "a.viewer": 1,
                       "b.admin": 0, "buyer": 1, "buyer1": 0, "acme": 0}
+    topup = await ok(world.who("buyer").post("/v1/wallets/recharges", json={
+        "wallet": "card", "iccid": CARD, "amount_fen": 100}), 201)
+    back = f"/v1/wallets/recharges/{topup['order_id']}/refund"  # SM-G2-RECHARGE: operator
+    assert await statuses(world, lambda c: c.post(back, json=refund)) == {
+        "admin": 409, "operator": 409, "finance": 403, "a.admin": 403, "a.viewer": 403,
+        "b.admin": 403, "buyer": 403, "buyer1": 403, "acme": 403, "nobody": 401}
 
 
 @pytest.mark.req("X-G2", "G2-12", "G2-14")
@@ -189,8 +199,10 @@ async def test_who_withdraws_and_approves(world: Shop) -> None:
 COVERED = {("POST", "/v1/orders"), ("POST", "/v1/orders/batch"), ("GET", "/v1/orders"),
            ("GET", "/v1/orders/{order_id}"),
            ("POST", "/v1/orders/{order_id}/cancel"), ("POST", "/v1/orders/{order_id}/complete"),
-           ("POST", "/v1/orders/{order_id}/refund"),
-           ("POST", "/v1/wallets/recharges"), ("GET", "/v1/wallets/{kind}/{owner_id}"),
+           ("POST", "/v1/orders/{order_id}/refund"), ("POST", "/v1/orders/{order_id}/release"),
+           ("POST", "/v1/wallets/recharges"),
+           ("POST", "/v1/wallets/recharges/{order_id}/refund"),
+           ("GET", "/v1/wallets/{kind}/{owner_id}"),
            ("GET", "/v1/wallets/{kind}/{owner_id}/statement"), ("POST", "/v1/withdrawals"),
            ("POST", "/v1/withdrawals/{order_id}/approve"),
            ("POST", "/v1/withdrawals/{order_id}/reject"),

@@ -159,7 +159,7 @@ async def test_no_cost_price_no_sale(world: Market) -> None:
     assert answer.status_code == 409 and answer.json()["detail"]["code"] == "price_unavailable"
 
 
-@pytest.mark.req("G1-14", "X-03")
+@pytest.mark.req("G1-03", "G1-14", "X-03")
 async def test_each_role_sees_its_side_of_the_menu(world: Market) -> None:
     def seen(prices: list[dict[str, Any]]) -> set[tuple[str, str]]:
         return {(p["kind"], p["agent_id"]) for p in prices}

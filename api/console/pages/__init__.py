@@ -6,9 +6,14 @@ from fastapi import APIRouter
 
 from api.console.pages import (
     access,
+    agent,
     card,
     cards,
     health,
+    me,
+    money,
+    money_catalogue,
+    money_orders,
     ops,
     overview,
     pools,
@@ -23,4 +28,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     settings.router, access.router,
     # the platform's pages
     ops.router, queues.router, health.router,
+    # the platform's money pages
+    money_catalogue.router, money_orders.router, money.router,
+    # the money pages of an agent's people and of end users
+    agent.router, me.router,
 )
