@@ -128,6 +128,21 @@ def _order(shop: Shop, i: int) -> dict[str, Any]:
             "method": "agent_wallet"}
 
 
+async def _post_once(http: httpx.AsyncClient, body: dict[str, Any], key: str | None,
+                     path: str = "/v1/orders") -> httpx.Response:
+    """One create (or batch), under idempotency keys so that a retry after a dropped
+    keep-alive connection (a loaded box: the server closed it as the client reused it) makes
+    the same orders, not more."""
+    headers = {"Idempotency-Key": key} if key else None
+    for attempt in range(3):
+        try:
+            return await http.post(path, json=body, headers=headers)
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def _orders(stack: BenchStack, url: str, shop: Shop, n: int, concurrency: int,
                   batch: int, progress: Progress) -> dict[str, float]:
     """N orders through the API until the worker completed all: one `POST /v1/orders` each,
@@ -146,14 +161,15 @@ async def _orders(stack: BenchStack, url: str, shop: Shop, n: int, concurrency: 
         while not queue.empty():
             items = queue.get_nowait()
             if batch:
-                answer = await http.post("/v1/orders/batch", json={"orders": [
-                    _order(shop, i) | {"idempotency_key": f"{tag}{i}"} for i in items]})
+                answer = await _post_once(http, {"orders": [
+                    _order(shop, i) | {"idempotency_key": f"{tag}{i}"} for i in items]}, None,
+                    "/v1/orders/batch")
                 found = answer.json().get("results", []) if answer.status_code == 200 else []
                 refused.extend(f"{r['status']} {r.get('error')}" for r in found
                                if r["status"] != 201)
                 ok = answer.status_code == 200
             else:
-                answer = await http.post("/v1/orders", json=_order(shop, items[0]))
+                answer = await _post_once(http, _order(shop, items[0]), f"{tag}{items[0]}")
                 ok = answer.status_code == 201
             if not ok:
                 refused.append(f"{answer.status_code} {answer.text[:200]}")
