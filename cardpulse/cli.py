@@ -78,6 +78,9 @@ def _bench_parser(verbs: Any) -> None:
     bench.add_argument("--orders", type=int, default=None, metavar="N",
                        help="instead of the pipeline: N Flow-2 package orders through the "
                             "API until completed, N ledger transfers, N plain INSERTs")
+    bench.add_argument("--batch", type=int, default=500,
+                       help="with --orders: orders per POST /v1/orders/batch in the batch "
+                            "phase (500)")
     bench.add_argument("--runs", type=int, default=20,
                        help="GETs of each page measured, with --console-cards (20)")
 
@@ -123,7 +126,8 @@ def _bench_orders(args: argparse.Namespace, settings: Settings) -> int:
     return main(settings, OrdersArgs(
         orders=args.orders, cards=min(args.cards, args.orders, 10_000),
         concurrency=args.concurrency * 8, partitions=args.partitions or settings.usage_partitions,
-        workers=args.workers, state_dir=args.state_dir, keep=args.keep, as_json=args.json))
+        workers=args.workers, state_dir=args.state_dir, keep=args.keep, as_json=args.json,
+        batch=max(1, min(args.batch, 500)), batch_concurrency=args.concurrency))
 
 
 def _dashboards(args: argparse.Namespace) -> int:

@@ -337,3 +337,47 @@ async def _check_pools(conn: Conn, pool_ids: set[str], enterprise_id: str) -> No
     if unknown:
         raise Invalid("pool_id", f"unknown pool(s) {sorted(unknown)!r} for enterprise "
                                  f"{enterprise_id!r}")
+
+
+# ---- many cards at once (fulfilment of a batch of package orders, issue 16) ----------------
+
+_VIEWS = _VIEW.replace("WHERE c.iccid = %s", "WHERE c.iccid = ANY(%s)")
+_LOCK_CARDS = """
+SELECT iccid, package_bytes, pool_id FROM cards WHERE iccid = ANY(%s)
+ORDER BY iccid COLLATE "C" FOR UPDATE
+"""
+_SET_PACKAGES = """
+UPDATE cards c SET package_bytes = n.bytes
+FROM unnest(%s::text[], %s::bigint[]) AS n (iccid, bytes) WHERE c.iccid = n.iccid
+"""
+
+
+async def lock_cards(conn: Conn, iccids: list[str]) -> dict[str, tuple[int | None, str | None]]:
+    """Lock the cards (those registered) in ICCID order, to the end of the transaction; their
+    package_bytes and pool."""
+    rows = await (await conn.execute(_LOCK_CARDS, (iccids,))).fetchall()
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+async def get_cards(conn: Conn, iccids: list[str]) -> dict[str, CardView]:
+    async with conn.cursor(row_factory=kwargs_row(_card_view)) as cur:
+        await cur.execute(_VIEWS, (iccids,))
+        return {view.iccid: view for view in await cur.fetchall()}
+
+
+async def update_packages(conn: Conn, packages: dict[str, int | None],
+                          ) -> tuple[dict[str, CardView], Outcome]:
+    """`update_card(package_bytes=…)` for many cards in one go: the rules re-run once for all
+    of them. Call with the cards locked (`lock_cards`)."""
+    if not packages:
+        return {}, NOTHING
+    iccids = sorted(packages)
+    async with conn.transaction():
+        pools = await lock_cards(conn, iccids)
+        await conn.execute(_SET_PACKAGES, (iccids, [packages[i] for i in iccids]))
+        outcome = await evaluate(conn, iccids=iccids, cause="card_updated", pool_ids=sorted(
+            {pool for _, pool in pools.values() if pool is not None}))
+        views = await get_cards(conn, iccids)
+    for view in views.values():
+        outcome = _with_card(outcome, view, "card_updated")
+    return views, outcome

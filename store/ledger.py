@@ -17,14 +17,20 @@ The model (TigerBeetle's, in PostgreSQL; schema in migrations/0020_ledger.sql):
     `post_pending` transfer posts it (all, or part: the rest is released), a `void_pending`
     releases it. Mistakes are corrected by a **reversal**, a new transfer that references the
     original (at most one per transfer).
-  * Posted money also writes one **entry** per leg (`ledger_entries`) with the account's
-    balance after it: statements are one ordered read.
+  * Posted money also writes one **entry** per leg (`ledger_entries`) with a floored account's
+    balance after it (NULL for an account with no floor): statements are one ordered read.
 
-Concurrency: `transfer` locks every account of a batch in sorted key order (pgledger), so
-concurrent batches queue instead of deadlocking and each decides on current balances; the
-floor decision is `domain.ledger.plan`, made once per batch under those locks. Call it at READ
-COMMITTED (the default), on its own or inside the caller's transaction (it then holds the
-locks until that transaction ends; the zero-sum check runs at its COMMIT).
+Concurrency: `transfer` locks every floored account of a batch in sorted key order
+(pgledger), so concurrent batches queue instead of deadlocking and each decides on current
+balances; the floor decision is `domain.ledger.plan`, made once per batch under those locks.
+An account with no floor (`Floor.NONE`: revenue, the payment channel, outside money) is never
+locked nor updated: nothing can refuse its movements, so its legs are appended
+(`ledger_account_moves`, migration 0090) and its totals summed when read (`ledger_balances`);
+the revenue and payment-channel rows no longer serialise every order. A transfer is two
+round trips (pipeline mode): the reads under the locks, then the writes and the read-back.
+Call it at READ COMMITTED (the default), on its own or inside the caller's transaction (it
+then holds the locks until that transaction ends; the zero-sum check runs at its COMMIT), as
+late in that transaction as it can come.
 
 Time: transfers are stamped `cp_now()`, entries `ledger_now()` (the platform clock when the
 row is written, under the account lock), so an account's entries are in time order as in id
@@ -99,24 +105,28 @@ class TrialBalance:
         return self.posted_sum == 0 and self.pending_debits == self.pending_credits
 
 
+# Only the accounts not there yet: an INSERT … ON CONFLICT on an existing row would wait for
+# any transaction that has it locked.
 _OPEN = """
 INSERT INTO ledger_accounts (account, kind, floor)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) AS wanted (account, kind, floor)
+WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.account = wanted.account)
 ON CONFLICT (account) DO NOTHING
 """
-# One lock order for everyone: the key's bytes (COLLATE "C", as Python's sorted()).
+# One lock order for everyone: the key's bytes (COLLATE "C", as Python's sorted()). Only
+# floored accounts are locked: one with no floor is only appended to (migration 0090).
 _LOCK = """
 SELECT account, floor, debits_posted, credits_posted, debits_pending, credits_pending
 FROM ledger_accounts WHERE account = ANY(%s) ORDER BY account COLLATE "C" FOR UPDATE
 """
 _BALANCE = """
 SELECT account, floor, debits_posted, credits_posted, debits_pending, credits_pending
-FROM ledger_accounts WHERE account = %s
+FROM ledger_balances WHERE account = %s
 """
 _TRANSFERS = "SELECT * FROM ledger_transfers WHERE transfer_id = ANY(%s)"
 _HOLDS = _TRANSFERS + " AND phase = 'pending' FOR UPDATE"
 _REVERSED = """
-SELECT reverses, transfer_id FROM ledger_transfers WHERE reverses = ANY(%s) LIMIT 1
+SELECT reverses, transfer_id FROM ledger_transfers WHERE reverses = ANY(%s) ORDER BY reverses
 """
 _INSERT = """
 INSERT INTO ledger_transfers (transfer_id, debit_account, credit_account, amount, phase, state,
@@ -131,6 +141,10 @@ VALUES (%s, %s, %s, 0), (%s, %s, %s, 0)
 _OPENING = """
 SELECT balance_after FROM ledger_entries WHERE account = %s AND created_at < %s
 ORDER BY entry_id DESC LIMIT 1
+"""
+# An account with no floor has no running balance stamped (0090): the sum before the period.
+_OPENING_SUM = """
+SELECT coalesce(sum(amount), 0) FROM ledger_entries WHERE account = %s AND created_at < %s
 """
 _LINES = """
 SELECT e.entry_id, e.created_at AS at, e.transfer_id,
@@ -147,7 +161,7 @@ SELECT * FROM ledger_transfers WHERE order_id = %s ORDER BY created_at, order_li
 _TRIAL = """
 SELECT count(*), coalesce(sum(credits_posted - debits_posted), 0),
        coalesce(sum(debits_pending), 0), coalesce(sum(credits_pending), 0)
-FROM ledger_accounts
+FROM ledger_balances
 """
 _STATES = {Phase.SINGLE: "posted", Phase.PENDING: "pending", Phase.POST_PENDING: "posted",
            Phase.VOID_PENDING: "voided"}
@@ -161,17 +175,78 @@ async def transfer(conn: Conn, *transfers: Transfer) -> list[StoredTransfer]:
     applies nothing)."""
     batch = tr.dedupe_batch(transfers)
     ids = [t.transfer_id for t in batch]
-    async with conn.transaction():
-        accounts = sorted({key for t in batch for key in (t.debit, t.credit)})
-        await _open(conn, accounts)
-        balances = await _lock(conn, accounts)
-        fresh = _fresh(batch, await _stored(conn, ids))
-        holds = await _holds(conn, [t.pending_id for t in fresh if t.pending_id is not None])
-        await _refuse_second_reversals(conn, fresh)
-        plan(balances, fresh, holds)
-        await _insert(conn, fresh)
-        stored = await _stored(conn, ids)
+    accounts = sorted({key for t in batch for key in (t.debit, t.credit)})
+    floored = [key for key in accounts if account_kind(key).floor is not Floor.NONE]
+    pending_ids = [t.pending_id for t in batch if t.pending_id is not None]
+    originals = [t.reverses for t in batch if t.reverses is not None]
+    try:
+        # Two round trips: the reads (accounts opened, floored ones locked, the batch's ids,
+        # holds and reversals), then the writes and the read-back.
+        async with conn.pipeline(), conn.transaction():
+            await _open(conn, accounts)
+            locked = await conn.execute(_LOCK, (floored,))
+            known = await _query(conn, _TRANSFERS, ids)
+            holds = (await _query(conn, _HOLDS, pending_ids)) if pending_ids else None
+            reversed_ = (await conn.execute(_REVERSED, (originals,))) if originals else None
+            balances = {key: empty(key) for key in accounts}
+            balances.update({row[0]: _balance(row) for row in await locked.fetchall()})
+            stored = await _rows(known)
+            fresh = _fresh(batch, stored)
+            if not fresh:
+                return [stored[i] for i in ids]
+            held = {} if holds is None else await _rows(holds)
+            again = {t.reverses for t in fresh if t.reverses is not None}
+            if reversed_ is not None and again:
+                for original, by in await reversed_.fetchall():
+                    if original in again:
+                        raise AlreadyReversed(original, by)
+            plan(balances, fresh, {key: (row.as_transfer(), row.state)
+                                   for key, row in held.items()})
+            await _insert(conn, fresh)
+            stored = await _rows(await _query(conn, _TRANSFERS, ids))
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == "ledger_transfers_pkey":  # a racing, different transfer
+            raise IdempotencyConflict(_duplicate_id(exc, batch)) from None
+        raise
     return [stored[i] for i in ids]
+
+
+async def append_last(conn: Conn, *transfers: Transfer) -> None:
+    """Queue single posted transfers as the last statements of the caller's transaction, in
+    pipeline mode, to be sent with its COMMIT: no account is locked before their entries are
+    written, so a floored account's row is held only while the server writes them and
+    commits — never across a round trip to the client.
+
+    The database decides (the `ledger_apply_entry` trigger: the floor; the primary key: the
+    id) and nothing is read back: a refusal surfaces at the commit as a psycopg error
+    (CheckViolation `ledger_floor`, UniqueViolation) with the whole transaction rolled back.
+    The caller then does it again with `transfer`, which says why (InsufficientFunds,
+    IdempotencyConflict) or finds the transfers already made. Each transfer's legs are written
+    in the accounts' sorted order, the order `transfer` locks them in."""
+    if any(t.phase is not Phase.SINGLE or t.reverses is not None for t in transfers):
+        raise ValueError("only single transfers that reverse nothing are appended last")
+    await _open(conn, sorted({key for t in transfers for key in (t.debit, t.credit)}))
+    await conn.execute(_INSERT_MANY, (
+        [t.transfer_id for t in transfers], [t.debit for t in transfers],
+        [t.credit for t in transfers], [t.amount for t in transfers],
+        [str(t.phase) for t in transfers], [_STATES[t.phase] for t in transfers],
+        [str(t.fee_type) for t in transfers], [t.order_id for t in transfers],
+        [t.order_line for t in transfers], [None for _ in transfers],
+        [t.allow_negative for t in transfers], [content_hash(t) for t in transfers],
+        [Jsonb(dict(t.metadata)) for t in transfers]))
+    legs = [(t.transfer_id, account, amount) for t in transfers
+            for account, amount in sorted(tr.legs(t))]
+    await conn.execute(_ENTRIES_MANY, ([leg[0] for leg in legs], [leg[1] for leg in legs],
+                                       [leg[2] for leg in legs]))
+
+
+async def lock(conn: Conn, account: str) -> Balance:
+    """Open `account` if new and lock its row to the end of the caller's transaction: the
+    balance a batch of debits from it decides on (`transfer` then finds the lock held)."""
+    async with conn.pipeline():
+        await _open(conn, [account])
+        row = await (await conn.execute(_LOCK, ([account],))).fetchone()
+    return empty(account) if row is None else _balance(row)
 
 
 async def hold(conn: Conn, transfer_id: str, debit: str, credit: str, amount: Fen,
@@ -229,8 +304,9 @@ async def statement(conn: Conn, account: str, start: datetime | None = None,
     account_kind(account)
     opening = 0
     if start is not None:
-        row = await (await conn.execute(_OPENING, (account, start))).fetchone()
-        opening = 0 if row is None else int(row[0])
+        query = _OPENING_SUM if account_kind(account).floor is Floor.NONE else _OPENING
+        row = await (await conn.execute(query, (account, start))).fetchone()
+        opening = 0 if row is None or row[0] is None else int(row[0])
     async with conn.cursor(row_factory=class_row(Entry)) as cur:
         await cur.execute(_LINES, (account, start, end))
         entries = await cur.fetchall()
@@ -255,11 +331,6 @@ async def _open(conn: Conn, accounts: list[str]) -> None:
     await conn.execute(_OPEN, (accounts, [k.name for k in kinds], [str(k.floor) for k in kinds]))
 
 
-async def _lock(conn: Conn, accounts: list[str]) -> dict[str, Balance]:
-    rows = await (await conn.execute(_LOCK, (accounts,))).fetchall()
-    return {row[0]: _balance(row) for row in rows}
-
-
 def _balance(row: Sequence[Any]) -> Balance:
     return Balance(row[0], Floor(row[1]), *(int(v) for v in row[2:6]))
 
@@ -280,44 +351,61 @@ def _fresh(batch: tuple[Transfer, ...], stored: Mapping[str, StoredTransfer],
     return tuple(t for t in batch if t.transfer_id not in stored)
 
 
-async def _holds(conn: Conn, ids: list[str]) -> dict[str, tuple[Transfer, str]]:
-    if not ids:
-        return {}
-    found = await _stored(conn, ids, _HOLDS)
-    return {key: (row.as_transfer(), row.state) for key, row in found.items()}
+async def _query(conn: Conn, query: str, ids: list[str]) -> psycopg.AsyncCursor[StoredTransfer]:
+    """Send `query` of transfers by id (in pipeline mode: queued, read later by `_rows`)."""
+    cur = conn.cursor(row_factory=class_row(StoredTransfer))
+    await cur.execute(query, (ids,))
+    return cur
 
 
-async def _refuse_second_reversals(conn: Conn, fresh: tuple[Transfer, ...]) -> None:
-    """AlreadyReversed if a new transfer reverses one that another transfer reversed."""
-    originals = [t.reverses for t in fresh if t.reverses is not None]
-    if originals:
-        row = await (await conn.execute(_REVERSED, (originals,))).fetchone()
-        if row is not None:
-            raise AlreadyReversed(row[0], row[1])
+async def _rows(cur: psycopg.AsyncCursor[StoredTransfer]) -> dict[str, StoredTransfer]:
+    return {row.transfer_id: row for row in await cur.fetchall()}
+
+
+_INSERT_MANY = """
+INSERT INTO ledger_transfers (transfer_id, debit_account, credit_account, amount, phase, state,
+    fee_type, order_id, order_line, reverses, allow_negative, content_hash, metadata)
+SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[],
+                     %s::text[], %s::text[], %s::text[], %s::text[], %s::boolean[], %s::text[],
+                     %s::jsonb[])
+"""
+_ENTRIES_MANY = """
+INSERT INTO ledger_entries (transfer_id, account, amount, balance_after)
+SELECT t, a, x, 0 FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS legs (t, a, x)
+"""
+_MANY = 8  # from this many posted single transfers on, two multi-row statements
 
 
 async def _insert(conn: Conn, fresh: tuple[Transfer, ...]) -> None:
-    """Record the transfers and their entries in order, in one pipeline (one round trip)."""
-    try:
-        async with conn.pipeline():
-            for t in fresh:
-                await conn.execute(_INSERT, (
-                    t.transfer_id, t.debit, t.credit, t.amount, str(t.phase),
-                    _STATES[t.phase], t.pending_id, str(t.fee_type), t.order_id, t.order_line,
-                    t.reverses, t.allow_negative, content_hash(t), Jsonb(dict(t.metadata))))
-                if t.posts_money:
-                    (debit, out), (credit, into) = tr.legs(t)
-                    await conn.execute(_ENTRIES, (t.transfer_id, debit, out,
-                                                  t.transfer_id, credit, into))
-    except psycopg.errors.UniqueViolation as exc:
-        if exc.diag.constraint_name == "ledger_transfers_pkey":  # a racing, different transfer
-            raise IdempotencyConflict(_duplicate_id(exc, fresh)) from None
-        raise
-
-
-def _duplicate_id(exc: psycopg.errors.UniqueViolation, fresh: tuple[Transfer, ...]) -> str:
-    """The id the database names in `Key (transfer_id)=(…) already exists`."""
+    """Queue the transfers and their entries, in order, in the pipeline. Many single
+    transfers (a batch of orders' payments or settlements) go in two multi-row statements,
+    all the transfers and then their legs in the same order: for single transfers nothing
+    but the legs moves a total, so the database checks the same sequence of balances."""
+    if len(fresh) >= _MANY and all(t.phase is Phase.SINGLE for t in fresh):
+        await conn.execute(_INSERT_MANY, (
+            [t.transfer_id for t in fresh], [t.debit for t in fresh], [t.credit for t in fresh],
+            [t.amount for t in fresh], [str(t.phase) for t in fresh],
+            [_STATES[t.phase] for t in fresh], [str(t.fee_type) for t in fresh],
+            [t.order_id for t in fresh], [t.order_line for t in fresh],
+            [t.reverses for t in fresh], [t.allow_negative for t in fresh],
+            [content_hash(t) for t in fresh], [Jsonb(dict(t.metadata)) for t in fresh]))
+        legs = [(t.transfer_id, account, amount) for t in fresh for account, amount in tr.legs(t)]
+        await conn.execute(_ENTRIES_MANY, ([leg[0] for leg in legs], [leg[1] for leg in legs],
+                                           [leg[2] for leg in legs]))
+        return
     for t in fresh:
+        await conn.execute(_INSERT, (
+            t.transfer_id, t.debit, t.credit, t.amount, str(t.phase),
+            _STATES[t.phase], t.pending_id, str(t.fee_type), t.order_id, t.order_line,
+            t.reverses, t.allow_negative, content_hash(t), Jsonb(dict(t.metadata))))
+        if t.posts_money:
+            (debit, out), (credit, into) = tr.legs(t)
+            await conn.execute(_ENTRIES, (t.transfer_id, debit, out, t.transfer_id, credit, into))
+
+
+def _duplicate_id(exc: psycopg.errors.UniqueViolation, batch: tuple[Transfer, ...]) -> str:
+    """The id the database names in `Key (transfer_id)=(…) already exists`."""
+    for t in batch:
         if f"=({t.transfer_id})" in (exc.diag.message_detail or ""):
             return t.transfer_id
-    return fresh[0].transfer_id
+    return batch[0].transfer_id

@@ -67,7 +67,7 @@ LIMIT %(limit)s
 async def balances(conn: Conn, accounts: list[str]) -> dict[str, int]:
     """The posted balances of `accounts` at once (an account never used is absent: 0)."""
     rows = await (await conn.execute(
-        "SELECT account, credits_posted - debits_posted FROM ledger_accounts "
+        "SELECT account, credits_posted - debits_posted FROM ledger_balances "
         "WHERE account = ANY(%s)", (accounts,))).fetchall()
     return {str(row[0]): int(row[1]) for row in rows}
 

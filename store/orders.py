@@ -216,17 +216,26 @@ def _event_data(order: Order, state: str, at: datetime, extra: dict[str, Any]) -
     return {**data, **extra}
 
 
-async def _announce(conn: Conn, order: Order, from_state: str | None, actor: Actor, topic: str,
-                    at: datetime, reason: str | None, extra: dict[str, Any]) -> None:
+def announcement(order: Order, from_state: str | None, actor: Actor, topic: str, at: datetime,
+                 reason: str | None = None, extra: dict[str, Any] | None = None,
+                 ) -> tuple[audit.Transition, NewEvent]:
     """The audit row and the outbox event of `order` having reached its state."""
-    await audit.record(conn, actor.transition("order", order.order_id, from_state, order.state,
-                                              reason, order_kind=order.kind, **extra))
+    extra = extra or {}
     # a second refund of an order passes its states again: its events are its own
     seq = int(extra.get("refund_seq", 1))
     event_id = f"{order.order_id}:{order.state}" + (f":{seq}" if seq > 1 else "")
-    await outbox.enqueue(conn, NewEvent(
-        event_id, topic, order.order_id,
-        _event_kind(order.kind, order.state, order), _event_data(order, order.state, at, extra)))
+    return (actor.transition("order", order.order_id, from_state, order.state, reason,
+                             order_kind=order.kind, **extra),
+            NewEvent(event_id, topic, order.order_id,
+                     _event_kind(order.kind, order.state, order),
+                     _event_data(order, order.state, at, extra)))
+
+
+async def _announce(conn: Conn, order: Order, from_state: str | None, actor: Actor, topic: str,
+                    at: datetime, reason: str | None, extra: dict[str, Any]) -> None:
+    row, event = announcement(order, from_state, actor, topic, at, reason, extra)
+    await audit.record(conn, row)
+    await outbox.enqueue(conn, event)
 
 
 async def insert(conn: Conn, new: NewOrder, state: str, topic: str,

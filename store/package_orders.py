@@ -8,10 +8,13 @@ Transitions and events: `store.orders`."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from core.clock import now
@@ -38,6 +41,7 @@ from store.orders import (
     SYSTEM,
     NewOrder,
     Order,
+    announcement,
     get_order,
     insert,
     named,
@@ -86,49 +90,74 @@ async def create_package_order(conn: Conn, new: NewOrder, *, package_id: str, ag
     """A package order for card `iccid` sold by `agent_id` (the second value: whether it was
     made now, False for a replay). Flow 2 (`agent_wallet`) debits the seller's cost at once
     (409 `insufficient_balance` leaves nothing); `wallet` debits the card's wallet the retail
-    price at once; `online` waits for the channel (`pending_payment`)."""
+    price at once; `online` waits for the channel (`pending_payment`).
+
+    A Flow-2 create on a connection outside any transaction is first tried in pipeline mode
+    with the agent's wallet debited by the last statements, sent with the COMMIT
+    (`ledger.append_last`): the wallet's row is then never held across a round trip to this
+    process. If the database refuses (the balance, a racing repeat …), all of it was rolled
+    back and the create runs again the careful way, which says why."""
+    if method == "agent_wallet" and conn.info.transaction_status == TransactionStatus.IDLE:
+        try:
+            async with conn.pipeline(), conn.transaction():
+                return await _create(conn, new, package_id, agent_id, iccid, method, topic,
+                                     enterprise_id, last=True)
+        except psycopg.errors.IntegrityError:
+            pass
     async with conn.transaction():
-        first = await replay(conn, new)
-        if first is not None:
-            return first, False
-        chain = await price_chain(conn, package_id, agent_id)
-        if chain.business_line == "number_card" or not chain.levels:
-            raise NumberCardNotSold()
-        if (method != "wallet" and has_one_time_commission(package_id, agent_id)
-                and await _first_purchase(conn, iccid, package_id)):
-            raise FirstPurchaseWalletOnly()
-        cost = chain.levels[-1].cost_price_fen
-        amount = money.paid_amount(method, chain.retail_price_fen, cost)
-        risks = [r.code for r in price_risks(chain, amount if method != "agent_wallet"
-                                             else chain.retail_price_fen)]
-        flow2 = method == "agent_wallet"
-        order = await insert(
-            conn, new, "paid" if flow2 else "pending_payment", topic,
-            event="create_agent_wallet" if flow2 else "create_pay_later",
-            by="agent" if flow2 else "buyer", method=method, agent_id=agent_id, iccid=iccid,
-            enterprise_id=enterprise_id,
-            package_id=package_id, amount_fen=amount, price_chain=Jsonb(snapshot(chain)),
-            price_risks=Jsonb(risks), intercepted=bool(risks),
-            pay_due_at=None if flow2 else now() + PAYMENT_TIMEOUT)
-        if flow2:
-            order = await _pay_from_agent(conn, order, new.actor, topic)
-        elif method == "wallet":
-            order = await pay(conn, order, card_wallet(iccid), new.actor, topic)
+        return await _create(conn, new, package_id, agent_id, iccid, method, topic,
+                             enterprise_id, last=False)
+
+
+async def _create(conn: Conn, new: NewOrder, package_id: str, agent_id: str, iccid: str,
+                  method: str, topic: str, enterprise_id: str | None, *, last: bool,
+                  ) -> tuple[Order, bool]:
+    first = await replay(conn, new)
+    if first is not None:
+        return first, False
+    chain = await price_chain(conn, package_id, agent_id)
+    if chain.business_line == "number_card" or not chain.levels:
+        raise NumberCardNotSold()
+    if (method != "wallet" and has_one_time_commission(package_id, agent_id)
+            and await _first_purchase(conn, iccid, package_id)):
+        raise FirstPurchaseWalletOnly()
+    cost = chain.levels[-1].cost_price_fen
+    amount = money.paid_amount(method, chain.retail_price_fen, cost)
+    risks = [r.code for r in price_risks(chain, amount if method != "agent_wallet"
+                                         else chain.retail_price_fen)]
+    flow2 = method == "agent_wallet"
+    order = await insert(
+        conn, new, "paid" if flow2 else "pending_payment", topic,
+        event="create_agent_wallet" if flow2 else "create_pay_later",
+        by="agent" if flow2 else "buyer", method=method, agent_id=agent_id, iccid=iccid,
+        enterprise_id=enterprise_id,
+        package_id=package_id, amount_fen=amount, price_chain=Jsonb(snapshot(chain)),
+        price_risks=Jsonb(risks), intercepted=bool(risks),
+        pay_due_at=None if flow2 else now() + PAYMENT_TIMEOUT)
+    if flow2:
+        order = await _pay_from_agent(conn, order, new.actor, topic, last)
+    elif method == "wallet":
+        order = await pay(conn, order, card_wallet(iccid), new.actor, topic)
     return order, True
 
 
-async def _pay_from_agent(conn: Conn, order: Order, actor: Actor, topic: str) -> Order:
+async def _pay_from_agent(conn: Conn, order: Order, actor: Actor, topic: str,
+                          last: bool = False) -> Order:
     """Flow 2: the seller's cost into the escrow, and the fulfilment hook. The agent's wallet
     row is locked by the transfer until the commit and every Flow-2 order of the agent waits
     for it, so for a card-managed package (nothing leaves the escrow before completion) the
-    transfer comes last: the row is held for the transfer and the commit only."""
+    transfer comes last: the row is held for the transfer and the commit only (with `last`,
+    appended unread and sent with the commit)."""
     move = money.payment_transfer(order.order_id, agent_available(named(order.agent_id)),
                                   Fen(order.amount_fen), "agent_wallet")
     if not card_managed(order):  # completes at once: the escrow must hold the money first
         await ledger.transfer(conn, move)
         return await on_paid(conn, order, actor, topic)
     fulfilling = await on_paid(conn, order, actor, topic)
-    await ledger.transfer(conn, move)
+    if last:
+        await ledger.append_last(conn, move)
+    else:
+        await ledger.transfer(conn, move)
     return fulfilling
 
 
@@ -174,6 +203,55 @@ async def complete(conn: Conn, order: Order, actor: Actor, topic: str,
     async with conn.transaction():
         done = await transition(conn, order, "fulfilled", by, actor, topic, moves)
         return await count(conn, done, True)
+
+
+_COMPLETE_MANY = """
+UPDATE orders SET state = 'completed', updated_at = %(at)s, finished_at = %(at)s
+WHERE order_id = ANY(%(ids)s) AND state = 'fulfilling'
+RETURNING *
+"""
+_COUNTED_MANY = """
+UPDATE orders SET counted = true WHERE order_id = ANY(%s) AND NOT counted RETURNING iccid
+"""
+_COUNT_MANY = """
+UPDATE cards c SET package_count = package_count + n.orders
+FROM (SELECT iccid, count(*) AS orders FROM unnest(%s::text[]) AS iccid GROUP BY iccid) n
+WHERE c.iccid = n.iccid
+"""
+
+
+async def complete_many(conn: Conn, fulfilling: list[Order], actor: Actor, topic: str,
+                        ) -> list[Order]:
+    """`complete` for many card-managed orders in `fulfilling` (rows locked by the caller):
+    one compare-and-set, one ledger batch of all their settlements, their audit rows and
+    events, their cards' package counts. TransitionRefused (nothing done) if one moved."""
+    if not fulfilling:
+        return []
+    for order in fulfilling:
+        sm.step(order.kind, order.state, "fulfilled", "system")
+    moves = [move for order in fulfilling for move in money.settlement_transfers(
+        order.order_id, order.method or "online", _costs(order),
+        Fen(int((order.price_chain or {})["retail_price_fen"])))]
+    at = now()
+    async with conn.transaction():
+        async with conn.cursor(row_factory=class_row(Order)) as cur:
+            await cur.execute(_COMPLETE_MANY, {"at": at,
+                                               "ids": [o.order_id for o in fulfilling]})
+            done = await cur.fetchall()
+        if len(done) != len(fulfilling):
+            moved = {o.order_id for o in done}
+            lost = next(o for o in fulfilling if o.order_id not in moved)
+            raise TransitionRefused(lost.kind, "moved", "fulfilled")
+        if moves:
+            await ledger.transfer(conn, *moves)
+        said = [announcement(order, "fulfilling", actor, topic, at) for order in done]
+        await audit.record(conn, *(row for row, _ in said))
+        await outbox.enqueue(conn, *(event for _, event in said))
+        counted = await (await conn.execute(_COUNTED_MANY, ([o.order_id for o in done],))
+                         ).fetchall()
+        await conn.execute(_COUNT_MANY, ([row[0] for row in counted if row[0]],))
+        done = [replace(order, counted=True) for order in done]
+    return done
 
 
 REFUNDABLE = ("paid", "fulfilling", "completed", "partially_refunded")

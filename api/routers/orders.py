@@ -29,12 +29,22 @@ from api.deps import (
 from api.effects import publish
 from api.openapi import FORBIDDEN, NOT_FOUND
 from api.payments import PaymentGateway, gateway
-from api.schemas.orders import OrderPublic, PackageOrderCreate, RefundCreate, Rejection
+from api.schemas.orders import (
+    BatchResultPublic,
+    OrderPublic,
+    PackageOrderBatch,
+    PackageOrderBatchPublic,
+    PackageOrderCreate,
+    RefundCreate,
+    RefusalPublic,
+    Rejection,
+)
 from core.money import Fen
 from core.payments import ACK_BODY, ACK_MEDIA_TYPE, NotificationProblem, verify_notification
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from domain.orders.errors import PaymentUnavailable
-from store import card_purchases, orders, package_orders, refund_requests, refunds
+from domain.refusals import Refusal
+from store import card_purchases, order_batches, orders, package_orders, refund_requests, refunds
 from store.db import Conn
 from store.errors import NotFound
 from store.orders import NewOrder, Order
@@ -131,6 +141,43 @@ async def create_order(body: PackageOrderCreate, caller: Caller, db: Db, res: Re
         method=body.method, topic=res.settings.orders_topic, enterprise_id=enterprise_id)
     return public(await ask_payment(db, order, channel, res.settings.notify_url,
                                     f"package {body.package_id}"))
+
+
+@router.post("/batch", response_model=PackageOrderBatchPublic,
+             responses={**NOT_FOUND, **CONFLICTS})
+async def create_orders(body: PackageOrderBatch, caller: Caller, db: Db, res: Res,
+                        request: Request) -> PackageOrderBatchPublic:
+    """Up to 500 package orders in one transaction, each with its own `idempotency_key` and
+    its own answer (201 and the order, or 409 / 422 and the refusal): an item refused (e.g.
+    `insufficient_balance`) leaves nothing behind and the others go through. Flow-2 orders
+    of one agent are paid under one lock of its wallet. A repeated batch answers the same.
+    `online` items are created `pending_payment` without a channel payment: ask for it with
+    a single create under the same key. Who may order what: as the single create (403 for
+    the whole batch if any item is not the caller's to order)."""
+    who = actor(caller, request)
+    items = []
+    for one in body.orders:
+        agent_id = _seller(caller, one)
+        enterprise_id = None
+        if caller.role == "enterprise_admin":  # its own cards only (another's: 404)
+            enterprise_id = (await visible_card(db, one.iccid, caller)).enterprise_id
+        request_body = one.model_dump(mode="json", exclude={"idempotency_key"})
+        items.append(order_batches.BatchItem(
+            NewOrder(new_order_id("P"), "package", who, request_body | {"agent_id": agent_id},
+                     one.idempotency_key),
+            one.package_id, agent_id, one.iccid, one.method, enterprise_id))
+    outcomes = await order_batches.create_package_orders(db, items,
+                                                         res.settings.orders_topic)
+    return PackageOrderBatchPublic(results=[
+        _batch_result(one.idempotency_key, outcome)
+        for one, outcome in zip(body.orders, outcomes, strict=True)])
+
+
+def _batch_result(key: str, outcome: Order | Refusal) -> BatchResultPublic:
+    if isinstance(outcome, Refusal):
+        return BatchResultPublic(idempotency_key=key, status=422 if outcome.field else 409,
+                                 error=RefusalPublic(**outcome.as_detail()))
+    return BatchResultPublic(idempotency_key=key, status=201, order=public(outcome))
 
 
 @router.get("", response_model=list[OrderPublic])

@@ -146,3 +146,35 @@ class StatementPublic(BaseModel):
     debits_fen: int
     credits_fen: int
     lines: list[StatementLinePublic]
+
+
+class PackageOrderBatchItem(PackageOrderCreate):
+    """One order of a batch, with its own idempotency key (C-05)."""
+
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class PackageOrderBatch(Strict):
+    """Up to 500 package orders in one request (`POST /v1/orders/batch`)."""
+
+    orders: Annotated[list[PackageOrderBatchItem], Field(min_length=1, max_length=500)]
+
+
+class RefusalPublic(BaseModel):
+    code: str
+    message_zh: str
+    message_en: str
+
+
+class BatchResultPublic(BaseModel):
+    """One item's answer, with the status the single create would answer: 201 and the order
+    (made now, or first made under its key), or 409 / 422 and the refusal."""
+
+    idempotency_key: str
+    status: int
+    order: OrderPublic | None = None
+    error: RefusalPublic | None = None
+
+
+class PackageOrderBatchPublic(BaseModel):
+    results: list[BatchResultPublic]

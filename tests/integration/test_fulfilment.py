@@ -278,6 +278,7 @@ async def test_an_interrupted_or_repeated_fulfilment_changes_nothing_twice(
 
     with monkeypatch.context() as patched:
         patched.setattr(package_orders, "complete", crash)
+        patched.setattr(package_orders, "complete_many", crash)  # a chunk of plain orders
         with pytest.raises(RuntimeError):
             await fulfil(conn, settings)
     assert (await get_order(conn, made["order_id"])).package_applied_at is None

@@ -69,6 +69,34 @@ async def test_who_orders_packages(world: Shop) -> None:
     assert other.status_code == 404  # another enterprise's card
 
 
+@pytest.mark.req("X-G2", "G2-02", "G2-03")
+async def test_who_orders_packages_in_a_batch(world: Shop) -> None:
+    """The batch answers 403 (or 401) whole where the single create would; otherwise 200 with
+    each item's own status."""
+    async def batch(client: httpx.AsyncClient, **body: Any) -> tuple[int, int | None]:
+        answer = await client.post("/v1/orders/batch", json={"orders": [
+            {"idempotency_key": "sec-1", "package_id": "p90", "iccid": CARD, **body}]})
+        if answer.status_code != 200:
+            return answer.status_code, None
+        return 200, answer.json()["results"][0]["status"]
+
+    online = {name: await batch(world.who(name), method="online", agent_id="A")
+              for name in ROLES}
+    assert online == {
+        "admin": (403, None), "operator": (403, None), "finance": (403, None),
+        "a.admin": (200, 201), "a.viewer": (403, None), "b.admin": (403, None),
+        "buyer": (200, 201), "buyer1": (403, None), "acme": (200, 201), "nobody": (401, None)}
+    flow2 = {name: await batch(world.who(name), method="agent_wallet") for name in ROLES}
+    assert flow2 == {
+        "admin": (403, None), "operator": (403, None), "finance": (403, None),
+        "a.admin": (200, 409), "a.viewer": (403, None), "b.admin": (200, 409),
+        "buyer": (403, None), "buyer1": (403, None), "acme": (403, None), "nobody": (401, None)}
+    other = await world.who("acme").post("/v1/orders/batch", json={"orders": [
+        {"idempotency_key": "sec-2", "package_id": "p90", "iccid": CARD_2, "method": "online",
+         "agent_id": "A"}]})
+    assert other.status_code == 404  # another enterprise's card
+
+
 @pytest.mark.req("X-G2", "G1-18", "SM-G2-RECHARGE")
 async def test_who_reads_and_moves_an_order(world: Shop) -> None:
     made = await ok(world.who("buyer").post("/v1/orders", json={
@@ -198,7 +226,8 @@ async def test_who_requests_approves_and_reads_refunds(world: Shop) -> None:
     assert (await world.who("admin").get("/v1/refund-requests/NOPE")).status_code == 404
 
 
-COVERED = {("POST", "/v1/orders"), ("GET", "/v1/orders"), ("GET", "/v1/orders/{order_id}"),
+COVERED = {("POST", "/v1/orders"), ("POST", "/v1/orders/batch"), ("GET", "/v1/orders"),
+           ("GET", "/v1/orders/{order_id}"),
            ("POST", "/v1/orders/{order_id}/cancel"), ("POST", "/v1/orders/{order_id}/complete"),
            ("POST", "/v1/orders/{order_id}/refund"), ("POST", "/v1/orders/{order_id}/release"),
            ("POST", "/v1/wallets/recharges"),

@@ -6,9 +6,12 @@
    wallet is prepaid straight in the ledger (a `recharge` transfer from the payment channel:
    the recharge path is not what is measured);
 3. **orders**: N Flow-2 orders (`agent_wallet`: the cost leaves the agent's wallet for the
-   order's escrow at once) POSTed through the API by `concurrency` clients, and the clock
-   stops when the worker's fulfilment has completed every one (package applied to the card,
-   settlement, package count): `orders_completed_per_s`; the create rate alone is reported too;
+   order's escrow at once) POSTed through the API by `concurrency` clients, one order a
+   request, and the clock stops when the worker's fulfilment has completed every one
+   (package applied to the card, settlement, package count):
+   `orders_completed_single_per_s`; then N more in `POST /v1/orders/batch` requests of
+   `batch` orders, `batch_concurrency` in flight: `orders_completed_per_s`; the create rates
+   alone are reported too;
 4. **ledger**: N transfers through `store.ledger.transfer` on `concurrency` connections, one
    transaction each, all from the payment channel's account (as every online payment is):
    `ledger_transfers_per_s`; then N between 256 pairs of accounts (no account row shared by
@@ -58,6 +61,8 @@ class OrdersArgs:
     state_dir: Path | None
     keep: bool
     as_json: bool
+    batch: int = 500
+    batch_concurrency: int = 4
 
 
 @dataclass(frozen=True)
@@ -118,47 +123,83 @@ async def _prepay(url: str, agent: str, orders: int) -> None:
                                              FeeType.RECHARGE))
 
 
+def _order(shop: Shop, i: int) -> dict[str, Any]:
+    return {"package_id": shop.package, "iccid": shop.cards[i % len(shop.cards)],
+            "method": "agent_wallet"}
+
+
+async def _post_once(http: httpx.AsyncClient, body: dict[str, Any], key: str | None,
+                     path: str = "/v1/orders") -> httpx.Response:
+    """One create (or batch), under idempotency keys so that a retry after a dropped
+    keep-alive connection (a loaded box: the server closed it as the client reused it) makes
+    the same orders, not more."""
+    headers = {"Idempotency-Key": key} if key else None
+    for attempt in range(3):
+        try:
+            return await http.post(path, json=body, headers=headers)
+        except httpx.TransportError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def _orders(stack: BenchStack, url: str, shop: Shop, n: int, concurrency: int,
-                  progress: Progress) -> dict[str, float]:
-    """N orders through the API, `concurrency` in flight; until the worker completed all."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(n):
-        queue.put_nowait(i)
+                  batch: int, progress: Progress) -> dict[str, float]:
+    """N orders through the API until the worker completed all: one `POST /v1/orders` each,
+    `concurrency` in flight (`batch` 0), or `POST /v1/orders/batch` of `batch` orders,
+    `concurrency` batches in flight."""
+    size = batch or 1
+    queue: asyncio.Queue[range] = asyncio.Queue()
+    for lo in range(0, n, size):
+        queue.put_nowait(range(lo, min(lo + size, n)))
     refused: list[str] = []
-    started = time.perf_counter()
+    sent = [0]
+    phase = f"batches of {batch}" if batch else "single creates"
+    tag = f"b{batch}-" if batch else "s-"
 
     async def client_loop(http: httpx.AsyncClient) -> None:
         while not queue.empty():
-            i = queue.get_nowait()
-            answer = await http.post("/v1/orders", json={
-                "package_id": shop.package, "iccid": shop.cards[i % len(shop.cards)],
-                "method": "agent_wallet"})
-            if answer.status_code != 201:
+            items = queue.get_nowait()
+            if batch:
+                answer = await _post_once(http, {"orders": [
+                    _order(shop, i) | {"idempotency_key": f"{tag}{i}"} for i in items]}, None,
+                    "/v1/orders/batch")
+                found = answer.json().get("results", []) if answer.status_code == 200 else []
+                refused.extend(f"{r['status']} {r.get('error')}" for r in found
+                               if r["status"] != 201)
+                ok = answer.status_code == 200
+            else:
+                answer = await _post_once(http, _order(shop, items[0]), f"{tag}{items[0]}")
+                ok = answer.status_code == 201
+            if not ok:
                 refused.append(f"{answer.status_code} {answer.text[:200]}")
+            sent[0] += len(items)
 
-    async def watch(conn: psycopg.AsyncConnection[Any]) -> int:
+    async def watch(conn: psycopg.AsyncConnection[Any], before: int) -> int:
         while True:
-            done = await bench_orders.completed_orders(conn, shop.agent)
+            done = await bench_orders.completed_orders(conn, shop.agent) - before
             rate = done / (time.perf_counter() - started)
-            progress.show(f"orders: {n - queue.qsize():,}/{n:,} created, {done:,} completed "
+            progress.show(f"orders ({phase}): {sent[0]:,}/{n:,} created, {done:,} completed "
                           f"({rate:,.0f}/s)")
             if done >= n or refused:
                 return done
             await asyncio.sleep(0.2)
 
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=120, cookies=shop.cookies,
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=300, cookies=shop.cookies,
                                  headers={"X-CSRF-Token": shop.csrf}, limits=limits) as http, \
             await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        watcher = asyncio.create_task(watch(conn))
+        before = await bench_orders.completed_orders(conn, shop.agent)
+        started = time.perf_counter()
+        watcher = asyncio.create_task(watch(conn, before))
         await asyncio.gather(*(client_loop(http) for _ in range(concurrency)))
         created = time.perf_counter() - started
         done = await watcher
     total = time.perf_counter() - started
     if refused:
         raise RuntimeError(f"{len(refused)} orders refused, first: {refused[0]}")
-    progress.done(f"{n:,} orders created in {created:.1f} s, completed in {total:.1f} s "
-                  f"({n / total:,.0f}/s)")
+    progress.done(f"{n:,} orders ({phase}) created in {created:.1f} s, completed in "
+                  f"{total:.1f} s ({n / total:,.0f}/s)")
     return {"orders": float(done), "create_seconds": created, "complete_seconds": total}
 
 
@@ -220,9 +261,11 @@ def run_orders(settings: Settings, args: OrdersArgs) -> dict[str, Any]:
     try:
         url = _database(stack, settings)
         shop = _setup(stack, run, args.cards, progress)
-        asyncio.run(_prepay(url, shop.agent, args.orders))
-        orders = asyncio.run(_orders(stack, url, shop, args.orders, args.concurrency,
+        asyncio.run(_prepay(url, shop.agent, 2 * args.orders))
+        single = asyncio.run(_orders(stack, url, shop, args.orders, args.concurrency, 0,
                                      progress))
+        orders = asyncio.run(_orders(stack, url, shop, args.orders, args.batch_concurrency,
+                                     args.batch, progress))
         progress.show("ledger transfers…", force=True)
         ledger_s = asyncio.run(_ledger(url, run, args.orders, args.concurrency))
         progress.done(f"{args.orders:,} ledger transfers in {ledger_s:.1f} s")
@@ -237,9 +280,13 @@ def run_orders(settings: Settings, args: OrdersArgs) -> dict[str, Any]:
             shutil.rmtree(state, ignore_errors=True)
     completed_per_s = args.orders / orders["complete_seconds"]
     return {"orders": args.orders, "cards": args.cards, "concurrency": args.concurrency,
+            "batch": args.batch, "batch_concurrency": args.batch_concurrency,
             "workers": args.workers,
             "orders_created_per_s": round(args.orders / orders["create_seconds"], 1),
             "orders_completed_per_s": round(completed_per_s, 1),
+            "orders_created_single_per_s": round(args.orders / single["create_seconds"], 1),
+            "orders_completed_single_per_s": round(args.orders / single["complete_seconds"],
+                                                   1),
             "ledger_transfers_per_s": round(args.orders / ledger_s, 1),
             "ledger_transfers_spread_per_s": round(args.orders / spread_s, 1),
             "insert_floor_rows_per_s": round(args.orders / floor_s, 1),
@@ -250,10 +297,14 @@ def run_orders(settings: Settings, args: OrdersArgs) -> dict[str, Any]:
 def render(report: dict[str, Any]) -> str:
     verdict = "within" if report["within_target"] else "BELOW"
     return "\n".join([
-        f"{report['orders']:,} Flow-2 orders on {report['cards']:,} cards · "
-        f"{report['concurrency']} in flight · {report['workers']} worker(s)",
-        f"orders created (API)          {report['orders_created_per_s']:>10,.1f}/s",
-        f"orders paid and completed     {report['orders_completed_per_s']:>10,.1f}/s "
+        f"{report['orders']:,} Flow-2 orders on {report['cards']:,} cards, twice · "
+        f"{report['workers']} worker(s)",
+        f"single creates, {report['concurrency']} in flight:",
+        f"  orders created (API)        {report['orders_created_single_per_s']:>10,.1f}/s",
+        f"  orders paid and completed   {report['orders_completed_single_per_s']:>10,.1f}/s",
+        f"batches of {report['batch']}, {report['batch_concurrency']} in flight:",
+        f"  orders created (API)        {report['orders_created_per_s']:>10,.1f}/s",
+        f"  orders paid and completed   {report['orders_completed_per_s']:>10,.1f}/s "
         f"({verdict} the target of {report['target_orders_per_s']:,.0f}/s)",
         f"ledger transfers on their own {report['ledger_transfers_per_s']:>10,.1f}/s "
         "(one account in every transfer)",
