@@ -92,7 +92,9 @@ def test_the_cards_page_bench_loads_the_fleet_and_times_every_page(tmp_path: Pat
     assert "loaded 2,000 cards in 10 pools" in run.stderr
 
 
-ORDERS_RATES = ("orders_created_per_s", "orders_completed_per_s", "ledger_transfers_per_s",
+ORDERS_RATES = ("orders_created_per_s", "orders_completed_per_s",
+                "orders_created_single_per_s", "orders_completed_single_per_s",
+                "ledger_transfers_per_s", "ledger_transfers_spread_per_s",
                 "insert_floor_rows_per_s")
 
 
@@ -109,7 +111,9 @@ def test_the_orders_bench_completes_every_order_and_reports_the_three_rates(tmp_
     assert (report["orders"], report["cards"], report["workers"]) == (60, 60, 1)
     for name in ORDERS_RATES:
         assert report[name] > 0, name
-    assert "60 orders created in" in run.stderr and "60 ledger transfers in" in run.stderr
+    for phase in ("single creates", "batches of 500"):  # each phase says what it did
+        assert f"60 orders ({phase}) created in" in run.stderr, run.stderr[-3000:]
+    assert "60 ledger transfers in" in run.stderr
 
 
 def test_the_orders_bench_refuses_no_orders() -> None:
