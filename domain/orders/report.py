@@ -37,6 +37,8 @@ def month_bounds(month: str, tz: str = BUSINESS_TZ) -> tuple[datetime, datetime]
     if found is None:
         raise BadMonth()
     year, number = int(found[1]), int(found[2])
+    if not 1970 <= year <= 9998:  # instants outside these years are not ours to report on
+        raise BadMonth()
     zone = ZoneInfo(tz)
     start = datetime(year, number, 1, tzinfo=zone)
     end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
