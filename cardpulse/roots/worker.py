@@ -21,6 +21,7 @@ from store.clock import adopt
 from store.db import Conn, Reconnecting
 from store.pools import fullest_pools
 from streams.app import create_app
+from streams.commission import CommissionSink, register_commission_agent
 from streams.lag import group_lag
 from streams.metrics import TOP_POOLS, WorkerMetrics
 from streams.outbox import BATCH, relay_due
@@ -202,6 +203,8 @@ def build_worker(settings: Settings) -> faust.Worker:
     metrics = WorkerMetrics.create(CollectorRegistry())
     sink = UsageSink(Reconnecting(settings.require_database()), publisher, metrics)
     register_usage_agent(app, settings, sink)
+    commission = CommissionSink(Reconnecting(settings.require_database()), settings.orders_topic)
+    register_commission_agent(app, settings, commission)
     timer_dbs = [*_register_timers(app, settings, publisher),
                  _register_gauges(app, settings, metrics), _follow_clock(app, settings)]
     if settings.worker_metrics_port:
@@ -219,6 +222,7 @@ def build_worker(settings: Settings) -> faust.Worker:
     async def _close(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         marker.unlink(missing_ok=True)
         await sink.close()
+        await commission.close()
         for db in timer_dbs:
             await db.close()
 
