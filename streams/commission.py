@@ -22,7 +22,7 @@ import msgspec
 
 from core.clock import now
 from core.settings import Settings
-from store import commission_eval
+from store import commission_eval, commission_facts
 from store.db import Conn, Reconnecting
 from store.dead_letters import dead_letter
 from streams.events import BusinessEvent, decode_business
@@ -86,6 +86,9 @@ async def apply(conn: Conn, events: Sequence[BusinessEvent], topic: str, done: H
         fresh = [relevant[row[0]] for row in rows]
         done.new += len(fresh)
         done.repeated += len(relevant) - len(fresh)
+        for event in fresh:  # H-29: a card counts for the agent of its first package
+            if event.kind == "order_completed" and isinstance(event.data.get("order_id"), str):
+                await commission_facts.attribute_from_order(conn, event.data["order_id"])
         iccids = sorted({iccid for e in fresh if (iccid := _iccid(e)) is not None})
         if not iccids:
             return
