@@ -231,3 +231,31 @@ async def test_replaying_every_event_from_the_start_changes_nothing(
     again = await (await conn.execute("SELECT count(*) FROM ledger_transfers")).fetchone()
     assert again == transfers
     assert len(made) == 2
+
+
+@pytest.mark.req("H-06", "H-39")
+async def test_what_if_prices_a_draft_version_over_past_sales_and_pays_nothing(
+        world: Shop, conn: Conn) -> None:
+    db = world.settings.require_database()
+    await rule_row(db, "rebate", "A", "per_order", package_ids=("p90",), amount_value=100,
+                   freeze_days=0, requires_approval=False)
+    await rule_row(db, "rebate", "A", "per_order", package_ids=("p90",), amount_value=250,
+                   freeze_days=0, requires_approval=False, version=2, status="draft")
+    start = now() - timedelta(hours=1)
+    await agent_package(world)
+    await agent_package(world)
+    await deliver(conn, world.settings)
+    before = await records(conn, agent_id="A")
+    end = now() + timedelta(hours=1)
+    answer = await ok(world.market.admin.get(
+        "/v1/commission-rules/rebate/versions/2/what-if",
+        params={"start": start.isoformat(), "end": end.isoformat()}))
+    assert answer["cards"] == 1
+    assert answer["would_pay"] == {"A": {"records": 2, "amount_fen": 500}}
+    assert answer["did_pay"] == {"A": {"records": 2, "amount_fen": 200}}
+    assert answer["by_state"] == {"available": 2}
+    assert await records(conn, agent_id="A") == before  # nothing paid
+    refused = await world.who("a.admin").get(
+        "/v1/commission-rules/rebate/versions/2/what-if",
+        params={"start": start.isoformat(), "end": end.isoformat()})
+    assert refused.status_code == 403
