@@ -69,7 +69,7 @@ async def what_if(conn: Conn, draft: Rule, start: datetime, end: datetime) -> Wh
     """Price `draft` (any status; taken as in force over [start, end)) on the sales of its
     agent completed in the period."""
     trial = replace(draft, status="active", effective_from=min(draft.effective_from, start),
-                    effective_to=None)
+                    effective_to=None, retired_at=None)
     book = RuleBook([trial])
     rows = await (await conn.execute(_CARDS, (draft.agent_id, start, end))).fetchall()
     iccids = [row[0] for row in rows]
