@@ -32,7 +32,7 @@ from store.errors import NotFound
 from store.usage import OperatorRecords, account
 from tests.support.dates import mid_cycle, store_clock
 from tests.support.orders import CARD, CARD_2, Shop, order, recharge, shop, spec_world
-from tests.support.pricing import ok
+from tests.support.pricing import agent, ok, package
 
 pytestmark = pytest.mark.integration
 TOPIC = "orders"
@@ -285,3 +285,35 @@ async def test_advisory_verdicts_from_network_status_and_the_cycles_usage(
     later = month_of(mid + timedelta(days=31))  # no usage at all in that cycle
     assert await cf.advisory_verdicts(conn, [busy], later) == {busy: ("正常", "是")}
     assert await cf.advisory_verdicts(conn, [busy], mid.date()) == {busy: ("正常", "否")}
+
+
+@pytest.mark.req("H-29")
+async def test_pickup_volume_counts_the_cards_delivered_to_the_agents_card_orders(
+        settings: Settings, conn: Conn) -> None:
+    """Two end users of A buy one card each online: one is delivered, the other refunded
+    before delivery; B bought none."""
+    stock = [f"8986001230000002{n:04d}" for n in range(3)]
+    async with shop(settings) as world:
+        admin = world.market.admin
+        await package(admin, "sim1", card_price_fen=1500)
+        await ok(admin.post("/v1/enterprises", json={"enterprise_id": "stock",
+                                                     "name": "stock"}), 201)
+        for iccid in stock:
+            await ok(admin.post("/v1/cards", json={"iccid": iccid, "enterprise_id": "stock",
+                                                   "operator": "onelink", "opened": False}),
+                     201)
+            await ok(admin.put(f"/v1/cards/{iccid}/product", json={"product_id": "sim1"}))
+        await agent(admin, "A")
+        await agent(admin, "B")
+        bought = []
+        for name in ("wang", "zhao"):
+            buyer = await world.market.person(name, "end_user", agent="A")
+            made = await ok(buyer.post("/v1/card-purchases", json={
+                "product_id": "sim1", "quantity": 1, "method": "online"}), 201)
+            bought.append(await world.pay(made, "paid"))
+        await ok(admin.post(f"/v1/orders/{bought[0]['order_id']}/complete"))
+        await ok(admin.post(f"/v1/orders/{bought[1]['order_id']}/refund",
+                            json={"reason": "客户取消"}))
+        await world.reaches(bought[1]["order_id"], "refunded")
+        assert await cf.pickup_volume(conn, "A") == 1
+        assert await cf.pickup_volume(conn, "B") == 0
