@@ -317,3 +317,23 @@ async def test_pickup_volume_counts_the_cards_delivered_to_the_agents_card_order
         await world.reaches(bought[1]["order_id"], "refunded")
         assert await cf.pickup_volume(conn, "A") == 1
         assert await cf.pickup_volume(conn, "B") == 0
+
+
+@pytest.mark.req("H-29", "H-41")
+async def test_the_migrations_backfill_attributes_cards_to_their_first_completed_order(
+        world: Shop, conn: Conn) -> None:
+    """What existed before migration 0102: its backfill (a function, run again here) takes the
+    first completed package order's agent and the earliest real-name event; what is already
+    recorded stays."""
+    a1 = world.who("a1.admin")
+    await recharge(world, a1, "agent", 7000)
+    first = await completed(world, a1, "agent_wallet", CARD_2)
+    await _agent_order(world, CARD_2)
+    await _agent_order(world, CARD)
+    await cf.attribute(conn, CARD, "B", "platform", "admin")
+    await conn.execute("SELECT cp_commission_facts_backfill()")
+    found = await cf.card_facts(conn, [CARD, CARD_2])
+    assert (found[CARD].attributed_agent, found[CARD_2].attributed_agent) == ("B", "A1")
+    made = await cf.attribution(conn, CARD_2)
+    assert made is not None and (made.source, made.source_ref) == ("order", first["order_id"])
+    assert made.at == found[CARD_2].package_orders[0].completed_at
