@@ -83,7 +83,10 @@ async def activation_report(
         raise forbid("the activation report is the platform's and each agent's own")
     current = month_of(now())
     first, last = from_month or current, to_month or from_month or current
-    months = months_between(first, last)
+    try:
+        months = months_between(first, last)
+    except ValueError:  # a year outside 1970–9998
+        raise MonthRangeInvalid() from None
     if not months or len(months) > MAX_REPORT_MONTHS:
         raise MonthRangeInvalid()
     if agent_id is not None:

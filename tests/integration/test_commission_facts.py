@@ -7,11 +7,13 @@ advisory in-network / 三无 verdicts (H-21), pickup volume (H-29)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -30,9 +32,12 @@ from store.db import Conn
 from store.enterprises import create_enterprise
 from store.errors import NotFound
 from store.usage import OperatorRecords, account
-from tests.support.dates import mid_cycle, store_clock
+from tests.support.api import ADMIN
+from tests.support.dates import mid_cycle, move_clock, store_clock
 from tests.support.orders import CARD, CARD_2, Shop, order, recharge, shop, spec_world
 from tests.support.pricing import agent, ok, package
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 TOPIC = "orders"
@@ -256,6 +261,9 @@ async def test_monthly_snapshots_are_fixed_and_a_card_may_count_in_two_months(
     bad = await ok(world.market.admin.get("/v1/reports/activations",
                                           params={"from": m2, "to": m1}), 422)
     assert bad["detail"][0]["code"] == "invalid_month_range"
+    for months in ({"from": "0000-01"}, {"from": "2000-01", "to": "2099-12"}):
+        bad = await ok(world.market.admin.get("/v1/reports/activations", params=months), 422)
+        assert bad["detail"][0]["code"] == "invalid_month_range"
 
 
 class _Cond:
@@ -337,3 +345,25 @@ async def test_the_migrations_backfill_attributes_cards_to_their_first_completed
     made = await cf.attribution(conn, CARD_2)
     assert made is not None and (made.source, made.source_ref) == ("order", first["order_id"])
     assert made.at == found[CARD_2].package_orders[0].completed_at
+
+
+@pytest.mark.req("H-30", "C-09")
+async def test_the_workers_leader_takes_the_snapshot_once_the_month_has_ended(
+        client: httpx.AsyncClient, running_worker: WorkerProcess, conn: Conn) -> None:
+    """The platform clock 10 s before a month's end (Asia/Shanghai): no snapshot of that
+    month; it runs on past midnight and the worker's timer takes it, stamped with the
+    boundary (within C-09's 60 s)."""
+    made = await client.post("/v1/agents", headers=ADMIN, json={
+        "agent_id": "A", "name": "Agent A", "business_lines": ["traffic_card"]})
+    assert made.status_code == 201, made.text
+    month = month_of(datetime.now(UTC) + timedelta(days=40))
+    _, end = month_bounds(month)
+    await move_clock(client, end - timedelta(seconds=10))
+    await asyncio.sleep(3)
+    assert await cf.snapshots(conn, "A", month, month) == []
+
+    async def taken() -> list[cf.Snapshot] | None:
+        return await cf.snapshots(conn, "A", month, month) or None
+
+    [snap] = await eventually_async(taken, timeout=60, what=f"the snapshot of {month}")
+    assert (snap.activations, snap.taken_at) == (0, end)
