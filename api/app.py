@@ -20,6 +20,7 @@ from api.routers import (
     agents,
     card_sales,
     cards,
+    commission_reports,
     commission_rules,
     commission_whatif,
     controls,
@@ -82,7 +83,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
-                   commission_whatif):
+                   commission_whatif, commission_reports):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
