@@ -27,6 +27,7 @@ from api.routers import (
     dead_letters,
     enterprises,
     health,
+    imports,
     keys,
     operators,
     orders,
@@ -87,6 +88,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
+    app.include_router(imports.router)
     app.state.payments = payments
     console.install(app)
 
