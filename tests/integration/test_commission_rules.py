@@ -4,6 +4,7 @@ versions that never touch the past, validation refusals, retirement, who may do 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -263,3 +264,14 @@ async def test_who_may_configure_and_read(world: Market) -> None:
     assert [r["rule_id"] for r in await ok(op.get(RULES, params={
         "agent_id": "B", "kind": "per_order", "status": "active"}))] == ["rb"]
     await ok(op.get(f"{RULES}/none"), 404)
+
+
+@pytest.mark.req("H-07")
+async def test_concurrent_overlapping_creates_admit_one(world: Market) -> None:
+    op, admin = world.people["operator"], world.admin
+    answers = await asyncio.gather(
+        op.post(RULES, json=body("c1", business_line="traffic_card")),
+        admin.post(RULES, json=body("c2", package_ids=["p2"])),
+        op.post(RULES, json=body("c3", package_ids=["p1", "p2"])))
+    assert sorted(a.status_code for a in answers) == [201, 409, 409]
+    assert len(await ok(op.get(RULES, params={"agent_id": "A"}))) == 1
