@@ -114,6 +114,9 @@ async def test_every_kind_is_configurable(world: Market) -> None:
     both = await ok(op.post(RULES, json=body("y", business_line="traffic_card",
                                              package_ids=["p1"])), 422)
     assert "scope" in str(both["detail"])
+    for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"):
+        refused = await ok(op.post(RULES, json=body("z", effective_to=edge)), 422)
+        assert refused["detail"][0]["loc"] == ["body", "per_order", "effective_to"]
 
 
 @pytest.mark.req("H-07")
