@@ -243,8 +243,9 @@ async def new_version(conn: Conn, rule: Rule, actor: Actor, digest: str | None =
 
 
 async def retire(conn: Conn, rule_id: str, actor: Actor) -> list[Rule]:
-    """End the rule now: versions in force end at this instant, later ones never begin,
-    drafts are retired. Retiring a retired rule changes nothing. Answers every version."""
+    """End the rule now: versions in force end at this instant (`effective_to` and
+    `retired_at`), later ones never begin (`retired_at = effective_from`), drafts are
+    retired. Retiring a retired rule changes nothing. Answers every version."""
     at = now()
     async with conn.transaction():
         await _lock_rule(conn, rule_id)
@@ -254,8 +255,14 @@ async def retire(conn: Conn, rule_id: str, actor: Actor) -> list[Rule]:
             if v.status == "retired" or (v.until is not None and v.until <= at):
                 continue
             ends = v.effective_from if v.status == "draft" else max(v.effective_from, at)
-            await conn.execute("UPDATE commission_rules SET status = 'retired', retired_at = %s"
-                               " WHERE rule_id = %s AND version = %s", (ends, rule_id, v.version))
+            # a version already in force also ends its period there, so a reader that looks
+            # only at effective_to sees the retirement too
+            await conn.execute(
+                "UPDATE commission_rules SET status = 'retired', retired_at = %(ends)s,"
+                " effective_to = CASE WHEN %(ends)s > effective_from"
+                " THEN least(effective_to, %(ends)s) ELSE effective_to END"
+                " WHERE rule_id = %(rule)s AND version = %(version)s",
+                {"ends": ends, "rule": rule_id, "version": v.version})
             await audit.record(conn, actor.transition(
                 SUBJECT, rule_id, v.status, "retired", "retired", version=v.version,
                 retired_at=ends.isoformat()))

@@ -239,6 +239,7 @@ async def test_retire_and_only_the_owner_has_rules(world: Market) -> None:
     assert await lookup(world, "A", "per_order", "n1", "number_card", t0) == []
     gone = await ok(op.post(f"{RULES}/own/retire"))
     assert [v["status"] for v in gone] == ["retired"]
+    assert gone[0]["effective_to"] == gone[0]["retired_at"]  # ended where it was retired
     assert await lookup(world, "A", "per_order", "p2", "traffic_card", t0) == [("own", 1)]
     assert await lookup(world, "A", "per_order", "p2", "traffic_card",
                         now() + timedelta(seconds=1)) == []
