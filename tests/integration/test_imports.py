@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cardpulse.tools.imports import upload
 from core.clock import CLOCK, now
 from core.money import Fen
 from core.settings import Settings
@@ -264,6 +266,23 @@ async def test_platform_operators_import_finance_reads_agents_have_no_access(
 @pytest.mark.req("X-05")
 async def test_a_kind_nothing_applies_is_unavailable(desk: Desk) -> None:
     imports.unregister("real_name")
-    refused = await desk.upload("real_name", xlsx(["ICCID", "是否实名"], [[A, "是"]]), 409)
-    assert refused["detail"]["code"] == "import_unavailable"
+    refused = await desk.upload("real_name", xlsx(["ICCID", "是否实名"], [[A, "是"]]), 503)
+    assert refused["detail"] == {"code": "import_unavailable", "message_zh": "该类导入暂不可用",
+                                 "message_en": "This kind of import is not available yet"}
     assert await ok(desk.who("ops1").get("/v1/imports")) == []
+
+
+@pytest.mark.req("X-05")
+async def test_the_cli_uploads_and_follows_the_task(desk: Desk, tmp_path: Path) -> None:
+    file = tmp_path / "核验.xlsx"
+    file.write_bytes(xlsx(LONG, [[A, "正常", "否"], [B, "正常", "否"]]))
+    said: list[str] = []
+    done = await upload(desk.market.admin, "long_term_verification", file, {}, said.append,
+                        every_s=0.01)
+    assert (done["status"], done["file_name"], done["rows_ok"], done["rows_failed"]) == (
+        "done", "核验.xlsx", 1, 1)
+    again = await upload(desk.market.admin, "long_term_verification", file, {}, said.append)
+    assert again["task_id"] == done["task_id"]
+    assert said[-1] == f"the same file was imported within 24 h: task {done['task_id']}"
+    refused = await upload(desk.market.admin, "number_card_settlement", file, {})
+    assert refused["http_status"] == 422
