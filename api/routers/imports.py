@@ -115,6 +115,7 @@ async def upload(kind: Kind, caller: Caller, db: Db, res: Res, request: Request,
     who = actor(caller, request)
     new = NewTask(f"IMP{uuid.uuid4().hex[:20]}", kind, _tenant(caller),
                   _file_name(file.filename), hashlib.sha256(content).hexdigest(), who)
+    await imports.fail_stale(db)
     previous = await imports.same_file(db, new.kind, new.tenant, new.file_sha256)
     if previous is not None:
         return _answer(previous, 200)
