@@ -59,6 +59,7 @@ class ImportTask:
     created_role: str
     created_at: datetime
     finished_at: datetime | None
+    updated_at: datetime
     natural_key: str | None
 
     @property
@@ -213,13 +214,22 @@ async def reject(conn: Conn, new: NewTask, refusal: Refusal) -> ImportTask:
 
 _PROGRESS = """
 UPDATE import_tasks SET rows_done = rows_done + %s, rows_ok = rows_ok + %s,
-                        rows_failed = rows_failed + %s, result = %s
+                        rows_failed = rows_failed + %s, result = %s, updated_at = cp_now()
 WHERE task_id = %s AND status = 'running'
 """
 _FINISH = """
-UPDATE import_tasks SET status = %s, error = %s, finished_at = cp_now()
+UPDATE import_tasks SET status = %s, error = %s, finished_at = cp_now(), updated_at = cp_now()
 WHERE task_id = %s AND status = 'running'
 """
+_STALE = """
+UPDATE import_tasks SET status = 'failed', finished_at = cp_now(), updated_at = cp_now(),
+                        error = %s
+WHERE status = 'running' AND updated_at < cp_now() - make_interval(secs => %s)
+RETURNING task_id
+"""
+STALE_AFTER_S = 15 * 60
+INTERRUPTED = {"code": "import_interrupted", "message_zh": "导入被中断，请重新上传",
+               "message_en": "The import was interrupted: upload the file again"}
 
 
 def merge(summary: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
@@ -276,6 +286,18 @@ async def run(conn: Conn, task: ImportTask, apply: Apply, rows: Sequence[Any],
         await audit.record(conn, actor.transition(SUBJECT, task.task_id, "running", status,
                                                   error["message_en"] if error else None))
     return await get(conn, task.task_id)
+
+
+async def fail_stale(conn: Conn, older_than_s: int = STALE_AFTER_S) -> list[str]:
+    """Mark running tasks that have not moved for `older_than_s` (their process ended while
+    applying) `failed`, so that their file (or natural key) may be imported again."""
+    async with conn.transaction():
+        rows = await (await conn.execute(_STALE, (Jsonb(INTERRUPTED), older_than_s))).fetchall()
+        stale = [str(row[0]) for row in rows]
+        await audit.record(conn, *(audit.Transition(
+            SUBJECT, task_id, "running", "failed", "system", "system",
+            INTERRUPTED["message_en"]) for task_id in stale))
+    return stale
 
 
 async def get(conn: Conn, task_id: str) -> ImportTask:

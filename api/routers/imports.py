@@ -46,10 +46,8 @@ SETTLEMENT_EXISTS = Refusal(code="settlement_exists", message_zh="该厂家该�
                                        "already been imported")
 
 
-class Unavailable(Refusal):
-    code = "import_unavailable"
-    message_zh = "该类导入暂不可用"
-    message_en = "This kind of import is not available yet"
+UNAVAILABLE_DETAIL = {"code": "import_unavailable", "message_zh": "该类导入暂不可用",
+                      "message_en": "This kind of import is not available yet"}
 
 
 def _reader(caller: Principal) -> None:
@@ -64,6 +62,12 @@ def _tenant(caller: Principal) -> str:
     if caller.agent_id is not None:
         return f"agent:{caller.agent_id}"
     return "platform"
+
+
+def _file_name(name: str | None) -> str:
+    """The uploaded file's name as text PostgreSQL stores (no NUL, no lone surrogate)."""
+    text = (name or "upload").replace("\x00", "")[:255]
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 async def _read(file: UploadFile) -> bytes:
@@ -105,12 +109,13 @@ async def upload(kind: Kind, caller: Caller, db: Db, res: Res, request: Request,
     if caller.role not in WRITERS:
         raise forbid("platform operators import")
     apply = imports.registered(kind)
-    if apply is None:
-        raise Unavailable()
+    if apply is None:  # nothing would apply the rows: no task, no pretended success
+        return JSONResponse({"detail": UNAVAILABLE_DETAIL}, status_code=503)
     content = await _read(file)
     who = actor(caller, request)
     new = NewTask(f"IMP{uuid.uuid4().hex[:20]}", kind, _tenant(caller),
-                  (file.filename or "upload")[:255], hashlib.sha256(content).hexdigest(), who)
+                  _file_name(file.filename), hashlib.sha256(content).hexdigest(), who)
+    await imports.fail_stale(db)
     previous = await imports.same_file(db, new.kind, new.tenant, new.file_sha256)
     if previous is not None:
         return _answer(previous, 200)

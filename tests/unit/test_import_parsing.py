@@ -133,6 +133,21 @@ def test_settlement_lines_and_total() -> None:
         "settlement_total_mismatch", "结算明细合计与结算总额不一致")
 
 
+@pytest.mark.req("H-36", "G4-27")
+def test_a_settlement_without_its_amount_column_is_a_template_mismatch() -> None:
+    sheet = read_sheet(xlsx(("ICCID", "金额"), [[A, 1]]), 10)
+    with pytest.raises(TemplateMismatch) as wrong:
+        check_total(sheet, settlement_header("F1", "2026-03", "1"))
+    assert wrong.value.missing == ["金额(分)"]
+
+
+@pytest.mark.req("X-05")
+def test_broken_csv_is_unreadable_and_nul_is_dropped() -> None:
+    with pytest.raises(Unreadable):
+        read_sheet(b"ICCID\n\"" + b"x" * 200_000 + b"\"\n", 10)
+    assert cell_text("a\x00b ") == "ab"
+
+
 @pytest.mark.req("H-31")
 @pytest.mark.parametrize(("factory", "period", "total", "field"), [
     ("", "2026-03", "1", "factory_id"), ("F 1", "2026-03", "1", "factory_id"),
