@@ -37,7 +37,8 @@ WITH settled AS (
         coalesce(sum(CASE WHEN t.credit_account LIKE 'agent:%%:available' THEN t.amount
                           ELSE -t.amount END)
             FILTER (WHERE t.fee_type = 'commission' AND t.state = 'posted'
-                    AND 'agent:%%:available' IN (t.debit_account, t.credit_account)), 0)
+                    AND (t.credit_account LIKE 'agent:%%:available'
+                         OR t.debit_account LIKE 'agent:%%:available')), 0)
             AS commissions,
         coalesce(sum(CASE WHEN t.credit_account LIKE 'agent:%%:commission_frozen' THEN t.amount
                           ELSE -t.amount END)
