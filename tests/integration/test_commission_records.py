@@ -15,7 +15,6 @@ import pytest
 
 from core.money import Fen
 from core.settings import Settings
-from domain.commission.explain import percent_formula
 from domain.ledger import REVENUE, FeeType, Transfer, agent_available, agent_commission_frozen
 from store import commissions, ledger
 from store.commissions import Record
@@ -199,12 +198,6 @@ async def test_a_record_explains_its_amount_and_its_history(
     assert bare["explanation"]["base"] is None and bare["explanation"]["formula"] is None
     assert bare["explanation"]["conditions"] == [] and bare["explanation"]["sentence_zh"]
     await ok(made.people["finance"].get("/v1/commissions/cm-nope"), 404)
-
-
-def test_the_percent_formula_shows_the_exact_product_and_its_rounding() -> None:
-    assert percent_formula(6000, 500, 300) == "6000 × 500 bp = 300.00 → 300 (half-up)"
-    assert percent_formula(5989, 500, 299) == "5989 × 500 bp = 299.45 → 299 (half-up)"
-    assert percent_formula(123, 333, 4) == "123 × 333 bp = 4.0959 → 4 (half-up)"
 
 
 async def _pending(settings: Settings, world: tuple[Market, dict[str, Record]]) -> list[str]:
