@@ -19,8 +19,8 @@ ROUNDING = "half-up to the fen (C-03)"
 KIND_ZH = {"per_order": "按单返佣", "one_time": "一次性佣金", "long_term": "长期分佣",
            "combined": "组合佣金", "number_card_settlement": "号卡佣金",
            "number_card": "号卡佣金", "price_difference": "差价"}
-SOURCE_ZH = {"cost_price": "成本价快照", "recharge": "充值", "settlement_line": "结算明细",
-             "package_price": "套餐价"}
+SOURCE_ZH = {"cost_price": "成本价快照", "cost_price_snapshot": "成本价快照",
+             "recharge": "充值", "settlement_line": "结算明细", "package_price": "套餐价"}
 METRIC_ZH = {"pickup_volume": "提货量", "activation_count": "激活数", "deposit": "充值额"}
 
 
@@ -96,11 +96,14 @@ def _base(raw: Mapping[str, Any]) -> Base | None:
     found = _map(raw.get("base"))
     if found is None:
         return None
-    return Base(_str(found.get("source")), _int(found.get("amount_fen")), _str(found.get("ref")))
+    ref = _str(found.get("ref"))
+    if ref is None and found.get("batch_id") is not None:  # a settlement line: batch#line
+        ref = f"{found['batch_id']}#{found.get('line_no', '?')}"
+    return Base(_str(found.get("source")), _int(found.get("amount_fen")), ref)
 
 
 def _amount(raw: Mapping[str, Any]) -> AmountRule | None:
-    found = _map(raw.get("amount"))
+    found = _map(raw.get("amount")) or _map(raw.get("rule"))  # settlement lines: `rule`
     if found is None or found.get("mode") not in ("fixed", "percent"):
         return None
     value = _int(found.get("value"))

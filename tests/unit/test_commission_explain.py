@@ -39,3 +39,14 @@ def test_missing_or_malformed_keys_are_left_out(stored: object) -> None:
     assert all(c.name in ("?",) for c in made.conditions)
     assert made.sentence_en.endswith("0 fen, rounded half-up to the fen (C-03).")
     assert made.sentence_zh.endswith("佣金 0 分（四舍五入到分）。")
+
+
+@pytest.mark.req("H-39", "H-32")
+def test_a_settlement_line_names_its_batch_and_line() -> None:
+    made = explain("rN", 1, "number_card_settlement", "number_card", 1500, {
+        "base": {"source": "settlement_line", "batch_id": "S1", "line_no": 7,
+                 "amount_fen": 3000},
+        "rule": {"rule_id": "rN", "version": 1, "mode": "percent", "value": 5000}})
+    assert made.base is not None and made.base.ref == "S1#7"
+    assert made.formula == "3000 × 5000 bp = 1500.00 → 1500 (half-up)"
+    assert "结算明细 3000 分的 50%" in made.sentence_zh
