@@ -55,7 +55,8 @@ DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND, 409: {"description": "`approval_closed`, `idempotency_conflict`"},
     422: {"description": "`reason_required` (请填写驳回原因)"}}
 FINAL = ("invalid", "rejected", "reversed")
-Month = Annotated[str | None, Query(description="YYYY-MM (Asia/Shanghai); default: this month"
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+                                    description="YYYY-MM (Asia/Shanghai); default: this month"
                                                 " for the summary, every month for the list")]
 
 
