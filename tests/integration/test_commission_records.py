@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from core.money import Fen
 from core.settings import Settings
 from domain.ledger import REVENUE, FeeType, Transfer, agent_available, agent_commission_frozen
-from store import commissions, ledger
+from store import commission_series, commissions, ledger
 from store.commissions import Record
 from tests.support.commissions import commission_market, new, produce, unfreeze
 from tests.support.ledger import balances, connect
@@ -143,6 +144,27 @@ async def test_totals_by_state_kind_agent_and_batch(
     april = await ok(made.people["a.admin"].get("/v1/commissions/summary",
                                                 params={"month": "2026-04"}))
     assert _states(april["by_state"]) == {"frozen": (1, 200)}
+
+
+@pytest.mark.req("H-40")
+async def test_the_dashboard_counts_states_pending_approvals_and_reversals(
+        settings: Settings, world: tuple[Market, dict[str, Record]]) -> None:
+    _, rec = world
+    await unfreeze(settings, DUE + timedelta(days=1))
+    async with connect(settings.require_database()) as conn:
+        await commissions.transition(conn, [rec["nc:S1:2"].record_id], "invalidate", "system",
+                                     commissions.SYSTEM, T0, settings.orders_topic)
+        states = {r[0]: (r[1], r[2]) for r in await (await conn.execute(
+            commission_series.BY_STATE)).fetchall()}
+        assert states == {"available": (1, Decimal("5.00")), "frozen": (2, Decimal("42.00")),
+                          "invalid": (1, Decimal("10.00")),
+                          "unfreezing": (2, Decimal("10.00"))}
+        pending = await (await conn.execute(commission_series.APPROVALS_PENDING)).fetchone()
+        assert pending is not None and pending[0] == 2
+        window = {"start": "cp_now() - interval '1 day'", "end": "cp_now() + interval '1 day'"}
+        daily = await (await conn.execute(
+            commission_series.REVERSALS_DAILY.format(**window).encode())).fetchall()
+        assert [(r[1], r[2]) for r in daily] == [("returned", Decimal("10.00"))]
 
 
 @pytest.mark.req("H-09")
