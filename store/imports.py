@@ -5,7 +5,8 @@ A kind registers `apply(conn, task, rows) -> Applied(failures, summary)`; `run` 
 chunks of the valid rows, each chunk in ONE transaction together with its failed rows and the
 task's counters, so a row is applied entirely or not at all, and `rows_done` shows progress.
 An `apply` must be idempotent per row (a task that failed may be uploaded again). A kind with
-nothing registered cannot be imported (`registered` is None; the API answers 503).
+nothing registered cannot be imported (`registered` is None; the API answers 409
+`import_unavailable`).
 
 X-06: `start` returns the task of the same file (kind, tenant, SHA-256) created within 24 h
 that is running or done, instead of a new one; an advisory lock on that triple makes two

@@ -4,7 +4,7 @@ tasks, download a task's failure file and each kind's empty template.
 An upload is checked here (size, template, rows; a settlement's total) and answered at once;
 its valid rows are then applied in the background by the kind's registered `apply`
 (store/imports.py), chunk by chunk, while `GET /v1/imports/{task_id}` shows `rows_done`.
-A kind nothing has registered answers 503 `import_unavailable`. Platform staff who change
+A kind nothing has registered answers 409 `import_unavailable`. Platform staff who change
 business objects (admin, platform_operator) import; platform finance and platform_ops read
 (§7.2 H); everyone else 403.
 """
@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 
 from api.console.exports import XLSX_TYPE, as_xlsx
 from api.deps import Caller, Db, Principal, Res, Resources, actor, forbid
-from api.openapi import FORBIDDEN, NOT_FOUND, UNAVAILABLE
+from api.openapi import FORBIDDEN, NOT_FOUND
 from api.routers.series import attachment
 from api.schemas.imports import ImportTaskPublic
 from core.clock import now
@@ -46,8 +46,14 @@ SETTLEMENT_EXISTS = Refusal(code="settlement_exists", message_zh="该厂家该�
                                        "already been imported")
 
 
-UNAVAILABLE_DETAIL = {"code": "import_unavailable", "message_zh": "该类导入暂不可用",
-                      "message_en": "This kind of import is not available yet"}
+
+
+class Unavailable(Refusal):
+    """Nothing would apply the rows of this kind (409, as `payment_unavailable`)."""
+
+    code = "import_unavailable"
+    message_zh = "该类导入暂不可用"
+    message_en = "This kind of import is not available yet"
 
 
 def _reader(caller: Principal) -> None:
@@ -98,7 +104,8 @@ def _answer(task: ImportTask, code: int) -> JSONResponse:
 
 @router.post("/{kind}", status_code=201, response_model=ImportTaskPublic, responses={
     200: {"description": "the same file was uploaded within 24 h: its task (X-06)"},
-    409: {"description": "`settlement_exists`"}, **UNAVAILABLE})
+    409: {"description": "`settlement_exists`, `import_unavailable` (nothing applies this "
+                         "kind here)"}})
 async def upload(kind: Kind, caller: Caller, db: Db, res: Res, request: Request,
                  background: BackgroundTasks, file: Annotated[UploadFile, File()],
                  factory_id: Annotated[str | None, Form(max_length=64)] = None,
@@ -110,7 +117,7 @@ async def upload(kind: Kind, caller: Caller, db: Db, res: Res, request: Request,
         raise forbid("platform operators import")
     apply = imports.registered(kind)
     if apply is None:  # nothing would apply the rows: no task, no pretended success
-        return JSONResponse({"detail": UNAVAILABLE_DETAIL}, status_code=503)
+        raise Unavailable()
     content = await _read(file)
     who = actor(caller, request)
     new = NewTask(f"IMP{uuid.uuid4().hex[:20]}", kind, _tenant(caller),

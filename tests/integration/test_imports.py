@@ -266,7 +266,7 @@ async def test_platform_operators_import_finance_reads_agents_have_no_access(
 @pytest.mark.req("X-05")
 async def test_a_kind_nothing_applies_is_unavailable(desk: Desk) -> None:
     imports.unregister("real_name")
-    refused = await desk.upload("real_name", xlsx(["ICCID", "是否实名"], [[A, "是"]]), 503)
+    refused = await desk.upload("real_name", xlsx(["ICCID", "是否实名"], [[A, "是"]]), 409)
     assert refused["detail"] == {"code": "import_unavailable", "message_zh": "该类导入暂不可用",
                                  "message_en": "This kind of import is not available yet"}
     assert await ok(desk.who("ops1").get("/v1/imports")) == []
