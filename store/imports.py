@@ -108,6 +108,19 @@ Apply = Callable[[Conn, ImportTask, Sequence[Any]], Awaitable[Applied]]
 _APPLY: dict[str, Apply] = {}
 
 
+@dataclass(frozen=True)
+class Prefill:
+    """A kind's template with rows filled in (H-21: the advisory verdicts per card): the
+    header holds the kind's columns (extra, advisory columns are ignored on upload)."""
+
+    header: tuple[str, ...]
+    rows: Sequence[Sequence[str]]
+
+
+Fill = Callable[[Conn], Awaitable[Prefill]]
+_FILL: dict[str, Fill] = {}
+
+
 class NaturalKeyTaken(Refusal):
     """Another running or done task has this kind's natural key (refined per kind)."""
 
@@ -127,6 +140,19 @@ def unregister(kind: str) -> None:
 
 def registered(kind: str) -> Apply | None:
     return _APPLY.get(kind)
+
+
+def register_template(kind: str, fill: Fill) -> None:
+    """Fill `kind`'s downloadable template with rows (else it has the header only)."""
+    _FILL[kind] = fill
+
+
+def unregister_template(kind: str) -> None:
+    _FILL.pop(kind, None)
+
+
+def template_fill(kind: str) -> Fill | None:
+    return _FILL.get(kind)
 
 
 _SAME_FILE = """

@@ -163,7 +163,7 @@ async def list_tasks(caller: Caller, db: Db, kind: Kind | None = None,
     return [ImportTaskPublic.of(task) for task in found]
 
 
-def _template(header: Sequence[str]) -> bytes:
+def _template(header: Sequence[str], rows: Sequence[Sequence[str]] = ()) -> bytes:
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True})
     text, bold = book.add_format({"num_format": "@"}), book.add_format({"bold": True})
@@ -171,16 +171,26 @@ def _template(header: Sequence[str]) -> bytes:
     for column, name in enumerate(header):
         page.write_string(0, column, name, bold)
         page.set_column(column, column, 24, text)  # ICCIDs stay text, not rounded numbers
+    for line, row in enumerate(rows, start=1):
+        for column, cell in enumerate(row):
+            page.write_string(line, column, cell)
     book.close()
     return out.getvalue()
 
 
 @router.get("/templates/{kind}.xlsx", response_class=Response,
             responses={200: {"content": {XLSX_TYPE: {}}}})
-async def template(kind: Kind, caller: Caller) -> Response:
-    """The kind's empty template: its exact column names (optional ones last)."""
+async def template(kind: Kind, caller: Caller, db: Db) -> Response:
+    """The kind's template: its exact column names (optional ones last), empty, or filled
+    by what the kind registered (`store.imports.register_template`)."""
     _reader(caller)
-    return Response(_template((*COLUMNS[kind], *OPTIONAL[kind])), media_type=XLSX_TYPE,
+    fill = imports.template_fill(kind)
+    if fill is None:
+        body = _template((*COLUMNS[kind], *OPTIONAL[kind]))
+    else:
+        filled = await fill(db)
+        body = _template(filled.header, filled.rows)
+    return Response(body, media_type=XLSX_TYPE,
                     headers={"Content-Disposition": attachment(f"{kind}-template.xlsx")})
 
 

@@ -25,7 +25,7 @@ from domain.imports.kinds import KINDS, RealNameRow, SettlementLine, Verificatio
 from store import audit, imports
 from store.agents import Actor
 from store.db import Conn
-from store.imports import Applied, ImportTask, NewTask, RowFailure
+from store.imports import Applied, ImportTask, NewTask, Prefill, RowFailure
 from tests.support.cards import add_cards
 from tests.support.dates import store_clock
 from tests.support.imports import Value, csv_bom, read_xlsx, xlsx
@@ -242,6 +242,23 @@ async def test_templates_have_the_exact_columns(desk: Desk) -> None:
         answer = await desk.who("fin1").get(f"/v1/imports/templates/{kind}.xlsx")
         assert answer.status_code == 200
         assert read_xlsx(answer.content) == [header]
+
+    async def advisory(conn: Conn) -> Prefill:
+        found = await (await conn.execute("SELECT iccid FROM cards ORDER BY iccid")).fetchall()
+        return Prefill((*LONG, "建议在网状态"), [(str(i), "", "", "正常") for (i,) in found])
+
+    imports.register_template("long_term_verification", advisory)
+    try:
+        filled = await desk.who("ops1").get("/v1/imports/templates/long_term_verification.xlsx")
+    finally:
+        imports.unregister_template("long_term_verification")
+    sheet = read_xlsx(filled.content)
+    assert sheet[0] == [*LONG, "建议在网状态"]
+    assert sheet[1:] == [[A, "", "", "正常"], [B, "", "", "正常"], [C, "", "", "正常"]]
+    filled_in: list[list[Value]] = [[A, "正常", "否", "正常"]]
+    back = await desk.upload("long_term_verification", xlsx([str(c) for c in sheet[0]],
+                                                            filled_in))
+    assert (await desk.task(back["task_id"]))["rows_ok"] == 1
 
 
 @pytest.mark.req("X-05", "X-01")
