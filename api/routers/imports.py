@@ -15,6 +15,7 @@ import hashlib
 import io
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import xlsxwriter
@@ -29,12 +30,13 @@ from api.schemas.imports import ImportTaskPublic
 from core.clock import now
 from domain.imports import kinds
 from domain.imports.errors import FileRefused, TooLarge
-from domain.imports.kinds import COLUMNS, MAX_ROWS, OPTIONAL, Kind
-from domain.imports.sheet import Sheet, read_sheet
-from domain.imports.table import SHANGHAI, RowContext
+from domain.imports.kinds import COLUMNS, MAX_ROWS, OPTIONAL, ImportRow, Kind, SettlementHeader
+from domain.imports.sheet import read_sheet
+from domain.imports.table import SHANGHAI, Checked, RowContext
 from domain.refusals import Refusal
 from store import imports
 from store.agents import Actor
+from store.db import Conn
 from store.imports import Apply, ImportTask, NewTask, Status
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=FORBIDDEN)
@@ -83,13 +85,31 @@ async def _read(file: UploadFile) -> bytes:
     return content
 
 
-def _settlement(sheet: Sheet, factory_id: str | None, period: str | None,
-                total_fen: str | None) -> tuple[dict[str, Any], str]:
-    header = kinds.settlement_header(factory_id, period, total_fen)
-    kinds.check_total(sheet, header)
+@dataclass(frozen=True)
+class _Checked:
+    """An upload read and checked: its rows, and the task's `params` and natural key."""
+
+    rows: Checked[ImportRow]
+    rows_total: int
+    params: dict[str, Any]
+    key: str | None
+
+
+async def _check(db: Conn, kind: Kind, content: bytes, header: SettlementHeader | None
+                 ) -> _Checked:
+    """Read the sheet and check it whole, then row by row (ICCIDs looked up at once)."""
+    sheet = read_sheet(content, MAX_ROWS[kind])
+    if header is not None:
+        kinds.check_total(sheet, header)
+    known = (await imports.existing_iccids(db, kinds.iccids_of(sheet))
+             if kinds.needs_iccids(kind) else None)
+    rows = kinds.check_rows(kind, sheet, RowContext(now(), known, SHANGHAI))
+    if header is None:
+        return _Checked(rows, len(sheet.rows), {}, None)
     params = {"factory_id": header.factory_id, "period": header.period,
-              "total_fen": header.total_fen}
-    return params, f"{header.factory_id}/{header.period}"
+              "total_fen": header.total_fen,
+              "lines_fen": sum(getattr(row, "amount_fen", 0) for row in rows.valid)}
+    return _Checked(rows, len(sheet.rows), params, f"{header.factory_id}/{header.period}")
 
 
 async def _apply_later(res: Resources, task: ImportTask, apply: Apply, rows: Sequence[Any],
@@ -126,28 +146,19 @@ async def upload(kind: Kind, caller: Caller, db: Db, res: Res, request: Request,
     previous = await imports.same_file(db, new.kind, new.tenant, new.file_sha256)
     if previous is not None:
         return _answer(previous, 200)
-    if kind == "number_card_settlement":
-        kinds.settlement_header(factory_id, period, total_fen)  # a bad field: 422, no task
+    header = (kinds.settlement_header(factory_id, period, total_fen)  # bad: 422, no task
+              if kind == "number_card_settlement" else None)
     try:
-        sheet = read_sheet(content, MAX_ROWS[kind])
-        params: dict[str, Any] = {}
-        key: str | None = None
-        if kind == "number_card_settlement":
-            params, key = _settlement(sheet, factory_id, period, total_fen)
-        known = (await imports.existing_iccids(db, kinds.iccids_of(sheet))
-                 if kinds.needs_iccids(kind) else None)
-        checked = kinds.check_rows(kind, sheet, RowContext(now(), known, SHANGHAI))
+        checked = await _check(db, kind, content, header)
     except FileRefused as refused:
         await imports.reject(db, new, refused)
         raise
-    if kind == "number_card_settlement":
-        params["lines_fen"] = sum(getattr(row, "amount_fen", 0) for row in checked.valid)
-    new = NewTask(new.task_id, new.kind, new.tenant, new.file_name, new.file_sha256, who,
-                  params, key)
-    task, created = await imports.start(db, new, checked.header, len(sheet.rows),
-                                        checked.failed, SETTLEMENT_EXISTS)
+    rows = checked.rows
+    task, created = await imports.start(
+        db, replace(new, params=checked.params, natural_key=checked.key), rows.header,
+        checked.rows_total, rows.failed, SETTLEMENT_EXISTS)
     if created:
-        background.add_task(_apply_later, res, task, apply, checked.valid, checked.cells, who)
+        background.add_task(_apply_later, res, task, apply, rows.valid, rows.cells, who)
     return _answer(task, 201 if created else 200)
 
 
