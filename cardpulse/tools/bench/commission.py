@@ -64,17 +64,23 @@ async def now(url: str) -> datetime:
 async def store_rules(url: str, agent: str, package: str, tag: str, start: datetime,
                       end: datetime | None = None) -> RuleSet:
     """A per-order and a long-term rule of `agent` on `package`, in force [start, end)."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        return await create_rules(conn, agent, package, tag, start, end)
+
+
+async def create_rules(conn: psycopg.AsyncConnection[Any], agent: str, package: str, tag: str,
+                       start: datetime, end: datetime | None = None) -> RuleSet:
+    """`store_rules` on `conn`, in its transaction if it has one."""
     rules = RuleSet(f"bench-{tag}-per-order", f"bench-{tag}-long-term")
     scope = Scope((package,))
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await commission_rules.create(conn, PerOrderRule(
-            rule_id=rules.per_order, agent_id=agent, scope=scope,
-            amount=Amount("percent", PER_ORDER_BP), effective_from=start, effective_to=end),
-            BENCH)
-        await commission_rules.create(conn, LongTermRule(
-            rule_id=rules.long_term, agent_id=agent, scope=scope,
-            amount=Amount("fixed", LONG_TERM_FEN), effective_from=start, effective_to=end),
-            BENCH)
+    await commission_rules.create(conn, PerOrderRule(
+        rule_id=rules.per_order, agent_id=agent, scope=scope,
+        amount=Amount("percent", PER_ORDER_BP), effective_from=start, effective_to=end),
+        BENCH)
+    await commission_rules.create(conn, LongTermRule(
+        rule_id=rules.long_term, agent_id=agent, scope=scope,
+        amount=Amount("fixed", LONG_TERM_FEN), effective_from=start, effective_to=end),
+        BENCH)
     return rules
 
 
