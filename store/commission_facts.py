@@ -196,6 +196,42 @@ async def attribute_from_order(conn: Conn, order_id: str) -> Attribution | None:
     return await attribute(conn, iccid, agent_id, "order", order_id, at)
 
 
+_LOCK_ORDER_CARDS = """
+SELECT 1 FROM cards WHERE iccid IN (SELECT iccid FROM orders WHERE order_id = ANY(%s))
+ORDER BY iccid FOR UPDATE
+"""
+_ORDERS_ATTRIBUTE = """
+INSERT INTO card_attributions (iccid, agent_id, source, source_ref, at)
+SELECT DISTINCT ON (o.iccid) o.iccid, o.agent_id, 'order', o.order_id, c.at
+FROM orders o
+JOIN LATERAL (SELECT min(a.at) AS at FROM audit_events a
+              WHERE a.subject_kind = 'order' AND a.subject_id = o.order_id
+                AND a.to_state = 'completed') c ON c.at IS NOT NULL
+JOIN cards k ON k.iccid = o.iccid
+WHERE o.order_id = ANY(%s) AND o.kind = 'package' AND o.agent_id IS NOT NULL
+ORDER BY o.iccid, c.at, o.order_id
+ON CONFLICT (iccid) DO NOTHING
+RETURNING iccid, agent_id, source_ref
+"""
+
+
+async def attribute_from_orders(conn: Conn, order_ids: Sequence[str],
+                                actor: Actor = SYSTEM) -> int:
+    """`attribute_from_order` for many orders in one statement (the commission consumer's
+    batch): each card not yet attributed goes to the agent of its earliest completed package
+    order among `order_ids`; a card already attributed keeps its agent. Orders that are not
+    completed package orders of known cards are ignored. How many cards were attributed."""
+    if not order_ids:
+        return 0
+    await conn.execute(_LOCK_ORDER_CARDS, (list(order_ids),))  # as `attribute` does, in order
+    rows = await (await conn.execute(_ORDERS_ATTRIBUTE, (list(order_ids),))).fetchall()
+    if rows:
+        await audit.record(conn, *(actor.transition("card_attribution", iccid, None, agent_id,
+                                                    source="order", source_ref=ref)
+                                   for iccid, agent_id, ref in rows))
+    return len(rows)
+
+
 # ---- counts (H-26, H-27, H-29) ---------------------------------------------------------------
 
 _ATTRIBUTED = "SELECT iccid FROM card_attributions WHERE agent_id = %s ORDER BY iccid"

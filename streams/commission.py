@@ -30,6 +30,11 @@ from streams.events import BusinessEvent, decode_business
 log = logging.getLogger(__name__)
 SOURCE = "commission"
 
+# Messages a batch takes at most: the orders topic carries several events per order, and an
+# evaluation costs a few statements whatever its number of cards, so under load a batch grows
+# to this (when idle it still ends `worker_batch_within_s` after its first message).
+TAKE = 500
+
 # The events whose card may have a commission to produce, promote or reverse.
 CARD_EVENTS = frozenset({
     "order_completed", "order_refunded", "order_partially_refunded", "card_recharged",
@@ -80,9 +85,10 @@ async def apply(conn: Conn, events: Sequence[BusinessEvent], topic: str, done: H
         fresh = [relevant[event_id] for event_id in new_ids]
         done.new += len(fresh)
         done.repeated += len(relevant) - len(fresh)
-        for event in fresh:  # H-29: a card counts for the agent of its first package
-            if event.kind == "order_completed" and isinstance(event.data.get("order_id"), str):
-                await commission_facts.attribute_from_order(conn, event.data["order_id"])
+        # H-29: a card counts for the agent of its first package (one statement a batch)
+        await commission_facts.attribute_from_orders(conn, [
+            order_id for e in fresh if e.kind == "order_completed"
+            and isinstance(order_id := e.data.get("order_id"), str)])
         iccids = sorted({iccid for e in fresh if (iccid := _iccid(e)) is not None})
         if not iccids:
             return
@@ -123,7 +129,7 @@ def register_commission_agent(app: faust.App, settings: Settings, sink: Commissi
                       partitions=settings.usage_partitions)
 
     async def evaluate(stream: faust.StreamT[bytes]) -> None:
-        async for payloads in stream.take(settings.worker_take_messages,
+        async for payloads in stream.take(max(settings.worker_take_messages, TAKE),
                                           within=settings.worker_batch_within_s):
             started = time.perf_counter()
             try:

@@ -114,6 +114,18 @@ def test_the_orders_bench_completes_every_order_and_reports_the_three_rates(tmp_
     for phase in ("single creates", "batches of 500"):  # each phase says what it did
         assert f"60 orders ({phase}) created in" in run.stderr, run.stderr[-3000:]
     assert "60 ledger transfers in" in run.stderr
+    # commission (issue 17 "Speed"): two records per order, by the consumer (the batch
+    # phase) and in process (the single phase's orders, backdated rules)
+    assert report["commission_records"] == 120
+    for name in ("commission_evaluations_per_s", "commission_records_per_s",
+                 "commission_reevaluations_per_s", "commission_median_batch_ms"):
+        assert report[name] > 0, name
+    assert report["commission_records_per_s"] == pytest.approx(
+        report["commission_evaluations_per_s"], rel=0.01)  # half the orders, 2 records each
+    assert report["commission_lag_s"] >= 0
+    assert "the consumer made all 120 records" in run.stderr
+    assert "commission (fresh): 60 cards, 120 completed orders, 120 records" in run.stderr
+    assert "commission (again): 60 cards, 120 completed orders, 0 records" in run.stderr
 
 
 def test_the_orders_bench_refuses_no_orders() -> None:

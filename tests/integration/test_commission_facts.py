@@ -176,6 +176,34 @@ async def test_the_first_order_attributes_the_card_and_only_the_platform_overrid
     assert trail == [(None, "A1", "order"), ("A1", "B", "platform")]
 
 
+@pytest.mark.req("H-29", "C-08")
+async def test_a_batch_of_orders_attributes_each_card_to_its_earliest_order_once(
+        world: Shop, conn: Conn) -> None:
+    """The consumer's set-based attribution (one statement a batch) decides as
+    `attribute_from_order` would, order by order."""
+    first = await _agent_order(world, CARD)
+    a1 = world.who("a1.admin")
+    await recharge(world, a1, "agent", 7000)
+    second = await completed(world, a1, "agent_wallet")
+    other = await _agent_order(world, CARD_2)
+    orders = {o.order_id: o.agent_id for f in (await cf.card_facts(conn, [CARD, CARD_2])).values()
+              for o in f.package_orders}
+    assert orders[second["order_id"]] == "A1" and orders[first] != "A1"
+
+    # the later order listed first, an unknown order among them: the earliest order wins
+    assert await cf.attribute_from_orders(conn, [second["order_id"], "no-such-order", first,
+                                                 other]) == 2
+    made = await cf.attribution(conn, CARD)
+    assert made is not None and (made.agent_id, made.source, made.source_ref) == (
+        orders[first], "order", first)
+    assert (await cf.card_facts(conn, [CARD_2]))[CARD_2].attributed_agent == orders[other]
+    assert await cf.attribute_from_orders(conn, [second["order_id"], first]) == 0  # once
+    assert await cf.attribute_from_orders(conn, []) == 0
+    trail = [(e.from_state, e.to_state, e.data["source"], e.data["source_ref"])
+             for e in await history(conn, "card_attribution", CARD)]
+    assert trail == [(None, orders[first], "order", first)]
+
+
 @pytest.mark.req("H-41")
 async def test_real_name_keeps_the_earliest_verification_and_an_import_may_say_no(
         world: Shop, conn: Conn) -> None:

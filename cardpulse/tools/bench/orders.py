@@ -12,6 +12,13 @@
    `orders_completed_single_per_s`; then N more in `POST /v1/orders/batch` requests of
    `batch` orders, `batch_concurrency` in flight: `orders_completed_per_s`; the create rates
    alone are reported too;
+   **commission** (cardpulse/tools/bench/commission.py): a per-order and a long-term rule
+   are in force for the batch phase, and the time from its last order completed until the
+   worker's commission consumer made every record is `commission_lag_s`; then a backdated
+   rule set over the single phase lets `store.commission_eval.evaluate_cards` produce in
+   process, 500 cards a call: `commission_evaluations_per_s` (completed orders evaluated),
+   `commission_records_per_s`, the median batch time, and a second pass with nothing left to
+   produce (`commission_reevaluations_per_s`);
 4. **ledger**: N transfers through `store.ledger.transfer` on `concurrency` connections, one
    transaction each, all from the payment channel's account (as every online payment is):
    `ledger_transfers_per_s`; then N between 256 pairs of accounts (no account row shared by
@@ -35,6 +42,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from cardpulse.tools.bench import commission
 from cardpulse.tools.bench.cards_page import _database
 from cardpulse.tools.bench.run import Admin, Progress, reported
 from cardpulse.tools.bench.stack import BenchStack, StackOptions, start_stack
@@ -195,12 +203,14 @@ async def _orders(stack: BenchStack, url: str, shop: Shop, n: int, concurrency: 
         await asyncio.gather(*(client_loop(http) for _ in range(concurrency)))
         created = time.perf_counter() - started
         done = await watcher
-    total = time.perf_counter() - started
+    completed_at = time.perf_counter()
+    total = completed_at - started
     if refused:
         raise RuntimeError(f"{len(refused)} orders refused, first: {refused[0]}")
     progress.done(f"{n:,} orders ({phase}) created in {created:.1f} s, completed in "
                   f"{total:.1f} s ({n / total:,.0f}/s)")
-    return {"orders": float(done), "create_seconds": created, "complete_seconds": total}
+    return {"orders": float(done), "create_seconds": created, "complete_seconds": total,
+            "completed_at": completed_at}
 
 
 async def _parallel(url: str, n: int, concurrency: int, one: Any) -> float:
@@ -262,10 +272,26 @@ def run_orders(settings: Settings, args: OrdersArgs) -> dict[str, Any]:
         url = _database(stack, settings)
         shop = _setup(stack, run, args.cards, progress)
         asyncio.run(_prepay(url, shop.agent, 2 * args.orders))
+        first = asyncio.run(commission.now(url))
         single = asyncio.run(_orders(stack, url, shop, args.orders, args.concurrency, 0,
                                      progress))
+        live_from = asyncio.run(commission.now(url))
+        live = asyncio.run(commission.store_rules(url, shop.agent, shop.package, f"{run}-live",
+                                                  live_from))
         orders = asyncio.run(_orders(stack, url, shop, args.orders, args.batch_concurrency,
                                      args.batch, progress))
+        lag_s = asyncio.run(commission.lag(url, live, commission.RECORDS_PER_ORDER * args.orders,
+                                           orders["completed_at"], progress))
+        asyncio.run(commission.store_rules(url, shop.agent, shop.package, f"{run}-past", first,
+                                           live_from))
+        topic = f"{os.environ['CARDPULSE_TOPIC_PREFIX']}.orders"
+        fresh = asyncio.run(commission.evaluate(url, shop.cards, 2 * args.orders, topic,
+                                                "fresh", progress))
+        if fresh["records"] != commission.RECORDS_PER_ORDER * args.orders:
+            raise RuntimeError(f"commission: {fresh['records']:.0f} records produced, "
+                               f"{commission.RECORDS_PER_ORDER * args.orders} expected")
+        again = asyncio.run(commission.evaluate(url, shop.cards, 2 * args.orders, topic,
+                                                "again", progress))
         progress.show("ledger transfers…", force=True)
         ledger_s = asyncio.run(_ledger(url, run, args.orders, args.concurrency))
         progress.done(f"{args.orders:,} ledger transfers in {ledger_s:.1f} s")
@@ -291,7 +317,8 @@ def run_orders(settings: Settings, args: OrdersArgs) -> dict[str, Any]:
             "ledger_transfers_spread_per_s": round(args.orders / spread_s, 1),
             "insert_floor_rows_per_s": round(args.orders / floor_s, 1),
             "target_orders_per_s": TARGET_PER_S,
-            "within_target": completed_per_s >= TARGET_PER_S}
+            "within_target": completed_per_s >= TARGET_PER_S,
+            **commission.report(fresh, again, lag_s)}
 
 
 def render(report: dict[str, Any]) -> str:
@@ -309,7 +336,14 @@ def render(report: dict[str, Any]) -> str:
         f"ledger transfers on their own {report['ledger_transfers_per_s']:>10,.1f}/s "
         "(one account in every transfer)",
         f"  … between 256 account pairs {report['ledger_transfers_spread_per_s']:>10,.1f}/s",
-        f"plain INSERT floor            {report['insert_floor_rows_per_s']:>10,.1f}/s"])
+        f"plain INSERT floor            {report['insert_floor_rows_per_s']:>10,.1f}/s",
+        f"commission, in process, {report['commission_batch_cards']} cards a batch:",
+        f"  completed orders evaluated  {report['commission_evaluations_per_s']:>10,.1f}/s "
+        f"({report['commission_records_per_s']:,.1f} records/s, median batch "
+        f"{report['commission_median_batch_ms']:,.1f} ms)",
+        f"  … again, nothing to produce {report['commission_reevaluations_per_s']:>10,.1f}/s",
+        f"commission, end to end: the last record {report['commission_lag_s']} s after the "
+        "last order completed"])
 
 
 def main(settings: Settings, args: OrdersArgs) -> int:
