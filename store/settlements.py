@@ -119,8 +119,9 @@ LEFT JOIN packages p ON p.package_id = c.product_id
 LEFT JOIN LATERAL (
     SELECT r.* FROM commission_rules r
     WHERE r.agent_id = a.agent_id AND r.kind = 'number_card_settlement'
-      AND r.status IN ('active', 'retired')
-      AND r.effective_from <= %(at)s AND (r.effective_to IS NULL OR %(at)s < r.effective_to)
+      AND r.status <> 'draft' AND r.effective_from <= %(at)s
+      AND (r.effective_to IS NULL OR %(at)s < r.effective_to)
+      AND (r.retired_at IS NULL OR %(at)s < r.retired_at)
       AND (c.product_id = ANY(r.package_ids)
            OR r.business_line = coalesce(p.business_line, 'traffic_card'))
     ORDER BY cardinality(r.package_ids) > 0 DESC, r.effective_from DESC, r.version DESC

@@ -3,9 +3,9 @@ commission on one settlement line, and whether the rebate conditions hold — pu
 
 * Amount (H-32, AMB-46): a fixed sum per card, or a percentage (basis points) of the line's
   amount rounded half-up to the fen; it may exceed the line (negative platform margin, flagged).
-* Conditions (H-33, H-35), each optional in the rule's `terms`: `first_recharge_fen` — the
-  card's first credited recharge is at least that much (and not refunded); `min_tenure_days`
-  — whole days since activation, the card's network status active now; `require_not_sanwu` —
+* Conditions (H-33, H-35), from the rule's `terms` (NumberCardRule): `first_recharge_fen` (0:
+  none) — the card's first credited recharge is at least that much (and not refunded); `min_tenure_days`
+  (0: none) — whole days since activation, the card's network status active now; `require_not_sanwu` —
   the card is not 三无 in the billing cycle of the settlement period (H-21's verdict).
   `conditions_deadline_days` (default 90): still unmet that long after the import → invalid.
 """
@@ -36,14 +36,15 @@ class Terms:
 
     @classmethod
     def of(cls, terms: Mapping[str, Any]) -> Terms:
-        def number(key: str) -> int | None:
-            value = terms.get(key)
-            return None if value is None else int(value)
-
-        deadline = number("conditions_deadline_days")
-        return cls(number("first_recharge_fen"), number("min_tenure_days"),
-                   bool(terms.get("require_not_sanwu", False)),
-                   DEFAULT_DEADLINE_DAYS if deadline is None else deadline)
+        """From a rule's `terms` jsonb, with `domain.commission.rules.from_row`'s defaults
+        (threshold 0, tenure 0, not-三无 required, deadline 90 days); a threshold or a tenure
+        of 0 asks for nothing."""
+        recharge = int(terms.get("first_recharge_fen", 0) or 0)
+        tenure = int(terms.get("min_tenure_days", 0) or 0)
+        deadline = terms.get("conditions_deadline_days")
+        return cls(recharge or None, tenure or None,
+                   bool(terms.get("require_not_sanwu", True)),
+                   DEFAULT_DEADLINE_DAYS if deadline is None else int(deadline))
 
 
 def line_commission(mode: AmountMode, value: int, line_fen: int) -> int:

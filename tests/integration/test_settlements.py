@@ -214,7 +214,7 @@ async def test_conditions_met_unfreeze_with_an_approval(db_url: str) -> None:
 @pytest.mark.req("H-35", "SM-H-COMM")
 async def test_conditions_met_without_approval_pay_the_agent(db_url: str) -> None:
     async with connect(db_url) as conn:
-        await _world(conn, terms='{"first_recharge_fen": 1000}', approval=False)
+        await _world(conn, terms='{"first_recharge_fen": 1000, "require_not_sanwu": false}', approval=False)
         card = CARDS[0]
         await _card_event(conn, "rc1", card, "recharged", T0 - timedelta(days=1), 1000)
         batch = await _import(conn, 6000, 6000)
