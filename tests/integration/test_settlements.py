@@ -6,19 +6,23 @@ rest to revenue in one batch transfer); conditions unfreeze, the deadline invali
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from core.money import Fen
+from core.settings import Settings
 from domain.imports.errors import SettlementTotalMismatch
 from domain.imports.kinds import SettlementHeader, SettlementLine
 from domain.ledger import REVENUE, agent_available, agent_commission_frozen, factory_settlement
 from store import commissions, ledger, settlements
 from store.agents import Actor, create_agent
 from store.db import Conn
-from tests.support.imports import xlsx
+from tests.support.imports import read_xlsx, xlsx
 from tests.support.ledger import balances, connect
+from tests.support.orders import Shop, shop, spec_world
+from tests.support.pricing import ok
 
 pytestmark = pytest.mark.integration
 TOPIC = "orders"
@@ -214,7 +218,8 @@ async def test_conditions_met_unfreeze_with_an_approval(db_url: str) -> None:
 @pytest.mark.req("H-35", "SM-H-COMM")
 async def test_conditions_met_without_approval_pay_the_agent(db_url: str) -> None:
     async with connect(db_url) as conn:
-        await _world(conn, terms='{"first_recharge_fen": 1000, "require_not_sanwu": false}', approval=False)
+        await _world(conn, terms='{"first_recharge_fen": 1000, "require_not_sanwu": false}',
+                     approval=False)
         card = CARDS[0]
         await _card_event(conn, "rc1", card, "recharged", T0 - timedelta(days=1), 1000)
         batch = await _import(conn, 6000, 6000)
@@ -249,3 +254,38 @@ async def test_unmet_at_the_deadline_the_commission_is_invalid_and_returns_to_th
             FACTORY: -10000, frozen: 0, REVENUE: 10000}
         assert (await settlements.batch(conn, batch.batch_id)).retained_profit_fen == 10000
         assert (await ledger.trial_balance(conn)).balanced
+
+
+@pytest.fixture
+async def market(settings: Settings) -> AsyncIterator[Shop]:
+    async with shop(settings) as made:
+        await spec_world(made)
+        yield made
+
+
+@pytest.mark.req("H-34", "H-36", "X-01")
+async def test_platform_roles_read_batches_and_lines_and_agents_do_not(market: Shop) -> None:
+    db = market.settings.require_database()
+    async with connect(db) as conn:  # lines for cards nobody is attributed: all unmatched
+        made = await _import(conn, 3000, 1000, 2000)
+    listed = await ok(market.who("finance").get("/v1/settlements"))
+    assert [(b["batch_id"], b["total_fen"], b["unmatched"], b["retained_profit_fen"])
+            for b in listed] == [(made.batch_id, 3000, 2, 3000)]
+    detail = await ok(market.who("operator").get(f"/v1/settlements/{made.batch_id}",
+                                                 params={"status": "unmatched"}))
+    assert [(ln["line_no"], ln["iccid"], ln["retained_profit_fen"])
+            for ln in detail["line_items"]] == [(2, CARDS[0], 1000), (3, CARDS[1], 2000)]
+    await ok(market.market.admin.get("/v1/settlements/stl-F9-2026-01"), 404)
+    for who in ("a.admin", "a.viewer", "buyer"):
+        await ok(market.who(who).get("/v1/settlements"), 403)
+        await ok(market.who(who).get(f"/v1/settlements/{made.batch_id}"), 403)
+        await ok(market.who(who).get("/v1/commissions/long-term/verification-template.xlsx"),
+                 403)
+    template = await market.who("operator").get(
+        "/v1/commissions/long-term/verification-template.xlsx", params={"cycle": "2026-03"})
+    assert template.status_code == 200
+    assert read_xlsx(template.content) == [["ICCID", "在网状态", "是否三无"]]
+    refused = await ok(market.market.admin.get(
+        "/v1/commissions/long-term/verification-template.xlsx", params={"cycle": "2026-13"}),
+        422)
+    assert refused["detail"][0]["code"] == "invalid_cycle"
