@@ -18,7 +18,9 @@ from domain.imports.kinds import SettlementHeader, SettlementLine
 from domain.ledger import REVENUE, agent_available, agent_commission_frozen, factory_settlement
 from store import commissions, ledger, settlements
 from store.agents import Actor, create_agent
-from store.db import Conn
+from store.db import Conn, Reconnecting
+from streams.number_cards import DailySweep
+from tests.support.dates import store_clock
 from tests.support.imports import read_xlsx, xlsx
 from tests.support.ledger import balances, connect
 from tests.support.orders import Shop, shop, spec_world
@@ -289,3 +291,27 @@ async def test_platform_roles_read_batches_and_lines_and_agents_do_not(market: S
         "/v1/commissions/long-term/verification-template.xlsx", params={"cycle": "2026-13"}),
         422)
     assert refused["detail"][0]["code"] == "invalid_cycle"
+
+
+@pytest.mark.req("H-35", "C-09")
+async def test_the_daily_sweep_runs_once_per_platform_day_on_the_platform_clock(
+        db_url: str) -> None:
+    async with connect(db_url) as conn:
+        await _world(conn, terms=TERMS)
+        batch = await _import(conn, 6000, 6000)
+    sweep = DailySweep(Reconnecting(db_url), TOPIC)
+    try:
+        await store_clock(db_url, T0 + timedelta(days=89, hours=1))  # 11:00 in UTC+8
+        first = await sweep.tick()
+        assert first is not None and first.waiting == 1
+        await store_clock(db_url, T0 + timedelta(days=89, hours=11))  # 21:00, the same day
+        assert await sweep.tick() is None
+        await store_clock(db_url, T0 + timedelta(days=90, hours=1))  # the next day
+        done = await sweep.tick()
+        assert done is not None and done.invalidated == 1
+    finally:
+        await sweep.db.close()
+    async with connect(db_url) as conn:
+        [record] = (await _records(conn, batch.batch_id)).values()
+        moved = await commissions.get(conn, record.record_id)
+        assert (moved.state, moved.closed_at) == ("invalid", T0 + timedelta(days=90))
