@@ -11,12 +11,16 @@ statement, and the records are produced with ONE `commissions.produce` call (par
 conditions, H-33).
 
 The ledger (SM-H-COMM "factory:settlement → agent:commission_frozen; remainder →
-platform:revenue"): each record's freeze moves its commission from
-`factory:{f}:settlement` to the agent's frozen commission; ONE batch transfer
-`settlement:{batch}:profit` moves the rest of the statement's total (total − Σ commissions)
-from the factory to `platform:revenue` — or, when the commissions exceed the total (negative
-margin over the batch), that excess from `platform:revenue` to the factory. Either way the
-factory account is debited exactly the statement's total and every transfer balances.
+platform:revenue"): the records' freeze moves `factory:{f}:settlement → agent:{a}:
+commission_frozen` are made as ONE transfer per agent, `settlement:{batch}:freeze:{agent}`, for
+the sum of that agent's commissions in the batch (each record names it in `funded_by`: one
+transfer per line would update the agent's account row once per line in one transaction,
+which PostgreSQL does in time quadratic in the lines); each record's later moves (release,
+return) are its own. ONE batch transfer `settlement:{batch}:profit` moves the rest of the
+statement's total (total − Σ commissions) from the factory to `platform:revenue` — or, when the
+commissions exceed the total (negative margin over the batch), that excess from
+`platform:revenue` to the factory. Either way the factory account is debited exactly the
+statement's total and every transfer balances.
 
 Retained profit (H-34), per batch and per line: total − the agent commissions that are not
 closed (an invalid, rejected or reversed commission's money went back to platform revenue).
@@ -110,9 +114,8 @@ class Imported:
 _EXISTS = "SELECT 1 FROM settlement_batches WHERE factory_id = %s AND period = %s"
 # each line's attributed agent and that agent's rule in force covering the card's product
 _MATCH = """
-SELECT l.line_no, a.agent_id, r.rule_id, r.version, r.amount_mode, r.amount_value,
-       r.freeze_days, r.requires_approval, r.terms
-FROM unnest(%(line_no)s::int[], %(iccid)s::text[]) AS l(line_no, iccid)
+SELECT l.line_no, a.agent_id, r.rule_id, r.version
+FROM unnest(%(line_no)b::int[], %(iccid)b::text[]) AS l(line_no, iccid)
 LEFT JOIN card_attributions a ON a.iccid = l.iccid
 LEFT JOIN cards c ON c.iccid = l.iccid
 LEFT JOIN packages p ON p.package_id = c.product_id
@@ -127,6 +130,11 @@ LEFT JOIN LATERAL (
     ORDER BY cardinality(r.package_ids) > 0 DESC, r.effective_from DESC, r.version DESC
     LIMIT 1) r ON a.agent_id IS NOT NULL
 """
+_RULES = """
+SELECT rule_id, version, amount_mode, amount_value, freeze_days, requires_approval, terms
+FROM commission_rules r JOIN unnest(%s::text[], %s::int[]) AS k(id, v)
+  ON r.rule_id = k.id AND r.version = k.v
+"""
 _INSERT_BATCH = """
 INSERT INTO settlement_batches (batch_id, factory_id, period, total_fen, lines, matched,
     unmatched, agent_commission_fen, retained_profit_fen, negative_margin_lines, task_id,
@@ -138,8 +146,8 @@ RETURNING *
 _INSERT_LINES = """
 INSERT INTO settlement_lines (batch_id, line_no, iccid, amount_fen, agent_id, rule_id,
     rule_version, commission_fen, record_id, status, negative_margin)
-SELECT %s, * FROM unnest(%s::int[], %s::text[], %s::bigint[], %s::text[], %s::text[],
-    %s::int[], %s::bigint[], %s::text[], %s::text[], %s::bool[])
+SELECT %b, * FROM unnest(%b::int[], %b::text[], %b::bigint[], %b::text[], %b::text[],
+    %b::int[], %b::bigint[], %b::text[], %b::text[], %b::bool[])
 """
 _LIVE = """
 SELECT coalesce(sum(l.commission_fen) FILTER (WHERE r.state NOT IN ('invalid', 'rejected',
@@ -188,6 +196,11 @@ def batch_id_of(factory_id: str, period: str) -> str:
     return f"stl-{factory_id}-{period}"
 
 
+def freeze_id(batch_id: str, agent_id: str) -> str:
+    """The transfer that freezes an agent's commissions of a batch (factory → frozen)."""
+    return f"settlement:{batch_id}:freeze:{agent_id}"
+
+
 def idem_key(batch_id: str, line_no: int) -> str:
     return f"number_card:{batch_id}:{line_no}"
 
@@ -218,25 +231,32 @@ async def import_batch(conn: Conn, header: SettlementHeader, lines: Sequence[Set
                        *, actor: Actor, at: datetime, topic: str,
                        task_id: str | None = None) -> Batch:
     """H-31 … H-36: the batch, its lines, its records and its ledger moves in one transaction
-    (see the module's docstring); then the conditions are evaluated once (H-35)."""
+    (see the module's docstring); then, committed, the conditions are evaluated once (H-35:
+    in chunks, each its own transaction when the connection is in autocommit)."""
     batch_id = batch_id_of(header.factory_id, header.period)
     source = accounts.factory_settlement(header.factory_id)
     rows = await (await conn.execute(_MATCH, {
         "line_no": [line.row_no for line in lines], "iccid": [line.iccid for line in lines],
         "at": at})).fetchall()
     match = {row[0]: row for row in rows}
+    keys = sorted({(row[2], row[3]) for row in rows if row[2] is not None})
+    rules = {(r[0], r[1]): r[2:] for r in await (await conn.execute(_RULES, (
+        [k[0] for k in keys], [k[1] for k in keys]))).fetchall()}
     news: list[NewRecord] = []
+    per_agent: dict[str, int] = {}
     cols: list[list[Any]] = [[] for _ in range(10)]
     commission_total = negative = matched = 0
     for line in lines:
-        _, agent, rule_id, version, mode, value, freeze_days, approval, terms = match[line.row_no]
+        _, agent, rule_id, version = match[line.row_no]
         record_id = commission = None
         flagged = False
         if rule_id is not None:
+            mode, value, freeze_days, approval, terms = rules[(rule_id, version)]
             commission = nc.line_commission(mode, int(value), line.amount_fen)
             flagged = commission > line.amount_fen
             key = idem_key(batch_id, line.row_no)
             record_id = commissions.record_id_of(key)
+            per_agent[agent] = per_agent.get(agent, 0) + commission
             news.append(NewRecord(
                 idem_key=key, part="number_card", rule_kind="number_card_settlement",
                 rule_id=rule_id, rule_version=version, agent_id=agent, amount_fen=commission,
@@ -249,9 +269,10 @@ async def import_batch(conn: Conn, header: SettlementHeader, lines: Sequence[Set
                              "number_card_settlement", "mode": mode, "value": int(value)},
                     "formula": nc.formula(mode, int(value), line.amount_fen),
                     "rounding": "half-up" if mode == "percent" else None,
-                    "negative_margin": flagged, "terms": terms},
+                    "negative_margin": flagged, "terms": terms,
+                    "funded_by": freeze_id(batch_id, agent)},
                 at=at, timed=False, iccid=line.iccid, batch_id=batch_id, line_no=line.row_no,
-                source_account=source))
+                source_account=source, funded_by=freeze_id(batch_id, agent)))
             commission_total += commission
             negative += flagged
             matched += 1
@@ -268,16 +289,23 @@ async def import_batch(conn: Conn, header: SettlementHeader, lines: Sequence[Set
         if not created:
             raise SettlementExists()
         await conn.execute(_INSERT_LINES, (batch_id, *cols))
+        await commissions.produce(conn, news, topic, actor)
+        moves = [Transfer(freeze_id(batch_id, agent), source,
+                          accounts.agent_commission_frozen(agent), Fen(amount),
+                          FeeType.COMMISSION, metadata={"batch_id": batch_id, "agent": agent})
+                 for agent, amount in sorted(per_agent.items()) if amount > 0]
         if profit != 0:
             debit, credit = (source, accounts.REVENUE) if profit > 0 else (accounts.REVENUE,
                                                                            source)
-            await ledger.append_last(conn, Transfer(
+            moves.append(Transfer(
                 f"settlement:{batch_id}:profit", debit, credit, Fen(abs(profit)),
                 FeeType.FACTORY_COMMISSION,
                 metadata={"batch_id": batch_id, "total_fen": header.total_fen,
                           "agent_commission_fen": commission_total}))
-        await commissions.produce(conn, news, topic, actor)
-        await evaluate_number_cards(conn, [n.iccid for n in news if n.iccid], at, topic)
+        if moves:  # last: the agents' accounts are held only to the commit
+            await ledger.append_last(conn, *moves)
+    # H-35 at import: after the commit, chunk by chunk (a chunk's transitions, one transaction)
+    await evaluate_number_cards(conn, [n.iccid for n in news if n.iccid], at, topic)
     return created[0]
 
 
