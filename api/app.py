@@ -46,6 +46,7 @@ from api.routers import (
 from api.text import TEXT_CHECK
 from core.clock import CLOCK
 from core.settings import Settings
+from store import commission_imports
 from store.clock import adopt, follow
 from store.db import Reconnecting, create_pool
 from streams.publish import Publisher
@@ -91,6 +92,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     app.include_router(card_sales.router)
     app.include_router(imports.router)
     app.state.payments = payments
+    commission_imports.install(settings.orders_topic)
     console.install(app)
 
     @app.middleware("http")

@@ -14,6 +14,8 @@ back as a failure with its 失败原因.
   commissions are evaluated (`store.commission_eval.evaluate_cards`).
 * The verification template (H-21): the cards with frozen long-term commissions, pre-filled
   with the advisory verdicts of a billing cycle.
+* `install(topic)` registers the three applies with the import task list (store/imports.py);
+  a settlement is applied as ONE chunk (the API's upload runs it so), one transaction.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from typing import Any, Literal
 
 import xlsxwriter
 
-from domain.imports.kinds import COLUMNS, RealNameRow, VerificationRow
-from store import commission_eval, commission_facts, commissions
+from core.money import Fen
+from domain.imports.kinds import COLUMNS, RealNameRow, SettlementHeader, VerificationRow
+from store import commission_eval, commission_facts, commissions, imports, settlements
 from store.agents import Actor
 from store.db import Conn
 from store.errors import NotFound
+from store.imports import Applied, Apply, ImportTask, RowFailure
 
 NO_FROZEN = ("该卡无冻结中的长期佣金", "This card has no frozen long-term commission")
 UNKNOWN_CARD = ("ICCID不存在", "ICCID does not exist")
@@ -140,3 +144,55 @@ async def verification_template(conn: Conn, cycle: str) -> bytes:
         sheet.write_string(line, 2, sanwu)
     book.close()
     return out.getvalue()
+
+
+# ---- the import task list (store/imports.py) -------------------------------------------------
+
+_TOPIC: dict[str, str] = {}
+
+
+def _actor(task: ImportTask) -> Actor:
+    return Actor(task.created_by, task.created_role)
+
+
+def _applied(done: Result) -> Applied:
+    return Applied([RowFailure(f.row_no, f.message_zh, f.message_en) for f in done.failures],
+                   done.summary)
+
+
+async def _verification(conn: Conn, task: ImportTask, rows: Sequence[Any]) -> Applied:
+    return _applied(await apply_verification(conn, rows, actor=_actor(task),
+                                             at=task.created_at, topic=_TOPIC["orders"]))
+
+
+async def _real_name(conn: Conn, task: ImportTask, rows: Sequence[Any]) -> Applied:
+    return _applied(await apply_real_name(conn, rows, task_id=task.task_id,
+                                          at=task.created_at, topic=_TOPIC["orders"]))
+
+
+async def _settlement(conn: Conn, task: ImportTask, rows: Sequence[Any]) -> Applied:
+    """The whole statement (the task runs it as one chunk: one transaction, H-31)."""
+    params = task.params
+    header = SettlementHeader(params["factory_id"], params["period"],
+                              Fen(int(params["total_fen"])))
+    batch = await settlements.import_batch(conn, header, rows, actor=_actor(task),
+                                           at=task.created_at, topic=_TOPIC["orders"],
+                                           task_id=task.task_id)
+    return Applied((), {"batch_id": batch.batch_id, "matched": batch.matched,
+                        "unmatched": batch.unmatched,
+                        "agent_commission_fen": batch.agent_commission_fen,
+                        "retained_profit_fen": batch.retained_profit_fen,
+                        "negative_margin_lines": batch.negative_margin_lines})
+
+
+APPLY: dict[str, Apply] = {"long_term_verification": _verification, "real_name": _real_name,
+                           "number_card_settlement": _settlement}
+
+
+def install(topic: str) -> None:
+    """Make the three commission imports importable (the API calls this at start): each kind
+    gets its apply unless something is registered already (a test's own)."""
+    _TOPIC["orders"] = topic
+    for kind, apply in APPLY.items():
+        if imports.registered(kind) is None:
+            imports.register(kind, apply)

@@ -6,8 +6,10 @@ rest to revenue in one batch transfer); conditions unfreeze, the deadline invali
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -315,3 +317,56 @@ async def test_the_daily_sweep_runs_once_per_platform_day_on_the_platform_clock(
         [record] = (await _records(conn, batch.batch_id)).values()
         moved = await commissions.get(conn, record.record_id)
         assert (moved.state, moved.closed_at) == ("invalid", T0 + timedelta(days=90))
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+async def _upload(market: Shop, body: bytes, code: int, **form: str) -> Any:
+    return await ok(market.who("operator").post(
+        "/v1/imports/number_card_settlement", files={"file": ("s.xlsx", body, XLSX_TYPE)},
+        data=form), code)
+
+
+async def _finished(market: Shop, task_id: str) -> Any:
+    for _ in range(100):
+        task = await ok(market.who("operator").get(f"/v1/imports/{task_id}"))
+        if task["status"] != "running":
+            return task
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"import {task_id} still running")
+
+
+@pytest.mark.req("H-31", "H-36", "X-05")
+async def test_a_statement_uploaded_as_an_import_becomes_one_batch_once(market: Shop) -> None:
+    async with connect(market.settings.require_database()) as conn:
+        await conn.execute("INSERT INTO enterprises (enterprise_id, name) VALUES ('sh', 'SH')")
+        await conn.execute("INSERT INTO packages (package_id, name, business_line,"
+                           " factory_price_fen) VALUES ('NC1', 'Number card', 'number_card',"
+                           " 1900)")
+        await conn.execute("INSERT INTO cards (iccid, enterprise_id, operator, product_id)"
+                           " VALUES (%s, 'sh', 'onelink', 'NC1')", (CARDS[0],))
+        await conn.execute("INSERT INTO card_attributions (iccid, agent_id, source, source_ref,"
+                           " at) VALUES (%s, 'A', 'platform', 'test', %s)", (CARDS[0], T0))
+        await conn.execute(
+            "INSERT INTO commission_rules (rule_id, version, agent_id, kind, business_line,"
+            " amount_mode, amount_value, freeze_days, requires_approval, terms,"
+            " effective_from, status, created_by) VALUES ('nc', 1, 'A',"
+            " 'number_card_settlement', 'number_card', 'fixed', 3000, 0, true, %s, %s,"
+            " 'active', 'admin')", (TERMS, T0))
+    body = xlsx(["ICCID", "金额(分)"], [[CARDS[0], 5000], [CARDS[1], 2000]])
+    refused = await _upload(market, body, 422, factory_id="F1", period="2026-03",
+                            total_fen="7001")
+    assert refused["detail"][0]["code"] == "settlement_total_mismatch"
+    made = await _upload(market, body, 201, factory_id="F1", period="2026-03",
+                         total_fen="7000")
+    task = await _finished(market, made["task_id"])
+    assert (task["status"], task["rows_ok"]) == ("done", 2)
+    batch_id = task["result"]["batch_id"]
+    assert (task["result"]["matched"], task["result"]["retained_profit_fen"]) == (1, 4000)
+    detail = await ok(market.who("finance").get(f"/v1/settlements/{batch_id}"))
+    assert (detail["task_id"], detail["imported_by"]) == (made["task_id"], "user:operator")
+    again = xlsx(["ICCID", "金额(分)"], [[CARDS[0], 6000]])
+    exists = await _upload(market, again, 409, factory_id="F1", period="2026-03",
+                           total_fen="6000")
+    assert exists["detail"]["code"] == "settlement_exists"
