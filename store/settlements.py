@@ -213,8 +213,9 @@ async def _fetch_batches(conn: Conn, query: str, params: Any) -> list[Batch]:
 
 async def import_file(conn: Conn, content: bytes, header: SettlementHeader, *, actor: Actor,
                       at: datetime, topic: str, task_id: str | None = None) -> Imported:
-    """The upload's one code path (API and bench): read the sheet, refuse a statement whose
-    lines do not add up to its total (422) or whose (factory, period) exists (409), validate
+    """The upload's steps in one call (tests, scripts; the API's upload goes through the
+    import task list, which applies `import_batch`): read the sheet, refuse a statement whose
+    (factory, period) exists (409) or whose lines do not add up to its total (422), validate
     the rows, import the valid lines as the batch."""
     if await (await conn.execute(_EXISTS, (header.factory_id, header.period))).fetchone():
         raise SettlementExists()
