@@ -3,10 +3,11 @@ commission on one settlement line, and whether the rebate conditions hold — pu
 
 * Amount (H-32, AMB-46): a fixed sum per card, or a percentage (basis points) of the line's
   amount rounded half-up to the fen; it may exceed the line (negative platform margin, flagged).
-* Conditions (H-33, H-35), from the rule's `terms` (NumberCardRule): `first_recharge_fen` (0:
-  none) — the card's first credited recharge is at least that much (and not refunded); `min_tenure_days`
-  (0: none) — whole days since activation, the card's network status active now; `require_not_sanwu` —
-  the card is not 三无 in the billing cycle of the settlement period (H-21's verdict).
+* Conditions (H-33, H-35), from the rule's `terms` (NumberCardRule): `first_recharge_fen`
+  (0: none) — the card's first credited recharge is at least that much (and not refunded);
+  `min_tenure_days` (0: none) — whole days since activation, the card's network status active
+  now; `require_not_sanwu` — the card is not 三无 in the billing cycle of the settlement period
+  (H-21's verdict).
   `conditions_deadline_days` (default 90): still unmet that long after the import → invalid.
 """
 
