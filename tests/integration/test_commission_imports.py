@@ -6,8 +6,10 @@ advisory verdicts; a real-name row lets a waiting one-time commission be produce
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,7 +23,7 @@ from store.agents import Actor, create_agent
 from store.commissions import NewRecord
 from store.db import Conn
 from tests.support.commission import deliver, one_time_rule, records
-from tests.support.imports import read_xlsx
+from tests.support.imports import read_xlsx, xlsx
 from tests.support.ledger import balances, connect
 from tests.support.orders import Shop, order, recharge, shop, spec_world
 from tests.support.pricing import ok
@@ -182,3 +184,46 @@ async def test_a_real_name_import_row_produces_the_waiting_one_time_commission(
             again = await commission_imports.apply_real_name(conn, rows[:1], task_id="t2",
                                                              at=at, topic=TOPIC)
         assert again.summary["unchanged"] == 1 and len(await records(conn, iccid=CARD)) == 1
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.mark.req("H-19", "H-20", "X-05")
+async def test_the_verification_file_uploaded_twice_moves_the_commission_once(
+        world: Shop) -> None:
+    db = world.settings.require_database()
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO commission_rules (rule_id, version, agent_id, kind, package_ids,"
+            " amount_mode, amount_value, freeze_days, requires_approval, terms,"
+            " effective_from, status, created_by) VALUES ('lt', 1, 'A', 'long_term', '{p90}',"
+            " 'fixed', 500, 0, true, '{}', %s, 'active', 'admin')",
+            (now() - timedelta(days=30),))
+        [made] = await commissions.produce(conn, [NewRecord(
+            idem_key=f"long_term:lt:{CARD}", part="long_term", rule_kind="long_term",
+            rule_id="lt", rule_version=1, agent_id="A", amount_fen=500, state="frozen",
+            freeze_days=0, requires_approval=True, explanation={}, at=now(), timed=False,
+            iccid=CARD)], TOPIC)
+    operator = world.who("operator")
+    tasks = []
+    body = xlsx(["ICCID", "在网状态", "是否三无"], [[CARD, "正常", "否"]])
+    for name in ("first.xlsx", "second.xlsx"):  # two names, one content: X-06 answers the task
+        answer = await operator.post("/v1/imports/long_term_verification",
+                                     files={"file": (name, body, XLSX_TYPE)})
+        assert answer.status_code in (200, 201), answer.text
+        tasks.append(answer.json()["task_id"])
+    assert tasks[0] == tasks[1]
+    task = await _finished(operator, tasks[0])
+    assert (task["status"], task["rows_ok"], task["result"]["unfreezing"]) == ("done", 1, 1)
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+        assert (await commissions.get(conn, made.record_id)).state == "unfreezing"
+
+
+async def _finished(client: Any, task_id: str) -> Any:
+    for _ in range(100):
+        task = await ok(client.get(f"/v1/imports/{task_id}"))
+        if task["status"] != "running":
+            return task
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"import {task_id} still running")
