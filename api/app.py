@@ -23,6 +23,7 @@ from api.routers import (
     commission_reports,
     commission_rules,
     commission_whatif,
+    commissions,
     controls,
     dead_letters,
     enterprises,
@@ -86,7 +87,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
-                   commission_whatif, commission_reports, settlements):
+                   commission_whatif, commission_reports, commissions, settlements):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)

@@ -11,6 +11,7 @@ from typing import Any
 
 from cardpulse.supervisor.children import StartupError
 from cardpulse.tools.fleet_args import add_fleet_arguments
+from cardpulse.tools.imports import add_arguments as add_import_arguments
 from cardpulse.tools.users_args import add_arguments as add_user_arguments
 from core.settings import Settings, SettingsError, get_settings, load_settings
 
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     add_fleet_arguments(fleet)
     _bench_parser(verbs)
     add_user_arguments(verbs)
+    add_import_arguments(verbs)
     boards = verbs.add_parser("dashboards", help="build or push the Grafana dashboards")
     boards.add_argument("action", choices=["build", "push"])
     boards.add_argument("--url", help="Grafana URL (push)")
@@ -207,6 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             overrides = {"state_dir": args.state_dir} if args.state_dir else {}
             return create_user(args, load_settings(**overrides))
+        if args.verb == "import":
+            from cardpulse.tools.imports import run_import
+
+            overrides = {"state_dir": args.state_dir} if args.state_dir else {}
+            return run_import(args, load_settings(**overrides))
         if args.verb == "fleet":
             from cardpulse.tools.fleet import run_fleet
 

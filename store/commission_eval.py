@@ -34,6 +34,20 @@ ORDER BY agent_id, kind, rule_id, version
 """
 
 
+_INBOX = """
+INSERT INTO commission_inbox (event_id, kind)
+SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (event_id) DO NOTHING
+RETURNING event_id
+"""
+
+
+async def take_in(conn: Conn, events: Sequence[tuple[str, str]]) -> list[str]:
+    """Record (event id, kind) pairs in the consumer's inbox; answers the ids new to it."""
+    rows = await (await conn.execute(_INBOX, ([e[0] for e in events], [e[1] for e in events]))
+                  ).fetchall()
+    return [row[0] for row in rows]
+
+
 @dataclass
 class Outcome:
     produced: int = 0

@@ -133,6 +133,12 @@ async def _lock_agent(conn: Conn, agent_id: str) -> None:
                        "hashtext(%s))", (agent_id,))
 
 
+async def _lock_rule(conn: Conn, rule_id: str) -> None:
+    """Serialise the creates and versions of one rule id (whoever its agent is)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('commission_rule_id'), "
+                       "hashtext(%s))", (rule_id,))
+
+
 async def _check(conn: Conn, rule: Rule) -> None:
     """Validate the rule against its packages (H-14 needs their line) and, when it will be in
     force, against the agent's other versions of its kind (H-07)."""
@@ -167,6 +173,7 @@ async def create(conn: Conn, rule: Rule, actor: Actor, digest: str | None = None
     rule = replace(rule, version=1, retired_at=None)
     async with conn.transaction():
         await get_agent(conn, rule.agent_id)
+        await _lock_rule(conn, rule.rule_id)
         await _lock_agent(conn, rule.agent_id)
         first = await _rows(conn, _VERSIONS + " WHERE rule_id = %s AND version = 1",
                             (rule.rule_id,))
@@ -208,8 +215,9 @@ async def new_version(conn: Conn, rule: Rule, actor: Actor, digest: str | None =
     an active one ends the versions it follows where it begins."""
     digest = digest or request_hash(rule)
     async with conn.transaction():
-        await _lock_agent(conn, rule.agent_id)
+        await _lock_rule(conn, rule.rule_id)
         versions = await history(conn, rule.rule_id)
+        await _lock_agent(conn, versions[0].agent_id)
         if idempotency_key is not None:
             done = await _rows(conn, _VERSIONS + " WHERE rule_id = %s AND idempotency_key = %s",
                                (rule.rule_id, idempotency_key))
@@ -235,18 +243,26 @@ async def new_version(conn: Conn, rule: Rule, actor: Actor, digest: str | None =
 
 
 async def retire(conn: Conn, rule_id: str, actor: Actor) -> list[Rule]:
-    """End the rule now: versions in force end at this instant, later ones never begin,
-    drafts are retired. Retiring a retired rule changes nothing. Answers every version."""
+    """End the rule now: versions in force end at this instant (`effective_to` and
+    `retired_at`), later ones never begin (`retired_at = effective_from`), drafts are
+    retired. Retiring a retired rule changes nothing. Answers every version."""
     at = now()
     async with conn.transaction():
+        await _lock_rule(conn, rule_id)
         versions = await history(conn, rule_id)
         await _lock_agent(conn, versions[0].agent_id)
-        for v in await history(conn, rule_id):
+        for v in versions:
             if v.status == "retired" or (v.until is not None and v.until <= at):
                 continue
             ends = v.effective_from if v.status == "draft" else max(v.effective_from, at)
-            await conn.execute("UPDATE commission_rules SET status = 'retired', retired_at = %s"
-                               " WHERE rule_id = %s AND version = %s", (ends, rule_id, v.version))
+            # a version already in force also ends its period there, so a reader that looks
+            # only at effective_to sees the retirement too
+            await conn.execute(
+                "UPDATE commission_rules SET status = 'retired', retired_at = %(ends)s,"
+                " effective_to = CASE WHEN %(ends)s > effective_from"
+                " THEN least(effective_to, %(ends)s) ELSE effective_to END"
+                " WHERE rule_id = %(rule)s AND version = %(version)s",
+                {"ends": ends, "rule": rule_id, "version": v.version})
             await audit.record(conn, actor.transition(
                 SUBJECT, rule_id, v.status, "retired", "retired", version=v.version,
                 retired_at=ends.isoformat()))

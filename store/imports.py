@@ -5,7 +5,8 @@ A kind registers `apply(conn, task, rows) -> Applied(failures, summary)`; `run` 
 chunks of the valid rows, each chunk in ONE transaction together with its failed rows and the
 task's counters, so a row is applied entirely or not at all, and `rows_done` shows progress.
 An `apply` must be idempotent per row (a task that failed may be uploaded again). A kind with
-nothing registered cannot be imported (`registered` is None; the API answers 503).
+nothing registered cannot be imported (`registered` is None; the API answers 409
+`import_unavailable`).
 
 X-06: `start` returns the task of the same file (kind, tenant, SHA-256) created within 24 h
 that is running or done, instead of a new one; an advisory lock on that triple makes two
@@ -59,6 +60,7 @@ class ImportTask:
     created_role: str
     created_at: datetime
     finished_at: datetime | None
+    updated_at: datetime
     natural_key: str | None
 
     @property
@@ -106,6 +108,19 @@ Apply = Callable[[Conn, ImportTask, Sequence[Any]], Awaitable[Applied]]
 _APPLY: dict[str, Apply] = {}
 
 
+@dataclass(frozen=True)
+class Prefill:
+    """A kind's template with rows filled in (H-21: the advisory verdicts per card): the
+    header holds the kind's columns (extra, advisory columns are ignored on upload)."""
+
+    header: tuple[str, ...]
+    rows: Sequence[Sequence[str]]
+
+
+Fill = Callable[[Conn], Awaitable[Prefill]]
+_FILL: dict[str, Fill] = {}
+
+
 class NaturalKeyTaken(Refusal):
     """Another running or done task has this kind's natural key (refined per kind)."""
 
@@ -125,6 +140,19 @@ def unregister(kind: str) -> None:
 
 def registered(kind: str) -> Apply | None:
     return _APPLY.get(kind)
+
+
+def register_template(kind: str, fill: Fill) -> None:
+    """Fill `kind`'s downloadable template with rows (else it has the header only)."""
+    _FILL[kind] = fill
+
+
+def unregister_template(kind: str) -> None:
+    _FILL.pop(kind, None)
+
+
+def template_fill(kind: str) -> Fill | None:
+    return _FILL.get(kind)
 
 
 _SAME_FILE = """
@@ -213,13 +241,22 @@ async def reject(conn: Conn, new: NewTask, refusal: Refusal) -> ImportTask:
 
 _PROGRESS = """
 UPDATE import_tasks SET rows_done = rows_done + %s, rows_ok = rows_ok + %s,
-                        rows_failed = rows_failed + %s, result = %s
+                        rows_failed = rows_failed + %s, result = %s, updated_at = cp_now()
 WHERE task_id = %s AND status = 'running'
 """
 _FINISH = """
-UPDATE import_tasks SET status = %s, error = %s, finished_at = cp_now()
+UPDATE import_tasks SET status = %s, error = %s, finished_at = cp_now(), updated_at = cp_now()
 WHERE task_id = %s AND status = 'running'
 """
+_STALE = """
+UPDATE import_tasks SET status = 'failed', finished_at = cp_now(), updated_at = cp_now(),
+                        error = %s
+WHERE status = 'running' AND updated_at < cp_now() - make_interval(secs => %s)
+RETURNING task_id
+"""
+STALE_AFTER_S = 15 * 60
+INTERRUPTED = {"code": "import_interrupted", "message_zh": "导入被中断，请重新上传",
+               "message_en": "The import was interrupted: upload the file again"}
 
 
 def merge(summary: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
@@ -276,6 +313,18 @@ async def run(conn: Conn, task: ImportTask, apply: Apply, rows: Sequence[Any],
         await audit.record(conn, actor.transition(SUBJECT, task.task_id, "running", status,
                                                   error["message_en"] if error else None))
     return await get(conn, task.task_id)
+
+
+async def fail_stale(conn: Conn, older_than_s: int = STALE_AFTER_S) -> list[str]:
+    """Mark running tasks that have not moved for `older_than_s` (their process ended while
+    applying) `failed`, so that their file (or natural key) may be imported again."""
+    async with conn.transaction():
+        rows = await (await conn.execute(_STALE, (Jsonb(INTERRUPTED), older_than_s))).fetchall()
+        stale = [str(row[0]) for row in rows]
+        await audit.record(conn, *(audit.Transition(
+            SUBJECT, task_id, "running", "failed", "system", "system",
+            INTERRUPTED["message_en"]) for task_id in stale))
+    return stale
 
 
 async def get(conn: Conn, task_id: str) -> ImportTask:

@@ -35,11 +35,6 @@ CARD_EVENTS = frozenset({
     "order_completed", "order_refunded", "order_partially_refunded", "card_recharged",
     "card_recharge_refunded", "real_name_verified", "card_activated",
     "number_card_recharged"})
-_INBOX = """
-INSERT INTO commission_inbox (event_id, kind)
-SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (event_id) DO NOTHING
-RETURNING event_id
-"""
 
 
 @dataclass
@@ -80,10 +75,9 @@ async def apply(conn: Conn, events: Sequence[BusinessEvent], topic: str, done: H
     if not relevant:
         return
     async with conn.transaction():
-        rows = await (await conn.execute(_INBOX, (list(relevant),
-                                                  [e.kind for e in relevant.values()]))
-                      ).fetchall()
-        fresh = [relevant[row[0]] for row in rows]
+        new_ids = await commission_eval.take_in(conn, [(e.event_id, e.kind)
+                                                       for e in relevant.values()])
+        fresh = [relevant[event_id] for event_id in new_ids]
         done.new += len(fresh)
         done.repeated += len(relevant) - len(fresh)
         for event in fresh:  # H-29: a card counts for the agent of its first package

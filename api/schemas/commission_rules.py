@@ -3,15 +3,29 @@ discriminated union on `kind` — and a version as answered."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from api.schemas.common import Ident, Strict
 
 Fen = Annotated[int, Field(ge=0, le=10**12, description="integer fen (C-01)")]
 Line = Literal["traffic_card", "number_card"]
+
+
+def _in_calendar(value: datetime) -> datetime:
+    """An instant PostgreSQL and Python both hold (and hand back) in UTC: 1970 to 9998."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1970 <= utc.year <= 9998:
+        raise ValueError("the instant must lie between the years 1970 and 9998 (UTC)")
+    return utc
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_calendar)]
 
 
 class AmountIn(Strict):
@@ -48,7 +62,7 @@ class CountGateIn(Strict):
 
 class TimeGateIn(Strict):
     gate: Literal["time"]
-    at: AwareDatetime
+    at: Instant
 
 
 class OneTimePartIn(Strict):
@@ -70,9 +84,9 @@ class _RuleBody(Strict):
     requires_approval: bool | None = Field(
         default=None, description="default: false per_order, else true")
     tiers: TiersIn | None = None
-    effective_from: AwareDatetime | None = Field(
+    effective_from: Instant | None = Field(
         default=None, description="platform clock; default now")
-    effective_to: AwareDatetime | None = None
+    effective_to: Instant | None = None
     status: Literal["active", "draft"] = "active"
 
     @model_validator(mode="after")

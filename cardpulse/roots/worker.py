@@ -13,10 +13,10 @@ import httpx
 from prometheus_client import CollectorRegistry, start_http_server
 
 from connectors.payments import PaymentChannel, PaymentChannelClient, PaymentChannelError
-from core.clock import CLOCK
+from core.clock import CLOCK, now
 from core.money import Fen
 from core.settings import Settings
-from store import commission_facts, fulfilment, orders, package_orders
+from store import commission_facts, commissions, fulfilment, orders, package_orders
 from store.clock import adopt
 from store.db import Conn, Reconnecting
 from store.pools import fullest_pools
@@ -84,6 +84,22 @@ async def expire_unpaid(conn: Conn, channel: PaymentChannel, topic: str) -> int:
     return len(cancelled)
 
 
+UNFREEZE_BATCH = 500
+
+
+async def unfreeze_commissions(db: Reconnecting, topic: str) -> int:
+    """H-13: frozen commissions whose freeze has ended on the platform clock become
+    `unfreezing` (with a pending approval) or `available`, stamped with their due instant
+    (C-09); batches until one is not full. Returns how many moved."""
+    total = 0
+    while True:
+        moved = await db.run(lambda conn: commissions.unfreeze_due(conn, now(), topic,
+                                                                   UNFREEZE_BATCH))
+        total += moved
+        if moved < UNFREEZE_BATCH:
+            return total
+
+
 REFUND_AGAIN = timedelta(seconds=60)  # a failed order's channel refund not notified: ask again
 
 
@@ -134,6 +150,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     webhook_db = Reconnecting(settings.require_database())
     outbox_db = Reconnecting(settings.require_database())
     orders_db = Reconnecting(settings.require_database())
+    commission_db = Reconnecting(settings.require_database())
     fulfil_dbs = [Reconnecting(settings.require_database()) for _ in range(LANES)]
     number_cards = DailySweep(Reconnecting(settings.require_database()), settings.orders_topic)
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
@@ -172,6 +189,12 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
         except Exception:
             log.exception("cancelling unpaid orders failed; the next tick retries")
 
+    async def unfreeze() -> None:
+        try:
+            await unfreeze_commissions(commission_db, settings.orders_topic)
+        except Exception:
+            log.exception("unfreezing commissions failed; the next tick retries")
+
     async def fulfil() -> None:
         try:
             await publisher.start()
@@ -190,10 +213,11 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     app.timer(interval=TICK_S, on_leader=True)(number_card_sweep)
     app.timer(interval=0.5, on_leader=True)(fulfil)
     app.timer(interval=5.0, on_leader=True)(unpaid)
+    app.timer(interval=5.0, on_leader=True)(unfreeze)
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
-    return [rollover_db, snapshot_db, webhook_db, outbox_db, orders_db, *fulfil_dbs,
-            number_cards.db]
+    return [rollover_db, snapshot_db, webhook_db, outbox_db, orders_db, commission_db,
+            *fulfil_dbs, number_cards.db]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:

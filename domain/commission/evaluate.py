@@ -103,13 +103,12 @@ def facts_until(facts: CardFacts, end: datetime) -> CardFacts:
                                         if o.completed_at < end))
 
 
-def _rule(ctx: _Ctx, order: PackageOrder, kinds: tuple[str, ...]) -> Rule | None:
-    for kind in kinds:
-        found = ctx.rules(order.agent_id, kind, order.package_id, order.business_line,
-                          order.completed_at)
-        if found is not None:
-            return found
-    return None
+def _rules(ctx: _Ctx, order: PackageOrder, kinds: tuple[str, ...]) -> list[Rule]:
+    """The selling agent's rules of these kinds in force at the order's completion (at most
+    one per kind, H-07)."""
+    found = (ctx.rules(order.agent_id, kind, order.package_id, order.business_line,
+                       order.completed_at) for kind in kinds)
+    return [rule for rule in found if rule is not None]
 
 
 def _live_units(order: PackageOrder) -> int:
@@ -157,9 +156,11 @@ def _formula(amount: Amount, base_fen: int, result: int) -> str:
 
 def _per_order(ctx: _Ctx, order: PackageOrder, plan: Plan) -> None:
     """H-08: one rebate per package unit of a completed order, on the agent's cost price."""
-    rule = _rule(ctx, order, ("per_order",))
-    if rule is None:
-        return
+    for rule in _rules(ctx, order, ("per_order",)):
+        _rebates(ctx, order, rule, plan)
+
+
+def _rebates(ctx: _Ctx, order: PackageOrder, rule: Rule, plan: Plan) -> None:
     amount, tier = _value(ctx, rule, rule.amount)
     for unit in range(1, _live_units(order) + 1):
         key = f"per_order:{rule.rule_id}:{order.order_id}:{unit}"
@@ -228,10 +229,14 @@ def _gate_passed(ctx: _Ctx, rule: Rule, order: PackageOrder) -> tuple[bool, dict
 
 
 def _long_term(ctx: _Ctx, order: PackageOrder, plan: Plan) -> None:
-    """H-17, H-18, H-22 … H-24: one long-term record per completed package order."""
-    rule = _rule(ctx, order, LONG_TERM_KINDS)
-    if rule is None or _live_units(order) == 0:
+    """H-17, H-18, H-22 … H-24: one long-term record per completed package order and rule."""
+    if _live_units(order) == 0:
         return
+    for rule in _rules(ctx, order, LONG_TERM_KINDS):
+        _long_term_of(ctx, order, rule, plan)
+
+
+def _long_term_of(ctx: _Ctx, order: PackageOrder, rule: Rule, plan: Plan) -> None:
     key = f"long_term:{rule.rule_id}:{order.order_id}"
     met, evidence, _, _ = _conditions(ctx, _long_term_recharge(rule))
     found = ctx.existing.get(key)
@@ -274,26 +279,27 @@ def _one_time(ctx: _Ctx, plan: Plan) -> None:
     for order in ctx.facts.package_orders:
         if _live_units(order) == 0:
             continue
-        rule = _rule(ctx, order, ONE_TIME_KINDS)
-        if rule is None or rule.rule_id in seen:
-            continue
-        seen.add(rule.rule_id)
-        key = f"one_time:{rule.rule_id}:{ctx.facts.iccid}"
-        if key in ctx.existing:
-            continue
-        terms = _one_time_terms(rule)
-        if terms is None:
-            continue
-        met, evidence, qualifying, refs = _conditions(ctx, terms[1])
-        if not met:
-            continue
-        amount, tier = _value(ctx, rule, terms[0])
-        cap = qualifying if order.business_line == "traffic_card" else None
-        fen, why = _explained(amount, qualifying, {"source": "recharge", "ref": ",".join(refs)},
-                              tier, [_completed(order), *evidence], cap=cap)
-        why["depends_on"] = {"order_id": order.order_id, "recharges": list(refs)}
-        plan.produce.append(Produce(key, "one_time", rule, rule.agent_id, fen, "frozen", True,
-                                    why, order.order_id))
+        for rule in _rules(ctx, order, ONE_TIME_KINDS):
+            if rule.rule_id not in seen:
+                seen.add(rule.rule_id)
+                _one_time_of(ctx, order, rule, plan)
+
+
+def _one_time_of(ctx: _Ctx, order: PackageOrder, rule: Rule, plan: Plan) -> None:
+    key = f"one_time:{rule.rule_id}:{ctx.facts.iccid}"
+    terms = _one_time_terms(rule)
+    if key in ctx.existing or terms is None:
+        return
+    met, evidence, qualifying, refs = _conditions(ctx, terms[1])
+    if not met:
+        return
+    amount, tier = _value(ctx, rule, terms[0])
+    cap = qualifying if order.business_line == "traffic_card" else None
+    fen, why = _explained(amount, qualifying, {"source": "recharge", "ref": ",".join(refs)},
+                          tier, [_completed(order), *evidence], cap=cap)
+    why["depends_on"] = {"order_id": order.order_id, "recharges": list(refs)}
+    plan.produce.append(Produce(key, "one_time", rule, rule.agent_id, fen, "frozen", True, why,
+                                order.order_id))
 
 
 def _reverse_refunded(ctx: _Ctx, plan: Plan) -> None:

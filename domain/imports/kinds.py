@@ -22,7 +22,15 @@ from typing import Final, Literal
 from core.money import Fen
 from domain.imports.errors import BadSettlementHeader, SettlementTotalMismatch
 from domain.imports.sheet import Cell, Sheet
-from domain.imports.table import Checked, Get, RowCheck, RowContext, RowError, validate
+from domain.imports.table import (
+    Checked,
+    Get,
+    RowCheck,
+    RowContext,
+    RowError,
+    match_header,
+    validate,
+)
 from domain.usage.validation import ICCID_RE
 
 Kind = Literal["long_term_verification", "real_name", "number_card_settlement"]
@@ -215,8 +223,8 @@ def settlement_header(factory_id: str | None, period: str | None,
 
 def check_total(sheet: Sheet, header: SettlementHeader) -> Fen:
     """H-36: the valid amounts of all lines must add up to the header's total (else the whole
-    file is refused); returns the sum."""
-    column = sheet.header.index(AMOUNT)
+    file is refused); returns the sum. The header is matched first (TemplateMismatch)."""
+    column = match_header(sheet.header, COLUMNS["number_card_settlement"])[AMOUNT]
     amounts = (check_fen(row.cells[column]) for row in sheet.rows)
     lines = sum(a for a in amounts if not isinstance(a, RowError))
     if lines != header.total_fen:

@@ -59,7 +59,7 @@ def cell_text(value: object) -> Cell:
         return format(number.normalize(), "f")
     if isinstance(value, time | timedelta):
         return str(value)
-    return str(value).strip()
+    return str(value).replace("\x00", "").strip()  # PostgreSQL text holds no NUL
 
 
 def as_text(cell: Cell) -> str:
@@ -83,7 +83,10 @@ def _raw_rows(content: bytes) -> list[list[object]]:
         raise Unreadable() from exc
     if "\x00" in text:
         raise Unreadable()
-    return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    try:
+        return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise Unreadable() from exc
 
 
 def _blank(cells: Sequence[Cell]) -> bool:

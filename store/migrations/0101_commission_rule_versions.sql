@@ -1,8 +1,8 @@
 -- Commission rule versions (specs/business.md H-06, H-07, C-05; store/commission_rules.py):
--- * `retired_at`: a retired version is in force only before this instant (its period is kept
---   as configured); a version retired before it began has `retired_at = effective_from` and
---   was never in force. Lookups and the overlap check use [effective_from,
---   least(effective_to, retired_at)).
+-- * `retired_at`: a retired version is in force only before this instant (one retired while
+--   in force also has its `effective_to` closed there); a version retired before it began has
+--   `retired_at = effective_from` and was never in force. Lookups and the overlap check use
+--   [effective_from, least(effective_to, retired_at)).
 -- * `request_hash`: the body that created the version, so that the same create or version
 --   request sent again answers the same version, and a different one under the same rule id
 --   or Idempotency-Key answers 409.

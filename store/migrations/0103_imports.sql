@@ -5,7 +5,9 @@
 --   step broke: the chunks applied before stay applied), or `rejected` (refused as a whole,
 --   `error` says why); counts and `rows_done` (progress); `result` is the kind's summary.
 --   X-06: a `running`/`done` task of the same (kind, tenant, sha256) created within 24 h is
---   returned instead of a new one (store/imports.py, under an advisory lock). `natural_key`:
+--   returned instead of a new one (store/imports.py, under an advisory lock). A `running`
+--   task whose `updated_at` (stamped by every applied chunk) is over 15 minutes old was cut
+--   off (its process ended): the next upload marks it `failed`, so the file may be retried. `natural_key`:
 --   what the kind allows once (a settlement's `factory_id/period`).
 -- * `import_task_rows`: the failed rows only (the failure file): their original cells and 失败原因.
 -- depends: 0100_commission
@@ -29,6 +31,7 @@ CREATE TABLE import_tasks (
     created_role text NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT cp_now(),
     finished_at  timestamptz,
+    updated_at   timestamptz NOT NULL DEFAULT cp_now(),
     natural_key  text,
     CHECK ((status = 'running') = (finished_at IS NULL)),
     CHECK (status NOT IN ('rejected', 'failed') OR error IS NOT NULL)

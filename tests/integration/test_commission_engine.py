@@ -61,6 +61,16 @@ async def real_name(world: Shop, iccid: str = CARD, event_id: str = "rn-1") -> N
     assert answer.status_code == 202, answer.text
 
 
+async def in_network(world: Shop, iccid: str = CARD) -> None:
+    """The operator reports the card active (its network status, H-26)."""
+    raw, headers = signed_body({"events": [{"event_id": f"st-{iccid}", "iccid": iccid,
+                                            "status": "active", "at": now().isoformat()}]},
+                               SECRET)
+    answer = await world.market.admin.post("/v1/upstream/onelink/status", content=raw,
+                                           headers=headers)
+    assert answer.status_code == 202, answer.text
+
+
 async def complete(world: Shop, made: dict[str, Any]) -> None:
     await ok(world.market.admin.post(f"/v1/orders/{made['order_id']}/complete"))
 
@@ -259,3 +269,41 @@ async def test_what_if_prices_a_draft_version_over_past_sales_and_pays_nothing(
         "/v1/commission-rules/rebate/versions/2/what-if",
         params={"start": start.isoformat(), "end": end.isoformat()})
     assert refused.status_code == 403
+
+
+@pytest.mark.req("H-25", "H-26", "H-28", "AMB-41")
+async def test_a_tier_applies_from_its_threshold_inclusive_and_never_retroactively(
+        world: Shop, conn: Conn) -> None:
+    await rule_row(world.settings.require_database(), "tiered", "A", "per_order",
+                   package_ids=("p90",), amount_value=100, freeze_days=0,
+                   requires_approval=False,
+                   tiers={"metric": "activation_count", "rows": [[0, 100], [1, 300]]})
+    first = await agent_package(world)
+    await deliver(conn, world.settings)  # no activation yet (not real-name): tier 0
+    await real_name(world)  # the card is now an activation of A: count 1 = the threshold
+    await in_network(world)
+    second = await agent_package(world)
+    await deliver(conn, world.settings)
+    amounts = {r["order_id"]: (r["amount_fen"], r["explanation"]["tier"])
+               for r in await records(conn, agent_id="A")}
+    assert amounts[first["order_id"]][0] == 100  # kept: no top-up (H-28)
+    assert amounts[second["order_id"]] == (300, {
+        "metric": "activation_count", "metric_value": 1, "threshold": 1, "value": 300})
+
+
+@pytest.mark.req("H-38")
+async def test_a_partial_refund_keeps_the_rebate_of_the_unit_not_refunded(
+        world: Shop, conn: Conn) -> None:
+    await rule_row(world.settings.require_database(), "rebate", "A", "per_order",
+                   package_ids=("p90",), amount_value=500, freeze_days=0,
+                   requires_approval=False)
+    made = await agent_package(world)
+    await deliver(conn, world.settings)
+    await refund_approved(world, made["order_id"], "部分退款", amount=3000)
+    await deliver(conn, world.settings)
+    [kept] = await records(conn, order_id=made["order_id"])
+    assert kept["state"] == "available"  # a part of the one unit: the unit is not refunded
+    await refund_approved(world, made["order_id"], "退款", amount=3000)
+    await deliver(conn, world.settings)
+    [gone] = await records(conn, order_id=made["order_id"])
+    assert gone["state"] == "reversed" and gone["reason"] == "refunded"

@@ -4,6 +4,7 @@ versions that never touch the past, validation refusals, retirement, who may do 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,6 +114,9 @@ async def test_every_kind_is_configurable(world: Market) -> None:
     both = await ok(op.post(RULES, json=body("y", business_line="traffic_card",
                                              package_ids=["p1"])), 422)
     assert "scope" in str(both["detail"])
+    for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"):
+        refused = await ok(op.post(RULES, json=body("z", effective_to=edge)), 422)
+        assert refused["detail"][0]["loc"] == ["body", "per_order", "effective_to"]
 
 
 @pytest.mark.req("H-07")
@@ -235,6 +239,7 @@ async def test_retire_and_only_the_owner_has_rules(world: Market) -> None:
     assert await lookup(world, "A", "per_order", "n1", "number_card", t0) == []
     gone = await ok(op.post(f"{RULES}/own/retire"))
     assert [v["status"] for v in gone] == ["retired"]
+    assert gone[0]["effective_to"] == gone[0]["retired_at"]  # ended where it was retired
     assert await lookup(world, "A", "per_order", "p2", "traffic_card", t0) == [("own", 1)]
     assert await lookup(world, "A", "per_order", "p2", "traffic_card",
                         now() + timedelta(seconds=1)) == []
@@ -263,3 +268,14 @@ async def test_who_may_configure_and_read(world: Market) -> None:
     assert [r["rule_id"] for r in await ok(op.get(RULES, params={
         "agent_id": "B", "kind": "per_order", "status": "active"}))] == ["rb"]
     await ok(op.get(f"{RULES}/none"), 404)
+
+
+@pytest.mark.req("H-07")
+async def test_concurrent_overlapping_creates_admit_one(world: Market) -> None:
+    op, admin = world.people["operator"], world.admin
+    answers = await asyncio.gather(
+        op.post(RULES, json=body("c1", business_line="traffic_card")),
+        admin.post(RULES, json=body("c2", package_ids=["p2"])),
+        op.post(RULES, json=body("c3", package_ids=["p1", "p2"])))
+    assert sorted(a.status_code for a in answers) == [201, 409, 409]
+    assert len(await ok(op.get(RULES, params={"agent_id": "A"}))) == 1

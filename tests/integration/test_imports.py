@@ -5,21 +5,29 @@ test's own: the commission engine registers the real ones."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from fastapi.routing import APIRoute
 
+from api.routers.imports import router as imports_router
+from cardpulse.tools.imports import upload
 from core.clock import CLOCK, now
 from core.money import Fen
 from core.settings import Settings
 from domain.imports.kinds import KINDS, RealNameRow, SettlementLine, VerificationRow
-from store import imports
+from store import audit, imports
+from store.agents import Actor
 from store.db import Conn
-from store.imports import Applied, ImportTask, RowFailure
+from store.imports import Applied, ImportTask, NewTask, Prefill, RowFailure
 from tests.support.cards import add_cards
 from tests.support.dates import store_clock
 from tests.support.imports import Value, csv_bom, read_xlsx, xlsx
@@ -132,7 +140,7 @@ async def test_a_file_refused_as_a_whole_is_listed_as_rejected(desk: Desk) -> No
 
 
 @pytest.mark.req("H-41", "X-05")
-async def test_real_name_results_from_a_csv_with_a_bom(desk: Desk) -> None:
+async def test_real_name_results_from_a_csv_with_a_bom(desk: Desk, settings: Settings) -> None:
     made = await desk.upload("real_name", csv_bom(["ICCID", "是否实名", "实名时间"], [
         [A, "是", "2020-01-02 03:04:05"], [C, "否", ""], [B, "不", ""]]), name="rn.csv")
     done = await desk.task(made["task_id"])
@@ -143,15 +151,11 @@ async def test_real_name_results_from_a_csv_with_a_bom(desk: Desk) -> None:
         A, True, "2020-01-02T03:04:05+08:00")
     assert (second.iccid, second.verified) == (C, False)
     assert abs(second.verified_at - now()) < timedelta(minutes=1)
-    [row] = await imports.failures(await _conn(desk), made["task_id"])
+    async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                     autocommit=True) as conn:
+        [row] = await imports.failures(conn, made["task_id"])
     assert (row.row_no, row.error_zh, row.error_en) == (4, "是否实名只能填写是或否",
                                                         "是否实名 must be 是 or 否")
-
-
-async def _conn(desk: Desk) -> Conn:
-    conn: Conn = await desk.market.app.state.resources.pool.getconn()
-    await desk.market.app.state.resources.pool.putconn(conn)
-    return conn
 
 
 @pytest.mark.req("H-31", "H-36", "X-05")
@@ -242,6 +246,23 @@ async def test_templates_have_the_exact_columns(desk: Desk) -> None:
         assert answer.status_code == 200
         assert read_xlsx(answer.content) == [header]
 
+    async def advisory(conn: Conn) -> Prefill:
+        found = await (await conn.execute("SELECT iccid FROM cards ORDER BY iccid")).fetchall()
+        return Prefill((*LONG, "建议在网状态"), [(str(i), "", "", "正常") for (i,) in found])
+
+    imports.register_template("long_term_verification", advisory)
+    try:
+        filled = await desk.who("ops1").get("/v1/imports/templates/long_term_verification.xlsx")
+    finally:
+        imports.unregister_template("long_term_verification")
+    sheet = read_xlsx(filled.content)
+    assert sheet[0] == [*LONG, "建议在网状态"]
+    assert sheet[1:] == [[A, "", "", "正常"], [B, "", "", "正常"], [C, "", "", "正常"]]
+    filled_in: list[list[Value]] = [[A, "正常", "否", "正常"]]
+    back = await desk.upload("long_term_verification", xlsx([str(c) for c in sheet[0]],
+                                                            filled_in))
+    assert (await desk.task(back["task_id"]))["rows_ok"] == 1
+
 
 @pytest.mark.req("X-05", "X-01")
 async def test_platform_operators_import_finance_reads_agents_have_no_access(
@@ -266,5 +287,90 @@ async def test_platform_operators_import_finance_reads_agents_have_no_access(
 async def test_a_kind_nothing_applies_is_unavailable(desk: Desk) -> None:
     imports.unregister("real_name")
     refused = await desk.upload("real_name", xlsx(["ICCID", "是否实名"], [[A, "是"]]), 409)
-    assert refused["detail"]["code"] == "import_unavailable"
+    assert refused["detail"] == {"code": "import_unavailable", "message_zh": "该类导入暂不可用",
+                                 "message_en": "This kind of import is not available yet"}
     assert await ok(desk.who("ops1").get("/v1/imports")) == []
+
+
+@pytest.mark.req("X-05")
+async def test_the_cli_uploads_and_follows_the_task(desk: Desk, tmp_path: Path) -> None:
+    file = tmp_path / "核验.xlsx"
+    file.write_bytes(xlsx(LONG, [[A, "正常", "否"], [B, "正常", "否"]]))
+    said: list[str] = []
+    done = await upload(desk.market.admin, "long_term_verification", file, {}, said.append,
+                        every_s=0.01)
+    assert (done["status"], done["file_name"], done["rows_ok"], done["rows_failed"]) == (
+        "done", "核验.xlsx", 1, 1)
+    again = await upload(desk.market.admin, "long_term_verification", file, {}, said.append)
+    assert again["task_id"] == done["task_id"]
+    assert said[-1] == f"the same file was imported within 24 h: task {done['task_id']}"
+    refused = await upload(desk.market.admin, "number_card_settlement", file, {})
+    assert refused["http_status"] == 422
+
+
+@pytest.mark.req("X-06", "C-08")
+async def test_simultaneous_uploads_of_one_file_make_one_task_with_its_audit_trail(
+        desk: Desk, settings: Settings) -> None:
+    body = xlsx(LONG, [[A, "正常", "否"]])
+    answers = await asyncio.gather(*(desk.who("ops1").post(
+        "/v1/imports/long_term_verification", files={"file": ("f.xlsx", body, XLSX)})
+        for _ in range(3)))
+    assert sorted(a.status_code for a in answers) == [200, 200, 201]
+    assert len({a.json()["task_id"] for a in answers}) == 1
+    assert len(desk.apply.chunks) == 1
+    task_id = answers[0].json()["task_id"]
+    async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                     autocommit=True) as conn:
+        trail = await audit.history(conn, "import_task", task_id)
+    assert [(e.from_state, e.to_state, e.actor) for e in trail] == [
+        (None, "running", "user:ops1"), ("running", "done", "user:ops1")]
+
+
+@pytest.mark.req("X-06")
+async def test_a_task_cut_off_while_running_is_failed_and_its_file_may_be_retried(
+        desk: Desk, settings: Settings) -> None:
+    body = xlsx(LONG, [[A, "正常", "否"]])
+    new = NewTask("IMPcutoff", "long_term_verification", "platform", "f.xlsx",
+                  hashlib.sha256(body).hexdigest(), Actor("admin", "admin"))
+    async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                     autocommit=True) as conn:
+        await imports.start(conn, new, LONG, 1, [])  # and then its process ended
+    same = await desk.upload("long_term_verification", body, 200, as_="admin")
+    assert (same["task_id"], same["status"]) == ("IMPcutoff", "running")
+    await store_clock(settings.require_database(), now() + timedelta(minutes=16))
+    retried = await desk.upload("long_term_verification", body, as_="admin")
+    assert retried["task_id"] != "IMPcutoff"
+    cut = await ok(desk.market.admin.get("/v1/imports/IMPcutoff"))
+    assert (cut["status"], cut["error"]["code"]) == ("failed", "import_interrupted")
+
+
+READS = {"admin": 200, "ops1": 200, "fin1": 200, "pops1": 200, "aa1": 403, "av1": 403,
+         "eu1": 403, "ea1": 403}
+WRITES = {"admin": 201, "ops1": 201, "fin1": 403, "pops1": 403, "aa1": 403, "av1": 403,
+          "eu1": 403, "ea1": 403}
+
+
+@pytest.mark.req("X-01", "X-05")
+async def test_every_imports_route_follows_the_permission_matrix(desk: Desk) -> None:
+    await desk.market.person("pops1", "platform_ops")
+    await desk.market.person("av1", "agent_viewer", agent="A")
+    await desk.market.person("eu1", "end_user", agent="A")
+    await desk.market.person("ea1", "enterprise_admin", enterprise="e")
+    body = xlsx(LONG, [[A, "正常", "否"]])
+    made = await desk.upload("long_term_verification", body)
+    reads = ("/v1/imports", f"/v1/imports/{made['task_id']}", made["failures_url"],
+             "/v1/imports/templates/long_term_verification.xlsx")
+    for name, code in READS.items():
+        for path in reads:
+            assert (await desk.who(name).get(path)).status_code == code, (name, path)
+    for k, (name, code) in enumerate(WRITES.items()):
+        other = xlsx(LONG, [[A, "正常", "否"], [B, "正常", str(k)]])  # a new file each time
+        answer = await desk.who(name).post("/v1/imports/long_term_verification",
+                                           files={"file": ("f.xlsx", other, XLSX)})
+        assert answer.status_code == code, (name, answer.text)
+    routes = {(method, route.path) for route in imports_router.routes
+              if isinstance(route, APIRoute) for method in route.methods or set()}
+    assert routes == {("POST", "/v1/imports/{kind}"), ("GET", "/v1/imports"),
+                      ("GET", "/v1/imports/{task_id}"),
+                      ("GET", "/v1/imports/{task_id}/failures.xlsx"),
+                      ("GET", "/v1/imports/templates/{kind}.xlsx")}

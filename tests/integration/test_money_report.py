@@ -15,9 +15,10 @@ import pytest
 from core.clock import now
 from core.money import Fen
 from core.settings import Settings
-from domain.ledger import REVENUE, FeeType, Transfer, agent_commission_frozen
+from domain.ledger import REVENUE, FeeType, Transfer, agent_available
 from domain.orders.report import BadMonth, month_bounds, month_of
-from store import ledger
+from store import commissions, ledger
+from store.commissions import NewRecord
 from tests.support.dates import mid_cycle, store_clock
 from tests.support.orders import Shop, order, recharge, shop, spec_world
 from tests.support.pricing import ok
@@ -52,11 +53,12 @@ def by_flow(report: dict[str, Any]) -> dict[tuple[str, str], tuple[int, ...]]:
 
 
 async def commission(s: Shop, order_id: str, amount: int) -> None:
-    """What the commission module (H) will post: the platform pays the selling agent."""
+    """A per-order commission without freeze (H-08): the platform pays the selling agent's
+    balance at once."""
     async with await psycopg.AsyncConnection.connect(s.settings.require_database(),
                                                      autocommit=True) as conn:
         await ledger.transfer(conn, Transfer(
-            f"{order_id}:commission", REVENUE, agent_commission_frozen("A"), Fen(amount),
+            f"{order_id}:commission", REVENUE, agent_available("A"), Fen(amount),
             FeeType.COMMISSION, order_id=order_id, order_line="1"))
 
 
@@ -88,6 +90,36 @@ async def test_a_500_commission_leaves_5500_net_and_500_over_the_purchase_price(
     assert by_flow(report) == {("p90", "flow_1"): (1, 9000, 3000, 500, 5500, 5000, 500),
                                ("p90", "flow_2"): (1, 6000, 0, 500, 5500, 5000, 500)}
     assert figures(report["total"]) == (2, 15000, 3000, 1000, 11000, 10000, 1000)
+
+
+@pytest.mark.req("G2-06", "SM-H-COMM", "H-13")
+async def test_a_frozen_commission_is_not_yet_paid_and_counts_once_released(
+        world: tuple[Shop, dict[str, str]]) -> None:
+    s, made = world
+    at = now()
+    async with await psycopg.AsyncConnection.connect(s.settings.require_database(),
+                                                     autocommit=True) as conn:
+        await conn.execute(
+            "INSERT INTO commission_rules (rule_id, version, agent_id, kind, package_ids,"
+            " amount_mode, amount_value, freeze_days, requires_approval, terms,"
+            " effective_from, status, created_by) VALUES ('r1', 1, 'A', 'per_order', '{p90}',"
+            " 'fixed', 500, 7, false, '{}', %s, 'active', 'admin')", (at - timedelta(days=1),))
+        await commissions.produce(conn, [NewRecord(
+            idem_key=f"per_order:r1:{made['flow_1']}:1", part="per_order", rule_kind="per_order",
+            rule_id="r1", rule_version=1, agent_id="A", amount_fen=500, state="frozen",
+            freeze_days=7, requires_approval=False, explanation={}, at=at, timed=True,
+            order_id=made["flow_1"], unit=1)], s.settings.orders_topic)
+        month = month_of(now())
+        frozen = await ok(s.who("finance").get("/v1/reports/money", params={"month": month}))
+        flow_1 = next(x for x in frozen["lines"] if x["flow"] == "flow_1")
+        assert (flow_1["commissions_fen"], flow_1["commissions_frozen_fen"],
+                flow_1["net_receipts_fen"]) == (0, 500, 5500)
+        assert await commissions.unfreeze_due(conn, at + timedelta(days=7),
+                                              s.settings.orders_topic) == 1
+    paid = await ok(s.who("finance").get("/v1/reports/money", params={"month": month}))
+    flow_1 = next(x for x in paid["lines"] if x["flow"] == "flow_1")
+    assert figures(flow_1) == (1, 9000, 3000, 500, 5500, 5000, 500)
+    assert flow_1["commissions_frozen_fen"] == 0 and paid["total"]["commissions_fen"] == 500
 
 
 @pytest.mark.req("G2-06", "SM-G2-ORDER")

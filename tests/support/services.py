@@ -99,6 +99,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "CARDPULSE_WORKER_GROUP": settings.worker_group,
         "CARDPULSE_USAGE_PARTITIONS": str(settings.usage_partitions),
         "CARDPULSE_ROLLOVER_CHECK_S": str(settings.rollover_check_s),
+        # a worker follows a clock the test moves after it started (C-09 timers)
+        "CARDPULSE_TEST_CLOCK": "true" if settings.test_clock else "false",
     })
     return env
 

@@ -27,6 +27,7 @@ from domain.imports.kinds import (
 )
 from domain.imports.sheet import cell_text, read_sheet
 from domain.imports.table import SHANGHAI, RowContext
+from store.imports import merge
 from tests.support.imports import csv_bom, xlsx
 
 A, B, C = "89860000000000000011", "89860000000000000022", "89860000000000000033"
@@ -133,6 +134,21 @@ def test_settlement_lines_and_total() -> None:
         "settlement_total_mismatch", "结算明细合计与结算总额不一致")
 
 
+@pytest.mark.req("H-36", "G4-27")
+def test_a_settlement_without_its_amount_column_is_a_template_mismatch() -> None:
+    sheet = read_sheet(xlsx(("ICCID", "金额"), [[A, 1]]), 10)
+    with pytest.raises(TemplateMismatch) as wrong:
+        check_total(sheet, settlement_header("F1", "2026-03", "1"))
+    assert wrong.value.missing == ["金额(分)"]
+
+
+@pytest.mark.req("X-05")
+def test_broken_csv_is_unreadable_and_nul_is_dropped() -> None:
+    with pytest.raises(Unreadable):
+        read_sheet(b"ICCID\n\"" + b"x" * 200_000 + b"\"\n", 10)
+    assert cell_text("a\x00b ") == "ab"
+
+
 @pytest.mark.req("H-31")
 @pytest.mark.parametrize(("factory", "period", "total", "field"), [
     ("", "2026-03", "1", "factory_id"), ("F 1", "2026-03", "1", "factory_id"),
@@ -144,3 +160,10 @@ def test_settlement_header_fields(factory: str, period: str, total: str | None,
     with pytest.raises(BadSettlementHeader) as bad:
         settlement_header(factory, period, total)
     assert bad.value.field == field
+
+
+@pytest.mark.req("X-05")
+def test_chunk_summaries_add_numbers_join_lists_and_keep_the_last_of_the_rest() -> None:
+    first = merge({}, {"applied": 2, "unmatched": ["x"], "batch": "b1", "flag": True})
+    assert merge(first, {"applied": 3, "unmatched": ["y"], "batch": "b1", "flag": False}) == {
+        "applied": 5, "unmatched": ["x", "y"], "batch": "b1", "flag": False}
