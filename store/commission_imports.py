@@ -28,13 +28,15 @@ from typing import Any, Literal
 
 import xlsxwriter
 
+from core.clock import now
 from core.money import Fen
 from domain.imports.kinds import COLUMNS, RealNameRow, SettlementHeader, VerificationRow
+from domain.imports.table import SHANGHAI
 from store import commission_eval, commission_facts, commissions, imports, settlements
 from store.agents import Actor
 from store.db import Conn
 from store.errors import NotFound
-from store.imports import Applied, Apply, ImportTask, RowFailure
+from store.imports import Applied, Apply, ImportTask, Prefill, RowFailure
 
 NO_FROZEN = ("该卡无冻结中的长期佣金", "This card has no frozen long-term commission")
 UNKNOWN_CARD = ("ICCID不存在", "ICCID does not exist")
@@ -123,12 +125,17 @@ async def apply_real_name(conn: Conn, rows: Sequence[RealNameRow], *, task_id: s
     return done
 
 
-async def verification_template(conn: Conn, cycle: str) -> bytes:
-    """H-21: the long-term verification template, one row per card with frozen long-term
-    commissions: ICCID and the advisory 在网状态 / 是否三无 of billing cycle `cycle`
-    (YYYY-MM). Advisory only: the operator checks and corrects before importing."""
+async def verification_rows(conn: Conn, cycle: str) -> list[tuple[str, str, str]]:
+    """H-21: one row per card with frozen long-term commissions: ICCID and the advisory
+    在网状态 / 是否三无 of billing cycle `cycle` (YYYY-MM). Advisory only: the operator checks
+    and corrects them before importing."""
     cards = [row[0] for row in await (await conn.execute(_FROZEN_CARDS)).fetchall()]
     verdicts = await commission_facts.advisory_verdicts(conn, cards, cycle) if cards else {}
+    return [(iccid, *verdicts.get(iccid, ("非正常", "是"))) for iccid in cards]
+
+
+async def verification_template(conn: Conn, cycle: str) -> bytes:
+    """The long-term verification template pre-filled with `verification_rows`."""
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True})
     sheet = book.add_worksheet("Sheet1")
@@ -137,13 +144,16 @@ async def verification_template(conn: Conn, cycle: str) -> bytes:
     sheet.set_column(1, 2, 12)
     for column, name in enumerate(COLUMNS["long_term_verification"]):
         sheet.write_string(0, column, name)
-    for line, iccid in enumerate(cards, start=1):
-        network, sanwu = verdicts.get(iccid, ("非正常", "是"))
-        sheet.write_string(line, 0, iccid)
-        sheet.write_string(line, 1, network)
-        sheet.write_string(line, 2, sanwu)
+    for line, row in enumerate(await verification_rows(conn, cycle), start=1):
+        for column, value in enumerate(row):
+            sheet.write_string(line, column, value)
     book.close()
     return out.getvalue()
+
+
+def this_cycle() -> str:
+    """The current billing cycle (YYYY-MM) on the platform clock, in Asia/Shanghai."""
+    return now().astimezone(SHANGHAI).strftime("%Y-%m")
 
 
 # ---- the import task list (store/imports.py) -------------------------------------------------
@@ -189,10 +199,18 @@ APPLY: dict[str, Apply] = {"long_term_verification": _verification, "real_name":
                            "number_card_settlement": _settlement}
 
 
+async def _prefill(conn: Conn) -> Prefill:
+    return Prefill(COLUMNS["long_term_verification"],
+                   await verification_rows(conn, this_cycle()))
+
+
 def install(topic: str) -> None:
     """Make the three commission imports importable (the API calls this at start): each kind
-    gets its apply unless something is registered already (a test's own)."""
+    gets its apply unless something is registered already (a test's own); the verification
+    template is pre-filled with this month's advisory verdicts (H-21)."""
     _TOPIC["orders"] = topic
     for kind, apply in APPLY.items():
         if imports.registered(kind) is None:
             imports.register(kind, apply)
+    if imports.template_fill("long_term_verification") is None:
+        imports.register_template("long_term_verification", _prefill)

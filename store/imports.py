@@ -5,7 +5,8 @@ A kind registers `apply(conn, task, rows) -> Applied(failures, summary)`; `run` 
 chunks of the valid rows, each chunk in ONE transaction together with its failed rows and the
 task's counters, so a row is applied entirely or not at all, and `rows_done` shows progress.
 An `apply` must be idempotent per row (a task that failed may be uploaded again). A kind with
-nothing registered cannot be imported (`registered` is None; the API answers 503).
+nothing registered cannot be imported (`registered` is None; the API answers 409
+`import_unavailable`).
 
 X-06: `start` returns the task of the same file (kind, tenant, SHA-256) created within 24 h
 that is running or done, instead of a new one; an advisory lock on that triple makes two
@@ -107,6 +108,19 @@ Apply = Callable[[Conn, ImportTask, Sequence[Any]], Awaitable[Applied]]
 _APPLY: dict[str, Apply] = {}
 
 
+@dataclass(frozen=True)
+class Prefill:
+    """A kind's template with rows filled in (H-21: the advisory verdicts per card): the
+    header holds the kind's columns (extra, advisory columns are ignored on upload)."""
+
+    header: tuple[str, ...]
+    rows: Sequence[Sequence[str]]
+
+
+Fill = Callable[[Conn], Awaitable[Prefill]]
+_FILL: dict[str, Fill] = {}
+
+
 class NaturalKeyTaken(Refusal):
     """Another running or done task has this kind's natural key (refined per kind)."""
 
@@ -126,6 +140,19 @@ def unregister(kind: str) -> None:
 
 def registered(kind: str) -> Apply | None:
     return _APPLY.get(kind)
+
+
+def register_template(kind: str, fill: Fill) -> None:
+    """Fill `kind`'s downloadable template with rows (else it has the header only)."""
+    _FILL[kind] = fill
+
+
+def unregister_template(kind: str) -> None:
+    _FILL.pop(kind, None)
+
+
+def template_fill(kind: str) -> Fill | None:
+    return _FILL.get(kind)
 
 
 _SAME_FILE = """

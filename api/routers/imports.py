@@ -4,17 +4,19 @@ tasks, download a task's failure file and each kind's empty template.
 An upload is checked here (size, template, rows; a settlement's total) and answered at once;
 its valid rows are then applied in the background by the kind's registered `apply`
 (store/imports.py), chunk by chunk, while `GET /v1/imports/{task_id}` shows `rows_done`.
-A kind nothing has registered answers 503 `import_unavailable`. Platform staff who change
+A kind nothing has registered answers 409 `import_unavailable`. Platform staff who change
 business objects (admin, platform_operator) import; platform finance and platform_ops read
 (§7.2 H); everyone else 403.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import xlsxwriter
@@ -23,18 +25,19 @@ from fastapi.responses import JSONResponse
 
 from api.console.exports import XLSX_TYPE, as_xlsx
 from api.deps import Caller, Db, Principal, Res, Resources, actor, forbid
-from api.openapi import FORBIDDEN, NOT_FOUND, UNAVAILABLE
+from api.openapi import FORBIDDEN, NOT_FOUND
 from api.routers.series import attachment
 from api.schemas.imports import ImportTaskPublic
 from core.clock import now
 from domain.imports import kinds
 from domain.imports.errors import FileRefused, TooLarge
-from domain.imports.kinds import COLUMNS, MAX_ROWS, OPTIONAL, Kind
-from domain.imports.sheet import Sheet, read_sheet
-from domain.imports.table import SHANGHAI, RowContext
+from domain.imports.kinds import COLUMNS, MAX_ROWS, OPTIONAL, ImportRow, Kind, SettlementHeader
+from domain.imports.sheet import read_sheet
+from domain.imports.table import SHANGHAI, Checked, RowContext
 from domain.refusals import Refusal
 from store import imports
 from store.agents import Actor
+from store.db import Conn
 from store.imports import Apply, ImportTask, NewTask, Status
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"], responses=FORBIDDEN)
@@ -46,8 +49,14 @@ SETTLEMENT_EXISTS = Refusal(code="settlement_exists", message_zh="该厂家该�
                                        "already been imported")
 
 
-UNAVAILABLE_DETAIL = {"code": "import_unavailable", "message_zh": "该类导入暂不可用",
-                      "message_en": "This kind of import is not available yet"}
+
+
+class Unavailable(Refusal):
+    """Nothing would apply the rows of this kind (409, as `payment_unavailable`)."""
+
+    code = "import_unavailable"
+    message_zh = "该类导入暂不可用"
+    message_en = "This kind of import is not available yet"
 
 
 def _reader(caller: Principal) -> None:
@@ -77,13 +86,34 @@ async def _read(file: UploadFile) -> bytes:
     return content
 
 
-def _settlement(sheet: Sheet, factory_id: str | None, period: str | None,
-                total_fen: str | None) -> tuple[dict[str, Any], str]:
-    header = kinds.settlement_header(factory_id, period, total_fen)
-    kinds.check_total(sheet, header)
+@dataclass(frozen=True)
+class _Checked:
+    """An upload read and checked: its rows, and the task's `params` and natural key."""
+
+    rows: Checked[ImportRow]
+    rows_total: int
+    params: dict[str, Any]
+    key: str | None
+
+
+async def _check(db: Conn, kind: Kind, content: bytes, header: SettlementHeader | None
+                 ) -> _Checked:
+    """Read the sheet and check it whole, then row by row (ICCIDs looked up at once). The
+    pure parts run in a worker thread: 200,000 settlement lines take seconds, which must not
+    stall the event loop."""
+    sheet = await asyncio.to_thread(read_sheet, content, MAX_ROWS[kind])
+    if header is not None:
+        kinds.check_total(sheet, header)
+    known = (await imports.existing_iccids(db, kinds.iccids_of(sheet))
+             if kinds.needs_iccids(kind) else None)
+    rows = await asyncio.to_thread(kinds.check_rows, kind, sheet,
+                                   RowContext(now(), known, SHANGHAI))
+    if header is None:
+        return _Checked(rows, len(sheet.rows), {}, None)
     params = {"factory_id": header.factory_id, "period": header.period,
-              "total_fen": header.total_fen}
-    return params, f"{header.factory_id}/{header.period}"
+              "total_fen": header.total_fen,
+              "lines_fen": sum(getattr(row, "amount_fen", 0) for row in rows.valid)}
+    return _Checked(rows, len(sheet.rows), params, f"{header.factory_id}/{header.period}")
 
 
 async def _apply_later(res: Resources, task: ImportTask, apply: Apply, rows: Sequence[Any],
@@ -100,7 +130,8 @@ def _answer(task: ImportTask, code: int) -> JSONResponse:
 
 @router.post("/{kind}", status_code=201, response_model=ImportTaskPublic, responses={
     200: {"description": "the same file was uploaded within 24 h: its task (X-06)"},
-    409: {"description": "`settlement_exists`"}, **UNAVAILABLE})
+    409: {"description": "`settlement_exists`, `import_unavailable` (nothing applies this "
+                         "kind here)"}})
 async def upload(kind: Kind, caller: Caller, db: Db, res: Res, request: Request,
                  background: BackgroundTasks, file: Annotated[UploadFile, File()],
                  factory_id: Annotated[str | None, Form(max_length=64)] = None,
@@ -112,7 +143,7 @@ async def upload(kind: Kind, caller: Caller, db: Db, res: Res, request: Request,
         raise forbid("platform operators import")
     apply = imports.registered(kind)
     if apply is None:  # nothing would apply the rows: no task, no pretended success
-        return JSONResponse({"detail": UNAVAILABLE_DETAIL}, status_code=503)
+        raise Unavailable()
     content = await _read(file)
     who = actor(caller, request)
     new = NewTask(f"IMP{uuid.uuid4().hex[:20]}", kind, _tenant(caller),
@@ -121,28 +152,19 @@ async def upload(kind: Kind, caller: Caller, db: Db, res: Res, request: Request,
     previous = await imports.same_file(db, new.kind, new.tenant, new.file_sha256)
     if previous is not None:
         return _answer(previous, 200)
-    if kind == "number_card_settlement":
-        kinds.settlement_header(factory_id, period, total_fen)  # a bad field: 422, no task
+    header = (kinds.settlement_header(factory_id, period, total_fen)  # bad: 422, no task
+              if kind == "number_card_settlement" else None)
     try:
-        sheet = read_sheet(content, MAX_ROWS[kind])
-        params: dict[str, Any] = {}
-        key: str | None = None
-        if kind == "number_card_settlement":
-            params, key = _settlement(sheet, factory_id, period, total_fen)
-        known = (await imports.existing_iccids(db, kinds.iccids_of(sheet))
-                 if kinds.needs_iccids(kind) else None)
-        checked = kinds.check_rows(kind, sheet, RowContext(now(), known, SHANGHAI))
+        checked = await _check(db, kind, content, header)
     except FileRefused as refused:
         await imports.reject(db, new, refused)
         raise
-    if kind == "number_card_settlement":
-        params["lines_fen"] = sum(getattr(row, "amount_fen", 0) for row in checked.valid)
-    new = NewTask(new.task_id, new.kind, new.tenant, new.file_name, new.file_sha256, who,
-                  params, key)
-    task, created = await imports.start(db, new, checked.header, len(sheet.rows),
-                                        checked.failed, SETTLEMENT_EXISTS)
+    rows = checked.rows
+    task, created = await imports.start(
+        db, replace(new, params=checked.params, natural_key=checked.key), rows.header,
+        checked.rows_total, rows.failed, SETTLEMENT_EXISTS)
     if created:
-        background.add_task(_apply_later, res, task, apply, checked.valid, checked.cells, who)
+        background.add_task(_apply_later, res, task, apply, rows.valid, rows.cells, who)
     return _answer(task, 201 if created else 200)
 
 
@@ -158,7 +180,7 @@ async def list_tasks(caller: Caller, db: Db, kind: Kind | None = None,
     return [ImportTaskPublic.of(task) for task in found]
 
 
-def _template(header: Sequence[str]) -> bytes:
+def _template(header: Sequence[str], rows: Sequence[Sequence[str]] = ()) -> bytes:
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"in_memory": True})
     text, bold = book.add_format({"num_format": "@"}), book.add_format({"bold": True})
@@ -166,16 +188,26 @@ def _template(header: Sequence[str]) -> bytes:
     for column, name in enumerate(header):
         page.write_string(0, column, name, bold)
         page.set_column(column, column, 24, text)  # ICCIDs stay text, not rounded numbers
+    for line, row in enumerate(rows, start=1):
+        for column, cell in enumerate(row):
+            page.write_string(line, column, cell)
     book.close()
     return out.getvalue()
 
 
 @router.get("/templates/{kind}.xlsx", response_class=Response,
             responses={200: {"content": {XLSX_TYPE: {}}}})
-async def template(kind: Kind, caller: Caller) -> Response:
-    """The kind's empty template: its exact column names (optional ones last)."""
+async def template(kind: Kind, caller: Caller, db: Db) -> Response:
+    """The kind's template: its exact column names (optional ones last), empty, or filled
+    by what the kind registered (`store.imports.register_template`)."""
     _reader(caller)
-    return Response(_template((*COLUMNS[kind], *OPTIONAL[kind])), media_type=XLSX_TYPE,
+    fill = imports.template_fill(kind)
+    if fill is None:
+        body = _template((*COLUMNS[kind], *OPTIONAL[kind]))
+    else:
+        filled = await fill(db)
+        body = _template(filled.header, filled.rows)
+    return Response(body, media_type=XLSX_TYPE,
                     headers={"Content-Disposition": attachment(f"{kind}-template.xlsx")})
 
 

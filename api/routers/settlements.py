@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Response
 
@@ -18,7 +17,6 @@ from api.schemas.settlements import (
     SettlementDetail,
     SettlementLinePublic,
 )
-from core.clock import now
 from domain.refusals import Refusal
 from store import commission_imports, settlements
 
@@ -76,15 +74,12 @@ async def verification_template(caller: Caller, db: Db,
                                 cycle: Annotated[str | None, Query()] = None) -> Response:
     """H-21: the long-term verification template pre-filled with the cards that have frozen
     long-term commissions and their advisory 在网状态 / 是否三无 for billing cycle `cycle`
-    (YYYY-MM; default: the current month in the platform clock, UTC+8)."""
+    (YYYY-MM; default: the current month in the platform clock, UTC+8 — what
+    `GET /v1/imports/templates/long_term_verification.xlsx` gives)."""
     _readers(caller.role)
-    month = cycle if cycle is not None else _this_month()
+    month = cycle if cycle is not None else commission_imports.this_cycle()
     if not _CYCLE.fullmatch(month):
         raise BadCycle()
     body = await commission_imports.verification_template(db, month)
     return Response(body, media_type=XLSX, headers={
         "Content-Disposition": f'attachment; filename="long-term-verification-{month}.xlsx"'})
-
-
-def _this_month() -> str:
-    return now().astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from fastapi.routing import APIRoute
 
+from api.routers.imports import router as imports_router
 from cardpulse.tools.imports import upload
 from core.clock import CLOCK, now
 from core.money import Fen
@@ -25,7 +27,7 @@ from domain.imports.kinds import KINDS, RealNameRow, SettlementLine, Verificatio
 from store import audit, imports
 from store.agents import Actor
 from store.db import Conn
-from store.imports import Applied, ImportTask, NewTask, RowFailure
+from store.imports import Applied, ImportTask, NewTask, Prefill, RowFailure
 from tests.support.cards import add_cards
 from tests.support.dates import store_clock
 from tests.support.imports import Value, csv_bom, read_xlsx, xlsx
@@ -244,6 +246,23 @@ async def test_templates_have_the_exact_columns(desk: Desk) -> None:
         assert answer.status_code == 200
         assert read_xlsx(answer.content) == [header]
 
+    async def advisory(conn: Conn) -> Prefill:
+        found = await (await conn.execute("SELECT iccid FROM cards ORDER BY iccid")).fetchall()
+        return Prefill((*LONG, "建议在网状态"), [(str(i), "", "", "正常") for (i,) in found])
+
+    imports.register_template("long_term_verification", advisory)
+    try:
+        filled = await desk.who("ops1").get("/v1/imports/templates/long_term_verification.xlsx")
+    finally:
+        imports.unregister_template("long_term_verification")
+    sheet = read_xlsx(filled.content)
+    assert sheet[0] == [*LONG, "建议在网状态"]
+    assert sheet[1:] == [[A, "", "", "正常"], [B, "", "", "正常"], [C, "", "", "正常"]]
+    filled_in: list[list[Value]] = [[A, "正常", "否", "正常"]]
+    back = await desk.upload("long_term_verification", xlsx([str(c) for c in sheet[0]],
+                                                            filled_in))
+    assert (await desk.task(back["task_id"]))["rows_ok"] == 1
+
 
 @pytest.mark.req("X-05", "X-01")
 async def test_platform_operators_import_finance_reads_agents_have_no_access(
@@ -267,7 +286,7 @@ async def test_platform_operators_import_finance_reads_agents_have_no_access(
 @pytest.mark.req("X-05")
 async def test_a_kind_nothing_applies_is_unavailable(desk: Desk) -> None:
     imports.unregister("real_name")
-    refused = await desk.upload("real_name", xlsx(["ICCID", "是否实名"], [[A, "是"]]), 503)
+    refused = await desk.upload("real_name", xlsx(["ICCID", "是否实名"], [[A, "是"]]), 409)
     assert refused["detail"] == {"code": "import_unavailable", "message_zh": "该类导入暂不可用",
                                  "message_en": "This kind of import is not available yet"}
     assert await ok(desk.who("ops1").get("/v1/imports")) == []
@@ -323,3 +342,35 @@ async def test_a_task_cut_off_while_running_is_failed_and_its_file_may_be_retrie
     assert retried["task_id"] != "IMPcutoff"
     cut = await ok(desk.market.admin.get("/v1/imports/IMPcutoff"))
     assert (cut["status"], cut["error"]["code"]) == ("failed", "import_interrupted")
+
+
+READS = {"admin": 200, "ops1": 200, "fin1": 200, "pops1": 200, "aa1": 403, "av1": 403,
+         "eu1": 403, "ea1": 403}
+WRITES = {"admin": 201, "ops1": 201, "fin1": 403, "pops1": 403, "aa1": 403, "av1": 403,
+          "eu1": 403, "ea1": 403}
+
+
+@pytest.mark.req("X-01", "X-05")
+async def test_every_imports_route_follows_the_permission_matrix(desk: Desk) -> None:
+    await desk.market.person("pops1", "platform_ops")
+    await desk.market.person("av1", "agent_viewer", agent="A")
+    await desk.market.person("eu1", "end_user", agent="A")
+    await desk.market.person("ea1", "enterprise_admin", enterprise="e")
+    body = xlsx(LONG, [[A, "正常", "否"]])
+    made = await desk.upload("long_term_verification", body)
+    reads = ("/v1/imports", f"/v1/imports/{made['task_id']}", made["failures_url"],
+             "/v1/imports/templates/long_term_verification.xlsx")
+    for name, code in READS.items():
+        for path in reads:
+            assert (await desk.who(name).get(path)).status_code == code, (name, path)
+    for k, (name, code) in enumerate(WRITES.items()):
+        other = xlsx(LONG, [[A, "正常", "否"], [B, "正常", str(k)]])  # a new file each time
+        answer = await desk.who(name).post("/v1/imports/long_term_verification",
+                                           files={"file": ("f.xlsx", other, XLSX)})
+        assert answer.status_code == code, (name, answer.text)
+    routes = {(method, route.path) for route in imports_router.routes
+              if isinstance(route, APIRoute) for method in route.methods or set()}
+    assert routes == {("POST", "/v1/imports/{kind}"), ("GET", "/v1/imports"),
+                      ("GET", "/v1/imports/{task_id}"),
+                      ("GET", "/v1/imports/{task_id}/failures.xlsx"),
+                      ("GET", "/v1/imports/templates/{kind}.xlsx")}

@@ -27,6 +27,7 @@ from domain.imports.kinds import (
 )
 from domain.imports.sheet import cell_text, read_sheet
 from domain.imports.table import SHANGHAI, RowContext
+from store.imports import merge
 from tests.support.imports import csv_bom, xlsx
 
 A, B, C = "89860000000000000011", "89860000000000000022", "89860000000000000033"
@@ -159,3 +160,10 @@ def test_settlement_header_fields(factory: str, period: str, total: str | None,
     with pytest.raises(BadSettlementHeader) as bad:
         settlement_header(factory, period, total)
     assert bad.value.field == field
+
+
+@pytest.mark.req("X-05")
+def test_chunk_summaries_add_numbers_join_lists_and_keep_the_last_of_the_rest() -> None:
+    first = merge({}, {"applied": 2, "unmatched": ["x"], "batch": "b1", "flag": True})
+    assert merge(first, {"applied": 3, "unmatched": ["y"], "batch": "b1", "flag": False}) == {
+        "applied": 5, "unmatched": ["x", "y"], "batch": "b1", "flag": False}
