@@ -50,6 +50,15 @@ def money_walkthrough() -> str:
     return found[2]
 
 
+def commission_walkthrough() -> str:
+    """The script of the README's "Every kind on `make run`" (in "Commission")."""
+    text = README.read_text()
+    section = re.split(r"\n#{2,3} ", text.split("\n### Every kind on `make run`\n", 1)[1])[0]
+    found = FENCE.search(section)  # the script is the section's first block
+    assert found is not None and found[1] == "sh"
+    return found[2]
+
+
 def for_this_up(code: str, up: Up) -> str:
     """The block with the README's default addresses (the API's, the simulator's) and state
     dir replaced by this `up`'s."""
@@ -59,11 +68,11 @@ def for_this_up(code: str, up: Up) -> str:
     return code.replace(".cardpulse/", f"{up.state_dir}/")
 
 
-def run_block(language: str, code: str, cwd: Path) -> str:
+def run_block(language: str, code: str, cwd: Path, timeout: float = 120) -> str:
     argv = ["bash", "-euo", "pipefail", "-c", code] if language == "sh" else [
         sys.executable, "-c", code]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")}
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
     assert done.returncode == 0, (code, done.stdout, done.stderr)
     return done.stdout
@@ -120,3 +129,36 @@ def test_the_readme_money_walkthrough_works_as_written(up: Up, tmp_path: Path) -
     assert [line["amount_fen"] for line in statement["lines"]] == [3000, 6000, -6000], output
     assert statement["closing_fen"] == 3000
     assert json.loads(output.splitlines()[-1])["package_count"] == 2
+
+
+KINDS = ("per_order", "one_time", "long_term", "combined", "number_card_settlement")
+
+
+@pytest.mark.req("H-08", "H-10", "H-13", "H-19", "H-22", "H-25", "H-31", "H-33",
+                 "SM-H-APPROVAL")
+def test_the_readme_commission_walkthrough_works_as_written(up: Up, tmp_path: Path) -> None:
+    """The Money script, then the Commission one in the same directory (its people's cookie
+    jars, its market): one commission of each kind ends `available` in east's wallet."""
+    code = commission_walkthrough()
+    ours = for_this_up(code, up)
+    assert ours != code and "8000" not in ours and "8100" not in ours, ours
+    wait_out_month_end(300)  # the summary is of the current month (Asia/Shanghai)
+    run_block("sh", for_this_up(money_walkthrough(), up), tmp_path)
+    output = run_block("sh", ours, tmp_path, timeout=600)
+    # the only error answer: the online first purchase refused (G2-11)
+    assert output.count('"detail"') == 1 and "first_purchase_wallet_only" in output, output
+    summary = json.loads(output.splitlines()[-2])
+    available = {k["kind"]: next(s for s in k["by_state"] if s["state"] == "available")
+                 for k in summary["by_kind"] if k["kind"] != "price_difference"}
+    assert {kind: (row["records"], row["amount_fen"]) for kind, row in available.items()} == {
+        "per_order": (3, 900), "one_time": (2, 1300), "long_term": (2, 700),
+        "number_card": (1, 2000)}, summary
+    assert [s for s in summary["by_state"] if s["records"] and s["state"] != "available"
+            ] == [], summary
+    assert json.loads(output.splitlines()[-1])["balance_fen"] == 4900, output
+    headers = {"Authorization": f"Bearer {up.token()}"}
+    for kind in KINDS:  # each rule kind's records (a combined rule's parts too), all paid
+        found = httpx.get(f"{up.api}/v1/commissions", headers=headers,
+                          params={"agent_id": "east", "kind": kind}).json()["items"]
+        assert found and {r["state"] for r in found} == {"available"}, (kind, found)
+        assert {r["rule_kind"] for r in found} <= {kind, "combined"}, found
