@@ -22,7 +22,7 @@ import msgspec
 
 from core.clock import now
 from core.settings import Settings
-from store import commission_eval, commission_facts
+from store import commission_eval, commission_facts, settlements
 from store.db import Conn, Reconnecting
 from store.dead_letters import dead_letter
 from streams.events import BusinessEvent, decode_business
@@ -53,6 +53,7 @@ class Handled:
     cards: int = 0
     produced: int = 0
     reversed: int = 0
+    unfrozen: int = 0  # number-card commissions whose conditions an event completed
     bad_payloads: list[bytes] = field(default_factory=list)
 
 
@@ -92,10 +93,14 @@ async def apply(conn: Conn, events: Sequence[BusinessEvent], topic: str, done: H
         iccids = sorted({iccid for e in fresh if (iccid := _iccid(e)) is not None})
         if not iccids:
             return
-        outcome = await commission_eval.evaluate_cards(conn, iccids, now(), topic)
+        at = now()
+        outcome = await commission_eval.evaluate_cards(conn, iccids, at, topic)
+        # H-35: a number card's conditions are judged again on every event of the card
+        judged = await settlements.evaluate_number_cards(conn, iccids, at, topic)
         done.cards += len(iccids)
         done.produced += outcome.produced
         done.reversed += outcome.reversed
+        done.unfrozen += judged.unfrozen
 
 
 class CommissionSink:
