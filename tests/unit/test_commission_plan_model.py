@@ -17,6 +17,11 @@ records, then the same reversal pass). The differences the spec allows are the m
 * H-11: one-time is once per (rule, card): a one-time record reversed because its qualifying
   order or recharge was refunded stays reversed even if another order/recharge would qualify
   now (the from-scratch evaluation produces it live).
+* H-11 / H-38: a one-time record is produced on the recharges seen when the last condition
+  became true, and reversed only when one it depended on is refunded. If a recharge credited
+  earlier is revealed after the production (a late operator notification), the card's "first"
+  recharge or running sum may since have changed: the record stays (the from-scratch
+  evaluation may have none, or another amount).
 * H-14 / H-28: amounts are fixed at production. A one-time amount is computed from the
   qualifying recharge at production; it differs from the from-scratch one only when a recharge
   credited earlier was revealed after the record was produced. A long-term record is priced on
@@ -307,6 +312,8 @@ def check_against_scratch(history: History, rules: list[Rule], model: Store,
         if other is None:
             if rec.state == "reversed":
                 continue
+            if rec.item.part == "one_time" and _recharges_revealed_late(history, rec):
+                continue  # qualified on the recharges seen then: an earlier one came later
             # H-24: produced past the count gate, the gate since moved back over the order
             assert key.startswith("long_term:cb:") and gate is not None, (key, rec.state)
             position = nth_package(final, rec.item.order_id or "")
