@@ -99,7 +99,7 @@ class History:
     orders: tuple[PackageOrder, ...]        # as completed, nothing refunded
     recharges: tuple[Recharge, ...]         # as credited, nothing refunded
     real_name_at: datetime | None
-    order_refunds: dict[str, int]           # order → units refunded (= quantity: full)
+    order_refunds: dict[str, tuple[int, ...]]  # order → its refunds' units, in turn
     recharge_refunds: frozenset[str]
 
 
@@ -111,7 +111,8 @@ def events_of(history: History) -> list[Event]:
     found += [("recharge", r.ref) for r in history.recharges]
     if history.real_name_at is not None:
         found.append(("real_name", "rn"))
-    found += [("order_refund", oid) for oid in history.order_refunds]
+    found += [("order_refund", f"{oid}#{n}") for oid, parts in history.order_refunds.items()
+              for n in range(len(parts))]
     found += [("recharge_refund", ref) for ref in history.recharge_refunds]
     return found
 
@@ -123,8 +124,9 @@ def facts_of(history: History, seen: set[Event]) -> CardFacts:
     for order in history.orders:
         if ("order", order.order_id) not in seen:
             continue
-        units = (history.order_refunds.get(order.order_id, 0)
-                 if ("order_refund", order.order_id) in seen else 0)
+        parts = history.order_refunds.get(order.order_id, ())
+        units = sum(k for n, k in enumerate(parts)
+                    if ("order_refund", f"{order.order_id}#{n}") in seen)
         state = ("refunded" if units >= order.quantity
                  else "partially_refunded" if units else "completed")
         orders.append(replace(order, units_refunded=units, state=state))
@@ -244,10 +246,13 @@ def histories(draw: st.DrawFn) -> History:
         at(slots[6 + j]), False, draw(st.sampled_from(["order", "operator"])))
         for j in range(n_recharges))
     real_name_at = draw(st.sampled_from([None, at(slots[10]), at(slots[10]), at(slots[10])]))
-    refunds: dict[str, int] = {}
-    for order in orders:
+    refunds: dict[str, tuple[int, ...]] = {}
+    for order in orders:  # none, one refund (of some or all units), or two partial ones
         if draw(st.integers(0, 3)) == 0:
-            refunds[order.order_id] = draw(st.integers(1, order.quantity))
+            first = draw(st.integers(1, order.quantity))
+            more = (draw(st.integers(1, order.quantity - first)),) if (
+                first < order.quantity and draw(st.booleans())) else ()
+            refunds[order.order_id] = (first, *more)
     refunded = frozenset(r.ref for r in recharges if draw(st.integers(0, 3)) == 0)
     return History(orders, recharges, real_name_at, refunds, refunded)
 
@@ -339,12 +344,14 @@ def check_against_scratch(history: History, rules: list[Rule], model: Store,
 
 
 def check_amounts(history: History, rules: list[Rule], model: Store) -> None:
-    """(c) per-order = the unit's amount (percent of cost half-up, C-03); a traffic-card
-    one-time ≤ its qualifying recharge (H-14); combined orders 1…N earn no long-term (H-23)."""
+    """(c) only the rule owner's own sales earn (H-42); per-order = the unit's amount (percent
+    of cost half-up, C-03); a traffic-card one-time ≤ its qualifying recharge (H-14); combined
+    orders 1…N earn no long-term (H-23)."""
     by_id = {r.rule_id: r for r in rules}
     orders = {o.order_id: o for o in history.orders}
     for key, rec in model.records.items():
         item, rule = rec.item, by_id[rec.item.rule.rule_id]
+        assert orders[item.order_id or ""].agent_id == OWNER, key  # H-42: its own sales only
         snapshot = facts_of(history, set(rec.seen_at_production))
         value = rule.amount.value
         if rule.tiers is not None and item.part != "one_time":
@@ -384,7 +391,8 @@ def scenarios(draw: st.DrawFn) -> tuple[History, list[Rule], list[Event]]:
     return history, draw(rules_st()), draw(deliveries(history))
 
 
-@pytest.mark.req("H-37", "H-11", "H-24", "H-23", "H-14", "C-03", "H-08", "H-18", "H-38")
+@pytest.mark.req("H-37", "H-11", "H-24", "H-23", "H-14", "C-03", "H-08", "H-18", "H-38",
+                 "H-42")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_any_delivery_order_with_repeats_ends_where_a_fresh_evaluation_would(
@@ -420,10 +428,11 @@ def run_more(history: History, rules: list[Rule], store: Store, delivery: list[E
 
 def _partially_refunded_long_term() -> tuple[Store, Store]:
     order = PackageOrder("o1", OWNER, PACKAGE, LINE, 3, 0, "completed", at(1), 6000, 9000)
-    history = History((order,), (), at(0), {"o1": 1}, frozenset())
+    history = History((order,), (), at(0), {"o1": (1,)}, frozenset())
     rule = LongTermRule(rule_id="lt", agent_id=OWNER, scope=Scope(package_ids=(PACKAGE,)),
                         amount=Amount("fixed", 100), effective_from=SINCE)
-    model = run(history, [rule], [("real_name", "rn"), ("order", "o1"), ("order_refund", "o1")])
+    model = run(history, [rule], [("real_name", "rn"), ("order", "o1"),
+                                  ("order_refund", "o1#0")])
     return model, from_scratch(history, [rule])
 
 
