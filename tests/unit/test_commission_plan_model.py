@@ -457,3 +457,61 @@ def test_a_partial_refund_takes_back_the_long_term_commission_of_its_units() -> 
     model, _ = _partially_refunded_long_term()
     [rec] = model.records.values()
     assert rec.item.amount_fen == 200 or rec.state == "reversed"
+
+
+# --- the allowed differences, one example each ----------------------------------------------
+
+def _order(oid: str, hour: int, quantity: int = 1) -> PackageOrder:
+    return PackageOrder(oid, OWNER, PACKAGE, LINE, quantity, 0, "completed", at(hour), 6000,
+                        9000)
+
+
+def _rule_common() -> dict[str, Any]:
+    return {"agent_id": OWNER, "scope": Scope(package_ids=(PACKAGE,)), "effective_from": SINCE}
+
+
+@pytest.mark.req("H-24", "H-23")
+def test_a_long_term_record_past_the_gate_stays_when_an_earlier_package_is_refunded() -> None:
+    rule = CombinedRule(rule_id="cb", amount=Amount("fixed", 200), gate=CountGate(1),
+                        one_time=OneTimePart(Amount("fixed", 100),
+                                             RechargeCondition("first", THRESHOLD)),
+                        **_rule_common())
+    history = History((_order("o1", 1), _order("o2", 2)), (), at(0), {"o1": (1,)},
+                      frozenset())
+    model = run(history, [rule], [("real_name", "rn"), ("order", "o1"), ("order", "o2"),
+                                  ("order_refund", "o1#0")])
+    scratch = from_scratch(history, [rule])
+    assert {k: r.state for k, r in model.records.items()} == {"long_term:cb:o2": "frozen"}
+    assert scratch.records == {}  # o2 is now the card's first package: inside the gate
+    check_against_scratch(history, [rule], model, scratch)
+
+
+@pytest.mark.req("H-11", "H-38")
+def test_a_reversed_one_time_record_does_not_come_back_with_another_order() -> None:
+    rule = OneTimeRule(rule_id="ot", amount=Amount("fixed", 1000),
+                       recharge=RechargeCondition("first", THRESHOLD), **_rule_common())
+    recharge = Recharge("rc0", THRESHOLD, at(0), False, "order")
+    history = History((_order("o1", 1), _order("o2", 3)), (recharge,), at(2), {"o1": (1,)},
+                      frozenset())
+    model = run(history, [rule], [("recharge", "rc0"), ("order", "o1"), ("real_name", "rn"),
+                                  ("order_refund", "o1#0"), ("order", "o2")])
+    scratch = from_scratch(history, [rule])
+    key = f"one_time:ot:{ICCID}"
+    assert model.history[key] == ["frozen", "reversed"]
+    assert scratch.records[key].state == "frozen" and scratch.records[key].item.order_id == "o2"
+    check_against_scratch(history, [rule], model, scratch)
+
+
+@pytest.mark.req("H-11", "H-14")
+def test_a_one_time_record_stays_when_an_earlier_recharge_is_revealed_after_it() -> None:
+    rule = OneTimeRule(rule_id="ot", amount=Amount("fixed", 1000),
+                       recharge=RechargeCondition("first", THRESHOLD), **_rule_common())
+    early = Recharge("rc0", 300, at(0), False, "operator")  # a late operator notification
+    later = Recharge("rc1", THRESHOLD, at(1), False, "order")
+    history = History((_order("o1", 2),), (early, later), at(3), {}, frozenset())
+    model = run(history, [rule], [("recharge", "rc1"), ("order", "o1"), ("real_name", "rn"),
+                                  ("recharge", "rc0")])
+    scratch = from_scratch(history, [rule])
+    assert [r.state for r in model.records.values()] == ["frozen"]
+    assert scratch.records == {}  # the card's first recharge is 300: it never qualifies
+    check_against_scratch(history, [rule], model, scratch)
