@@ -61,7 +61,7 @@ def test_percent_rounds_half_up_once(base: int, bp: int, expected: int) -> None:
 def test_percent_is_the_nearest_fen(base: int, bp: int) -> None:
     got = percent_of(base, bp)
     exact_times_2 = 2 * base * bp  # 2 × 10000 × exact value
-    assert 2 * 10000 * got - 10000 < exact_times_2 <= 2 * 10000 * got + 10000
+    assert 2 * 10000 * got - 10000 <= exact_times_2 < 2 * 10000 * got + 10000  # half-up
 
 
 @pytest.mark.req("H-02")
