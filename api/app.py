@@ -20,6 +20,7 @@ from api.routers import (
     agents,
     card_sales,
     cards,
+    commissions,
     controls,
     dead_letters,
     enterprises,
@@ -79,7 +80,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
-                   wallets, withdrawals, reports, refund_requests):
+                   wallets, withdrawals, reports, refund_requests, commissions):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)

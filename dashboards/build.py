@@ -2,7 +2,8 @@
 
 Four dashboards: ops (Prometheus: pipeline health, lag, enforcement latency, operator
 commands), enterprise pools and a single card (PostgreSQL/TimescaleDB, the same SQL as the API:
-`store.series`), and money (orders, payments, the ledger, the outbox: `store.money_series`).
+`store.series`), and money (orders, payments, the ledger, the outbox: `store.money_series`;
+commissions: `store.commission_series`).
 `python -m dashboards.build` writes the JSON to `dashboards/generated/`.
 """
 
@@ -19,6 +20,7 @@ from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
+from store import commission_series as commission_sql
 from store import money_series as money_sql
 from store import series
 
@@ -148,7 +150,8 @@ def _sql_panel(kind: Any, title: str, query: str, unit: str, span: int,
 
 def money() -> dash.Dashboard:
     """Orders moving through their states, what waits on someone, the platform's receipts,
-    the payment channel's notifications, the outbox and the ledger's zero sum."""
+    the payment channel's notifications, the outbox and the ledger's zero sum; commissions by
+    state, pending approvals, overdue unfreezes (the H-13 timer) and reversals."""
     m = money_sql
     return (dash.Dashboard("CardPulse — money").uid("cardpulse-money").tags(["cardpulse"])
             .time("now-2d", "now").timezone("Asia/Shanghai")
@@ -171,7 +174,15 @@ def money() -> dash.Dashboard:
             .with_panel(_sql_panel(timeseries, "Platform revenue per day (元)",
                                    m.REVENUE_DAILY, "currencyCNY", 12))
             .with_panel(_sql_panel(timeseries, "Payment notifications per hour",
-                                   m.NOTIFICATIONS, "none", 24)))
+                                   m.NOTIFICATIONS, "none", 24))
+            .with_panel(_sql_panel(table, "Commissions by state (count, 元)",
+                                   commission_sql.BY_STATE, "none", 8, "table"))
+            .with_panel(_sql_panel(stat, "Commission approvals pending (oldest, hours)",
+                                   commission_sql.APPROVALS_PENDING, "none", 5, "table"))
+            .with_panel(_sql_panel(stat, "Frozen commissions past due > 60 s (must be 0)",
+                                   commission_sql.OVERDUE, "none", 5, "table"))
+            .with_panel(_sql_panel(timeseries, "Commission reversals per day (元)",
+                                   commission_sql.REVERSALS_DAILY, "currencyCNY", 6)))
 
 
 def all_dashboards() -> list[dict[str, Any]]:

@@ -30,7 +30,9 @@ Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
 def figures(line: ReportLine) -> dict[str, int]:
     return {"orders": line.orders, "receipts_fen": line.receipts_fen,
             "price_differences_fen": line.price_differences_fen,
-            "commissions_fen": line.commissions_fen, "net_receipts_fen": line.net_receipts_fen,
+            "commissions_fen": line.commissions_fen,
+            "commissions_frozen_fen": line.commissions_frozen_fen,
+            "net_receipts_fen": line.net_receipts_fen,
             "purchase_fen": line.purchase_fen, "margin_fen": line.margin_fen}
 
 
@@ -56,8 +58,8 @@ async def report_of(db: Conn, month: str | None) -> MoneyReport:
 async def get_money_report(caller: Caller, db: Db, month: Month = None) -> MoneyReport:
     """Per business line, package and flow: orders completed, platform receipts, price
     differences and commissions paid, platform net receipts and the margin over the purchase
-    price, with totals — in integer fen. Commissions are 0 until the commission module (H)
-    posts them."""
+    price, with totals — in integer fen. Commissions paid are those that reached the agents'
+    balances; those still frozen are shown apart (`commissions_frozen_fen`)."""
     if caller.role not in PLATFORM_READERS:
         raise forbid("the money report is the platform's")
     return await report_of(db, month)

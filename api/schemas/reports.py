@@ -14,9 +14,12 @@ class MoneyFigures(BaseModel):
     receipts_fen: int = Field(description="platform receipts: retail collected (Flow 1), the "
                                           "seller's cost collected (Flow 2)")
     price_differences_fen: int = Field(description="price differences paid to agents")
-    commissions_fen: int = Field(description="commissions paid (ledger fee type `commission`)")
+    commissions_fen: int = Field(description="commissions paid to agents' balances (ledger "
+                                             "fee type `commission`), net of clawbacks")
+    commissions_frozen_fen: int = Field(default=0, description="commissions produced but still "
+                                        "frozen or awaiting approval (not yet paid)")
     net_receipts_fen: int = Field(description="platform net receipts: receipts − price "
-                                              "differences − commissions")
+                                              "differences − commissions (paid and frozen)")
     purchase_fen: int = Field(description="the purchase prices of the orders (snapshotted)")
     margin_fen: int = Field(description="margin over the purchase price: net receipts − "
                                         "purchase")

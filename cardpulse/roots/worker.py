@@ -13,10 +13,10 @@ import httpx
 from prometheus_client import CollectorRegistry, start_http_server
 
 from connectors.payments import PaymentChannel, PaymentChannelClient, PaymentChannelError
-from core.clock import CLOCK
+from core.clock import CLOCK, now
 from core.money import Fen
 from core.settings import Settings
-from store import fulfilment, orders, package_orders
+from store import commissions, fulfilment, orders, package_orders
 from store.clock import adopt
 from store.db import Conn, Reconnecting
 from store.pools import fullest_pools
@@ -83,6 +83,22 @@ async def expire_unpaid(conn: Conn, channel: PaymentChannel, topic: str) -> int:
     return len(cancelled)
 
 
+UNFREEZE_BATCH = 500
+
+
+async def unfreeze_commissions(db: Reconnecting, topic: str) -> int:
+    """H-13: frozen commissions whose freeze has ended on the platform clock become
+    `unfreezing` (with a pending approval) or `available`, stamped with their due instant
+    (C-09); batches until one is not full. Returns how many moved."""
+    total = 0
+    while True:
+        moved = await db.run(lambda conn: commissions.unfreeze_due(conn, now(), topic,
+                                                                   UNFREEZE_BATCH))
+        total += moved
+        if moved < UNFREEZE_BATCH:
+            return total
+
+
 REFUND_AGAIN = timedelta(seconds=60)  # a failed order's channel refund not notified: ask again
 
 
@@ -132,6 +148,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     webhook_db = Reconnecting(settings.require_database())
     outbox_db = Reconnecting(settings.require_database())
     orders_db = Reconnecting(settings.require_database())
+    commission_db = Reconnecting(settings.require_database())
     fulfil_dbs = [Reconnecting(settings.require_database()) for _ in range(LANES)]
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
     channel = PaymentChannelClient(client, settings.payment_url)
@@ -163,6 +180,12 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
         except Exception:
             log.exception("cancelling unpaid orders failed; the next tick retries")
 
+    async def unfreeze() -> None:
+        try:
+            await unfreeze_commissions(commission_db, settings.orders_topic)
+        except Exception:
+            log.exception("unfreezing commissions failed; the next tick retries")
+
     async def fulfil() -> None:
         try:
             await publisher.start()
@@ -173,9 +196,10 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
     app.timer(interval=0.5, on_leader=True)(fulfil)
     app.timer(interval=5.0, on_leader=True)(unpaid)
+    app.timer(interval=5.0, on_leader=True)(unfreeze)
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
-    return [rollover_db, webhook_db, outbox_db, orders_db, *fulfil_dbs]
+    return [rollover_db, webhook_db, outbox_db, orders_db, commission_db, *fulfil_dbs]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:

@@ -56,13 +56,16 @@ class ReportLine:
     orders: int
     receipts_fen: int  # Flow 1: retail collected; Flow 2: the seller's cost collected
     price_differences_fen: int  # paid out of the order to agents
-    commissions_fen: int  # fee type `commission`, net of clawbacks
+    commissions_fen: int  # fee type `commission` paid to agents' balances, net of clawbacks
     purchase_fen: int  # the purchase prices the orders snapshotted (G1-13)
+    commissions_frozen_fen: int = 0  # commissions produced but still frozen (SM-H-COMM)
 
     @property
     def net_receipts_fen(self) -> int:
-        """What the platform keeps: receipts − price differences − commissions."""
-        return self.receipts_fen - self.price_differences_fen - self.commissions_fen
+        """What the platform keeps: receipts − price differences − commissions (paid and
+        frozen: both have left platform revenue)."""
+        return (self.receipts_fen - self.price_differences_fen - self.commissions_fen
+                - self.commissions_frozen_fen)
 
     @property
     def margin_fen(self) -> int:
@@ -76,7 +79,8 @@ def total(lines: Sequence[ReportLine], business_line: str = "", package_id: str 
     return ReportLine(business_line, package_id, package_name, "flow_1",
                       sum(x.orders for x in lines), sum(x.receipts_fen for x in lines),
                       sum(x.price_differences_fen for x in lines),
-                      sum(x.commissions_fen for x in lines), sum(x.purchase_fen for x in lines))
+                      sum(x.commissions_fen for x in lines), sum(x.purchase_fen for x in lines),
+                      sum(x.commissions_frozen_fen for x in lines))
 
 
 def by_package(lines: Sequence[ReportLine]) -> list[ReportLine]:
