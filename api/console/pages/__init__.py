@@ -9,6 +9,8 @@ from api.console.pages import (
     agent,
     card,
     cards,
+    commission_agent,
+    commission_platform,
     health,
     me,
     money,
@@ -31,6 +33,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ops.router, queues.router, health.router,
     # the platform's money pages
     money_catalogue.router, money_orders.router, money_refunds.router, money.router,
+    commission_platform.router,
     # the money pages of an agent's people and of end users
-    agent.router, me.router,
+    agent.router, commission_agent.router, me.router,
 )

@@ -1,0 +1,250 @@
+"""The console's commission pages over HTTP (§5 H, §7.2 "H commission"): an agent's people
+read their own agent's commissions by state and kind with a month picker, each line's
+explanation and history, and its monthly activation report (another agent's: 404); every
+platform role reads every agent's; only platform finance approves or rejects unfreezes, in a
+batch or singly, a rejection needing its reason (请填写驳回原因 at the field); exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from core.settings import Settings
+from domain.ledger import agent_available, agent_commission_frozen
+from store import commissions
+from store.commissions import Record
+from tests.support.commissions import commission_market, new, produce, unfreeze
+from tests.support.ledger import balances, connect
+from tests.support.pricing import Market
+
+pytestmark = [pytest.mark.integration, pytest.mark.req("CONSOLE")]
+T0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # 2026-03 in Shanghai
+MONTH = "2026-03"
+MONEY = "/console/ops/money"
+EXPLAINED = {
+    "base": {"source": "cost_price", "amount_fen": 6000, "ref": "O-1"},
+    "amount": {"mode": "percent", "value": 500},
+    "conditions": [{"name": "real_name", "met_at": "2026-03-09T10:00:00+08:00",
+                    "event_id": "ev-rn-1", "detail": "real_name_verified"}]}
+World = tuple[Market, dict[str, Record]]
+
+
+@pytest.fixture
+async def world(settings: Settings) -> AsyncIterator[World]:
+    """A: a per-order line available, two one-time lines frozen (X explained); B: one frozen.
+    Each person reads the pages in English; the platform's administrator and ops too."""
+    async with commission_market(settings, T0) as made:
+        await made.person("root", "admin")
+        await made.person("ops", "platform_ops")
+        records = await produce(
+            settings,
+            new("po:1", T0, state="available", part="per_order", amount=500),
+            new("ot:X", T0 + timedelta(hours=1), amount=300, iccid="X",
+                explanation=EXPLAINED),
+            new("ot:W", T0 + timedelta(hours=2), amount=200, iccid="W"),
+            new("ot:B", T0 + timedelta(hours=4), rule="rB", amount=700, iccid="Z"))
+        for client in made.people.values():
+            client.cookies.set("cardpulse_lang", "en")
+        yield made, {r.idem_key: r for r in records}
+
+
+async def _unfreeze_all(settings: Settings) -> None:
+    """The H-13 timer runs past the 7-day freeze: the lines needing approval start it."""
+    await unfreeze(settings, T0 + timedelta(days=8))
+
+
+def _approval_ids(*records: Record) -> list[str]:
+    return [commissions.approval_id_of(r.record_id) for r in records]
+
+
+async def _balances(settings: Settings, *accounts: str) -> dict[str, int]:
+    async with connect(settings.require_database()) as conn:
+        return await balances(conn, *accounts)
+
+
+def _text(page: httpx.Response) -> str:
+    assert page.status_code == 200, page.text[:500]
+    return page.text
+
+
+async def _decide(client: httpx.AsyncClient, ids: list[str], decision: str,
+                  reason: str = "") -> httpx.Response:
+    return await client.post(f"{MONEY}/commission-approvals/decide", data={
+        "approval_ids": ids, "decision": decision, "reason": reason})
+
+
+@pytest.mark.req("H-40")
+async def test_an_agent_sees_its_commissions_by_state_and_kind_for_a_month(world: World
+                                                                           ) -> None:
+    made, rec = world
+    for who in ("a.admin", "a.viewer"):
+        page = _text(await made.people[who].get(
+            "/console/a/A/commissions", params={"month": MONTH}))
+        assert rec["ot:X"].record_id in page and rec["po:1"].record_id in page
+        assert rec["ot:B"].record_id not in page  # B's line
+        assert 'data-testid="total-frozen">5.00 元' in page  # 3.00 + 2.00
+        assert 'data-testid="total-available">5.00 元' in page
+        assert "One-time commission" in page and "Per-order commission" in page
+    filtered = _text(await made.people["a.viewer"].get(
+        "/console/a/A/commissions", params={"month": MONTH, "state": "available"}))
+    assert rec["po:1"].record_id in filtered and rec["ot:X"].record_id not in filtered
+    april = _text(await made.people["a.viewer"].get(
+        "/console/a/A/commissions", params={"month": "2026-04"}))
+    assert rec["ot:X"].record_id not in april
+    chinese = made.people["a.admin"]
+    chinese.cookies.set("cardpulse_lang", "zh-CN")
+    assert "冻结" in _text(await chinese.get("/console/a/A/commissions",
+                                           params={"month": MONTH}))
+
+
+@pytest.mark.req("H-39")
+async def test_a_line_says_why_its_amount_with_rule_base_formula_conditions_and_history(
+        world: World) -> None:
+    made, rec = world
+    line = rec["ot:X"]
+    page = _text(await made.people["a.viewer"].get(f"/console/a/A/commissions/"
+                                                   f"{line.record_id}"))
+    assert "rA" in page and "version 1" in page
+    assert "60.00 元" in page and "cost_price" in page and "5.00 %" in page
+    assert "ev-rn-1" in page and "real_name" in page
+    assert 'data-testid="history"' in page  # produced frozen: who and when
+    platform = _text(await made.people["finance"].get(f"{MONEY}/commissions/"
+                                                      f"{line.record_id}"))
+    assert "ev-rn-1" in platform
+
+
+async def test_another_agents_pages_and_lines_are_not_found(world: World) -> None:
+    made, rec = world
+    b_line = rec["ot:B"].record_id
+    for path in ("/console/a/B/commissions", f"/console/a/B/commissions/{b_line}",
+                 "/console/a/B/activations", "/console/a/B/commissions.csv"):
+        assert (await made.people["a.admin"].get(path)).status_code == 404, path
+    # B's line under A's own pages: still not found
+    got = await made.people["a.admin"].get(f"/console/a/A/commissions/{b_line}")
+    assert got.status_code == 404
+    # end users and agents have no platform page
+    for who in ("buyer", "a.admin"):
+        for path in (f"{MONEY}/commissions", f"{MONEY}/commission-approvals"):
+            assert (await made.people[who].get(path)).status_code == 404, (who, path)
+
+
+@pytest.mark.req("H-40")
+async def test_the_platform_sees_every_agent_with_totals_per_agent(world: World) -> None:
+    made, rec = world
+    for who in ("root", "ops", "finance", "operator"):
+        page = _text(await made.people[who].get(f"{MONEY}/commissions",
+                                                 params={"month": MONTH}))
+        assert 'data-testid="totals-by-agent"' in page
+        assert 'data-agent="A"' in page and 'data-agent="B"' in page
+        assert rec["ot:B"].record_id in page and rec["ot:X"].record_id in page
+    only_b = _text(await made.people["finance"].get(
+        f"{MONEY}/commissions", params={"month": MONTH, "agent_id": "B"}))
+    assert rec["ot:B"].record_id in only_b and rec["ot:X"].record_id not in only_b
+
+
+@pytest.mark.req("H-40")
+async def test_the_lists_export_as_csv_and_xlsx(world: World) -> None:
+    made, rec = world
+    got = await made.people["a.viewer"].get("/console/a/A/commissions.csv",
+                                            params={"month": MONTH})
+    assert got.status_code == 200 and got.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "Line" and len(rows) == 4
+    assert {r[0] for r in rows[1:]} == {rec[k].record_id for k in ("po:1", "ot:X", "ot:W")}
+    xlsx = await made.people["finance"].get(f"{MONEY}/commissions.xlsx",
+                                            params={"month": MONTH})
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+
+
+@pytest.mark.req("SM-H-APPROVAL")
+async def test_finance_approves_two_in_a_batch_and_the_agent_sees_them_available(
+        world: World, settings: Settings) -> None:
+    made, rec = world
+    await _unfreeze_all(settings)
+    ids = _approval_ids(rec["ot:X"], rec["ot:W"])
+    queue = _text(await made.people["finance"].get(f"{MONEY}/commission-approvals"))
+    assert all(i in queue for i in ids) and 'data-testid="approve-chosen"' in queue
+    before = await _balances(settings, agent_available("A"), agent_commission_frozen("A"))
+    page = await _decide(made.people["finance"], ids, "approve")
+    assert "2 unfreezes approved." in _text(page)
+    after = await _balances(settings, agent_available("A"), agent_commission_frozen("A"))
+    assert after[agent_available("A")] - before[agent_available("A")] == 500
+    assert before[agent_commission_frozen("A")] - after[agent_commission_frozen("A")] == 500
+    agent = _text(await made.people["a.viewer"].get(f"/console/a/A/commissions/"
+                                                    f"{rec['ot:X'].record_id}"))
+    assert 'data-testid="line-state">Available (unfrozen)' in agent
+    assert "finance" in agent  # who approved, in the history
+    again = await _decide(made.people["finance"], ids[:1], "approve")
+    assert again.status_code == 409 and "The approval is already closed" in again.text
+
+
+@pytest.mark.req("SM-H-APPROVAL")
+async def test_a_rejection_needs_its_reason_at_the_field(world: World,
+                                                         settings: Settings) -> None:
+    made, rec = world
+    await _unfreeze_all(settings)
+    ids = _approval_ids(rec["ot:W"])
+    chinese = made.people["finance"]
+    chinese.cookies.set("cardpulse_lang", "zh-CN")
+    refused = await _decide(chinese, ids, "reject", "  ")
+    assert refused.status_code == 422
+    assert 'data-testid="problem-reason">请填写驳回原因' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    done = await _decide(chinese, ids, "reject", "duplicate card")
+    assert done.status_code == 200
+    assert "duplicate card" in done.text
+    line = _text(await made.people["a.viewer"].get(f"/console/a/A/commissions/"
+                                                   f"{rec['ot:W'].record_id}"))
+    assert 'data-testid="line-state">Rejected' in line and "duplicate card" in line
+
+
+@pytest.mark.req("SM-H-APPROVAL")
+async def test_only_finance_sees_and_makes_decisions(world: World,
+                                                     settings: Settings) -> None:
+    made, rec = world
+    await _unfreeze_all(settings)
+    ids = _approval_ids(rec["ot:X"])
+    for who in ("root", "ops", "operator"):
+        page = _text(await made.people[who].get(f"{MONEY}/commission-approvals"))
+        assert ids[0] in page and 'data-testid="approve-chosen"' not in page, who
+        forged = await _decide(made.people[who], ids, "approve")
+        assert forged.status_code == 403, who
+    for who in ("a.admin", "buyer"):
+        assert (await _decide(made.people[who], ids, "approve")).status_code == 404, who
+    assert (await _decide(made.people["finance"], ["nope"], "approve")).status_code == 404
+
+
+@pytest.mark.req("H-30")
+async def test_the_monthly_activation_report_shows_the_snapshots_and_says_cards_repeat(
+        world: World, settings: Settings) -> None:
+    made, _ = world
+    async with connect(settings.require_database()) as conn:
+        for agent_id, month, count in (("A", "2026-01", 10), ("A", "2026-02", 20),
+                                       ("B", "2026-01", 3)):
+            await conn.execute(
+                "INSERT INTO activation_snapshots (agent_id, month, activations, taken_at)"
+                " VALUES (%s, %s, %s, %s)", (agent_id, month, count, T0))
+    page = _text(await made.people["a.viewer"].get("/console/a/A/activations",
+                                                   params={"year": "2026"}))
+    assert 'data-testid="several-months"' in page and "several months" in page
+    assert ">10<" in page and ">20<" in page and ">3<" not in page
+    every = _text(await made.people["finance"].get(f"{MONEY}/activations",
+                                                   params={"year": "2026"}))
+    assert ">3<" in every and ">20<" in every
+    exported = await made.people["a.admin"].get("/console/a/A/activations.csv",
+                                                params={"year": "2026"})
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert [r[1:3] for r in rows[1:]] == [["2026-01", "10"], ["2026-02", "20"]]
+
+
+async def test_a_month_that_is_not_one_is_refused(world: World) -> None:
+    made, _ = world
+    got: Any = await made.people["a.admin"].get("/console/a/A/commissions",
+                                                params={"month": "2026-13"})
+    assert got.status_code == 422
