@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from psycopg.rows import dict_row
+
 from domain.commission.evaluate import Existing, Plan, Produce, plan_card
 from domain.commission.rulebook import RuleBook
-from store import commission_facts, commission_rules, commissions
+from domain.commission.rules import Rule, from_row
+from store import commission_facts, commissions
 from store.commissions import SYSTEM, NewRecord
 from store.db import Conn
 
@@ -25,11 +28,25 @@ FROM commission_records WHERE iccid = ANY(%s)
 """
 
 
+_RULES = """
+SELECT * FROM commission_rules WHERE agent_id = ANY(%s) AND status <> 'draft'
+ORDER BY agent_id, kind, rule_id, version
+"""
+
+
 @dataclass
 class Outcome:
     produced: int = 0
     promoted: int = 0
     reversed: int = 0
+
+
+async def rules_of_agents(conn: Conn, agent_ids: Sequence[str]) -> list[Rule]:
+    """Every version of the agents' rules but drafts (a retired one still covers its
+    period)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_RULES, (list(agent_ids),))
+        return [from_row(row) for row in await cur.fetchall()]
 
 
 async def _existing(conn: Conn, iccids: Sequence[str]) -> dict[str, dict[str, Existing]]:
@@ -41,7 +58,7 @@ async def _existing(conn: Conn, iccids: Sequence[str]) -> dict[str, dict[str, Ex
     return found
 
 
-async def _metrics(conn: Conn, book: RuleBook) -> dict[tuple[str, str], int]:
+async def metrics(conn: Conn, book: RuleBook) -> dict[tuple[str, str], int]:
     """The tier metrics (H-27: current state) of the agents whose rules have tiers."""
     values: dict[tuple[str, str], int] = {}
     for agent_id, metric in book.tier_metrics():
@@ -68,12 +85,12 @@ async def plan_cards(conn: Conn, iccids: Sequence[str], now: datetime,
     facts = await commission_facts.card_facts(conn, list(iccids))
     if book is None:
         agents = sorted({o.agent_id for f in facts.values() for o in f.package_orders})
-        book = RuleBook(await commission_rules.rules_of_agents(conn, agents))
-    metrics = await _metrics(conn, book)
+        book = RuleBook(await rules_of_agents(conn, agents))
+    values = await metrics(conn, book)
     existing = await _existing(conn, list(facts))
 
     def metric(agent_id: str, name: str) -> int:
-        return metrics.get((agent_id, name), 0)
+        return values.get((agent_id, name), 0)
 
     return {iccid: plan_card(card, book.find, metric, existing.get(iccid, {}), now)
             for iccid, card in facts.items()}

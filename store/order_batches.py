@@ -116,6 +116,7 @@ async def _create_all(conn: Conn, items: Sequence[BatchItem], topic: str, *, las
     chains: dict[tuple[str, str], PriceChain | Refusal] = {}
     snapshots: dict[int, dict[str, Any]] = {}  # one per chain (by identity)
     fast: list[_Fast] = []
+    one_time: dict[tuple[str, str], bool] = {}  # G2-11 per (package, agent)
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
         key = item.new.idempotency_key or ""
@@ -125,7 +126,7 @@ async def _create_all(conn: Conn, items: Sequence[BatchItem], topic: str, *, las
         chain = await _chain(conn, chains, item)
         if isinstance(chain, Refusal):
             answers[index] = chain
-        elif _fast(item, chain):
+        elif _fast(item, chain, await _one_time(conn, one_time, item)):
             cost = chain.levels[-1].cost_price_fen
             taken = snapshots.setdefault(id(chain), snapshot(chain))
             fast.append(_Fast(index, item, cost, taken))
@@ -181,11 +182,19 @@ async def _chain(conn: Conn, chains: dict[tuple[str, str], PriceChain | Refusal]
     return chains[key]
 
 
-def _fast(item: BatchItem, chain: PriceChain) -> bool:
-    """Whether the item is a plain Flow-2 order the batch path writes in bulk."""
+async def _one_time(conn: Conn, known: dict[tuple[str, str], bool], item: BatchItem) -> bool:
+    key = (item.package_id, item.agent_id)
+    if key not in known:
+        known[key] = await has_one_time_commission(conn, item.package_id, item.agent_id)
+    return known[key]
+
+
+def _fast(item: BatchItem, chain: PriceChain, one_time: bool) -> bool:
+    """Whether the item is a plain Flow-2 order the batch path writes in bulk (an order that
+    may be a one-time commission package's first purchase goes the single way, G2-11)."""
     if item.method != money.FLOW_2 or not chain.card_managed:
         return False
-    if has_one_time_commission(item.package_id, item.agent_id):
+    if one_time:
         return False
     return not price_risks(chain, chain.retail_price_fen)
 

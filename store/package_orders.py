@@ -63,12 +63,21 @@ RETURNING *
 """
 
 
-def has_one_time_commission(package_id: str, agent_id: str) -> bool:
-    """Whether the package carries an active one-time commission rule for the selling agent
-    (G2-11, AMB-22). The commission engine (H) does not exist yet: no package has one, so the
-    first-purchase rule never applies today. H replaces this with a lookup of its rules."""
-    del package_id, agent_id
-    return False
+_ONE_TIME_RULE = """
+SELECT EXISTS (
+    SELECT 1 FROM commission_rules r JOIN packages p ON p.package_id = %(package)s
+    WHERE r.agent_id = %(agent)s AND r.kind IN ('one_time', 'combined') AND r.status = 'active'
+      AND (%(package)s = ANY(r.package_ids) OR r.business_line = p.business_line)
+      AND r.effective_from <= cp_now() AND (r.effective_to IS NULL OR cp_now() < r.effective_to))
+"""
+
+
+async def has_one_time_commission(conn: Conn, package_id: str, agent_id: str) -> bool:
+    """Whether the package carries a one-time commission rule (or a combined one, whose
+    one-time part is one) of the selling agent in force now (G2-11, AMB-22)."""
+    row = await (await conn.execute(_ONE_TIME_RULE, {"package": package_id,
+                                                     "agent": agent_id})).fetchone()
+    return bool(row and row[0])
 
 
 async def _first_purchase(conn: Conn, iccid: str, package_id: str) -> bool:
@@ -118,7 +127,7 @@ async def _create(conn: Conn, new: NewOrder, package_id: str, agent_id: str, icc
     chain = await price_chain(conn, package_id, agent_id)
     if chain.business_line == "number_card" or not chain.levels:
         raise NumberCardNotSold()
-    if (method != "wallet" and has_one_time_commission(package_id, agent_id)
+    if (method != "wallet" and await has_one_time_commission(conn, package_id, agent_id)
             and await _first_purchase(conn, iccid, package_id)):
         raise FirstPurchaseWalletOnly()
     cost = chain.levels[-1].cost_price_fen

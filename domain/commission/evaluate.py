@@ -11,13 +11,22 @@ at the order's completion (non-retroactive, H-06); only the selling agent's rule
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from domain.commission import amounts
+from domain.commission import figures
 from domain.commission.facts import CardFacts, PackageOrder, nth_package, recharge_condition_met
-from domain.commission.rules import Amount, RechargeCondition, Rule, Tiers
+from domain.commission.rules import (
+    Amount,
+    CombinedRule,
+    LongTermRule,
+    OneTimeRule,
+    RechargeCondition,
+    Rule,
+    Tiers,
+    TimeGate,
+)
 
 RuleLookup = Callable[[str, str, str, str, datetime], Rule | None]
 Metric = Callable[[str, str], int]  # (agent, tier metric) → the metric's value now
@@ -83,9 +92,18 @@ def plan_card(facts: CardFacts, rules: RuleLookup, metric: Metric,
     return plan
 
 
+def facts_until(facts: CardFacts, end: datetime) -> CardFacts:
+    """The card as it stood just before `end`: later recharges, packages and real-name gone
+    (refunds are kept as they are now — the store keeps no refund instant per fact)."""
+    named = facts.real_name_at is not None and facts.real_name_at < end
+    return replace(facts, real_name_at=facts.real_name_at if named else None,
+                   real_name_ref=facts.real_name_ref if named else None,
+                   recharges=tuple(r for r in facts.recharges if r.at < end),
+                   package_orders=tuple(o for o in facts.package_orders
+                                        if o.completed_at < end))
+
+
 def _rule(ctx: _Ctx, order: PackageOrder, kinds: tuple[str, ...]) -> Rule | None:
-    if order.completed_at is None:
-        return None
     for kind in kinds:
         found = ctx.rules(order.agent_id, kind, order.package_id, order.business_line,
                           order.completed_at)
@@ -104,7 +122,7 @@ def _value(ctx: _Ctx, rule: Rule, amount: Amount) -> tuple[Amount, dict[str, Any
     if tiers is None:
         return amount, None
     measured = ctx.metric(rule.agent_id, tiers.metric)
-    row = amounts.tier_row(tiers, measured)
+    row = figures.tier_row([(r[0], r[1]) for r in tiers.rows], measured)
     return (Amount(amount.mode, row[1]),
             {"metric": tiers.metric, "metric_value": measured, "threshold": row[0],
              "value": row[1]})
@@ -113,9 +131,9 @@ def _value(ctx: _Ctx, rule: Rule, amount: Amount) -> tuple[Amount, dict[str, Any
 def _explained(amount: Amount, base_fen: int, base: dict[str, Any], tier: dict[str, Any] | None,
                conditions: list[dict[str, Any]], cap: int | None = None,
                units: int = 1) -> tuple[int, dict[str, Any]]:
-    each = amounts.amount_of(amount, base_fen)
+    each = figures.amount_of(amount, base_fen)
     total = each * units
-    formula = amounts.formula(amount, base_fen, each)
+    formula = figures.formula(amount, base_fen, each)
     if units != 1:
         formula += f"; × {units} = {total}"
     capped = total if cap is None else min(total, cap)
@@ -181,17 +199,17 @@ def _conditions(ctx: _Ctx, recharge: RechargeCondition | None
 def _gate_passed(ctx: _Ctx, rule: Rule, order: PackageOrder) -> tuple[bool, dict[str, Any]]:
     """H-22/H-23: a combined rule's long-term part from the (N+1)-th package of the card, or
     for packages completed at or after T."""
-    gate = getattr(rule, "gate", None)
-    if gate is None:
+    if not isinstance(rule, CombinedRule):
         return True, {}
-    at = getattr(gate, "at", None)
-    if at is not None:
-        passed = order.completed_at is not None and order.completed_at >= at
+    gate = rule.gate
+    if isinstance(gate, TimeGate):
+        passed = order.completed_at >= gate.at
         return passed, {"name": "gate_time", "met_at": _iso(order.completed_at),
                         "event_id": f"{order.order_id}:completed",
-                        "detail": f"completed {_iso(order.completed_at)} ≥ {at.isoformat()}"}
+                        "detail": f"completed {_iso(order.completed_at)} ≥ "
+                                  f"{gate.at.isoformat()}"}
     position = nth_package(ctx.facts, order.order_id)
-    n = int(gate.n)
+    n = gate.n
     passed = position is not None and position > n
     return passed, {"name": "gate_packages", "met_at": _iso(order.completed_at),
                     "event_id": f"{order.order_id}:completed",
@@ -204,7 +222,7 @@ def _long_term(ctx: _Ctx, order: PackageOrder, plan: Plan) -> None:
     if rule is None or _live_units(order) == 0:
         return
     key = f"long_term:{rule.rule_id}:{order.order_id}"
-    met, evidence, _, _ = _conditions(ctx, _recharge_of(rule))
+    met, evidence, _, _ = _conditions(ctx, _long_term_recharge(rule))
     found = ctx.existing.get(key)
     if found is not None:
         if found.state == "awaiting_conditions" and met:
@@ -222,14 +240,20 @@ def _long_term(ctx: _Ctx, order: PackageOrder, plan: Plan) -> None:
                                 order.order_id))
 
 
-def _recharge_of(rule: Rule) -> RechargeCondition | None:
-    found: RechargeCondition | None = getattr(rule, "recharge", None)
-    return found
+def _long_term_recharge(rule: Rule) -> RechargeCondition | None:
+    if isinstance(rule, LongTermRule | CombinedRule):
+        return rule.recharge
+    return None
 
 
-def _one_time_amount(rule: Rule) -> Amount:
-    part: Amount | None = getattr(rule, "one_time_amount", None)
-    return rule.amount if part is None else part
+def _one_time_terms(rule: Rule) -> tuple[Amount, RechargeCondition] | None:
+    """The amount and recharge condition of a one-time rule or a combined rule's one-time
+    part."""
+    if isinstance(rule, OneTimeRule):
+        return rule.amount, rule.recharge
+    if isinstance(rule, CombinedRule):
+        return rule.one_time.amount, rule.one_time.recharge
+    return None
 
 
 def _one_time(ctx: _Ctx, plan: Plan) -> None:
@@ -246,11 +270,13 @@ def _one_time(ctx: _Ctx, plan: Plan) -> None:
         key = f"one_time:{rule.rule_id}:{ctx.facts.iccid}"
         if key in ctx.existing:
             continue
-        recharge = _recharge_of(rule)
-        met, evidence, qualifying, refs = _conditions(ctx, recharge)
+        terms = _one_time_terms(rule)
+        if terms is None:
+            continue
+        met, evidence, qualifying, refs = _conditions(ctx, terms[1])
         if not met:
             continue
-        amount, tier = _value(ctx, rule, _one_time_amount(rule))
+        amount, tier = _value(ctx, rule, terms[0])
         cap = qualifying if order.business_line == "traffic_card" else None
         fen, why = _explained(amount, qualifying, {"source": "recharge", "ref": ",".join(refs)},
                               tier, [_completed(order), *evidence], cap=cap)

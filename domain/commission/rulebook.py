@@ -9,12 +9,6 @@ from datetime import datetime
 from domain.commission.rules import Rule
 
 
-def covers(rule: Rule, package_id: str, business_line: str) -> bool:
-    if rule.package_ids:
-        return package_id in rule.package_ids
-    return rule.business_line == business_line
-
-
 def in_force(rule: Rule, at: datetime) -> bool:
     return rule.effective_from <= at and (rule.effective_to is None or at < rule.effective_to)
 
@@ -32,7 +26,7 @@ class RuleBook:
     def find(self, agent_id: str, kind: str, package_id: str, business_line: str,
              at: datetime) -> Rule | None:
         for rule in self._by.get((agent_id, kind), ()):
-            if covers(rule, package_id, business_line) and in_force(rule, at):
+            if rule.scope.covers(package_id, business_line) and in_force(rule, at):
                 return rule
         return None
 

@@ -7,9 +7,8 @@ advisory in-network / 三无 verdicts (H-21), pickup volume (H-29)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -19,15 +18,12 @@ from core.clock import now
 from core.settings import Settings
 from domain.commission import facts as f
 from domain.usage.partitioning import partition_for
-from domain.usage.records import UsageRecord
 from store import commission_facts as cf
-from store.audit import history
 from store.card_events import CardEvent, receive
 from store.cards import NewCard, create_card
 from store.controls import StatusReport, observe
 from store.db import Conn
 from store.enterprises import create_enterprise
-from store.usage import OperatorRecords, account
 from tests.support.orders import CARD, CARD_2, Shop, order, recharge, shop, spec_world
 from tests.support.pricing import ok
 

@@ -20,8 +20,8 @@ from core.clock import now
 from core.payments import PaymentNotification, notification_body, notification_headers
 from core.settings import Settings
 from domain.ledger import REVENUE, agent_available, card_wallet, order_escrow
-from store import package_orders
 from store.audit import history
+from tests.support.commission import one_time_rule
 from tests.support.dates import store_clock
 from tests.support.orders import CARD, Shop, order, recharge, shop, spec_world
 from tests.support.payments import SECRET
@@ -316,9 +316,8 @@ async def test_a_flow_2_order_is_refunded_to_the_agent_wallet_even_after_a_withd
 
 @pytest.mark.req("G2-11", "AMB-22")
 async def test_the_first_purchase_of_a_one_time_commission_package_is_wallet_only(
-        world: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Commission rules (H) do not exist yet: the check is driven through its stand-in."""
-    monkeypatch.setattr(package_orders, "has_one_time_commission", lambda package, agent: True)
+        world: Shop) -> None:
+    await one_time_rule(world.settings.require_database(), "A", "p90")
     buyer = world.who("buyer")
     refused = await ok(buyer.post("/v1/orders", json={
         "package_id": "p90", "iccid": CARD, "method": "online"}), 409)
