@@ -179,11 +179,19 @@ class RuleBase:
     effective_from: datetime
     effective_to: datetime | None = None
     status: Status = "active"
+    retired_at: datetime | None = None
+
+    @property
+    def until(self) -> datetime | None:
+        """Where its time in force ends: its `effective_to`, or earlier its retirement."""
+        ends = [t for t in (self.effective_to, self.retired_at) if t is not None]
+        return min(ends) if ends else None
 
     def in_force(self, at: datetime) -> bool:
-        """Active at instant `at` (the period is half-open: `effective_to` is excluded)."""
-        return (self.status == "active" and self.effective_from <= at
-                and (self.effective_to is None or at < self.effective_to))
+        """In force at instant `at`: not a draft, in `[effective_from, until)` (half-open, so a
+        version ending where another begins never overlaps it)."""
+        return (self.status != "draft" and self.effective_from <= at
+                and (self.until is None or at < self.until))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +247,35 @@ class NumberCardRule(RuleBase):
 
 
 Rule = PerOrderRule | OneTimeRule | LongTermRule | CombinedRule | NumberCardRule
+
+
+def periods_meet(a: RuleBase, b: RuleBase) -> bool:
+    """Their times in force share an instant (half-open periods; an empty one meets none)."""
+    a_end, b_end = a.until, b.until
+    if (a_end is not None and a_end <= a.effective_from) or (
+            b_end is not None and b_end <= b.effective_from):
+        return False
+    return ((b_end is None or a.effective_from < b_end)
+            and (a_end is None or b.effective_from < a_end))
+
+
+def scopes_meet(a: Scope, b: Scope, line_of: Mapping[str, str]) -> bool:
+    """They cover a common package: a line covers every package of that line (`line_of` maps
+    the named packages to their line)."""
+    if a.business_line is not None and b.business_line is not None:
+        return a.business_line == b.business_line
+    if a.business_line is not None or b.business_line is not None:
+        line = a.business_line or b.business_line
+        named = b.package_ids if a.business_line is not None else a.package_ids
+        return any(line_of.get(p) == line for p in named)
+    return bool(set(a.package_ids) & set(b.package_ids))
+
+
+def overlaps(a: Rule, b: Rule, line_of: Mapping[str, str]) -> bool:
+    """H-07: two rules that would both be in force for one agent and package at an instant."""
+    return (a.agent_id == b.agent_id and a.kind == b.kind
+            and a.status != "draft" and b.status != "draft"
+            and periods_meet(a, b) and scopes_meet(a.scope, b.scope, line_of))
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -330,7 +367,7 @@ def to_row(rule: Rule) -> dict[str, Any]:
         "tiers": None if rule.tiers is None else {
             "metric": rule.tiers.metric, "rows": [list(r) for r in rule.tiers.rows]},
         "effective_from": rule.effective_from, "effective_to": rule.effective_to,
-        "status": rule.status,
+        "status": rule.status, "retired_at": rule.retired_at,
     }
 
 
@@ -352,7 +389,7 @@ def from_row(row: Mapping[str, Any]) -> Rule:
         "tiers": None if tiers is None else Tiers(
             tiers["metric"], tuple((int(a), int(b)) for a, b in tiers["rows"])),
         "effective_from": row["effective_from"], "effective_to": row.get("effective_to"),
-        "status": row["status"],
+        "status": row["status"], "retired_at": row.get("retired_at"),
     }
     kind = row["kind"]
     if kind == "per_order":
