@@ -46,7 +46,7 @@ STATE_NAMES = {
     "awaiting_conditions": N_("Awaiting conditions"), "frozen": N_("Frozen"),
     "unfreezing": N_("Unfreezing"), "available": N_("Available (unfrozen)"),
     "invalid": N_("Invalid"), "rejected": N_("Rejected"), "reversed": N_("Reversed"),
-    "pending": N_("Pending"), "approved": N_("Approved"), "closed": N_("Closed"),
+    "pending": N_("Pending approval"), "approved": N_("Approved"), "closed": N_("Closed"),
 }
 KIND_NAMES = {
     "per_order": N_("Per-order commission"), "one_time": N_("One-time commission"),
