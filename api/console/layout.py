@@ -42,6 +42,7 @@ PLATFORM_MONEY_NAV = (
     NavItem("money_refunds", N_("Refunds to approve"), "/console/ops/money/refunds"),
     NavItem("money_report", N_("Money report"), "/console/ops/money/report"),
     NavItem("commissions", N_("Commissions"), "/console/ops/money/commissions"),
+    NavItem("commission_rules", N_("Commission rules"), "/console/ops/money/commission-rules"),
     NavItem("commission_approvals", N_("Commission unfreezes to approve"),
             "/console/ops/money/commission-approvals"),
     NavItem("activations", N_("Monthly activations"), "/console/ops/money/activations"),
@@ -53,6 +54,7 @@ AGENT_NAV = (
     NavItem("wallet", N_("Wallet and statement"), "/console/a/{aid}/wallet"),
     NavItem("withdrawals", N_("Withdrawals"), "/console/a/{aid}/withdrawals"),
     NavItem("commissions", N_("Commissions"), "/console/a/{aid}/commissions"),
+    NavItem("commission_rules", N_("Commission rules"), "/console/a/{aid}/commission-rules"),
     NavItem("activations", N_("Monthly activations"), "/console/a/{aid}/activations"),
 )
 ME_NAV = (

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from psycopg.types.json import Jsonb
 
 from core.settings import Settings
 from domain.ledger import agent_available, agent_commission_frozen
@@ -49,6 +50,9 @@ async def world(settings: Settings) -> AsyncIterator[World]:
                 explanation=EXPLAINED),
             new("ot:W", T0 + timedelta(hours=2), amount=200, iccid="W"),
             new("ot:B", T0 + timedelta(hours=4), rule="rB", amount=700, iccid="Z"))
+        async with connect(settings.require_database()) as conn:  # as the rule store writes
+            await conn.execute("UPDATE commission_rules SET terms = %s WHERE kind = 'one_time'",
+                               (Jsonb({"recharge": {"mode": "first", "threshold_fen": 5000}}),))
         for client in made.people.values():
             client.cookies.set("cardpulse_lang", "en")
         yield made, {r.idem_key: r for r in records}
@@ -248,3 +252,19 @@ async def test_a_month_that_is_not_one_is_refused(world: World) -> None:
     got: Any = await made.people["a.admin"].get("/console/a/A/commissions",
                                                 params={"month": "2026-13"})
     assert got.status_code == 422
+
+
+async def test_an_agent_reads_its_own_rules_and_the_platform_every_agents(world: World
+                                                                          ) -> None:
+    made, _ = world
+    own = _text(await made.people["a.viewer"].get("/console/a/A/commission-rules"))
+    assert 'data-rule="rA"' in own and 'data-rule="rN"' in own
+    assert 'data-rule="rB"' not in own
+    assert (await made.people["a.admin"].get("/console/a/B/commission-rules")).status_code \
+        == 404
+    for who in ("root", "finance", "ops"):
+        every = _text(await made.people[who].get(f"{MONEY}/commission-rules"))
+        assert 'data-rule="rA"' in every and 'data-rule="rB"' in every, who
+    only_b = _text(await made.people["finance"].get(f"{MONEY}/commission-rules",
+                                                    params={"agent_id": "B"}))
+    assert 'data-rule="rB"' in only_b and 'data-rule="rA"' not in only_b

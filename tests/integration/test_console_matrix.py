@@ -30,6 +30,7 @@ OWN, OTHER = "89860000000000001111", "89860000000000002222"
 World = tuple[dict[str, "Person"], tuple[str, str]]  # people by role, an API key id per tenant
 ORDERS: list[str] = ["", ""]  # an order through A (by A's end user) and one through B
 RECORDS: list[str] = ["", ""]  # a commission line of A and one of B
+RECHARGE = '{"recharge": {"mode": "first", "threshold_fen": 5000}}'  # a one-time rule's terms
 ROLES = ("admin", "ops", "ent_admin", "viewer", "anonymous")
 # What each path parameter stands for on the viewer's own tenant and on the other one.
 OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-pool"),
@@ -186,8 +187,9 @@ async def _commission_lines(settings: Settings) -> list[str]:
                 "INSERT INTO commission_rules (rule_id, version, agent_id, kind, package_ids,"
                 " amount_mode, amount_value, freeze_days, requires_approval, terms,"
                 " effective_from, status, created_by) VALUES (%s, 1, %s, 'one_time', '{p90}',"
-                " 'fixed', 300, 7, true, '{}', cp_now(), 'active', 'admin')",
-                (f"r{owner}", owner))
+                " 'fixed', 300, 7, true, %s,"
+                " cp_now(), 'active', 'admin')",
+                (f"r{owner}", owner, RECHARGE))
             lines += await commissions.produce(conn, [NewRecord(
                 idem_key=f"one_time:r{owner}:{owner}", part="one_time", rule_kind="one_time",
                 rule_id=f"r{owner}", rule_version=1, agent_id=owner, amount_fen=300,

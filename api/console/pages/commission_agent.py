@@ -8,6 +8,8 @@ their own agent's lines only (another's: 404)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, fields
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -26,8 +28,9 @@ from api.routers import commissions as commission_api
 from api.schemas.commissions import CommissionPublic
 from core.clock import now
 from domain.commission import machines as sm
+from domain.commission.rules import Rule, RuleBase
 from domain.orders.report import month_bounds, month_of
-from store import agents, commission_facts
+from store import agents, commission_facts, commission_rules
 from store import commission_views as views
 from store.commission_views import RecordFilter
 from store.db import Conn
@@ -59,6 +62,13 @@ RECORD_COLUMNS = (N_("Line"), N_("Produced"), N_("Agent"), N_("Kind"), N_("Rule"
                   N_("Version"), N_("State"), N_("Amount (fen)"), N_("ICCID"), N_("Order"),
                   N_("Settlement batch"), N_("Unfreezes at"), N_("Reason"))
 ACTIVATION_COLUMNS = (N_("Agent"), N_("Month"), N_("Activations"), N_("Taken at"))
+_COMMON = {f.name for f in fields(RuleBase)}
+
+
+def rule_terms(rule: Rule) -> str:
+    """What only the rule's kind has (recharge condition, gate, number-card conditions)."""
+    own = {k: v for k, v in asdict(rule).items() if k not in _COMMON and k != "kind"}
+    return json.dumps(own, ensure_ascii=False, default=str, separators=(", ", ": "))
 
 
 def commission_words() -> dict[str, Any]:
@@ -145,6 +155,15 @@ async def activations_export(request: Request, agent_id: str, fmt: Format, viewe
     found = await commission_facts.snapshots(db, agent_id, f"{chosen}-01", f"{chosen}-12")
     return download(request, fmt, f"activations-{agent_id}-{chosen}", ACTIVATION_COLUMNS,
                     [[s.agent_id, s.month, s.activations, s.taken_at] for s in found])
+
+
+@router.get("/commission-rules")
+async def rules_page(request: Request, agent_id: str, viewer: Page, db: Db) -> HTMLResponse:
+    """The agent's own rules, latest version of each (§7.2: R own rules)."""
+    found = await commission_rules.list_rules(db, agent_id=agent_id)
+    return await _page(request, viewer, db, "commission_rules.html", agent_id,
+                       section="commission_rules", rules=found, terms=rule_terms,
+                       base=f"/console/a/{agent_id}/commission-rules", chosen_agent="")
 
 
 async def _page(request: Request, viewer: Viewer, db: Conn, template: str, agent_id: str,
