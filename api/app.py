@@ -20,11 +20,15 @@ from api.routers import (
     agents,
     card_sales,
     cards,
+    commission_reports,
+    commission_rules,
+    commission_whatif,
     commissions,
     controls,
     dead_letters,
     enterprises,
     health,
+    imports,
     keys,
     operators,
     orders,
@@ -80,10 +84,12 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     openapi.install(app)
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
-                   wallets, withdrawals, reports, refund_requests, commissions):
+                   wallets, withdrawals, reports, refund_requests, commission_rules,
+                   commission_whatif, commission_reports, commissions):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
+    app.include_router(imports.router)
     app.state.payments = payments
     console.install(app)
 

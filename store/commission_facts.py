@@ -25,7 +25,7 @@ from domain.commission.facts import (
     sort_package_orders,
     sort_recharges,
 )
-from domain.commission.months import month_bounds
+from domain.commission.months import month_bounds, snapshot_due
 from store import audit
 from store.agents import Actor
 from store.db import Conn
@@ -196,15 +196,6 @@ async def attribute_from_order(conn: Conn, order_id: str) -> Attribution | None:
     return await attribute(conn, iccid, agent_id, "order", order_id, at)
 
 
-_PROMOTION = "SELECT agent_id FROM promotion_links WHERE code = %s AND status = 'active'"
-
-
-async def promotion_agent(conn: Conn, code: str) -> str | None:
-    """The agent of an active promotion link (G1-16); None if unknown or revoked."""
-    row = await (await conn.execute(_PROMOTION, (code,))).fetchone()
-    return str(row[0]) if row else None
-
-
 # ---- counts (H-26, H-27, H-29) ---------------------------------------------------------------
 
 _ATTRIBUTED = "SELECT iccid FROM card_attributions WHERE agent_id = %s ORDER BY iccid"
@@ -329,6 +320,14 @@ async def take_snapshots(conn: Conn, month: str) -> int:
     cur = await conn.execute(_SNAP, (agents, [month] * len(agents),
                                      [counts.get(a, 0) for a in agents], [end] * len(agents)))
     return cur.rowcount
+
+
+async def take_due_snapshot(conn: Conn) -> int:
+    """The leader's timer (H-30, C-09): once the platform clock has passed a month's end, the
+    month's snapshots are taken — in one transaction, and only for agents that have none yet,
+    so running it again (every tick, after a restart) changes nothing."""
+    async with conn.transaction():
+        return await take_snapshots(conn, snapshot_due(now()))
 
 
 async def snapshots(conn: Conn, agent_id: str | None, first: str, last: str

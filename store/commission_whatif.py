@@ -8,12 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from psycopg.rows import dict_row
+
 from domain.commission.evaluate import facts_until, plan_card
 from domain.commission.facts import CardFacts
 from domain.commission.rulebook import RuleBook
-from domain.commission.rules import Rule
+from domain.commission.rules import Rule, from_row
 from store import commission_eval, commission_facts
 from store.db import Conn
+from store.errors import NotFound
 
 # the cards that completed a package of the agent in the period
 _CARDS = """
@@ -29,6 +32,19 @@ WHERE rule_id = %s AND produced_at >= %s AND produced_at < %s
   AND state NOT IN ('invalid', 'rejected', 'reversed')
 GROUP BY agent_id
 """
+
+
+_VERSION = "SELECT * FROM commission_rules WHERE rule_id = %s AND version = %s"
+
+
+async def rule_version(conn: Conn, rule_id: str, version: int) -> Rule:
+    """One stored version of a rule, whatever its status."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_VERSION, (rule_id, version))
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"commission rule {rule_id} version {version}")
+    return from_row(row)
 
 
 @dataclass
@@ -53,7 +69,7 @@ async def what_if(conn: Conn, draft: Rule, start: datetime, end: datetime) -> Wh
     """Price `draft` (any status; taken as in force over [start, end)) on the sales of its
     agent completed in the period."""
     trial = replace(draft, status="active", effective_from=min(draft.effective_from, start),
-                    effective_to=None)
+                    effective_to=None, retired_at=None)
     book = RuleBook([trial])
     rows = await (await conn.execute(_CARDS, (draft.agent_id, start, end))).fetchall()
     iccids = [row[0] for row in rows]

@@ -16,7 +16,7 @@ from connectors.payments import PaymentChannel, PaymentChannelClient, PaymentCha
 from core.clock import CLOCK, now
 from core.money import Fen
 from core.settings import Settings
-from store import commissions, fulfilment, orders, package_orders
+from store import commission_facts, commissions, fulfilment, orders, package_orders
 from store.clock import adopt
 from store.db import Conn, Reconnecting
 from store.pools import fullest_pools
@@ -145,6 +145,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
                      ) -> list[Reconnecting]:
     """Leader-only periodic work, each task on its own connection (they run concurrently)."""
     rollover_db = Reconnecting(settings.require_database())
+    snapshot_db = Reconnecting(settings.require_database())
     webhook_db = Reconnecting(settings.require_database())
     outbox_db = Reconnecting(settings.require_database())
     orders_db = Reconnecting(settings.require_database())
@@ -158,6 +159,12 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
             await roll_over(rollover_db, publisher)
         except Exception:  # a timer must not take the worker down; the next tick retries
             log.exception("cycle rollover failed")
+
+    async def activation_snapshots() -> None:  # H-30: at each month's end, once
+        try:
+            await snapshot_db.run(commission_facts.take_due_snapshot)
+        except Exception:
+            log.exception("monthly activation snapshots failed; the next tick retries")
 
     async def webhooks() -> None:
         try:
@@ -194,12 +201,14 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
             log.exception("order fulfilment failed; the next tick goes on where it stopped")
 
     app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
+    app.timer(interval=settings.rollover_check_s, on_leader=True)(activation_snapshots)
     app.timer(interval=0.5, on_leader=True)(fulfil)
     app.timer(interval=5.0, on_leader=True)(unpaid)
     app.timer(interval=5.0, on_leader=True)(unfreeze)
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
-    return [rollover_db, webhook_db, outbox_db, orders_db, commission_db, *fulfil_dbs]
+    return [rollover_db, snapshot_db, webhook_db, outbox_db, orders_db, commission_db,
+            *fulfil_dbs]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:

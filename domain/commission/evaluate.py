@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from domain.commission import figures
+from domain.commission import amounts
 from domain.commission.facts import CardFacts, PackageOrder, nth_package, recharge_condition_met
 from domain.commission.rules import (
     Amount,
@@ -122,7 +122,7 @@ def _value(ctx: _Ctx, rule: Rule, amount: Amount) -> tuple[Amount, dict[str, Any
     if tiers is None:
         return amount, None
     measured = ctx.metric(rule.agent_id, tiers.metric)
-    row = figures.tier_row([(r[0], r[1]) for r in tiers.rows], measured)
+    row = next(r for r in reversed(tiers.rows) if r[0] <= measured or r is tiers.rows[0])
     return (Amount(amount.mode, row[1]),
             {"metric": tiers.metric, "metric_value": measured, "threshold": row[0],
              "value": row[1]})
@@ -131,9 +131,9 @@ def _value(ctx: _Ctx, rule: Rule, amount: Amount) -> tuple[Amount, dict[str, Any
 def _explained(amount: Amount, base_fen: int, base: dict[str, Any], tier: dict[str, Any] | None,
                conditions: list[dict[str, Any]], cap: int | None = None,
                units: int = 1) -> tuple[int, dict[str, Any]]:
-    each = figures.amount_of(amount, base_fen)
+    each = amounts.amount_for(amount, base_fen)
     total = each * units
-    formula = figures.formula(amount, base_fen, each)
+    formula = _formula(amount, base_fen, each)
     if units != 1:
         formula += f"; × {units} = {total}"
     capped = total if cap is None else min(total, cap)
@@ -143,6 +143,16 @@ def _explained(amount: Amount, base_fen: int, base: dict[str, Any], tier: dict[s
                     "amount": {"mode": amount.mode, "value": amount.value}, "tier": tier,
                     "conditions": conditions, "formula": formula,
                     "cap": None if cap is None else {"recharge_fen": cap}}
+
+
+def _formula(amount: Amount, base_fen: int, result: int) -> str:
+    """How one unit's amount came about: `fixed 1000`, or `6000 × 500 bp = 300.0000 → 300
+    (half-up)`."""
+    if amount.mode == "fixed":
+        return f"fixed {amount.value}"
+    exact = base_fen * amount.value
+    return (f"{base_fen} × {amount.value} bp = {exact // 10000}.{exact % 10000:04d} → "
+            f"{result} (half-up)")
 
 
 def _per_order(ctx: _Ctx, order: PackageOrder, plan: Plan) -> None:
@@ -157,7 +167,8 @@ def _per_order(ctx: _Ctx, order: PackageOrder, plan: Plan) -> None:
             continue
         fen, why = _explained(amount, order.cost_fen, _order_base(order), tier,
                               [_completed(order)])
-        state = "available" if rule.freeze_days == 0 else "frozen"
+        state: Literal["available", "frozen"] = (
+            "available" if rule.freeze_days == 0 else "frozen")
         plan.produce.append(Produce(key, "per_order", rule, rule.agent_id, fen, state, True,
                                     why, order.order_id, unit))
 

@@ -66,3 +66,8 @@ def snapshot_due(now: datetime) -> str:
     ended (its end, 00:00 on the 1st of the next month Asia/Shanghai, is ≤ now). Taking a
     snapshot is idempotent, so a timer asks this on every tick."""
     return previous_month(month_of(now))
+
+# H-30: the report says a card may count in several months ("需要业务方知道")
+SAME_CARD_NOTE_ZH = "同一张卡可能计入多个月份的激活量"
+SAME_CARD_NOTE_EN = "The same card may count in several months"
+MAX_REPORT_MONTHS = 120

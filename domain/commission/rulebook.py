@@ -9,10 +9,6 @@ from datetime import datetime
 from domain.commission.rules import Rule
 
 
-def in_force(rule: Rule, at: datetime) -> bool:
-    return rule.effective_from <= at and (rule.effective_to is None or at < rule.effective_to)
-
-
 class RuleBook:
     """Rule versions by (agent, kind); drafts never count, a retired version only for its
     period."""
@@ -26,7 +22,7 @@ class RuleBook:
     def find(self, agent_id: str, kind: str, package_id: str, business_line: str,
              at: datetime) -> Rule | None:
         for rule in self._by.get((agent_id, kind), ()):
-            if rule.scope.covers(package_id, business_line) and in_force(rule, at):
+            if rule.scope.covers(package_id, business_line) and rule.in_force(at):
                 return rule
         return None
 

@@ -49,12 +49,6 @@ END $$;
 CREATE TRIGGER card_events_real_name AFTER INSERT ON card_events
     FOR EACH ROW EXECUTE FUNCTION card_events_real_name();
 
-INSERT INTO card_real_name (iccid, verified, at, source, source_ref)
-SELECT DISTINCT ON (e.iccid) e.iccid, true, e.at, 'event', e.operator || ':' || e.event_id
-FROM card_events e JOIN cards c ON c.iccid = e.iccid AND c.operator = e.operator
-WHERE e.type = 'real_name_verified'
-ORDER BY e.iccid, e.at, e.operator, e.event_id;
-
 CREATE TABLE card_attributions (
     iccid      text PRIMARY KEY REFERENCES cards (iccid),
     agent_id   text NOT NULL REFERENCES agents (agent_id),
@@ -64,8 +58,16 @@ CREATE TABLE card_attributions (
 );
 CREATE INDEX card_attributions_agent ON card_attributions (agent_id);
 
--- a card's first completed package order attributes it (backfill of the orders completed
--- before this migration; the commission consumer does it for the later ones)
+-- What existed before this migration (and what a repair may re-derive): the earliest
+-- real-name event of each card, and the attribution of each card to the agent of its first
+-- completed package order. Rows already there are kept.
+CREATE FUNCTION cp_commission_facts_backfill() RETURNS void LANGUAGE sql AS $$
+INSERT INTO card_real_name (iccid, verified, at, source, source_ref)
+SELECT DISTINCT ON (e.iccid) e.iccid, true, e.at, 'event', e.operator || ':' || e.event_id
+FROM card_events e JOIN cards c ON c.iccid = e.iccid AND c.operator = e.operator
+WHERE e.type = 'real_name_verified'
+ORDER BY e.iccid, e.at, e.operator, e.event_id
+ON CONFLICT (iccid) DO NOTHING;
 INSERT INTO card_attributions (iccid, agent_id, source, source_ref, at)
 SELECT DISTINCT ON (o.iccid) o.iccid, o.agent_id, 'order', o.order_id, a.at
 FROM orders o
@@ -74,7 +76,10 @@ JOIN LATERAL (SELECT min(at) AS at FROM audit_events
               WHERE subject_kind = 'order' AND subject_id = o.order_id
                 AND to_state = 'completed') a ON a.at IS NOT NULL
 WHERE o.kind = 'package' AND o.agent_id IS NOT NULL
-ORDER BY o.iccid, a.at, o.order_id;
+ORDER BY o.iccid, a.at, o.order_id
+ON CONFLICT (iccid) DO NOTHING;
+$$;
+SELECT cp_commission_facts_backfill();
 
 CREATE TABLE activation_snapshots (
     agent_id    text NOT NULL REFERENCES agents (agent_id),

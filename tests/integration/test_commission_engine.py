@@ -26,7 +26,7 @@ from tests.support.refunds import refund_approved
 
 pytestmark = pytest.mark.integration
 CARD = "89860000000000000001"
-SECRET = "push-secret"
+SECRET = "commission-push-secret"
 FROZEN_A, AVAILABLE_A = agent_commission_frozen("A"), agent_available("A")
 
 
@@ -35,7 +35,8 @@ async def world(settings: Settings) -> AsyncIterator[Shop]:
     async with shop(settings) as made:
         await spec_world(made)
         admin = made.market.admin
-        await ok(admin.put("/v1/operators/onelink/push-secret", json={"secret": SECRET}), 204)
+        put = await admin.put("/v1/operators/onelink/push-secret", json={"secret": SECRET})
+        assert put.status_code == 204, put.text
         await ok(admin.post("/v1/enterprises", json={"enterprise_id": "e", "name": "E"}), 201)
         for n in range(1, 4):
             await ok(admin.post("/v1/cards", json={
@@ -170,7 +171,8 @@ async def test_a_combined_gate_of_two_packages_pays_from_the_third(
                        "one_time": {"amount": {"mode": "fixed", "value": 1},
                                     "recharge": {"mode": "first", "threshold_fen": 10 ** 9}}})
     await real_name(world)
-    first = await agent_package(world)
+    await recharge(world, world.who("buyer"), "card", 9000, CARD)
+    first = await wallet_package(world)  # G2-11: a one-time part makes the first wallet-only
     second = await agent_package(world)
     await deliver(conn, world.settings)
     assert await records(conn, iccid=CARD) == []  # packages 1 and 2 earn nothing
@@ -229,3 +231,31 @@ async def test_replaying_every_event_from_the_start_changes_nothing(
     again = await (await conn.execute("SELECT count(*) FROM ledger_transfers")).fetchone()
     assert again == transfers
     assert len(made) == 2
+
+
+@pytest.mark.req("H-06", "H-39")
+async def test_what_if_prices_a_draft_version_over_past_sales_and_pays_nothing(
+        world: Shop, conn: Conn) -> None:
+    db = world.settings.require_database()
+    await rule_row(db, "rebate", "A", "per_order", package_ids=("p90",), amount_value=100,
+                   freeze_days=0, requires_approval=False)
+    await rule_row(db, "rebate", "A", "per_order", package_ids=("p90",), amount_value=250,
+                   freeze_days=0, requires_approval=False, version=2, status="draft")
+    start = now() - timedelta(hours=1)
+    await agent_package(world)
+    await agent_package(world)
+    await deliver(conn, world.settings)
+    before = await records(conn, agent_id="A")
+    end = now() + timedelta(hours=1)
+    answer = await ok(world.market.admin.get(
+        "/v1/commission-rules/rebate/versions/2/what-if",
+        params={"start": start.isoformat(), "end": end.isoformat()}))
+    assert answer["cards"] == 1
+    assert answer["would_pay"] == {"A": {"records": 2, "amount_fen": 500}}
+    assert answer["did_pay"] == {"A": {"records": 2, "amount_fen": 200}}
+    assert answer["by_state"] == {"available": 2}
+    assert await records(conn, agent_id="A") == before  # nothing paid
+    refused = await world.who("a.admin").get(
+        "/v1/commission-rules/rebate/versions/2/what-if",
+        params={"start": start.isoformat(), "end": end.isoformat()})
+    assert refused.status_code == 403
