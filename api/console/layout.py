@@ -46,6 +46,7 @@ PLATFORM_MONEY_NAV = (
     NavItem("commission_approvals", N_("Commission unfreezes to approve"),
             "/console/ops/money/commission-approvals"),
     NavItem("activations", N_("Monthly activations"), "/console/ops/money/activations"),
+    NavItem("imports", N_("Imports"), "/console/ops/money/imports"),
 )
 # An agent's people (§7.2), `{aid}` their agent; an end user's own pages.
 AGENT_NAV = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,13 +16,17 @@ import httpx
 import pytest
 from psycopg.types.json import Jsonb
 
+from api.console.exports import XLSX_TYPE
 from core.settings import Settings
 from domain.ledger import agent_available, agent_commission_frozen
-from store import commissions
+from store import commissions, imports
 from store.commissions import Record
+from store.db import Conn
+from store.imports import Applied, ImportTask
 from tests.support.commissions import commission_market, new, produce, unfreeze
+from tests.support.imports import xlsx
 from tests.support.ledger import balances, connect
-from tests.support.pricing import Market
+from tests.support.pricing import Market, package
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("CONSOLE")]
 T0 = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # 2026-03 in Shanghai
@@ -43,6 +47,8 @@ async def world(settings: Settings) -> AsyncIterator[World]:
     async with commission_market(settings, T0) as made:
         await made.person("root", "admin")
         await made.person("ops", "platform_ops")
+        for package_id in ("p90", "p50"):
+            await package(made.admin, package_id)
         records = await produce(
             settings,
             new("po:1", T0, state="available", part="per_order", amount=500),
@@ -73,7 +79,7 @@ async def _balances(settings: Settings, *accounts: str) -> dict[str, int]:
 
 
 def _text(page: httpx.Response) -> str:
-    assert page.status_code == 200, page.text[:500]
+    assert page.status_code == 200, page.text[page.text.find("<main"):][:1500]
     return page.text
 
 
@@ -268,3 +274,101 @@ async def test_an_agent_reads_its_own_rules_and_the_platform_every_agents(world:
     only_b = _text(await made.people["finance"].get(f"{MONEY}/commission-rules",
                                                     params={"agent_id": "B"}))
     assert 'data-rule="rB"' in only_b and 'data-rule="rA"' not in only_b
+
+
+async def _accept_all(conn: Conn, task: ImportTask, rows: Sequence[Any]) -> Applied:
+    return Applied((), {"applied": len(rows)})
+
+
+@pytest.mark.req("X-05", "H-41")
+async def test_the_operator_imports_a_file_and_finance_reads_the_task_and_its_failures(
+        world: World) -> None:
+    made, _ = world
+    imports.register("real_name", _accept_all)
+    try:
+        body = xlsx(["ICCID", "是否实名"], [["89860000000000000099", "是"], ["", "是"]])
+        operator = made.people["operator"]
+        form = _text(await operator.get(f"{MONEY}/imports"))
+        assert 'data-testid="upload-real_name"' in form
+        page = await operator.post(f"{MONEY}/imports/real_name", files={
+            "file": ("real-name.xlsx", body, XLSX_TYPE)})
+        assert "The file is imported as a task" in _text(page)
+        finance = made.people["finance"]
+        listed = _text(await finance.get(f"{MONEY}/imports"))
+        assert "real-name.xlsx" in listed and "All failed" in listed
+        assert 'data-testid="upload-real_name"' not in listed  # finance reads only
+        link = listed.split('href="/console/ops/money/imports/')[1].split('"')[0]
+        failures = await finance.get(f"{MONEY}/imports/{link}")
+        assert failures.status_code == 200 and failures.content.startswith(b"PK")
+        template = await finance.get(f"{MONEY}/imports/templates/real_name.xlsx")
+        assert template.status_code == 200 and template.content.startswith(b"PK")
+        forged = await finance.post(f"{MONEY}/imports/real_name", files={
+            "file": ("again.xlsx", body, XLSX_TYPE)})
+        assert forged.status_code == 403
+    finally:
+        imports.unregister("real_name")
+    refused = await made.people["operator"].post(f"{MONEY}/imports/real_name", files={
+        "file": ("later.xlsx", body, XLSX_TYPE)})
+    assert refused.status_code == 409
+    assert "This kind of import is not available yet" in refused.text
+
+
+async def _save_rule(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    return await client.post(f"{MONEY}/commission-rules", data=fields)
+
+
+@pytest.mark.req("H-06", "H-07", "H-28")
+async def test_the_operator_creates_rules_of_each_kind_and_refusals_show_at_the_field(
+        world: World) -> None:
+    made, _ = world
+    operator = made.people["operator"]
+    editor = _text(await operator.get(f"{MONEY}/commission-rules"))
+    assert 'data-testid="rule-editor"' in editor
+    common = {"agent_id": "B", "package_ids": "p90", "amount_mode": "percent",
+              "amount_value": "300"}
+    kinds = {
+        "r-po": {"kind": "per_order"},
+        "r-ot": {"kind": "long_term", "recharge_mode": "cumulative",
+                 "recharge_threshold_fen": "2000", "tiers_metric": "pickup_volume",
+                 "tiers_rows": "0:300, 100:400"},
+        "r-nc": {"kind": "number_card_settlement", "first_recharge_fen": "5000",
+                 "min_tenure_days": "30", "require_not_sanwu": "yes"},
+    }
+    for rule_id, fields in kinds.items():
+        saved = await _save_rule(operator, rule_id=rule_id, **{**common, **fields})
+        assert f"Rule {rule_id} version 1 is saved." in _text(saved), saved.text[-3000:]
+        assert f'data-rule="{rule_id}"' in saved.text
+    combined = await _save_rule(operator, rule_id="r-cb", kind="combined", agent_id="A",
+                                business_line="number_card", amount_mode="fixed",
+                                amount_value="100", one_time_amount_mode="fixed",
+                                one_time_amount_value="500", one_time_recharge_mode="first",
+                                one_time_recharge_threshold_fen="5000", gate="count",
+                                gate_n="3")
+    assert "Rule r-cb version 1 is saved." in _text(combined)
+    overlap = await _save_rule(operator, rule_id="r-po2", kind="per_order", **common)
+    assert overlap.status_code == 409
+    assert 'data-testid="problem-form"' in overlap.text
+    tiers = await _save_rule(operator, rule_id="r-t", kind="long_term", **{
+        **common, "package_ids": "p50", "tiers_metric": "pickup_volume",
+        "tiers_rows": "10:300, 5:400"})
+    assert tiers.status_code == 422 and 'data-testid="problem-tiers_rows"' in tiers.text
+    deposit = await _save_rule(operator, rule_id="r-d", kind="long_term", **{
+        **common, "package_ids": "p50", "tiers_metric": "deposit", "tiers_rows": "0:300"})
+    assert deposit.status_code == 422 and 'data-testid="problem-tiers_metric"' in deposit.text
+    exceeds = await _save_rule(operator, rule_id="r-x", kind="one_time", agent_id="B",
+                               package_ids="p50", amount_mode="fixed", amount_value="9000",
+                               recharge_mode="first", recharge_threshold_fen="5000")
+    assert exceeds.status_code == 422 and 'data-testid="problem-amount_value"' in exceeds.text
+    version = await _save_rule(operator, rule_id="r-po", new_version="yes",
+                               kind="per_order", **{**common, "amount_value": "350"})
+    assert "Rule r-po version 2 is saved." in _text(version)
+    retired = await operator.post(f"{MONEY}/commission-rules/r-po/retire")
+    assert "Rule r-po is retired." in _text(retired)
+    finance = made.people["finance"]
+    read = _text(await finance.get(f"{MONEY}/commission-rules"))
+    assert 'data-rule="r-nc"' in read and 'data-testid="rule-editor"' not in read
+    assert (await _save_rule(finance, rule_id="r-f", kind="per_order", **common)
+            ).status_code == 403
+    whatif = await finance.get(f"{MONEY}/commission-rules/r-nc/what-if",
+                               params={"start": "2026-03-01", "end": "2026-04-01"})
+    assert 'data-testid="whatif"' in _text(whatif)

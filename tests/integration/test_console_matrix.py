@@ -20,8 +20,11 @@ from core.clock import now
 from core.money import Fen
 from core.settings import Settings
 from domain.ledger import PAYMENT_CHANNEL, FeeType, Transfer, card_wallet
-from store import commissions, ledger
+from domain.refusals import Refusal
+from store import commissions, imports, ledger
+from store.agents import Actor
 from store.commissions import NewRecord
+from store.imports import NewTask
 from tests.support.api import ADMIN
 from tests.support.people import log_in, person
 
@@ -39,7 +42,10 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "agent_id": ("A", "B"), "order_id": ("ORDER", "ORDER"),
            "package_id": ("p90", "p90"),  # the platform's money pages: its packages
            "request_id": ("RQ", "RQ"),  # a refund request (the empty form is refused first)
-           "record_id": ("RECORD", "RECORD")}  # a commission line of A and one of B: RECORDS
+           "record_id": ("RECORD", "RECORD"),  # a commission line of A and one of B: RECORDS
+           "kind": ("real_name", "real_name"),  # an import's kind
+           "task_id": ("IMPmatrix", "IMPmatrix"),
+           "rule_id": ("rA", "rA")}  # a commission rule (of A)  # an import task (refused as a whole)
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
@@ -195,6 +201,9 @@ async def _commission_lines(settings: Settings) -> list[str]:
                 rule_id=f"r{owner}", rule_version=1, agent_id=owner, amount_fen=300,
                 state="frozen", freeze_days=7, requires_approval=True, explanation={},
                 at=now(), timed=True)], settings.orders_topic)
+        await imports.reject(conn, NewTask("IMPmatrix", "real_name", "platform", "f.xlsx",
+                                           "0" * 64, Actor("user:root.admin", "admin")),
+                             Refusal(code="empty_file"))
         return [line.record_id for line in lines]
 
 

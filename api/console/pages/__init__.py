@@ -10,7 +10,9 @@ from api.console.pages import (
     card,
     cards,
     commission_agent,
+    commission_imports,
     commission_platform,
+    commission_rule_editor,
     health,
     me,
     money,
@@ -33,7 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ops.router, queues.router, health.router,
     # the platform's money pages
     money_catalogue.router, money_orders.router, money_refunds.router, money.router,
-    commission_platform.router,
+    commission_platform.router, commission_rule_editor.router, commission_imports.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
 )

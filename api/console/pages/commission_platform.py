@@ -33,7 +33,6 @@ from api.console.pages.commission_agent import (
     lines,
     query_of,
     record_row,
-    rule_terms,
 )
 from api.console.pages.forms import download, say
 from api.console.pages.money import MONEY_GUARD, refused
@@ -44,7 +43,7 @@ from core.clock import now
 from domain.commission.machines import RejectionReasonRequired
 from domain.orders.report import month_of
 from domain.refusals import Refusal
-from store import commission_facts, commission_rules
+from store import commission_facts
 from store import commission_views as views
 from store.db import Conn
 
@@ -139,17 +138,6 @@ async def decide(request: Request, viewer: Page, db: Db, res: Res, approval_ids:
               else N_("%(count)s unfreezes rejected."))
     return await _approvals_page(request, viewer, db, notice=say(request, notice,
                                                                   count=len(decided)))
-
-
-@router.get("/commission-rules")
-async def rules_page(request: Request, viewer: Page, db: Db, agent_id: AgentQuery = None
-                     ) -> HTMLResponse:
-    """Every agent's rules, latest version of each, with their terms and tiers."""
-    found = await commission_rules.list_rules(db, agent_id=agent_id or None)
-    return html(request, "commission_rules.html", frame(
-        viewer, "commission_rules", agent=None, rules=found, terms=rule_terms,
-        base="/console/ops/money/commission-rules", chosen_agent=agent_id or "",
-        **commission_words()))
 
 
 @router.get("/activations")
