@@ -39,6 +39,7 @@ from api.routers import (
     refund_requests,
     reports,
     series,
+    settlements,
     upstream,
     wallets,
     withdrawals,
@@ -46,6 +47,7 @@ from api.routers import (
 from api.text import TEXT_CHECK
 from core.clock import CLOCK
 from core.settings import Settings
+from store import commission_imports
 from store.clock import adopt, follow
 from store.db import Reconnecting, create_pool
 from streams.publish import Publisher
@@ -85,12 +87,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
-                   commission_whatif, commission_reports, commissions):
+                   commission_whatif, commission_reports, commissions, settlements):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
     app.include_router(imports.router)
     app.state.payments = payments
+    commission_imports.install(settings.orders_topic)
     console.install(app)
 
     @app.middleware("http")

@@ -81,6 +81,9 @@ def _bench_parser(verbs: Any) -> None:
     bench.add_argument("--batch", type=int, default=500,
                        help="with --orders: orders per POST /v1/orders/batch in the batch "
                             "phase (500)")
+    bench.add_argument("--settlement-lines", type=int, default=None, metavar="N",
+                       help="instead of the pipeline: import an N-line number-card "
+                            "settlement end to end (settlement_import_s)")
     bench.add_argument("--runs", type=int, default=20,
                        help="GETs of each page measured, with --console-cards (20)")
 
@@ -100,6 +103,8 @@ def _bench(args: argparse.Namespace) -> int:
         return _bench_cards_page(args, settings)
     if args.orders is not None:
         return _bench_orders(args, settings)
+    if args.settlement_lines is not None:
+        return _bench_settlement(args, settings)
     return main(settings, BenchArgs(
         cards=args.cards, records=args.records, pools=args.pools,
         partitions=args.partitions or settings.usage_partitions, workers=args.workers,
@@ -128,6 +133,17 @@ def _bench_orders(args: argparse.Namespace, settings: Settings) -> int:
         concurrency=args.concurrency * 8, partitions=args.partitions or settings.usage_partitions,
         workers=args.workers, state_dir=args.state_dir, keep=args.keep, as_json=args.json,
         batch=max(1, min(args.batch, 500)), batch_concurrency=args.concurrency))
+
+
+def _bench_settlement(args: argparse.Namespace, settings: Settings) -> int:
+    from cardpulse.tools.bench.settlement import SettlementArgs, main
+
+    if args.settlement_lines < 1:
+        print("cardpulse bench: --settlement-lines must be at least 1", file=sys.stderr)
+        return 2
+    return main(settings, SettlementArgs(
+        lines=args.settlement_lines, partitions=args.partitions or settings.usage_partitions,
+        state_dir=args.state_dir, keep=args.keep, as_json=args.json))
 
 
 def _dashboards(args: argparse.Namespace) -> int:

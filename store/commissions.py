@@ -45,14 +45,14 @@ INSERT INTO commission_records (record_id, idem_key, part, rule_kind, rule_id, r
     agent_id, iccid, order_id, unit, batch_id, line_no, amount_fen, state, freeze_days,
     requires_approval, source_account, explanation, produced_at, frozen_at, unfreeze_due_at,
     unfreezing_at, available_at)
-SELECT * FROM unnest(%(record_id)s::text[], %(idem_key)s::text[], %(part)s::text[],
-    %(rule_kind)s::text[], %(rule_id)s::text[], %(rule_version)s::int[], %(agent_id)s::text[],
-    %(iccid)s::text[], %(order_id)s::text[], %(unit)s::int[], %(batch_id)s::text[],
-    %(line_no)s::int[], %(amount_fen)s::bigint[], %(state)s::text[], %(freeze_days)s::int[],
-    %(requires_approval)s::bool[], %(source_account)s::text[], %(explanation)s::jsonb[],
-    %(produced_at)s::timestamptz[], %(frozen_at)s::timestamptz[],
-    %(unfreeze_due_at)s::timestamptz[], %(unfreezing_at)s::timestamptz[],
-    %(available_at)s::timestamptz[])
+SELECT * FROM unnest(%(record_id)b::text[], %(idem_key)b::text[], %(part)b::text[],
+    %(rule_kind)b::text[], %(rule_id)b::text[], %(rule_version)b::int[], %(agent_id)b::text[],
+    %(iccid)b::text[], %(order_id)b::text[], %(unit)b::int[], %(batch_id)b::text[],
+    %(line_no)b::int[], %(amount_fen)b::bigint[], %(state)b::text[], %(freeze_days)b::int[],
+    %(requires_approval)b::bool[], %(source_account)b::text[], %(explanation)b::jsonb[],
+    %(produced_at)b::timestamptz[], %(frozen_at)b::timestamptz[],
+    %(unfreeze_due_at)b::timestamptz[], %(unfreezing_at)b::timestamptz[],
+    %(available_at)b::timestamptz[])
 ON CONFLICT (idem_key) DO NOTHING
 RETURNING *
 """
@@ -165,6 +165,11 @@ class NewRecord:
     batch_id: str | None = None
     line_no: int | None = None
     source_account: str = accounts.REVENUE
+    funded_by: str | None = None
+    """The caller's transfer that already moved this record's produce money (a settlement
+    batch moves each agent's frozen commissions in one transfer, H-31: one transfer per record
+    would update the agent's account row once per line in one transaction): `produce` makes
+    none for it. Its later moves (release, return, clawback) are its own as always."""
 
     @property
     def record_id(self) -> str:
@@ -258,11 +263,12 @@ async def produce(conn: Conn, news: Sequence[NewRecord], topic: str,
         sm.step(sm.NEW, f"produce_{new.state}", "operator" if actor.role != "system"
                 else "system")
     rows = [_row(new) for new in {n.idem_key: n for n in news}.values()]
+    funded = {n.idem_key for n in news if n.funded_by is not None}
     async with conn.transaction():
         created = await _fetch(conn, _INSERT, {c: [r[c] for r in rows] for c in _COLUMNS})
         await _announce(conn, [(None, r, r.produced_at) for r in created], actor, topic)
-        moves = [move for r in created
-                 if (move := _money(r, sm.RECORD[(sm.NEW, f"produce_{r.state}")].move))]
+        moves = [move for r in created if r.idem_key not in funded
+                 and (move := _money(r, sm.RECORD[(sm.NEW, f"produce_{r.state}")].move))]
         if moves:  # last: the agents' accounts are held only to the commit
             await ledger.append_last(conn, *moves)
     return created

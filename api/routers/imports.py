@@ -84,8 +84,10 @@ def _settlement(sheet: Sheet, factory_id: str | None, period: str | None,
 
 async def _apply_later(res: Resources, task: ImportTask, apply: Apply, rows: Sequence[Any],
                        cells: Mapping[int, tuple[str, ...]], who: Actor) -> None:
+    whole = task.kind == "number_card_settlement"  # H-31: one batch, one transaction
     async with res.pool.connection() as conn:
-        await imports.run(conn, task, apply, rows, cells, who)
+        await imports.run(conn, task, apply, rows, cells, who,
+                          chunk=max(len(rows), 1) if whole else imports.CHUNK)
 
 
 def _answer(task: ImportTask, code: int) -> JSONResponse:

@@ -24,6 +24,7 @@ from streams.app import create_app
 from streams.commission import CommissionSink, register_commission_agent
 from streams.lag import group_lag
 from streams.metrics import TOP_POOLS, WorkerMetrics
+from streams.number_cards import TICK_S, DailySweep
 from streams.outbox import BATCH, relay_due
 from streams.publish import Publisher
 from streams.quota_events import publish_outcome
@@ -151,6 +152,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     orders_db = Reconnecting(settings.require_database())
     commission_db = Reconnecting(settings.require_database())
     fulfil_dbs = [Reconnecting(settings.require_database()) for _ in range(LANES)]
+    number_cards = DailySweep(Reconnecting(settings.require_database()), settings.orders_topic)
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
     channel = PaymentChannelClient(client, settings.payment_url)
 
@@ -200,15 +202,22 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
         except Exception:
             log.exception("order fulfilment failed; the next tick goes on where it stopped")
 
+    async def number_card_sweep() -> None:
+        try:
+            await number_cards.tick()
+        except Exception:
+            log.exception("number-card commission sweep failed; the next tick retries")
+
     app.timer(interval=settings.rollover_check_s, on_leader=True)(rollover)
     app.timer(interval=settings.rollover_check_s, on_leader=True)(activation_snapshots)
+    app.timer(interval=TICK_S, on_leader=True)(number_card_sweep)
     app.timer(interval=0.5, on_leader=True)(fulfil)
     app.timer(interval=5.0, on_leader=True)(unpaid)
     app.timer(interval=5.0, on_leader=True)(unfreeze)
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
     return [rollover_db, snapshot_db, webhook_db, outbox_db, orders_db, commission_db,
-            *fulfil_dbs]
+            *fulfil_dbs, number_cards.db]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:

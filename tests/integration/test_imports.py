@@ -222,13 +222,14 @@ async def test_a_broken_apply_fails_the_task_and_the_file_may_be_uploaded_again(
 
 
 @pytest.mark.req("H-31", "H-36", "X-05")
-async def test_a_settlement_may_exceed_10000_lines_and_is_applied_in_chunks(desk: Desk) -> None:
+async def test_a_settlement_may_exceed_10000_lines_and_is_applied_whole(desk: Desk) -> None:
+    """H-31: a statement is one batch, applied in one chunk (one transaction)."""
     lines: list[list[Value]] = [[f"8986200000{k:010d}", 100] for k in range(12_000)]
     made = await desk.upload("number_card_settlement", xlsx(["ICCID", "金额(分)"], lines),
                              factory_id="F2", period="2026-04", total_fen=str(12_000 * 100))
     done = await desk.task(made["task_id"])
     assert (done["status"], done["rows_done"], done["rows_ok"]) == ("done", 12_000, 12_000)
-    assert [len(chunk) for chunk in desk.apply.chunks] == [500] * 24
+    assert [len(chunk) for chunk in desk.apply.chunks] == [12_000]
     assert done["result"]["applied"] == 12_000
 
 
