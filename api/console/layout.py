@@ -47,6 +47,7 @@ PLATFORM_MONEY_NAV = (
             "/console/ops/money/commission-approvals"),
     NavItem("activations", N_("Monthly activations"), "/console/ops/money/activations"),
     NavItem("imports", N_("Imports"), "/console/ops/money/imports"),
+    NavItem("settlements", N_("Number-card settlements"), "/console/ops/money/settlements"),
 )
 # An agent's people (§7.2), `{aid}` their agent; an end user's own pages.
 AGENT_NAV = (

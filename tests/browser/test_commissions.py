@@ -111,3 +111,35 @@ async def test_finance_approves_two_frozen_commissions_and_the_agent_sees_them_a
                      ).to_have_text("已发放/已解冻")
     await expect(page.locator("[data-testid=total-available]")).to_have_text("5.00 元")
     assert await serious_violations(page) == []
+
+
+@pytest.mark.req("H-06", "X-05")
+async def test_the_rule_editor_and_the_import_page_pass_axe(page: Page, console: Console,
+                                                            settings: Settings) -> None:
+    """The platform operator creates a rule, sees a refusal at its field, and opens the
+    import page; axe finds no serious violation."""
+    await _market(console, settings)
+    await log_in(page, "oper", await console.user("oper", "platform_operator", None))
+    await page.goto("/console/ops/money/commission-rules")
+    await expect(page.locator("[data-testid=rule-editor]")).to_be_visible()
+    assert await serious_violations(page) == []
+    await page.fill("#f-rule_id", "A-rebate")
+    await page.fill("#f-agent_id", "A")
+    await page.select_option("#f-kind", "long_term")
+    await page.fill("#f-package_ids", "p90")
+    await page.fill("#f-amount_value", "300")
+    await page.select_option("#f-tiers_metric", "deposit")
+    await page.fill("#f-tiers_rows", "0:300")
+    await page.locator("[data-testid=save-rule]").click()
+    await expect(page.locator("[data-testid=problem-tiers_metric]")).to_have_text(
+        "暂不支持该阶梯条件")
+    assert await serious_violations(page) == []
+    await page.select_option("#f-tiers_metric", "pickup_volume")
+    await page.locator("[data-testid=save-rule]").click()
+    await expect(page.get_by_role("status")).to_contain_text("规则 A-rebate 版本 1 已保存")
+    await expect(page.locator("tr[data-rule=A-rebate]")).to_be_visible()
+    await shoot(page, "commission-rules")
+    await page.goto("/console/ops/money/imports")
+    await expect(page.locator("[data-testid=upload-real_name]")).to_be_visible()
+    assert await serious_violations(page) == []
+    await shoot(page, "commission-imports")

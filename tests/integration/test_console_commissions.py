@@ -17,9 +17,12 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from api.console.exports import XLSX_TYPE
+from core.money import Fen
 from core.settings import Settings
+from domain.imports.kinds import SettlementHeader, SettlementLine
 from domain.ledger import agent_available, agent_commission_frozen
-from store import commissions, imports
+from store import commissions, imports, settlements
+from store.agents import Actor
 from store.commissions import Record
 from store.db import Conn
 from store.imports import Applied, ImportTask
@@ -372,3 +375,29 @@ async def test_the_operator_creates_rules_of_each_kind_and_refusals_show_at_the_
     whatif = await finance.get(f"{MONEY}/commission-rules/r-nc/what-if",
                                params={"start": "2026-03-01", "end": "2026-04-01"})
     assert 'data-testid="whatif"' in _text(whatif)
+
+
+@pytest.mark.req("H-34", "H-40")
+async def test_the_platform_reads_settlement_batches_with_retained_profit_and_lines(
+        world: World, settings: Settings) -> None:
+    made, _ = world
+    async with connect(settings.require_database()) as conn:
+        batch = await settlements.import_batch(
+            conn, SettlementHeader("F1", "2026-03", Fen(3000)),
+            [SettlementLine(2, "89860000000000000777", Fen(1000)),
+             SettlementLine(3, "89860000000000000778", Fen(2000))],
+            actor=Actor("user:root", "admin"), at=T0, topic=settings.orders_topic)
+    for who in ("finance", "ops", "operator"):
+        page = _text(await made.people[who].get(f"{MONEY}/settlements"))
+        assert f'data-batch="{batch.batch_id}"' in page, who
+        assert f'data-testid="retained-{batch.batch_id}">30.00 元' in page  # nothing matched
+    unmatched = _text(await made.people["finance"].get(
+        f"{MONEY}/settlements/{batch.batch_id}", params={"status": "unmatched"}))
+    assert "89860000000000000777" in unmatched and "89860000000000000778" in unmatched
+    none = _text(await made.people["finance"].get(
+        f"{MONEY}/settlements/{batch.batch_id}", params={"negative": "true"}))
+    assert "89860000000000000777" not in none
+    exported = await made.people["finance"].get(f"{MONEY}/settlements.csv")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert rows[1][0] == batch.batch_id and rows[1][3] == "3000"
+    assert (await made.people["a.admin"].get(f"{MONEY}/settlements")).status_code == 404

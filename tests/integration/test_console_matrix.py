@@ -19,9 +19,10 @@ from api.console.pages import ROUTERS
 from core.clock import now
 from core.money import Fen
 from core.settings import Settings
+from domain.imports.kinds import SettlementHeader, SettlementLine
 from domain.ledger import PAYMENT_CHANNEL, FeeType, Transfer, card_wallet
 from domain.refusals import Refusal
-from store import commissions, imports, ledger
+from store import commissions, imports, ledger, settlements
 from store.agents import Actor
 from store.commissions import NewRecord
 from store.imports import NewTask
@@ -44,8 +45,9 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "request_id": ("RQ", "RQ"),  # a refund request (the empty form is refused first)
            "record_id": ("RECORD", "RECORD"),  # a commission line of A and one of B: RECORDS
            "kind": ("real_name", "real_name"),  # an import's kind
-           "task_id": ("IMPmatrix", "IMPmatrix"),
-           "rule_id": ("rA", "rA")}  # a commission rule (of A)  # an import task (refused as a whole)
+           "task_id": ("IMPmatrix", "IMPmatrix"),  # an import task (refused as a whole)
+           "rule_id": ("rA", "rA"),  # a commission rule (of A)
+           "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03")}  # a number-card settlement batch
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
@@ -204,6 +206,10 @@ async def _commission_lines(settings: Settings) -> list[str]:
         await imports.reject(conn, NewTask("IMPmatrix", "real_name", "platform", "f.xlsx",
                                            "0" * 64, Actor("user:root.admin", "admin")),
                              Refusal(code="empty_file"))
+        made = await settlements.import_batch(
+            conn, SettlementHeader("F1", "2026-03", Fen(1000)), [SettlementLine(2, OWN, Fen(1000))],
+            actor=Actor("user:root.admin", "admin"), at=now(), topic=settings.orders_topic)
+        assert made.batch_id == OBJECTS["batch_id"][0], made.batch_id
         return [line.record_id for line in lines]
 
 

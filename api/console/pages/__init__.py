@@ -13,6 +13,7 @@ from api.console.pages import (
     commission_imports,
     commission_platform,
     commission_rule_editor,
+    commission_settlements,
     health,
     me,
     money,
@@ -36,6 +37,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     # the platform's money pages
     money_catalogue.router, money_orders.router, money_refunds.router, money.router,
     commission_platform.router, commission_rule_editor.router, commission_imports.router,
+    commission_settlements.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
 )

@@ -173,10 +173,10 @@ def field_of(loc: tuple[Any, ...] | str | None) -> str:
     return "form"
 
 
-def _options(request: Request) -> dict[str, list[tuple[str, str]]]:
+def _options(request: Request) -> dict[str, Any]:
     """The editor's choices with their labels in the reader's language."""
-    told = {name: [(value, say(request, label)) for value, label in choices]
-            for name, choices in OPTIONS.items()}
+    told: dict[str, Any] = {name: [(value, say(request, label)) for value, label in choices]
+                            for name, choices in OPTIONS.items()}
     told["kind_options"] = [(k, say(request, KIND_NAMES[k])) for k in RULE_KINDS]
     return told
 
