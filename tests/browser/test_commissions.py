@@ -37,8 +37,8 @@ async def _market(console: Console, settings: Settings) -> list[Record]:
             "INSERT INTO commission_rules (rule_id, version, agent_id, kind, package_ids,"
             " amount_mode, amount_value, freeze_days, requires_approval, terms,"
             " effective_from, status, created_by) VALUES ('rA', 1, 'A', 'one_time', '{p90}',"
-            " 'percent', 500, 7, true, '{}', cp_now() - interval '30 days', 'active',"
-            " 'admin')")
+            " 'percent', 500, 7, true, %s, cp_now() - interval '30 days', 'active',"
+            " 'admin')", ('{"recharge": {"mode": "first", "threshold_fen": 5000}}',))
         at = now()
         return await commissions.produce(conn, [NewRecord(
             idem_key=f"one_time:rA:{iccid}", part="one_time", rule_kind="one_time",
