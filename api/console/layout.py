@@ -41,6 +41,13 @@ PLATFORM_MONEY_NAV = (
     NavItem("money_withdrawals", N_("Withdrawals to approve"), "/console/ops/money/withdrawals"),
     NavItem("money_refunds", N_("Refunds to approve"), "/console/ops/money/refunds"),
     NavItem("money_report", N_("Money report"), "/console/ops/money/report"),
+    NavItem("commissions", N_("Commissions"), "/console/ops/money/commissions"),
+    NavItem("commission_rules", N_("Commission rules"), "/console/ops/money/commission-rules"),
+    NavItem("commission_approvals", N_("Commission unfreezes to approve"),
+            "/console/ops/money/commission-approvals"),
+    NavItem("activations", N_("Monthly activations"), "/console/ops/money/activations"),
+    NavItem("imports", N_("Imports"), "/console/ops/money/imports"),
+    NavItem("settlements", N_("Number-card settlements"), "/console/ops/money/settlements"),
 )
 # An agent's people (§7.2), `{aid}` their agent; an end user's own pages.
 AGENT_NAV = (
@@ -48,6 +55,9 @@ AGENT_NAV = (
     NavItem("orders", N_("Orders"), "/console/a/{aid}/orders"),
     NavItem("wallet", N_("Wallet and statement"), "/console/a/{aid}/wallet"),
     NavItem("withdrawals", N_("Withdrawals"), "/console/a/{aid}/withdrawals"),
+    NavItem("commissions", N_("Commissions"), "/console/a/{aid}/commissions"),
+    NavItem("commission_rules", N_("Commission rules"), "/console/a/{aid}/commission-rules"),
+    NavItem("activations", N_("Monthly activations"), "/console/a/{aid}/activations"),
 )
 ME_NAV = (
     NavItem("buy", N_("Buy a package"), "/console/me/buy"),

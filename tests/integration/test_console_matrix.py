@@ -16,10 +16,16 @@ from fastapi.routing import APIRoute
 
 from api.app import create_app
 from api.console.pages import ROUTERS
+from core.clock import now
 from core.money import Fen
 from core.settings import Settings
+from domain.imports.kinds import SettlementHeader, SettlementLine
 from domain.ledger import PAYMENT_CHANNEL, FeeType, Transfer, card_wallet
-from store import ledger
+from domain.refusals import Refusal
+from store import commissions, imports, ledger, settlements
+from store.agents import Actor
+from store.commissions import NewRecord
+from store.imports import NewTask
 from tests.support.api import ADMIN
 from tests.support.people import log_in, person
 
@@ -27,6 +33,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.req("CONSOLE")]
 OWN, OTHER = "89860000000000001111", "89860000000000002222"
 World = tuple[dict[str, "Person"], tuple[str, str]]  # people by role, an API key id per tenant
 ORDERS: list[str] = ["", ""]  # an order through A (by A's end user) and one through B
+RECORDS: list[str] = ["", ""]  # a commission line of A and one of B
+RECHARGE = '{"recharge": {"mode": "first", "threshold_fen": 5000}}'  # a one-time rule's terms
 ROLES = ("admin", "ops", "ent_admin", "viewer", "anonymous")
 # What each path parameter stands for on the viewer's own tenant and on the other one.
 OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-pool"),
@@ -34,7 +42,12 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            # the money pages: agent A (and an order its end user bought through it) and B
            "agent_id": ("A", "B"), "order_id": ("ORDER", "ORDER"),
            "package_id": ("p90", "p90"),  # the platform's money pages: its packages
-           "request_id": ("RQ", "RQ")}  # a refund request (the empty form is refused first)
+           "request_id": ("RQ", "RQ"),  # a refund request (the empty form is refused first)
+           "record_id": ("RECORD", "RECORD"),  # a commission line of A and one of B: RECORDS
+           "kind": ("real_name", "real_name"),  # an import's kind
+           "task_id": ("IMPmatrix", "IMPmatrix"),  # an import task (refused as a whole)
+           "rule_id": ("rA", "rA"),  # a commission rule (of A)
+           "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03")}  # a number-card settlement batch
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
@@ -52,6 +65,10 @@ EXCEPTIONS = {"/console/e/acme/keys.csv": (200, 200, 200, 403, SIGN_IN),
 CHANGE_OWN = (422, 403, 422, 403, SIGN_IN)
 CHANGE_OTHER = (422, 403, 404, 404, SIGN_IN)
 CHANGE_OPS = (422, 403, 404, 404, SIGN_IN)
+# Only platform finance decides commission unfreezes (§7.2 "H commission"): the admin too is
+# refused before the form is read.
+CHANGE_EXCEPTIONS = {"/console/ops/money/commission-approvals/decide":
+                     (403, 403, 404, 404, SIGN_IN)}
 # Platform and enterprise people have no money page of an agent or end user (checked fully
 # with the agent's roles by test_the_money_pages_of_agents_and_end_users).
 NONE_OF_THEIRS = (404, 404, 404, 404, SIGN_IN)
@@ -83,6 +100,8 @@ def _fill(path: str, side: int, key_id: tuple[str, str]) -> str:
         found = OBJECTS[name][side]
         if found == "ORDER":
             return ORDERS[side]
+        if found == "RECORD":
+            return RECORDS[side]
         return key_id[side] if found == "KEY" else found
     return re.sub(r"\{(\w+)\}", value, path)
 
@@ -163,6 +182,35 @@ async def _money_world(app: FastAPI, client: httpx.AsyncClient,
             people["ag_viewer"] = await _signed_in(app, client, "a.viewer", "agent_viewer",
                                                    "A")
     ORDERS[:] = found
+    RECORDS[:] = await _commission_lines(app.state.resources.settings)
+
+
+async def _commission_lines(settings: Settings) -> list[str]:
+    """A frozen commission line of A and one of B, produced through the lifecycle."""
+    async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                     autocommit=True) as conn:
+        lines = []
+        for owner in ("A", "B"):
+            await conn.execute(
+                "INSERT INTO commission_rules (rule_id, version, agent_id, kind, package_ids,"
+                " amount_mode, amount_value, freeze_days, requires_approval, terms,"
+                " effective_from, status, created_by) VALUES (%s, 1, %s, 'one_time', '{p90}',"
+                " 'fixed', 300, 7, true, %s,"
+                " cp_now(), 'active', 'admin')",
+                (f"r{owner}", owner, RECHARGE))
+            lines += await commissions.produce(conn, [NewRecord(
+                idem_key=f"one_time:r{owner}:{owner}", part="one_time", rule_kind="one_time",
+                rule_id=f"r{owner}", rule_version=1, agent_id=owner, amount_fen=300,
+                state="frozen", freeze_days=7, requires_approval=True, explanation={},
+                at=now(), timed=True)], settings.orders_topic)
+        await imports.reject(conn, NewTask("IMPmatrix", "real_name", "platform", "f.xlsx",
+                                           "0" * 64, Actor("user:root.admin", "admin")),
+                             Refusal(code="empty_file"))
+        made = await settlements.import_batch(
+            conn, SettlementHeader("F1", "2026-03", Fen(1000)), [SettlementLine(2, OWN, Fen(1000))],
+            actor=Actor("user:root.admin", "admin"), at=now(), topic=settings.orders_topic)
+        assert made.batch_id == OBJECTS["batch_id"][0], made.batch_id
+        return [line.record_id for line in lines]
 
 
 @pytest.fixture
@@ -233,6 +281,7 @@ async def test_who_may_change_what(world: World) -> None:
                  [(url, CHANGE_OWN) for url in fill(path, 0, key_id)]
                  + [(url, CHANGE_OTHER) for url in fill(path, 1, key_id)])
         for url, expected in cases:
+            expected = CHANGE_EXCEPTIONS.get(url, expected)
             got = await _answers(people, "POST", url)
             if got != expected and not _allowed_changed(got, expected):
                 wrong[url] = dict(zip(ROLES, got, strict=True))

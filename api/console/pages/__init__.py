@@ -9,6 +9,11 @@ from api.console.pages import (
     agent,
     card,
     cards,
+    commission_agent,
+    commission_imports,
+    commission_platform,
+    commission_rule_editor,
+    commission_settlements,
     health,
     me,
     money,
@@ -31,6 +36,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     ops.router, queues.router, health.router,
     # the platform's money pages
     money_catalogue.router, money_orders.router, money_refunds.router, money.router,
+    commission_platform.router, commission_rule_editor.router, commission_imports.router,
+    commission_settlements.router,
     # the money pages of an agent's people and of end users
-    agent.router, me.router,
+    agent.router, commission_agent.router, me.router,
 )
