@@ -50,7 +50,7 @@ from store.errors import NotFound
 
 router = APIRouter(tags=["commissions"], responses=FORBIDDEN)
 AGENT_READERS = ("agent_admin", "agent_viewer")
-APPROVERS = ("admin", "platform_finance")
+APPROVERS = ("platform_finance",)  # §7.2 H: finance alone approves (A); admin "—"
 DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND, 409: {"description": "`approval_closed`, `idempotency_conflict`"},
     422: {"description": "`reason_required` (请填写驳回原因)"}}

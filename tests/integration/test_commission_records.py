@@ -240,6 +240,7 @@ async def test_finance_approves_and_a_decided_approval_is_closed(
     assert (queue[0]["agent_id"], queue[0]["amount_fen"], queue[0]["iccid"]) == ("A", 300, "X")
     for name in ("operator", "a.admin"):
         await ok(made.people[name].post(f"/v1/commission-approvals/{ot_x}/approve"), 403)
+    await ok(made.admin.post(f"/v1/commission-approvals/{ot_x}/approve"), 403)  # §7.2: "—"
     done = await ok(made.people["finance"].post(f"/v1/commission-approvals/{ot_x}/approve"))
     assert (done["state"], done["decided_by"]) == ("approved", "user:finance")
     async with connect(settings.require_database()) as conn:

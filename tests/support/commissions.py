@@ -10,12 +10,16 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 from core.settings import Settings
 from store import commissions
 from store.commissions import NewRecord, Record
 from tests.support.ledger import connect
 from tests.support.pricing import Market, agent, market
 
+# the terms each kind's rows need (rules.from_row reads them)
+TERMS = {"one_time": {"recharge": {"mode": "first", "threshold_fen": 10000}}}
 RULES = {"rA": ("A", "per_order", True), "rA2": ("A", "one_time", False),
          "rB": ("B", "one_time", True), "rN": ("A", "number_card_settlement", True)}
 
@@ -38,8 +42,9 @@ async def commission_market(settings: Settings, since: datetime) -> AsyncIterato
                     "INSERT INTO commission_rules (rule_id, version, agent_id, kind, package_ids,"
                     " amount_mode, amount_value, freeze_days, requires_approval, terms,"
                     " effective_from, status, created_by) VALUES (%s, 1, %s, %s, '{p90}',"
-                    " 'percent', 500, 7, %s, '{}', %s, 'active', 'admin')",
-                    (rule_id, owner, kind, approval, since - timedelta(days=365)))
+                    " 'percent', 500, 7, %s, %s, %s, 'active', 'admin')",
+                    (rule_id, owner, kind, approval, Jsonb(TERMS.get(kind, {})),
+                     since - timedelta(days=365)))
         yield made
 
 

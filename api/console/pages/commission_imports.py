@@ -91,8 +91,8 @@ async def upload(request: Request, kind: Kind, viewer: Page, db: Db, res: Res,
 
 
 @router.get("/templates/{kind}.xlsx")
-async def template(kind: Kind, viewer: Page) -> Response:
-    return await import_api.template(kind, viewer.principal)
+async def template(kind: Kind, viewer: Page, db: Db) -> Response:
+    return await import_api.template(kind, viewer.principal, db)
 
 
 @router.get("/{task_id}/failures.xlsx")
