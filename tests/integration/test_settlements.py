@@ -20,8 +20,10 @@ from domain.imports.kinds import SettlementHeader, SettlementLine
 from domain.ledger import REVENUE, agent_available, agent_commission_frozen, factory_settlement
 from store import commissions, ledger, settlements
 from store.agents import Actor, create_agent
+from store.card_events import CardEvent, receive
 from store.db import Conn, Reconnecting
 from streams.number_cards import DailySweep
+from tests.support.commission import deliver
 from tests.support.dates import store_clock
 from tests.support.imports import read_xlsx, xlsx
 from tests.support.ledger import balances, connect
@@ -370,3 +372,22 @@ async def test_a_statement_uploaded_as_an_import_becomes_one_batch_once(market: 
     exists = await _upload(market, again, 409, factory_id="F1", period="2026-03",
                            total_fen="6000")
     assert exists["detail"]["code"] == "settlement_exists"
+
+
+@pytest.mark.req("H-35", "H-33")
+async def test_a_recharge_event_after_the_import_unfreezes_through_the_consumer(
+        db_url: str, settings: Settings) -> None:
+    """The commission consumer judges a card's frozen number-card commissions on each of its
+    events, not only in the daily sweep."""
+    async with connect(db_url) as conn:
+        await _world(conn, terms='{"first_recharge_fen": 1000, "require_not_sanwu": false}')
+        batch = await _import(conn, 6000, 6000)
+        [record] = (await _records(conn, batch.batch_id)).values()
+        assert record.state == "frozen"  # no recharge yet
+        await receive(conn, "onelink", [CardEvent("rc-late", CARDS[0], "recharged",
+                                                  T0 + timedelta(days=1), 1000)],
+                      settings.orders_topic)
+        done = await deliver(conn, settings)
+        assert done.unfrozen == 1
+        moved = await commissions.get(conn, record.record_id)
+        assert moved.state == "unfreezing"
