@@ -15,7 +15,7 @@ import pytest
 
 from core.clock import now
 from core.settings import Settings
-from domain.ledger import agent_available, agent_commission_frozen, card_wallet
+from domain.ledger import REVENUE, agent_available, agent_commission_frozen, card_wallet
 from store import ledger
 from store.db import Conn
 from tests.support.api import signed_body
@@ -137,9 +137,11 @@ async def test_the_recharge_threshold_is_met_exactly_and_not_one_fen_short(
     assert bool(found) is (earns or mode == "cumulative" and sum(recharges) + 9000 >= 10000)
 
 
-@pytest.mark.req("H-08", "H-02", "C-03", "H-42")
+@pytest.mark.req("H-08", "H-02", "C-03", "H-42", "H-03", "H-04")
 async def test_a_per_order_rebate_is_available_at_completion_for_the_selling_agent_only(
         world: Shop, conn: Conn) -> None:
+    """H-03/H-04: the rebate comes out of platform revenue into the agent's balance, beside
+    the price difference G2 settles."""
     db = world.settings.require_database()
     await rule_row(db, "rebate", "A", "per_order", package_ids=("p90",),
                    amount_mode="percent", amount_value=500, freeze_days=0,
@@ -148,10 +150,12 @@ async def test_a_per_order_rebate_is_available_at_completion_for_the_selling_age
                    amount_value=100, freeze_days=0, requires_approval=False)
     before = (await ledger.balance(conn, AVAILABLE_A)).posted
     made = await agent_package(world)
+    revenue = (await ledger.balance(conn, REVENUE)).posted
     await deliver(conn, world.settings)
     [rebate] = await records(conn, order_id=made["order_id"])
     assert (rebate["agent_id"], rebate["state"], rebate["amount_fen"]) == ("A", "available", 300)
     assert (await ledger.balance(conn, AVAILABLE_A)).posted == before + 300
+    assert (await ledger.balance(conn, REVENUE)).posted == revenue - 300
     assert rebate["explanation"]["formula"].startswith("6000 × 500 bp = 300.0000 → 300")
 
 
