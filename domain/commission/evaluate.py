@@ -121,7 +121,7 @@ def _value(ctx: _Ctx, rule: Rule, amount: Amount) -> tuple[Amount, dict[str, Any
     if tiers is None:
         return amount, None
     measured = ctx.metric(rule.agent_id, tiers.metric)
-    row = next(r for r in reversed(tiers.rows) if r[0] <= measured or r is tiers.rows[0])
+    row = max((r for r in tiers.rows if r[0] <= measured), default=tiers.rows[0])
     return (Amount(amount.mode, row[1]),
             {"metric": tiers.metric, "metric_value": measured, "threshold": row[0],
              "value": row[1]})
