@@ -14,6 +14,7 @@ import pytest
 from core.clock import now
 from core.settings import Settings
 from dashboards.build import all_dashboards, sql_targets
+from store import commission_series as c
 from store import money_series as m
 from store import series
 from tests.support.dates import store_clock
@@ -86,5 +87,6 @@ async def test_the_money_panels_show_the_orders_and_the_ledger(world: Shop) -> N
 def test_the_money_dashboard_carries_every_query() -> None:
     [board] = [b for b in all_dashboards() if b["uid"] == "cardpulse-money"]
     shown = {sql for _, sql in sql_targets(board)}
-    queries = [getattr(m, name) for name in dir(m) if name.isupper()]
+    queries = [getattr(module, name) for module in (m, c) for name in dir(module)
+               if name.isupper() and isinstance(getattr(module, name), str)]
     assert shown == {series.for_grafana(q) for q in queries}
