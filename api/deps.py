@@ -54,6 +54,8 @@ class Principal:
     enterprise_id: str | None = None
     key_id: str = "admin"
     agent_id: str | None = None  # agent roles and end users: their agent
+    user_id: str | None = None  # people signed in (sessions); None for API keys
+    dl_tenant_id: str | None = None  # the delivery roles' tenant (§6 I)
 
     def sees(self, enterprise_id: str) -> bool:
         return self.role in PLATFORM_READERS or self.enterprise_id == enterprise_id
@@ -119,7 +121,8 @@ async def _session_principal(request: Request, db: Conn) -> Principal:
     if user.must_change_password and not request.url.path.startswith(_SESSION_PATHS):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "change your one-time password first "
                                                         "(PUT /v1/session/password)")
-    return Principal(user.role, user.enterprise_id, f"user:{user.login}", user.agent_id)
+    return Principal(user.role, user.enterprise_id, f"user:{user.login}", user.agent_id,
+                     user.user_id, user.dl_tenant_id)
 
 
 async def get_principal(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import psycopg
@@ -31,6 +31,16 @@ class User:
     locked_until: datetime | None
     created_at: datetime
     agent_id: str | None = None  # the agent of agent roles and end users
+    # The delivery workflow's people (§6 I): tenant, department, contact, business roles and
+    # the staff member's max load and order-taking status (I-05, I-06, I-30).
+    dl_tenant_id: str | None = None
+    department_id: str | None = None
+    display_name: str | None = None
+    mobile: str | None = None
+    landline: str | None = None
+    business_roles: list[str] = field(default_factory=list)
+    max_load: int = 0
+    accepting: bool = True
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,8 @@ async def current_viewer(request: Request, res: Res, db: Db) -> Viewer:
     user = found.user
     if user.must_change_password and request.url.path != PASSWORD_PAGE:
         raise Redirect(PASSWORD_PAGE)
-    principal = Principal(user.role, user.enterprise_id, f"user:{user.login}", user.agent_id)
+    principal = Principal(user.role, user.enterprise_id, f"user:{user.login}", user.agent_id,
+                          user.user_id, user.dl_tenant_id)
     wait = res.limiter.wait(principal.key_id)
     if wait > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many requests: retry later",

@@ -16,12 +16,17 @@ from datetime import timedelta
 from typing import Final, Literal, get_args
 
 Role = Literal["admin", "platform_ops", "platform_operator", "platform_finance",
-               "enterprise_admin", "enterprise_viewer", "agent_admin", "agent_viewer", "end_user"]
+               "enterprise_admin", "enterprise_viewer", "agent_admin", "agent_viewer", "end_user",
+               "vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 PLATFORM_ROLES: Final[tuple[Role, ...]] = ("admin", "platform_ops", "platform_operator",
                                            "platform_finance")
 ENTERPRISE_ROLES: Final[tuple[Role, ...]] = ("enterprise_admin", "enterprise_viewer")
 AGENT_ROLES: Final[tuple[Role, ...]] = ("agent_admin", "agent_viewer", "end_user")
+# The delivery workflow's people (§6 I, X-01): they belong to one delivery tenant (a vendor that
+# is also a provider, I-02); a delivery `customer` belongs to none.
+DELIVERY_ROLES: Final[tuple[Role, ...]] = ("vendor_admin", "vendor_pm", "provider_admin",
+                                           "provider_staff")
 # Platform roles that change business objects (G1 pricing and agents: X-01, §7.2).
 BUSINESS_WRITERS: Final[tuple[Role, ...]] = ("admin", "platform_operator")
 MIN_PASSWORD = 10
@@ -32,9 +37,19 @@ ONE_TIME_ALPHABET = string.ascii_letters + string.digits
 
 
 def tenant_problem(role: Role, enterprise_id: str | None,
-                   agent_id: str | None = None) -> str | None:
+                   agent_id: str | None = None, dl_tenant_id: str | None = None) -> str | None:
     """Platform roles have no tenant; enterprise roles exactly one enterprise; agent roles
     (and end users, who buy through an agent) exactly one agent and no enterprise."""
+    if role in DELIVERY_ROLES:
+        if enterprise_id is not None or agent_id is not None or dl_tenant_id is None:
+            return f"a {role} belongs to a delivery tenant: give its dl_tenant_id only"
+        return None
+    if dl_tenant_id is not None:
+        return f"a {role} belongs to no delivery tenant: give no dl_tenant_id"
+    if role == "customer":
+        if enterprise_id is not None or agent_id is not None:
+            return "a customer belongs to no tenant: give none"
+        return None
     if role in PLATFORM_ROLES and (enterprise_id is not None or agent_id is not None):
         return f"a {role} belongs to the platform: give no tenant"
     if role in ENTERPRISE_ROLES and agent_id is not None:
