@@ -52,7 +52,7 @@ async def calendar(conn: Conn, first: date, last: date) -> DayTable:
     """The covered days between `first` and `last` (inclusive)."""
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(_DAYS, (first, last))
-        return DayTable({day: workday for day, workday in await cur.fetchall()})
+        return DayTable(dict(await cur.fetchall()))
 
 
 async def _schedule(conn: Conn, run_id: int, since: datetime, worked_s: int,
