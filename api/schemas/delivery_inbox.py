@@ -1,0 +1,25 @@
+"""A person's 站内信: delivery reminders on the in-app channel (X-04)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class NotificationPublic(BaseModel):
+    notification_id: int
+    project_id: str
+    order_no: str
+    run_id: int | None
+    trigger: str
+    template_name: str
+    body_zh: str
+    body_en: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class Inbox(BaseModel):
+    unread: int
+    items: list[NotificationPublic]
