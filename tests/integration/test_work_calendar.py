@@ -1,0 +1,241 @@
+"""The working-day calendar (I-40, I-41, I-61, I-62): the seed equals the chinesecalendar
+package, people read a year with its holidays, platform operators change a day or enter a
+year (running deadlines move, the change is audited), /healthz warns when the calendar ends
+within 60 days; and a person's 站内信 inbox (X-04)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+
+import chinese_calendar  # type: ignore[import-untyped]
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from core.settings import Settings
+from domain.delivery.workdays import TZ
+from store import audit
+from store.db import Conn
+from tests.support.api import ADMIN
+from tests.support.delivery_time import (
+    deadline_of,
+    move_clock,
+    own_client,
+    running_run,
+    signed_in,
+    user_id,
+)
+
+pytestmark = pytest.mark.integration
+SH = TZ
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    made = create_app(settings)
+    async with made.router.lifespan_context(made):
+        yield made
+
+
+@pytest.fixture
+async def admin(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with own_client(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def conn(settings: Settings) -> AsyncIterator[Conn]:
+    async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                     autocommit=True) as made:
+        yield made
+
+
+@pytest.mark.req("I-40")
+async def test_the_seeded_calendar_is_the_chinesecalendar_package(conn: Conn) -> None:
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT day, is_workday, name FROM work_calendar ORDER BY day")
+        rows = await cur.fetchall()
+    assert (rows[0][0], rows[-1][0]) == (date(2004, 1, 1), date(2026, 12, 31))
+    assert len(rows) == (date(2026, 12, 31) - date(2004, 1, 1)).days + 1
+    wrong = [day for day, workday, _ in rows if chinese_calendar.is_workday(day) != workday]
+    assert wrong == []
+    by_day = {day: (workday, name) for day, workday, name in rows}
+    assert by_day[date(2026, 10, 10)] == (True, "国庆节调休"), "a 调休 working Saturday"
+    assert all(by_day[date(2026, 10, d)] == (False, "国庆节") for d in range(1, 8))
+    assert by_day[date(2026, 10, 12)] == (True, "")
+
+
+@pytest.mark.req("I-40")
+@pytest.mark.req("I-61")
+async def test_vendors_and_providers_read_a_year_with_its_holidays(app: FastAPI,
+                                                                   conn: Conn) -> None:
+    vendor, _ = await signed_in(app, conn, "v.admin", "vendor_admin", "v1")
+    provider, _ = await signed_in(app, conn, "p.admin", "provider_admin", "p1")
+    staff, _ = await signed_in(app, conn, "p.staff", "provider_staff", "p1")
+    for who in (vendor, provider):
+        answer = await who.get("/v1/work-calendar", params={"year": 2026})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert len(body["days"]) == 365
+        national = next(h for h in body["holidays"] if h["name"] == "国庆节")
+        assert national == {"name": "国庆节", "first": "2026-10-01", "last": "2026-10-07",
+                            "days_off": 7, "makeup_days": ["2026-09-20", "2026-10-10"]}
+        spring = next(h for h in body["holidays"] if h["name"] == "春节")
+        assert spring["makeup_days"] == ["2026-02-14", "2026-02-28"]
+    assert (await staff.get("/v1/work-calendar")).status_code == 403, "§7.2: — for staff"
+    empty = await vendor.get("/v1/work-calendar", params={"year": 2030})
+    assert empty.json() == {"year": 2030, "days": [], "holidays": []}
+    for each in (vendor, provider, staff):
+        await each.aclose()
+
+
+@pytest.mark.req("I-62")
+async def test_only_platform_operators_change_a_day_and_it_is_audited(
+        app: FastAPI, conn: Conn) -> None:
+    vendor, vendor_csrf = await signed_in(app, conn, "v.admin", "vendor_admin", "v1")
+    operator, op_csrf = await signed_in(app, conn, "op.wang", "platform_operator")
+    change = {"is_workday": False, "name": "公司假"}
+    refused = await vendor.put("/v1/work-calendar/2026-06-03", json=change, headers=vendor_csrf)
+    assert refused.status_code == 403
+    made = await operator.put("/v1/work-calendar/2026-06-03", json=change, headers=op_csrf)
+    assert made.status_code == 200, made.text
+    assert made.json() == {"day": "2026-06-03", "is_workday": False, "name": "公司假",
+                           "source": "ops", "rescheduled": 0}
+    days = (await vendor.get("/v1/work-calendar?year=2026")).json()["days"]
+    assert next(d for d in days if d["day"] == "2026-06-03") == {
+        "day": "2026-06-03", "is_workday": False, "name": "公司假", "source": "ops"}
+    trail = await audit.history(conn, "work_calendar", "2026-06-03")
+    assert [(e.actor, e.from_state, e.to_state) for e in trail] == [
+        ("user:op.wang", "workday", "day_off")]
+    await vendor.aclose()
+    await operator.aclose()
+
+
+@pytest.mark.req("I-62")
+async def test_ops_enter_a_new_year_once_unless_replacing(admin: httpx.AsyncClient) -> None:
+    year = {"holidays": [{"day": f"2027-10-0{d}", "name": "国庆节"} for d in range(1, 8)]
+            + [{"day": "2027-01-01", "name": "元旦"}],
+            "workdays": [{"day": "2027-09-26", "name": "国庆节调休"}]}
+    made = await admin.post("/v1/work-calendar/years/2027", json=year, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    assert made.json() == {"year": 2027, "days": 365, "rescheduled": 0}
+    body = (await admin.get("/v1/work-calendar?year=2027", headers=ADMIN)).json()
+    days = {d["day"]: (d["is_workday"], d["name"]) for d in body["days"]}
+    assert days["2027-09-26"] == (True, "国庆节调休"), "a Sunday worked"
+    assert days["2027-10-04"] == (False, "国庆节") and days["2027-10-11"] == (True, "")
+    assert days["2027-03-06"] == (False, ""), "a Saturday by weekday"
+    assert {"name": "国庆节", "first": "2027-10-01", "last": "2027-10-07", "days_off": 7,
+            "makeup_days": ["2027-09-26"]} in body["holidays"]
+    again = await admin.post("/v1/work-calendar/years/2027", json=year, headers=ADMIN)
+    assert again.status_code == 409 and again.json()["detail"]["code"] == "calendar_year_exists"
+    replaced = await admin.post("/v1/work-calendar/years/2027", headers=ADMIN,
+                                json={**year, "replace": True})
+    assert replaced.status_code == 201
+    outside = await admin.post("/v1/work-calendar/years/2028", headers=ADMIN, json={
+        "holidays": [{"day": "2027-12-31", "name": "元旦"}]})
+    assert outside.status_code == 422 and "calendar_year_invalid" in outside.text
+
+
+@pytest.mark.req("I-62")
+@pytest.mark.req("I-41")
+async def test_a_calendar_change_moves_a_running_deadline(admin: httpx.AsyncClient,
+                                                          conn: Conn) -> None:
+    entered = datetime(2026, 6, 1, 10, 0, tzinfo=SH)  # a Monday
+    await move_clock(admin, entered)
+    run_id = await running_run(conn, entered, timeout_tenths=10)
+    assert await deadline_of(conn, run_id) == datetime(2026, 6, 2, 10, tzinfo=SH)
+    answer = await admin.put("/v1/work-calendar/2026-06-02", headers=ADMIN,
+                             json={"is_workday": False, "name": "停电"})
+    assert answer.json()["rescheduled"] == 1
+    assert await deadline_of(conn, run_id) == datetime(2026, 6, 3, 10, tzinfo=SH)
+    await admin.put("/v1/work-calendar/2026-06-06", headers=ADMIN,
+                    json={"is_workday": True, "name": "补班"})
+    await admin.put("/v1/work-calendar/2026-06-03", headers=ADMIN,
+                    json={"is_workday": False, "name": "停电"})
+    await admin.put("/v1/work-calendar/2026-06-04", headers=ADMIN,
+                    json={"is_workday": False, "name": "停电"})
+    await admin.put("/v1/work-calendar/2026-06-05", headers=ADMIN,
+                    json={"is_workday": False, "name": "停电"})
+    assert await deadline_of(conn, run_id) == datetime(2026, 6, 6, 10, tzinfo=SH), \
+        "the Saturday made a working day"
+
+
+async def _gauge(client: httpx.AsyncClient) -> float:
+    text = (await client.get("/metrics")).text
+    line = next(x for x in text.splitlines()
+                if x.startswith("cardpulse_work_calendar_days_left "))
+    return float(line.split()[1])
+
+
+@pytest.mark.req("I-41")
+async def test_health_warns_while_the_calendar_ends_within_60_days(
+        admin: httpx.AsyncClient) -> None:
+    await move_clock(admin, datetime(2026, 6, 1, 12, tzinfo=SH))
+    assert (await admin.get("/healthz")).json() == {"status": "ok"}
+    assert await _gauge(admin) == (date(2026, 12, 31) - date(2026, 6, 1)).days
+    await move_clock(admin, datetime(2026, 12, 1, 0, 30, tzinfo=SH))  # Nov 30 in UTC
+    health = await admin.get("/healthz")
+    assert health.status_code == 200
+    body = health.json()
+    assert body["status"] == "ok", "a warning does not make the API unready"
+    [warning] = body["warnings"]
+    assert "ends on 2026-12-31 (30 days left)" in warning
+    assert "POST /v1/work-calendar/years/2027" in warning
+    assert await _gauge(admin) == 30
+    await admin.post("/v1/work-calendar/years/2027", headers=ADMIN,
+                     json={"holidays": [{"day": "2027-01-01", "name": "元旦"}]})
+    assert (await admin.get("/healthz")).json() == {"status": "ok"}
+    assert await _gauge(admin) == (date(2027, 12, 31) - date(2026, 12, 1)).days
+    await move_clock(admin, datetime(2028, 1, 2, tzinfo=UTC))
+    assert "does not cover today" in (await admin.get("/healthz")).json()["warnings"][0]
+    assert await _gauge(admin) == -1
+
+
+async def _remind(conn: Conn, user: str, run_id: int, trigger: str, channel: str = "inbox"
+                  ) -> int:
+    async with conn.cursor() as cur:
+        await cur.execute(
+            "INSERT INTO dl_notifications (project_id, run_id, trigger, template_name, "
+            "receiver, user_id, channel, body_zh, body_en) VALUES ('P1', %s, %s, "
+            "'方案确认节点-通知设计师', 'operator', %s, %s, '请确认方案', 'Please confirm') "
+            "RETURNING notification_id", (run_id, trigger, user, channel))
+        row = await cur.fetchone()
+    assert row is not None
+    found: int = row[0]
+    return found
+
+
+@pytest.mark.req("X-04")
+async def test_a_person_reads_their_own_inbox_unread_first(
+        app: FastAPI, admin: httpx.AsyncClient, conn: Conn) -> None:
+    await move_clock(admin, datetime(2026, 6, 1, 10, tzinfo=SH))
+    run_id = await running_run(conn, datetime(2026, 6, 1, 10, tzinfo=SH), 10)
+    staff, csrf = await signed_in(app, conn, "p.staff", "provider_staff", "v1")
+    other, other_csrf = await signed_in(app, conn, "p.other", "provider_staff", "v1")
+    me = await user_id(conn, "p.staff")
+    first = await _remind(conn, me, run_id, "entered")
+    second = await _remind(conn, me, run_id, "timed_out")
+    await _remind(conn, me, run_id, "rejected", channel="webhook")
+    theirs = await _remind(conn, await user_id(conn, "p.other"), run_id, "entered")
+    assert (await staff.post(f"/v1/delivery/notifications/{first}/read",
+                             headers=csrf)).status_code == 204
+    box = (await staff.get("/v1/delivery/notifications")).json()
+    assert box["unread"] == 1
+    assert [(n["notification_id"], n["read_at"] is None, n["order_no"]) for n in box["items"]] \
+        == [(second, True, "O-P1"), (first, False, "O-P1")]
+    unread = (await staff.get("/v1/delivery/notifications?unread_only=true")).json()
+    assert [n["notification_id"] for n in unread["items"]] == [second]
+    assert (await staff.post(f"/v1/delivery/notifications/{theirs}/read",
+                             headers=csrf)).status_code == 404, "another's: not found"
+    assert (await other.get("/v1/delivery/notifications")).json()["unread"] == 1
+    assert (await other.post(f"/v1/delivery/notifications/{second}/read",
+                             headers=other_csrf)).status_code == 404
+    assert (await admin.get("/v1/delivery/notifications", headers=ADMIN)).status_code == 403
+    stamp = box["items"][1]["read_at"]
+    assert datetime.fromisoformat(stamp) - datetime(2026, 6, 1, 10, tzinfo=SH) \
+        < timedelta(minutes=5), "read at the platform clock's time"
+    await staff.aclose()
+    await other.aclose()
