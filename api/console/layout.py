@@ -65,6 +65,24 @@ ME_NAV = (
     NavItem("my_orders", N_("My orders"), "/console/me/orders"),
 )
 AGENT_ROLES = ("agent_admin", "agent_viewer")
+# The delivery workflow's pages (§6 I), each for the roles of §7.2 "I delivery" that may open it.
+SETTINGS_READERS = ("admin", "platform_ops", "platform_operator", "platform_finance",
+                    "vendor_admin", "provider_admin")
+INBOX_OWNERS = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer")
+DELIVERY_NAV: tuple[tuple[NavItem, tuple[str, ...]], ...] = (
+    (NavItem("inbox", N_("Inbox"), "/console/delivery/inbox"), INBOX_OWNERS),
+    (NavItem("holidays", N_("Holiday settings"), "/console/delivery/holidays"),
+     SETTINGS_READERS),
+    (NavItem("message_templates", N_("Message templates"),
+             "/console/delivery/message-templates"), SETTINGS_READERS),
+    (NavItem("roles", N_("Role management"), "/console/delivery/roles"), SETTINGS_READERS),
+)
+
+
+def delivery_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
+    """The delivery pages the viewer's role may open: the inbox for those who get reminders
+    (the delivery roles and customers), the system settings for their readers."""
+    return [(item, item.path) for item, roles in DELIVERY_NAV if viewer.principal.role in roles]
 
 
 def money_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
@@ -92,7 +110,7 @@ def frame(viewer: Viewer, section: str, enterprise: Enterprise | None = None,
                       else [])
     return {"me": viewer, "section": section, "enterprise": enterprise,
             "enterprise_nav": enterprise_nav, "ops_nav": ops_nav, "money_nav": money_nav(viewer),
-            "platform_money_nav": platform_money,
+            "platform_money_nav": platform_money, "delivery_nav": delivery_nav(viewer),
             "tz": enterprise.timezone if enterprise is not None else DEFAULT_TZ,
             "can_change": enterprise is not None and viewer.can_change(enterprise.enterprise_id),
             **values}

@@ -47,8 +47,12 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "kind": ("real_name", "real_name"),  # an import's kind
            "task_id": ("IMPmatrix", "IMPmatrix"),  # an import task (refused as a whole)
            "rule_id": ("rA", "rA"),  # a commission rule (of A)
-           "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03")}  # a number-card settlement batch
+           "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03"),  # a number-card settlement batch
+           "notification_id": ("999999", "999999")}  # a reminder of nobody's (a delivery inbox)
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
+# The delivery system settings read like the platform's pages for these roles (§7.2: platform
+# staff read, admin changes); the delivery roles' own answers: test_the_delivery_pages.
+PLATFORM_LIKE = ("/console/ops/", "/console/delivery/")
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
                  "/console/lang/{lang}"}
@@ -60,7 +64,10 @@ READ_OPS = (200, 200, 404, 404, SIGN_IN)
 # Viewers may not read the enterprise's API keys (as GET /v1/enterprises/{id}/api-keys); their
 # keys page says so instead of listing them.
 EXCEPTIONS = {"/console/e/acme/keys.csv": (200, 200, 200, 403, SIGN_IN),
-              "/console/e/acme/keys.xlsx": (200, 200, 200, 403, SIGN_IN)}
+              "/console/e/acme/keys.xlsx": (200, 200, 200, 403, SIGN_IN),
+              # every person has an inbox (empty unless the delivery workflow reminds them)
+              "/console/delivery/inbox": (200, 200, 200, 200, SIGN_IN),
+              "/console/delivery/inbox/unread": (200, 200, 200, 200, SIGN_IN)}
 # A change with an empty form: the guard answers before the form is read (422 = allowed).
 CHANGE_OWN = (422, 403, 422, 403, SIGN_IN)
 CHANGE_OTHER = (422, 403, 404, 404, SIGN_IN)
@@ -68,7 +75,9 @@ CHANGE_OPS = (422, 403, 404, 404, SIGN_IN)
 # Only platform finance decides commission unfreezes (§7.2 "H commission"): the admin too is
 # refused before the form is read.
 CHANGE_EXCEPTIONS = {"/console/ops/money/commission-approvals/decide":
-                     (403, 403, 404, 404, SIGN_IN)}
+                     (403, 403, 404, 404, SIGN_IN),
+                     # someone else's reminder (here: nobody's) is not found for anyone
+                     "/console/delivery/inbox/999999/read": (404, 404, 404, 404, SIGN_IN)}
 # Platform and enterprise people have no money page of an agent or end user (checked fully
 # with the agent's roles by test_the_money_pages_of_agents_and_end_users).
 NONE_OF_THEIRS = (404, 404, 404, 404, SIGN_IN)
@@ -231,7 +240,8 @@ def test_every_console_page_has_a_place_in_the_matrix() -> None:
     for method, path in routes:
         assert method in ("GET", "POST"), (method, path)
         assert path.startswith(("/console/e/{enterprise_id}", "/console/ops/",
-                                "/console/a/{agent_id}/", "/console/me/")), path
+                                "/console/a/{agent_id}/", "/console/me/",
+                                "/console/delivery/")), path
         fill(path, 0, ("k", "k"))
 
 
@@ -255,7 +265,7 @@ async def test_who_sees_which_page(world: World) -> None:
         if method != "GET":
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith("/console/ops/") else
+                 if path.startswith(PLATFORM_LIKE) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, READ_OWN) for url in fill(path, 0, key_id)]
@@ -275,7 +285,7 @@ async def test_who_may_change_what(world: World) -> None:
         if method != "POST":
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith("/console/ops/") else
+                 if path.startswith(PLATFORM_LIKE) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, CHANGE_OWN) for url in fill(path, 0, key_id)]
@@ -344,3 +354,56 @@ async def test_an_object_under_the_wrong_enterprise_is_not_found_even_for_the_ad
     for url in ("/console/e/acme/pools/rival-pool", f"/console/e/acme/cards/{OTHER}"):
         answer = await people["admin"].client.get(url)
         assert answer.status_code == 404, url
+
+
+# The delivery pages for the delivery roles (§7.2 "I delivery"): each page's answers for
+# (vendor_admin, vendor_pm, provider_admin, provider_staff, customer, platform_operator); a
+# change with an empty form (422 = allowed). A delivery page added without a row fails.
+DELIVERY_ROLES = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer",
+                  "platform_operator")
+SETTINGS_READ = (200, 404, 200, 404, 404, 200)
+SETTINGS_CHANGE = (403, 404, 403, 404, 404, 422)
+DELIVERY_PAGES = {
+    ("GET", "/console/delivery/holidays"): SETTINGS_READ,
+    ("POST", "/console/delivery/holidays/day"): SETTINGS_CHANGE,
+    ("POST", "/console/delivery/holidays/year"): SETTINGS_CHANGE,
+    ("GET", "/console/delivery/message-templates"): SETTINGS_READ,
+    ("GET", "/console/delivery/roles"): SETTINGS_READ,
+    ("GET", "/console/delivery/inbox"): (200,) * 6,
+    ("GET", "/console/delivery/inbox/unread"): (200,) * 6,
+    ("POST", "/console/delivery/inbox/{notification_id}/read"): (404,) * 6,
+}
+
+
+@pytest.mark.req("I-61")
+async def test_the_delivery_pages(settings: Settings) -> None:
+    from tests.support.delivery_time import own_client, signed_in
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                         autocommit=True) as conn:
+            people = {role: await signed_in(app, conn, f"d.{role}", role,
+                                            None if role in ("customer", "platform_operator")
+                                            else "v1")
+                      for role in DELIVERY_ROLES}
+        routes = [r for r in console_routes() if r[1].startswith("/console/delivery/")]
+        assert sorted(DELIVERY_PAGES) == routes, "give each delivery page its row"
+        wrong = {}
+        for (method, path), expected in DELIVERY_PAGES.items():
+            url = _fill(path, 0, ("k", "k"))
+            got = []
+            for role in DELIVERY_ROLES:
+                client, csrf = people[role]
+                got.append((await client.request(method, url, headers=csrf, data={}))
+                           .status_code)
+            if tuple(got) != expected and not _allowed_changed(tuple(got), expected):
+                wrong[url] = dict(zip(DELIVERY_ROLES, got, strict=True))
+        anonymous = own_client(app)
+        for method, path in DELIVERY_PAGES:
+            answer = await anonymous.request(method, _fill(path, 0, ("k", "k")))
+            assert answer.status_code == SIGN_IN, path
+        for client, _ in people.values():
+            await client.aclose()
+        await anonymous.aclose()
+    assert wrong == {}

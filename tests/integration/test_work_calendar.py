@@ -239,3 +239,54 @@ async def test_a_person_reads_their_own_inbox_unread_first(
         < timedelta(minutes=5), "read at the platform clock's time"
     await staff.aclose()
     await other.aclose()
+
+
+@pytest.mark.req("I-61")
+@pytest.mark.req("I-62")
+async def test_the_console_settings_pages(app: FastAPI, conn: Conn) -> None:
+    vendor, _ = await signed_in(app, conn, "v.admin", "vendor_admin", "v1")
+    operator, csrf = await signed_in(app, conn, "op.wang", "platform_operator")
+    page = (await vendor.get("/console/delivery/holidays?year=2026")).text
+    assert "节假日设置" in page and "2026-10-01 – 2026-10-07" in page
+    assert "2026-09-20, 2026-10-10" in page and 'data-day="2026-10-10"' in page
+    assert "录入一年" not in page, "vendors browse only"
+    vendor.cookies.set("cardpulse_lang", "en")
+    assert "Make-up working days" in (await vendor.get("/console/delivery/holidays")).text
+    saved = await operator.post("/console/delivery/holidays/day", headers=csrf, data={
+        "day": "2026-06-03", "is_workday": "false", "name": "公司假"})
+    assert saved.status_code == 200 and "2026-06-03 已保存" in saved.text
+    assert 'data-day="2026-06-03"' in saved.text
+    entered = await operator.post("/console/delivery/holidays/year", headers=csrf, data={
+        "year": "2027", "holidays": "2027-01-01 元旦\n2027-10-01 国庆节",
+        "workdays": "2027-09-26 国庆节调休"})
+    assert entered.status_code == 200 and "2027 年节假日已录入" in entered.text
+    again = await operator.post("/console/delivery/holidays/year", headers=csrf, data={
+        "year": "2027", "holidays": "2027-01-01 元旦"})
+    assert again.status_code == 409 and "replace" in again.text
+    roles = (await vendor.get("/console/delivery/roles?name=经理")).text
+    assert "项目经理" in roles and "客户经理" in roles and "设计师" not in roles
+    await conn.execute("INSERT INTO dl_message_templates (name, node_kind, receiver, body_zh, "
+                       "body_en) VALUES ('项目完成节点-通知客户', 'complete', 'customer', "
+                       "'项目已完成', 'The project is complete')")
+    shown = (await vendor.get("/console/delivery/message-templates?name=完成")).text
+    assert "项目完成节点-通知客户" in shown and "The project is complete" in shown
+    assert "项目完成节点" not in (await vendor.get(
+        "/console/delivery/message-templates?name=驳回")).text
+    await vendor.aclose()
+    await operator.aclose()
+
+
+@pytest.mark.req("X-04")
+async def test_the_console_inbox(app: FastAPI, admin: httpx.AsyncClient, conn: Conn) -> None:
+    await move_clock(admin, datetime(2026, 6, 1, 10, tzinfo=SH))
+    run_id = await running_run(conn, datetime(2026, 6, 1, 10, tzinfo=SH), 10)
+    staff, csrf = await signed_in(app, conn, "p.staff", "provider_staff", "v1")
+    first = await _remind(conn, await user_id(conn, "p.staff"), run_id, "entered")
+    page = (await staff.get("/console/delivery/inbox")).text
+    assert "站内信" in page and "请确认方案" in page and "O-P1" in page
+    assert 'hx-get="/console/delivery/inbox/unread"' in page, "the nav's unread count"
+    assert 'data-testid="unread">1<' in (await staff.get("/console/delivery/inbox/unread")).text
+    read = await staff.post(f"/console/delivery/inbox/{first}/read", headers=csrf)
+    assert read.status_code == 200 and "0 条未读" in read.text
+    assert "unread" not in (await staff.get("/console/delivery/inbox/unread")).text
+    await staff.aclose()
