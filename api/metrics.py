@@ -16,7 +16,7 @@ class ApiMetrics:
     requests: Histogram
     usage_records: Counter
     usage_pushes: Counter
-    calendar_days_left: Gauge
+    calendar_left: Gauge
     started: float = field(default_factory=time.monotonic)  # request rates since the start
 
     @classmethod
@@ -35,9 +35,10 @@ class ApiMetrics:
                 "cardpulse_usage_pushes", "Usage pushes by outcome",
                 ["operator", "outcome"], registry=registry,
             ),
-            calendar_days_left=Gauge(
-                "cardpulse_work_calendar_days_left",
-                "Days the work calendar covers after today (Asia/Shanghai), -1 if not today; "
-                "alert below 60", registry=registry,
+            calendar_left=Gauge(
+                "cardpulse_work_calendar_left_seconds",
+                "How far the work calendar reaches after today (Asia/Shanghai), in whole days "
+                "as seconds; negative when it does not cover today; alert below 60 days",
+                registry=registry,
             ),
         )

@@ -30,14 +30,14 @@ async def platform_problems(res: Res) -> list[str]:
 async def platform_warnings(res: Res) -> list[str]:
     """What needs the people on watch soon without keeping the API from traffic: the work
     calendar covering less than today + 60 days (I-41: deadlines past its end are unknown).
-    Also sets the `cardpulse_work_calendar_days_left` gauge. A database that does not answer
-    is a problem already (platform_problems), not a warning."""
+    Also sets the `cardpulse_work_calendar_left_seconds` gauge (days left × 86,400). A
+    database that does not answer is a problem already (platform_problems), not a warning."""
     try:
         async with res.pool.connection(timeout=2) as conn:
             reach = await coverage(conn)
     except Exception:
         return []
-    res.metrics.calendar_days_left.set(reach.days_left)
+    res.metrics.calendar_left.set(reach.days_left * 86_400)
     problem = reach.problem()
     return [] if problem is None else [problem]
 

@@ -166,8 +166,8 @@ async def test_a_calendar_change_moves_a_running_deadline(admin: httpx.AsyncClie
 async def _gauge(client: httpx.AsyncClient) -> float:
     text = (await client.get("/metrics")).text
     line = next(x for x in text.splitlines()
-                if x.startswith("cardpulse_work_calendar_days_left "))
-    return float(line.split()[1])
+                if x.startswith("cardpulse_work_calendar_left_seconds "))
+    return float(line.split()[1]) / 86_400  # in days
 
 
 @pytest.mark.req("I-41")
