@@ -93,6 +93,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                    work_calendar, delivery_inbox):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
+    app.include_router(delivery_inbox.tenants)
     app.include_router(card_sales.router)
     app.include_router(imports.router)
     app.state.payments = payments

@@ -6,6 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from api.schemas.common import Strict
+from api.schemas.enterprises import Secret, WebhookUrl
+
 
 class NotificationPublic(BaseModel):
     notification_id: int
@@ -23,3 +26,11 @@ class NotificationPublic(BaseModel):
 class Inbox(BaseModel):
     unread: int
     items: list[NotificationPublic]
+
+
+class TenantWebhook(Strict):
+    """Where a delivery tenant's webhook reminders go (`null` URL: none), signed with the
+    secret (HMAC-SHA256 over `timestamp.body`, as the quota alerts)."""
+
+    webhook_url: WebhookUrl | None
+    webhook_secret: Secret | None = None

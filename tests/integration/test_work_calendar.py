@@ -1,7 +1,7 @@
 """The working-day calendar (I-40, I-41, I-61, I-62): the seed equals the chinesecalendar
 package, people read a year with its holidays, platform operators change a day or enter a
 year (running deadlines move, the change is audited), /healthz warns when the calendar ends
-within 60 days; and a person's 站内信 inbox (X-04)."""
+within 60 days; a person's 站内信 inbox and the signed webhook reminders (X-04)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar  # type: ignore[import-untyped]
 import httpx
+import orjson
 import psycopg
 import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
 from core.settings import Settings
+from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from domain.delivery.workdays import TZ
 from store import audit
-from store.db import Conn
+from store.db import Conn, Reconnecting
+from streams.delivery_webhooks import deliver_reminders
 from tests.support.api import ADMIN
 from tests.support.delivery_time import (
     deadline_of,
@@ -290,3 +293,60 @@ async def test_the_console_inbox(app: FastAPI, admin: httpx.AsyncClient, conn: C
     assert read.status_code == 200 and "0 条未读" in read.text
     assert "unread" not in (await staff.get("/console/delivery/inbox/unread")).text
     await staff.aclose()
+
+
+@pytest.mark.req("X-04")
+async def test_webhook_reminders_are_signed_delivered_and_retried(
+        app: FastAPI, settings: Settings, admin: httpx.AsyncClient, conn: Conn) -> None:
+    await move_clock(admin, datetime(2026, 6, 1, 10, tzinfo=SH))
+    run_id = await running_run(conn, datetime(2026, 6, 1, 10, tzinfo=SH), 10)
+    vendor, csrf = await signed_in(app, conn, "v.admin", "vendor_admin", "v1")
+    staff, staff_csrf = await signed_in(app, conn, "p.staff", "provider_staff", "v1")
+    hook = {"webhook_url": "http://hooks.test/in", "webhook_secret": "s" * 16}
+    assert (await vendor.put("/v1/delivery/tenants/v1/webhook", json=hook,
+                             headers=csrf)).status_code == 204
+    assert (await vendor.put("/v1/delivery/tenants/p9/webhook", json=hook,
+                             headers=csrf)).status_code == 404, "another tenant's"
+    assert (await staff.put("/v1/delivery/tenants/v1/webhook", json=hook,
+                            headers=staff_csrf)).status_code == 403
+    staff_id = await user_id(conn, "p.staff")
+    to_operator = await _remind(conn, staff_id, run_id, "entered", channel="webhook")
+    async with conn.cursor() as cur:
+        await cur.execute("UPDATE dl_notifications SET receiver = 'customer', user_id = NULL "
+                          "WHERE notification_id = %s RETURNING 1",
+                          (await _remind(conn, staff_id, run_id, "passed", "webhook"),))
+    got: list[httpx.Request] = []
+    failing = [False]
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        got.append(request)
+        return httpx.Response(500 if failing[0] else 200)
+
+    db = Reconnecting(settings.require_database())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
+        assert await deliver_reminders(db, client, max_attempts=2) == 2
+        [sent] = got
+        stamp = sent.headers[TIMESTAMP_HEADER]
+        assert sent.headers[SIGNATURE_HEADER] == sign("s" * 16, stamp, sent.content)
+        assert sent.headers["X-Cardpulse-Notification-Id"] == str(to_operator)
+        assert orjson.loads(sent.content)["order_no"] == "O-P1"
+        assert await _outcomes(conn) == {"delivered": 1, "no_webhook": 1}
+        assert await deliver_reminders(db, client, max_attempts=2) == 0, "at least once"
+        failing[0] = True
+        await _remind(conn, staff_id, run_id, "timed_out", channel="webhook")
+        await deliver_reminders(db, client, max_attempts=2)
+        assert (await _outcomes(conn))["retrying"] == 1
+        await conn.execute("UPDATE dl_notifications SET next_attempt = cp_now() "
+                           "WHERE outcome = 'retrying'")
+        await deliver_reminders(db, client, max_attempts=2)
+        assert (await _outcomes(conn))["failed"] == 1 and len(got) == 3
+    await db.close()
+    await vendor.aclose()
+    await staff.aclose()
+
+
+async def _outcomes(conn: Conn) -> dict[str, int]:
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT outcome, count(*) FROM dl_notifications "
+                          "WHERE channel = 'webhook' GROUP BY outcome")
+        return dict(await cur.fetchall())
