@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import chinese_calendar  # type: ignore[import-untyped]
 import httpx
@@ -16,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from cardpulse.cli import main
 from core.settings import Settings
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from domain.delivery.workdays import TZ
@@ -350,3 +352,23 @@ async def _outcomes(conn: Conn) -> dict[str, int]:
         await cur.execute("SELECT outcome, count(*) FROM dl_notifications "
                           "WHERE channel = 'webhook' GROUP BY outcome")
         return dict(await cur.fetchall())
+
+
+@pytest.mark.req("I-62")
+def test_the_cli_enters_a_year_from_a_csv(settings: Settings, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("CARDPULSE_DATABASE_URL", settings.require_database())
+    source = tmp_path / "2027.csv"
+    source.write_text("day,name,kind\n2027-01-01,元旦,holiday\n2027-09-26,国庆节调休,workday\n",
+                      encoding="utf-8")
+    assert main(["calendar", "--year", "2027", "--from-file", str(source)]) == 0
+    assert "entered 2027: 1 holidays, 1 make-up working days" in capsys.readouterr().out
+    with psycopg.connect(settings.require_database()) as conn:
+        rows: dict[date, bool] = dict(conn.execute("SELECT day, is_workday FROM work_calendar "
+                                 "WHERE day IN ('2027-01-01', '2027-09-26')").fetchall())
+    assert rows == {date(2027, 1, 1): False, date(2027, 9, 26): True}
+    assert main(["calendar", "--year", "2027", "--from-file", str(source)]) == 1
+    assert "replace: true" in capsys.readouterr().out
+    source.write_text("day,name,kind\n2027-13-01,元旦,holiday\n", encoding="utf-8")
+    assert main(["calendar", "--year", "2027", "--from-file", str(source)]) == 2
