@@ -11,7 +11,6 @@ from typing import Any
 import psycopg
 import pytest
 
-from domain.delivery import machines as m
 from domain.delivery.machines import SYSTEM, Actor
 from domain.refusals import Refusal
 from store.db import Conn
@@ -83,7 +82,8 @@ async def test_a_project_walks_from_assignment_to_acceptance(conn: Conn) -> None
     assert (project.provider_id, project.status) == ("acme", "in_progress")
     run = await current(conn, pid)
     assert (run.node_key, run.operator_user_id) == ("req", ids["c"])
-    assert await actions(conn, pid) == ["项目开始", "进入分配服务商", "分配服务商已完成", "进入提交需求"]
+    assert await actions(conn, pid) == ["项目开始", "进入分配服务商", "分配服务商已完成",
+                                        "进入提交需求"]
 
     await refused("requirement_form_missing", projects.confirm(conn, pid, run.run_id,
                                                                who(ids["c"]), rng=rng()))
@@ -112,7 +112,8 @@ async def test_a_project_walks_from_assignment_to_acceptance(conn: Conn) -> None
     log = await projects.log_lines(conn, pid)
     assert log[-1].action == "项目验收已完成" and log[-1].actor_name == "cust1"
     assert [line.action for line in log if line.action.startswith("进入")] == [
-        "进入分配服务商", "进入提交需求", "进入分配设计师", "进入设计稿", "进入方案确认", "进入项目验收"]
+        "进入分配服务商", "进入提交需求", "进入分配设计师", "进入设计稿", "进入方案确认",
+        "进入项目验收"]
     await refused("project_closed", projects.cancel(conn, pid, SYSTEM, "退款"))
     await refused("project_closed", projects.change_operator(conn, pid, ids["d1"],
                                                              who(ids["admin"]), ""))
