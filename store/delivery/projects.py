@@ -396,6 +396,13 @@ async def _pass(conn: Conn, project: Project, run: Run, node: Node, actor: Actor
     await _enter(conn, project, following, rng)
 
 
+async def advance(conn: Conn, project: Project, run: Run, node: Node, actor: Actor,
+                  rng: random.Random) -> None:
+    """Pass the run in the caller's transaction, the project locked (the timeout sweep's
+    auto-advance, I-42)."""
+    await _pass(conn, project, run, node, actor, rng)
+
+
 async def start_project(conn: Conn, *, order_no: str, product_id: str, customer_name: str,
                         customer_user_id: str | None = None, channel: str = "",
                         business_no: str = "", order_id: str | None = None,

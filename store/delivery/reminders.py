@@ -10,9 +10,11 @@ row is recorded only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from psycopg.rows import tuple_row
+from psycopg.rows import class_row, tuple_row
 
 from domain.delivery.nodes import Node, nodes_from_json, steps
 from store import outbox
@@ -34,6 +36,31 @@ INSERT INTO dl_notifications (project_id, run_id, trigger, template_name, receiv
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING RETURNING notification_id
 """
+_OF_PROJECT = """
+SELECT notification_id, run_id, trigger, template_name, receiver, user_id, channel, body_zh,
+    body_en, created_at FROM dl_notifications WHERE project_id = %s ORDER BY notification_id
+"""
+
+
+@dataclass(frozen=True)
+class Notification:
+    notification_id: int
+    run_id: int | None
+    trigger: str
+    template_name: str
+    receiver: str
+    user_id: str | None
+    channel: str
+    body_zh: str
+    body_en: str
+    created_at: datetime
+
+
+async def notifications(conn: Conn, project_id: str) -> list[Notification]:
+    """Every reminder recorded for a project, oldest first."""
+    async with conn.cursor(row_factory=class_row(Notification)) as cur:
+        await cur.execute(_OF_PROJECT, (project_id,))
+        return await cur.fetchall()
 
 
 def publish_to(topic: str) -> None:

@@ -5,18 +5,21 @@ own nodes; reject goes back to the right node; pause, cancel and the administrat
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
 
 import psycopg
 import pytest
 
+from core.clock import CLOCK
 from domain.delivery.machines import SYSTEM, Actor
 from domain.refusals import Refusal
 from store.db import Conn
-from store.delivery import projects
+from store.delivery import projects, reminders, timeouts
 from store.delivery.projects import Run
 from tests.support import delivery as dl
+from tests.support.dates import SHANGHAI, store_clock
 
 
 @pytest.fixture
@@ -236,3 +239,124 @@ async def test_change_operator_within_the_role_and_load(conn: Conn) -> None:
     error = await refused("operator_load_full", projects.change_operator(conn, pid2, d2, admin))
     assert error.message_zh == "所选员工持单量已满"
     assert (await current(conn, pid2)).operator_user_id == ids["d1"]  # nothing changed
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def near(actual: datetime | None, expected: datetime, slack_s: float = 5.0) -> bool:
+    return actual is not None and abs((actual - expected).total_seconds()) < slack_s
+
+
+async def timed(conn: Conn, days: str, order_no: str, extra: dict[str, Any] | None = None
+                ) -> tuple[str, Run]:
+    """A project whose first working node has a timeout of `days` working days."""
+    await dl.tenant(conn, "acme")
+    node = {"key": "work", "kind": "general", "name": "交付", "role": "设计师",
+            "timeout_days": days, **(extra or {})}
+    product = await dl.product(conn, await dl.template(conn, dl.flow(node)),
+                               providers=[("acme", 10, 100)])
+    pid = await projects.start_project(conn, order_no=order_no, product_id=product,
+                                       customer_name="客户", rng=rng())
+    return pid, await current(conn, pid)
+
+
+@pytest.fixture
+def clock_back() -> Iterator[None]:
+    yield
+    CLOCK.set_offset(0)
+
+
+@pytest.mark.req("I-41")
+@pytest.mark.req("I-40")
+@pytest.mark.req("AMB-03")
+async def test_deadlines_count_working_days_only(conn: Conn, db_url: str,
+                                                 clock_back: None) -> None:
+    await store_clock(db_url, at("2026-01-09T15:00:00"))  # a Friday
+    _, run = await timed(conn, "1.0", "W1")
+    assert near(run.deadline_at, at("2026-01-12T15:00:00"))  # Monday, the weekend skipped
+    await store_clock(db_url, at("2026-01-12T09:00:00"))
+    _, run = await timed(conn, "0.5", "W2")
+    assert near(run.deadline_at, at("2026-01-12T21:00:00"))
+    # National Day 2026: 10-01 … 10-07 off; Saturday 10-10 is a 调休 working day
+    await store_clock(db_url, at("2026-09-30T12:00:00"))
+    _, run = await timed(conn, "3", "W3")
+    assert near(run.deadline_at, at("2026-10-10T12:00:00"))
+    _, run = await timed(conn, "0", "W4")
+    assert run.deadline_at is None and not run.deadline_unknown
+
+
+@pytest.mark.req("I-43")
+@pytest.mark.req("AMB-04")
+async def test_pause_keeps_the_elapsed_working_time(conn: Conn, db_url: str,
+                                                    clock_back: None) -> None:
+    await store_clock(db_url, at("2026-03-02T09:00:00"))  # a Monday
+    pid, run = await timed(conn, "1.0", "P1")
+    assert near(run.deadline_at, at("2026-03-03T09:00:00"))
+    await store_clock(db_url, at("2026-03-02T15:00:00"))  # 6 h worked
+    await projects.pause(conn, pid, SYSTEM, "等待客户")
+    paused = await current(conn, pid)
+    assert paused.deadline_at is None and 6 * 3600 - 5 < paused.worked_s < 6 * 3600 + 5
+    await store_clock(db_url, at("2026-03-04T09:00:00"))
+    await projects.resume(conn, pid, SYSTEM)
+    assert near((await current(conn, pid)).deadline_at, at("2026-03-05T03:00:00"), 10)
+
+
+@pytest.mark.req("I-42")
+@pytest.mark.req("I-39")
+@pytest.mark.req("I-20")
+async def test_the_sweep_stamps_the_due_instant_and_auto_advances(
+        conn: Conn, db_url: str, clock_back: None) -> None:
+    await store_clock(db_url, at("2026-04-01T09:00:00"))  # a Wednesday
+    reminder = [{"receiver": "customer", "trigger": "timed_out", "template": "测试-通知客户"},
+                {"receiver": "customer", "trigger": "entered", "template": "测试-通知客户"}]
+    ids = await setup(conn, dl.flow(
+        {"key": "ok", "kind": "confirm", "name": "方案确认", "side": "customer",
+         "timeout_days": "0.5", "auto_advance": True, "reminders": reminder},
+        {"key": "work", "kind": "general", "name": "交付", "role": "设计师",
+         "timeout_days": "1", "rejectable": True, "reminders": reminder}))
+    pid = await start(conn, ids)
+    ok = await current(conn, pid)
+    assert near(ok.deadline_at, at("2026-04-01T21:00:00"))
+    assert await timeouts.sweep(conn, 10) == 0
+    await store_clock(db_url, at("2026-04-01T21:00:30"))
+    assert await timeouts.sweep(conn, 10) == 1
+    runs = {r.node_key: r for r in await projects.runs(conn, pid)}
+    assert runs["ok"].timed_out_at == runs["ok"].deadline_at  # the due instant, not now
+    assert (runs["ok"].timeout_side, runs["ok"].state, runs["ok"].done_by) == (
+        "customer", "done", "系统")
+    assert (await projects.log_lines(conn, pid))[-2].action == "方案确认已完成"
+    work = await current(conn, pid)
+    assert work.node_key == "work"
+    assert near(work.deadline_at, at("2026-04-02T21:00:30"))
+    await store_clock(db_url, at("2026-04-03T09:00:00"))
+    assert await timeouts.sweep(conn, 10) == 1
+    assert await timeouts.sweep(conn, 10) == 0  # once per entry
+    late = await current(conn, pid)
+    assert (late.node_key, late.timeout_side) == ("work", "provider")  # no auto-advance
+    notes = await reminders.notifications(conn, pid)
+    assert sorted((n.trigger, n.channel) for n in notes if n.run_id == ok.run_id) == [
+        ("entered", "inbox"), ("entered", "webhook"), ("timed_out", "inbox"),
+        ("timed_out", "webhook")]
+    body = next(n for n in notes if n.channel == "inbox")
+    assert body.body_zh == f"项目{pid}（订单MSP-1，客户甲）：方案确认"
+    assert body.user_id == ids["c"]
+
+
+@pytest.mark.req("I-42")
+async def test_reentering_a_node_restarts_its_timer(conn: Conn, db_url: str,
+                                                    clock_back: None) -> None:
+    await store_clock(db_url, at("2026-05-11T09:00:00"))  # a Monday
+    ids = await setup(conn, dl.flow(
+        {"key": "work", "kind": "general", "name": "交付", "role": "设计师",
+         "timeout_days": "1"}))
+    pid = await start(conn, ids)
+    work = await current(conn, pid)
+    assert near(work.deadline_at, at("2026-05-12T09:00:00"))
+    await store_clock(db_url, at("2026-05-11T20:00:00"))
+    await projects.confirm(conn, pid, work.run_id, who(ids["d1"]), rng=rng())
+    done = await current(conn, pid)
+    await projects.reject(conn, pid, done.run_id, who(ids["c"]), reason="重做", rng=rng())
+    again = await current(conn, pid)
+    assert again.node_key == "work" and near(again.deadline_at, at("2026-05-12T20:00:00"))
