@@ -22,6 +22,7 @@ from domain.delivery import machines
 from domain.delivery.assign import ProviderSlot, StaffSlot, pick_provider, pick_staff
 from domain.delivery.machines import QueueKind
 from store.db import Conn
+from store.errors import NotFound
 
 _PROVIDERS = """
 SELECT provider_id, weight, max_load, 0 AS load FROM dl_product_providers
@@ -48,6 +49,7 @@ GROUP BY user_id
 _HOLD = """
 INSERT INTO dl_holds (project_id, epoch, user_id, role, node_key) VALUES (%s, %s, %s, %s, %s)
 """
+_PRODUCT_VENDOR = "SELECT vendor_id FROM dl_products WHERE product_id = %s"
 _ENQUEUE = """
 INSERT INTO dl_queue (project_id, kind, node_key, provider_id, reason) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (project_id) DO UPDATE SET kind = EXCLUDED.kind, node_key = EXCLUDED.node_key,
@@ -135,6 +137,16 @@ async def take_over(conn: Conn, *, project_id: str, epoch: int, user_id: str, ro
         return False
     await conn.execute(_HOLD, (project_id, epoch, user_id, role, node_key))
     return True
+
+
+async def product_vendor(conn: Conn, product_id: str) -> str:
+    """The vendor owning a product (for the manual 分单's permission check)."""
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(_PRODUCT_VENDOR, (product_id,))
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"product {product_id!r}")
+    return str(row[0])
 
 
 async def enqueue(conn: Conn, project_id: str, kind: QueueKind, node_key: str,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -19,6 +20,7 @@ from store.db import Conn
 from store.delivery import projects, reminders, timeouts
 from store.delivery.projects import Run
 from tests.support import delivery as dl
+from tests.support.api import ADMIN
 from tests.support.dates import SHANGHAI, store_clock
 
 
@@ -360,3 +362,58 @@ async def test_reentering_a_node_restarts_its_timer(conn: Conn, db_url: str,
     await projects.reject(conn, pid, done.run_id, who(ids["c"]), reason="重做", rng=rng())
     again = await current(conn, pid)
     assert again.node_key == "work" and near(again.deadline_at, at("2026-05-12T20:00:00"))
+
+
+@pytest.mark.req("I-51")
+@pytest.mark.req("I-43")
+@pytest.mark.req("I-33")
+async def test_the_api_lets_only_the_right_people_act(conn: Conn,
+                                                      client: httpx.AsyncClient) -> None:
+    ids = await setup(conn)
+    pm = await dl.staff(conn, "pm", "platform", ("项目经理",), role="vendor_pm")
+    stranger = await dl.customer(conn, "cust2")
+    made = await client.post("/v1/delivery/projects", headers=ADMIN, json={
+        "order_no": "API-1", "product_id": ids["product"], "customer_name": "客户甲",
+        "customer_user_id": ids["c"]})
+    assert made.status_code == 201, made.text
+    pid, run = made.json()["project_id"], made.json()["current"]
+    assert (run["node_key"], made.json()["log"][0]["action"]) == ("req", "项目开始")
+
+    csrf = await dl.log_in(client, conn, ids["c"])
+    base = f"/v1/delivery/projects/{pid}"
+    answer = await client.post(f"{base}/runs/{run['run_id']}/requirement", headers=csrf,
+                               json={"answers": {"需求": "logo"}})
+    assert answer.status_code == 200, answer.text
+    draft = answer.json()["current"]
+    assert (draft["node_key"], draft["operator_user_id"]) == ("draft", ids["d1"])
+    d2 = await dl.staff(conn, "d2", "acme")
+
+    csrf = await dl.log_in(client, conn, d2)
+    answer = await client.post(f"{base}/runs/{draft['run_id']}/confirm", headers=csrf,
+                               json={})
+    assert answer.status_code == 403
+    assert answer.json()["detail"]["code"] == "not_operator"
+    answer = await client.post("/v1/delivery/claims", headers=csrf, json={"order_no": "NOPE"})
+    assert (answer.status_code, answer.json()["detail"]["message_zh"]) == (
+        409, "订单不存在或不在待认领状态")
+    assert (await client.post(f"{base}/pause", headers=csrf,
+                              json={"remark": "x"})).status_code == 403
+
+    csrf = await dl.log_in(client, conn, ids["admin"])
+    answer = await client.post(f"{base}/pause", headers=csrf, json={"remark": ""})
+    assert answer.status_code == 422 and "请填写备注" in answer.text
+    answer = await client.post(f"{base}/pause", headers=csrf, json={"remark": "等客户"})
+    assert answer.json()["status"] == "paused"
+    answer = await client.post(f"{base}/operator", headers=csrf, json={"user_id": d2})
+    assert answer.json()["current"]["operator_user_id"] == d2
+    assert answer.json()["log"][-1]["action"] == "更换操作人"
+    answer = await client.get("/v1/delivery/queue", params={"kind": "staff"}, headers=csrf)
+    assert answer.status_code == 200 and answer.json() == []
+
+    csrf = await dl.log_in(client, conn, pm)
+    assert (await client.get(base)).status_code == 200
+    assert (await client.post(f"{base}/cancel", headers=csrf, json={})).status_code == 403
+    csrf = await dl.log_in(client, conn, stranger)
+    assert (await client.get(base)).status_code == 404
+    answer = await client.post(f"{base}/cancel", headers=ADMIN, json={"remark": "退款"})
+    assert answer.json()["status"] == "cancelled"
