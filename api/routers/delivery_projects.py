@@ -10,10 +10,10 @@ import random
 from collections.abc import Awaitable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
 from api.deps import PLATFORM_READERS, Caller, Db, Principal
-from api.openapi import FORBIDDEN
+from api.openapi import NOT_FOUND, Responses
 from api.schemas.delivery_projects import (
     AssignBody,
     Assigned,
@@ -40,7 +40,16 @@ from store.delivery import assign, projects
 from store.delivery.projects import Project
 from store.errors import NotFound
 
-router = APIRouter(prefix="/v1/delivery", tags=["delivery"], responses=FORBIDDEN)
+RESPONSES: Responses = {
+    403: {"description": "the role may not do this; for node actions `not_operator` (I-51) "
+                         "as {code, message_zh, message_en}"},
+    **NOT_FOUND,
+    409: {"description": "a state rule refused: `project_closed` (项目已完结), `project_paused`, "
+                         "`node_not_current`, `requirement_form_missing` (请先填写需求表单), "
+                         "`operator_load_full` (所选员工持单量已满), `provider_load_full` "
+                         "(所选服务商持单量已满), `order_not_claimable`, `claim_role_mismatch`"}}
+router = APIRouter(prefix="/v1/delivery", tags=["delivery"], responses=RESPONSES)
+RunId = Annotated[int, Path(ge=1, le=1 << 62)]
 T = TypeVar("T")
 VENDOR_ROLES = ("vendor_admin", "vendor_pm")
 PROVIDER_ROLES = ("provider_admin", "provider_staff", "vendor_admin")
@@ -148,7 +157,7 @@ async def get_project(project_id: str, db: Db, caller: Caller) -> ProjectPublic:
 
 
 @router.post("/projects/{project_id}/runs/{run_id}/confirm")
-async def confirm(project_id: str, run_id: int, body: ConfirmBody, db: Db, caller: Caller,
+async def confirm(project_id: str, run_id: RunId, body: ConfirmBody, db: Db, caller: Caller,
                   request: Request) -> ProjectPublic:
     """The operator confirms the current node (I-17, I-18, I-19, I-51)."""
     await _visible(db, caller, project_id)
@@ -159,7 +168,7 @@ async def confirm(project_id: str, run_id: int, body: ConfirmBody, db: Db, calle
 
 
 @router.post("/projects/{project_id}/runs/{run_id}/reject")
-async def reject(project_id: str, run_id: int, body: RejectBody, db: Db, caller: Caller,
+async def reject(project_id: str, run_id: RunId, body: RejectBody, db: Db, caller: Caller,
                  request: Request) -> ProjectPublic:
     """A rejectable node sends the flow back to the previous step (I-17, AMB-35)."""
     await _visible(db, caller, project_id)
@@ -170,7 +179,7 @@ async def reject(project_id: str, run_id: int, body: RejectBody, db: Db, caller:
 
 
 @router.post("/projects/{project_id}/runs/{run_id}/requirement")
-async def submit_requirement(project_id: str, run_id: int, body: RequirementBody, db: Db,
+async def submit_requirement(project_id: str, run_id: RunId, body: RequirementBody, db: Db,
                              caller: Caller, request: Request) -> ProjectPublic:
     """The customer submits the requirement form (I-16)."""
     await _visible(db, caller, project_id)
