@@ -5,6 +5,7 @@ within 60 days; a person's 站内信 inbox and the signed webhook reminders (X-0
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,9 @@ from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from domain.delivery.workdays import TZ
 from store import audit
 from store.db import Conn, Reconnecting
+from store.delivery import projects
 from streams.delivery_webhooks import deliver_reminders
+from tests.support import delivery as dl
 from tests.support.api import ADMIN
 from tests.support.delivery_time import (
     deadline_of,
@@ -372,3 +375,61 @@ def test_the_cli_enters_a_year_from_a_csv(settings: Settings, tmp_path: Path,
     assert "replace: true" in capsys.readouterr().out
     source.write_text("day,name,kind\n2027-13-01,元旦,holiday\n", encoding="utf-8")
     assert main(["calendar", "--year", "2027", "--from-file", str(source)]) == 2
+
+
+@pytest.mark.req("I-62")
+@pytest.mark.req("X-04")
+async def test_with_the_engine_a_holiday_moves_a_node_and_its_reminders_reach_people(
+        app: FastAPI, settings: Settings, admin: httpx.AsyncClient, conn: Conn) -> None:
+    """A project started by the engine: the designer's node deadline moves when ops declare
+    tomorrow a day off; the "entered" reminder lands in the designer's inbox and, on the
+    webhook channel, at the provider's webhook."""
+    await move_clock(admin, datetime(2026, 6, 1, 10, tzinfo=SH))  # a Monday
+    await dl.forms_and_messages(conn)
+    await dl.tenant(conn, "acme")
+    designer = await dl.staff(conn, "d1", "acme")
+    await dl.customer(conn, "c1")
+    reminders = [{"receiver": "operator", "trigger": "entered", "template": "测试-通知操作人"},
+                 {"receiver": "provider_admin", "trigger": "entered",
+                  "template": "测试-通知服务商"}]
+    template = await dl.template(conn, dl.flow(
+        {"key": "pick", "kind": "assign", "name": "分配设计师", "role": "设计师"},
+        {"key": "work", "kind": "general", "name": "交付", "role": "设计师",
+         "timeout_days": "1", "reminders": reminders}))
+    product = await dl.product(conn, template, providers=[("acme", 10, 100)])
+    pid = await projects.start_project(conn, order_no="MSP-9", product_id=product,
+                                       customer_name="客户甲", customer_user_id="u-c1",
+                                       rng=random.Random(7))
+    run = await projects.current_run(conn, pid)
+    assert run is not None and run.node_key == "work" and run.deadline_at is not None
+    assert _near(run.deadline_at, datetime(2026, 6, 2, 10, tzinfo=SH))  # the clock runs on
+    changed = await admin.put("/v1/work-calendar/2026-06-02", headers=ADMIN,
+                              json={"is_workday": False, "name": "停电"})
+    assert changed.json()["rescheduled"] == 1
+    moved = await projects.current_run(conn, pid)
+    assert moved is not None and moved.deadline_at is not None
+    assert _near(moved.deadline_at, datetime(2026, 6, 3, 10, tzinfo=SH))
+
+    async with own_client(app) as person:
+        await dl.log_in(person, conn, designer)
+        box = (await person.get("/v1/delivery/notifications")).json()
+        assert box["unread"] == 1 and box["items"][0]["order_no"] == "MSP-9"
+        assert "交付" in box["items"][0]["body_zh"]
+    await conn.execute("UPDATE dl_tenants SET webhook_url = 'http://hooks.test/acme', "
+                       "webhook_secret = %s WHERE tenant_id = 'acme'", ("k" * 16,))
+    got: list[bytes] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        got.append(request.content)
+        return httpx.Response(204)
+
+    db = Reconnecting(settings.require_database())
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
+        assert await deliver_reminders(db, client, max_attempts=3) >= 1
+    await db.close()
+    assert {orjson.loads(body)["receiver"] for body in got} >= {"provider_admin"}
+    assert (await _outcomes(conn)).get("delivered", 0) == len(got)
+
+
+def _near(found: datetime, expected: datetime) -> bool:
+    return abs((found - expected).total_seconds()) < 60
