@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from api.deps import Caller, Db, Principal, forbid, is_business_writer
-from api.openapi import FORBIDDEN
+from api.openapi import FORBIDDEN, NOT_FOUND
 from api.schemas.delivery_inbox import Inbox, NotificationPublic, TenantWebhook
 from store.delivery import inbox, webhooks
 from store.errors import NotFound
@@ -37,7 +37,8 @@ async def my_notifications(
                  items=[NotificationPublic(**asdict(r)) for r in rows])
 
 
-@router.post("/{notification_id}/read", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/{notification_id}/read", status_code=status.HTTP_204_NO_CONTENT,
+             responses=NOT_FOUND)
 async def mark_read(notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
                     caller: Caller, db: Db) -> None:
     """Mark one of my reminders read (another person's is not found)."""
