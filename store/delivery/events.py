@@ -37,9 +37,13 @@ FROM dl_projects WHERE project_id = %s
 """
 
 
-def install(topic: str) -> None:
-    """Publish delivery events to `topic` from now on (the process's delivery topic)."""
-    _TOPIC["delivery"] = topic
+def install(topic: str | None) -> None:
+    """Publish delivery events to `topic` from now on (the process's delivery topic; None:
+    publish none)."""
+    if topic is None:
+        _TOPIC.pop("delivery", None)
+    else:
+        _TOPIC["delivery"] = topic
 
 
 def topic() -> str | None:
