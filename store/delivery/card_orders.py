@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
@@ -301,6 +302,11 @@ async def confirm_activated(conn: Conn, *, rng: random.Random | None = None,
             done += 1
         except Refusal as refused:
             log.info("activation of project %s not confirmed: %s", project_id, refused.code)
+        except psycopg.OperationalError:
+            raise
+        except Exception:  # one broken project must not hold up the others
+            log.exception("activation of project %s not confirmed; next round retries",
+                          project_id)
     return done
 
 

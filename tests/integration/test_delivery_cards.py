@@ -328,3 +328,6 @@ async def test_only_a_delivered_package_starts_a_project_and_a_refund_cancels_it
                                       world.settings.orders_topic, "客户取消")
     cancelled = await projects.get_project(world.conn, project.project_id)
     assert cancelled.status == "cancelled"
+    got = await delivered(world.settings, 5)
+    assert [e.kind for _, e in got][-2:] == ["node_entered", "project_cancelled"]
+    assert got[-1][1].data["remark"] == "订单退款"
