@@ -112,6 +112,16 @@ INSERT INTO dl_card_orders (project_id, order_id) VALUES (%s, %s)
 ON CONFLICT (project_id) DO NOTHING
 """
 _GET = "SELECT * FROM dl_card_orders WHERE project_id = %s"
+_LINK = """
+UPDATE dl_products SET package_id = %s WHERE product_id = %s AND kind = 'card_order'
+RETURNING product_id
+"""
+_WAITING = """
+SELECT * FROM orders o
+WHERE o.kind = 'card_purchase' AND o.state = 'paid' AND o.package_id = %s
+  AND NOT EXISTS (SELECT 1 FROM dl_projects j WHERE j.order_no = o.order_id)
+ORDER BY o.paid_at, o.order_id
+"""
 _BY_ORDER = """
 SELECT c.project_id FROM dl_card_orders c JOIN dl_projects p USING (project_id)
 WHERE c.order_id = %s AND p.status IN ('in_progress', 'paused')
@@ -205,13 +215,46 @@ async def start_for_order(conn: Conn, order: Order, *, rng: random.Random | None
 
 
 async def on_order_change(conn: Conn, order: Order) -> None:
-    """`store.card_purchases.ON_CHANGE`: paid → start the project; refunding → cancel it."""
-    if order.state == "paid":
-        await start_for_order(conn, order)
-    elif order.state == "refunding":
-        row = await (await conn.execute(_BY_ORDER, (order.order_id,))).fetchone()
-        if row is not None:
-            await projects.cancel(conn, str(row[0]), SYSTEM, "订单退款")
+    """`store.card_purchases.ON_CHANGE`: paid → start the project; refunding → cancel it.
+    Either runs in a savepoint: a delivery that cannot start (a product misconfigured) never
+    refuses the payment or the refund; it is logged, and linking the product's package again
+    (`link_package`) starts what waits."""
+    try:
+        async with conn.transaction():
+            if order.state == "paid":
+                await start_for_order(conn, order)
+            elif order.state == "refunding":
+                row = await (await conn.execute(_BY_ORDER, (order.order_id,))).fetchone()
+                if row is not None:
+                    await projects.cancel(conn, str(row[0]), SYSTEM, "订单退款")
+    except psycopg.OperationalError:
+        raise
+    except Exception:
+        log.exception("delivery of card order %s not updated (state %s)", order.order_id,
+                      order.state)
+
+
+async def link_package(conn: Conn, product_id: str, package_id: str | None, *,
+                       rng: random.Random | None = None) -> list[str]:
+    """Make a `card_order` product deliver the package's card purchases (None: none); the
+    purchases of the package already paid and waiting start their projects now (when the
+    product has a template). Returns the projects started."""
+    async with conn.transaction():
+        row = await (await conn.execute(_LINK, (package_id, product_id))).fetchone()
+        if row is None:
+            raise Refusal(code="not_a_card_order_product",
+                          message_zh="只有购卡类商品可以关联套餐",
+                          message_en="Only a card-order product can be linked to a package")
+        started = []
+        if package_id is not None:
+            async with conn.cursor(row_factory=class_row(Order)) as cur:
+                await cur.execute(_WAITING, (package_id,))
+                waiting = await cur.fetchall()
+            for order in waiting:
+                made = await start_for_order(conn, order, rng=rng)
+                if made is not None:
+                    started.append(made)
+    return started
 
 
 # ---- effects ------------------------------------------------------------------------------

@@ -321,6 +321,14 @@ async def test_only_a_delivered_package_starts_a_project_and_a_refund_cancels_it
         world: World) -> None:
     other = await world.buy(1, "sim2")  # sim2 has no card-order product: no project
     assert await projects.project_by_order(world.conn, other.order_id) is None
+    template = await dl.template(world.conn, dl.flow(SHIP, complete=RECEIPT))
+    later = await dl.product(world.conn, template, providers=[("platform", 10, 100)])
+    await refused("not_a_card_order_product",
+                  card_orders.link_package(world.conn, later, "sim2"))
+    await world.conn.execute("UPDATE dl_products SET kind = 'card_order' WHERE product_id = %s",
+                             (later,))
+    (started,) = await card_orders.link_package(world.conn, later, "sim2", rng=world.rng)
+    assert (await world.project(other)).project_id == started  # linked later: started then
     order = await world.buy(1)
     project = await world.project(order)
     assert await card_orders.start_for_order(world.conn, order) == project.project_id
@@ -328,6 +336,6 @@ async def test_only_a_delivered_package_starts_a_project_and_a_refund_cancels_it
                                       world.settings.orders_topic, "客户取消")
     cancelled = await projects.get_project(world.conn, project.project_id)
     assert cancelled.status == "cancelled"
-    got = await delivered(world.settings, 5)
+    got = await delivered(world.settings, 9)
     assert [e.kind for _, e in got][-2:] == ["node_entered", "project_cancelled"]
     assert got[-1][1].data["remark"] == "订单退款"
