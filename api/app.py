@@ -26,6 +26,7 @@ from api.routers import (
     commissions,
     controls,
     dead_letters,
+    delivery_cards,
     enterprises,
     health,
     imports,
@@ -47,9 +48,11 @@ from api.routers import (
 from api.text import TEXT_CHECK
 from core.clock import CLOCK
 from core.settings import Settings
+from domain.delivery.assign import rng_from_settings
 from store import commission_imports
 from store.clock import adopt, follow
 from store.db import Reconnecting, create_pool
+from store.delivery import card_orders
 from streams.publish import Publisher
 
 
@@ -91,9 +94,13 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
+    app.include_router(delivery_cards.router)
     app.include_router(imports.router)
     app.state.payments = payments
     commission_imports.install(settings.orders_topic)
+    card_orders.install(orders_topic=settings.orders_topic,
+                        delivery_topic=settings.delivery_topic,
+                        stock=settings.card_stock_enterprise, rng=rng_from_settings(None))
     console.install(app)
 
     @app.middleware("http")

@@ -50,6 +50,7 @@ from store.cards import activate
 from store.db import Conn
 from store.delivery import events, projects
 from store.orders import Order, get_order
+from store.packages import get_package
 
 log = logging.getLogger(__name__)
 SWEEP_BATCH = 100
@@ -162,6 +163,34 @@ LIMIT %s
 """
 
 
+@dataclass(frozen=True)
+class Parties:
+    """Who may see a card order: the project's vendor, provider and customer."""
+
+    vendor_id: str
+    provider_id: str | None
+    customer_user_id: str | None
+
+
+_PARTIES = """
+SELECT vendor_id, provider_id, customer_user_id FROM dl_projects WHERE project_id = %s
+"""
+_PRODUCT_VENDOR = "SELECT vendor_id FROM dl_products WHERE product_id = %s"
+
+
+async def parties(conn: Conn, project_id: str) -> Parties | None:
+    """The project's parties (None: no such project)."""
+    async with conn.cursor(row_factory=class_row(Parties)) as cur:
+        await cur.execute(_PARTIES, (project_id,))
+        return await cur.fetchone()
+
+
+async def product_vendor(conn: Conn, product_id: str) -> str | None:
+    """The vendor of a delivery product (None: no such product)."""
+    row = await (await conn.execute(_PRODUCT_VENDOR, (product_id,))).fetchone()
+    return str(row[0]) if row else None
+
+
 async def get(conn: Conn, project_id: str) -> CardOrder | None:
     """The card order of a project (None: the project is not a card order's)."""
     async with conn.cursor(row_factory=class_row(CardOrder)) as cur:
@@ -239,8 +268,16 @@ async def link_package(conn: Conn, product_id: str, package_id: str | None, *,
     """Make a `card_order` product deliver the package's card purchases (None: none); the
     purchases of the package already paid and waiting start their projects now (when the
     product has a template). Returns the projects started."""
+    if package_id is not None:
+        await get_package(conn, package_id)  # NotFound: no such package
     async with conn.transaction():
-        row = await (await conn.execute(_LINK, (package_id, product_id))).fetchone()
+        try:
+            row = await (await conn.execute(_LINK, (package_id, product_id))).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise Refusal(code="package_already_linked",
+                          message_zh="该套餐已关联其他购卡类商品",
+                          message_en="The package is linked to another card-order product"
+                          ) from None
         if row is None:
             raise Refusal(code="not_a_card_order_product",
                           message_zh="只有购卡类商品可以关联套餐",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -67,6 +68,7 @@ class World:
     rng: random.Random
     ops: Actor  # the platform's own delivery admin (provider admin of the platform tenant)
     buyer: Actor  # the enterprise admin who bought the cards
+    product_id: str
 
     async def buy(self, quantity: int, package_id: str = "sim1") -> Order:
         """A card purchase of the buyer's enterprise, paid online (→ `paid`)."""
@@ -129,7 +131,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
                            "WHERE product_id = %s", (product,))
         try:
             yield World(conn, settings, random.Random(5), Actor(ops, "ops"),
-                        Actor("u-boss", "boss"))
+                        Actor("u-boss", "boss"), product)
         finally:
             events.install(None)
 
@@ -339,3 +341,34 @@ async def test_only_a_delivered_package_starts_a_project_and_a_refund_cancels_it
     got = await delivered(world.settings, 9)
     assert [e.kind for _, e in got][-2:] == ["node_entered", "project_cancelled"]
     assert got[-1][1].data["remark"] == "订单退款"
+
+
+@pytest.mark.req("I-63")
+async def test_the_api_links_a_card_order_product_and_shows_a_project_s_card_order(
+        world: World, client: httpx.AsyncClient) -> None:
+    conn, path = world.conn, f"/v1/delivery/products/{world.product_id}/package"
+    other = await world.buy(1, "sim2")
+    await dl.tenant(conn, "acme")
+    stranger = await dl.staff(conn, "boss2", "acme", ("服务商管理员",), role="vendor_admin")
+    worker = await dl.staff(conn, "w", "platform", ("服务商管理员",))
+    for user_id, code in ((stranger, 404), (worker, 403)):
+        csrf = await dl.log_in(client, conn, user_id)
+        answer = await client.put(path, json={"package_id": "sim2"}, headers=csrf)
+        assert answer.status_code == code, answer.text
+    csrf = await dl.log_in(client, conn, world.ops.user_id or "")
+    missing = await client.put(path, json={"package_id": "nope"}, headers=csrf)
+    assert missing.status_code == 404, missing.text
+    linked = await client.put(path, json={"package_id": "sim2"}, headers=csrf)
+    assert linked.status_code == 200, linked.text
+    (started,) = linked.json()["started"]
+    assert (await world.project(other)).project_id == started
+
+    await world.confirm(started, world.ops, {"logistics_no": "SF-7"})
+    seen = await client.get(f"/v1/delivery/projects/{started}/card-order")
+    assert seen.status_code == 200, seen.text
+    assert {k: seen.json()[k] for k in ("order_id", "iccids", "logistics_no", "failures")} == {
+        "order_id": other.order_id, "iccids": [OTHER], "logistics_no": "SF-7", "failures": []}
+    await dl.log_in(client, conn, world.buyer.user_id or "")  # the customer sees it
+    assert (await client.get(f"/v1/delivery/projects/{started}/card-order")).status_code == 200
+    await dl.log_in(client, conn, stranger)  # another tenant does not
+    assert (await client.get(f"/v1/delivery/projects/{started}/card-order")).status_code == 404
