@@ -16,9 +16,11 @@ from connectors.payments import PaymentChannel, PaymentChannelClient, PaymentCha
 from core.clock import CLOCK, now
 from core.money import Fen
 from core.settings import Settings
+from domain.delivery.assign import rng_from_settings
 from store import commission_facts, commissions, fulfilment, orders, package_orders
 from store.clock import adopt
 from store.db import Conn, Reconnecting
+from store.delivery import card_orders
 from store.pools import fullest_pools
 from streams.app import create_app
 from streams.commission import CommissionSink, register_commission_agent
@@ -220,6 +222,28 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
             *fulfil_dbs, number_cards.db]
 
 
+CARD_ACTIVATION_CHECK_S = 5.0
+
+
+def _register_card_orders(app: faust.App, settings: Settings) -> Reconnecting:
+    """Card orders through the delivery workflow (I-63): delivery events on their topic, and
+    the sweep that confirms (as 系统) each activation node whose cards all report active."""
+    db = Reconnecting(settings.require_database())
+    rng = rng_from_settings(None)  # TODO(d-cards): the seed setting once d-engine is merged
+    card_orders.install(orders_topic=settings.orders_topic,
+                        delivery_topic=settings.delivery_topic,
+                        stock=settings.card_stock_enterprise, rng=rng)
+
+    async def card_activations() -> None:
+        try:
+            await db.run(lambda conn: card_orders.confirm_activated(conn, rng=rng))
+        except Exception:
+            log.exception("card activation sweep failed; the next tick retries")
+
+    app.timer(interval=CARD_ACTIVATION_CHECK_S, on_leader=True)(card_activations)
+    return db
+
+
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:
     """Adopt the platform clock's offset at start and, with the test clock on, every second."""
     db = Reconnecting(settings.require_database())
@@ -249,6 +273,7 @@ def build_worker(settings: Settings) -> faust.Worker:
     register_commission_agent(app, settings, commission)
     timer_dbs = [*_register_timers(app, settings, publisher),
                  _register_gauges(app, settings, metrics), _follow_clock(app, settings)]
+    timer_dbs.append(_register_card_orders(app, settings))
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host,
                           registry=metrics.registry)
