@@ -46,7 +46,7 @@ from domain.delivery.machines import SYSTEM
 from domain.refusals import Refusal
 from store import card_purchases
 from store.agents import Actor as AuditActor
-from store.cards import activate
+from store.cards import activate_many
 from store.db import Conn
 from store.delivery import events, projects
 from store.orders import Order, get_order
@@ -345,8 +345,7 @@ async def activate_entered(conn: Conn, project_id: str, run_id: int) -> list[str
                 (iccids, project_id))
     if not iccids:
         raise rules.NotShipped()
-    for iccid in iccids:
-        await activate(conn, iccid)  # the card registry's own activation (G2-17)
+    await activate_many(conn, iccids)  # the card registry's own activation (G2-17)
     await conn.execute(_ASKED, (run_id, now(), project_id))
     return iccids
 
