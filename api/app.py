@@ -27,6 +27,7 @@ from api.routers import (
     controls,
     dead_letters,
     delivery_cards,
+    delivery_projects,
     enterprises,
     health,
     imports,
@@ -53,6 +54,7 @@ from store import commission_imports
 from store.clock import adopt, follow
 from store.db import Reconnecting, create_pool
 from store.delivery import card_orders
+from store.delivery import reminders as delivery_reminders
 from streams.publish import Publisher
 
 
@@ -90,7 +92,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
-                   commission_whatif, commission_reports, commissions, settlements):
+                   commission_whatif, commission_reports, commissions, settlements,
+                   delivery_projects):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
@@ -98,9 +101,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     app.include_router(imports.router)
     app.state.payments = payments
     commission_imports.install(settings.orders_topic)
+    delivery_reminders.publish_to(settings.orders_topic)
+    app.state.delivery_rng = rng_from_settings(settings.test_random_seed)
     card_orders.install(orders_topic=settings.orders_topic,
                         delivery_topic=settings.delivery_topic,
-                        stock=settings.card_stock_enterprise, rng=rng_from_settings(None))
+                        stock=settings.card_stock_enterprise, rng=app.state.delivery_rng)
     console.install(app)
 
     @app.middleware("http")

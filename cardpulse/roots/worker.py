@@ -20,7 +20,10 @@ from domain.delivery.assign import rng_from_settings
 from store import commission_facts, commissions, fulfilment, orders, package_orders
 from store.clock import adopt
 from store.db import Conn, Reconnecting
+from store.delivery import assign as delivery_assign
 from store.delivery import card_orders
+from store.delivery import reminders as delivery_reminders
+from store.delivery import timeouts as delivery_timeouts
 from store.pools import fullest_pools
 from streams.app import create_app
 from streams.commission import CommissionSink, register_commission_agent
@@ -219,17 +222,51 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
     return [rollover_db, snapshot_db, webhook_db, outbox_db, orders_db, commission_db,
-            *fulfil_dbs, number_cards.db]
+            *fulfil_dbs, number_cards.db, *_register_delivery_timers(app, settings)]
 
 
-CARD_ACTIVATION_CHECK_S = 5.0
+SWEEP_BATCH = 100
+
+
+def _register_delivery_timers(app: faust.App, settings: Settings) -> list[Reconnecting]:
+    """The delivery engine's leader timers: the timeout sweep every
+    `delivery_timeout_check_s` (I-42) and the queue poll every `delivery_queue_poll_s` of
+    platform time (I-37: a moved test clock polls at the next tick)."""
+    sweep_db = Reconnecting(settings.require_database())
+    queue_db = Reconnecting(settings.require_database())
+    rng = rng_from_settings(settings.test_random_seed)
+    delivery_reminders.publish_to(settings.orders_topic)
+    polled: list[float] = []
+
+    async def sweep_timeouts() -> None:
+        try:
+            while await sweep_db.run(lambda conn: delivery_timeouts.sweep(
+                    conn, SWEEP_BATCH, rng=rng)) == SWEEP_BATCH:
+                pass  # a full batch: more may be due
+        except Exception:
+            log.exception("delivery timeout sweep failed; the next tick retries")
+
+    async def poll_queue() -> None:
+        if polled and CLOCK.time() - polled[-1] < settings.delivery_queue_poll_s:
+            return
+        try:
+            await queue_db.run(lambda conn: delivery_assign.drain_queue(conn, rng=rng))
+            polled[:] = [CLOCK.time()]
+        except Exception:
+            log.exception("delivery queue poll failed; the next tick retries")
+
+    app.timer(interval=settings.delivery_timeout_check_s, on_leader=True)(sweep_timeouts)
+    app.timer(interval=min(settings.delivery_timeout_check_s, 60.0),
+              on_leader=True)(poll_queue)
+    return [sweep_db, queue_db]
 
 
 def _register_card_orders(app: faust.App, settings: Settings) -> Reconnecting:
     """Card orders through the delivery workflow (I-63): delivery events on their topic, and
-    the sweep that confirms (as 系统) each activation node whose cards all report active."""
+    the sweep that confirms (as 系统) each activation node whose cards all report active,
+    every `delivery_timeout_check_s`."""
     db = Reconnecting(settings.require_database())
-    rng = rng_from_settings(None)  # TODO(d-cards): the seed setting once d-engine is merged
+    rng = rng_from_settings(settings.test_random_seed)
     card_orders.install(orders_topic=settings.orders_topic,
                         delivery_topic=settings.delivery_topic,
                         stock=settings.card_stock_enterprise, rng=rng)
@@ -240,7 +277,7 @@ def _register_card_orders(app: faust.App, settings: Settings) -> Reconnecting:
         except Exception:
             log.exception("card activation sweep failed; the next tick retries")
 
-    app.timer(interval=CARD_ACTIVATION_CHECK_S, on_leader=True)(card_activations)
+    app.timer(interval=settings.delivery_timeout_check_s, on_leader=True)(card_activations)
     return db
 
 
