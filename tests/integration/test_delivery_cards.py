@@ -105,6 +105,7 @@ async def world(settings: Settings) -> AsyncIterator[World]:
     published template (ship, activate, the customer's receipt) delivered by the platform."""
     async with await psycopg.AsyncConnection.connect(settings.require_database(),
                                                      autocommit=True) as conn:
+        card_orders.register()  # the hooks, whatever another test left in the registries
         card_orders.install(orders_topic=settings.orders_topic,
                             delivery_topic=settings.delivery_topic, stock="stock",
                             rng=random.Random(3))
@@ -368,7 +369,10 @@ async def test_the_api_links_a_card_order_product_and_shows_a_project_s_card_ord
     # the platform completed the purchase outside the flow: the ship node records its cards
     await card_purchases.complete(conn, other, AuditActor("admin", "admin"), "stock",
                                   world.settings.orders_topic)
-    await world.confirm(started, world.ops, {"logistics_no": "SF-7"})
+    run = await world.current(started)  # the operator ships through the engine's API
+    shipped = await client.post(f"/v1/delivery/projects/{started}/runs/{run.run_id}/confirm",
+                                json={"detail": {"logistics_no": "SF-7"}}, headers=csrf)
+    assert shipped.status_code == 200, shipped.text
     seen = await client.get(f"/v1/delivery/projects/{started}/card-order")
     assert seen.status_code == 200, seen.text
     assert {k: seen.json()[k] for k in ("order_id", "iccids", "logistics_no", "failures")} == {
