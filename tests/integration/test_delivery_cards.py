@@ -31,7 +31,7 @@ from store.card_events import set_product
 from store.cards import NewCard, create_card, get_card
 from store.controls import StatusReport, observe
 from store.db import Conn, Reconnecting
-from store.delivery import card_orders, events, projects
+from store.delivery import card_orders, events, projects, timeouts
 from store.enterprises import create_enterprise
 from store.orders import SYSTEM as ORDER_SYSTEM
 from store.orders import NewOrder, Order, get_order
@@ -316,7 +316,16 @@ async def test_the_operator_confirms_an_activation_with_the_cards_that_failed(
     record = await card_orders.get(world.conn, project.project_id)
     assert record is not None and record.activated_at is not None
     assert record.failures == [{"iccid": STOCK[1], "reason": "运营商拒绝开通"}]
-    assert (await world.current(project.project_id)).node_key == "done"
+    receipt = await world.current(project.project_id)
+    assert receipt.node_key == "done"
+
+    # the receipt's deadline passes (set directly: the calendar is not this test's subject)
+    await world.conn.execute("UPDATE dl_node_runs SET deadline_at = cp_now() - interval '1 s' "
+                             "WHERE run_id = %s", (receipt.run_id,))
+    assert await timeouts.sweep(world.conn, rng=world.rng) == 1
+    got = await delivered(world.settings, 9)
+    assert [(e.kind, e.data.get("run_id")) for _, e in got][-1] == (
+        "node_timed_out", receipt.run_id)
 
 
 @pytest.mark.req("I-63", "I-54")
