@@ -3,10 +3,11 @@
 * **Start.** A `card_purchase` order becomes a project when it is paid (the purchase's 待发货:
   `paid` is the state in which its cards wait to be delivered) and its package is linked to a
   `card_order` product bound to a template (`dl_products.package_id`). The hook runs in the
-  transaction of the order's change (`store.card_purchases.ON_CHANGE`): the payment and the
-  project exist together or not at all, no event can be lost between them, and
-  `start_project` is idempotent by order no. (= the order id). A refund of a paid purchase
-  (`refunding`) cancels its project (I-54).
+  transaction of the order's change (`store.card_purchases.ON_CHANGE`): the project commits
+  with the payment, no event can be lost between them, and `start_project` is idempotent by
+  order no. (= the order id). A delivery that cannot start (a misconfigured product) is
+  logged in a rolled-back savepoint and never refuses the payment; `link_package` starts the
+  purchases waiting. A refund of a paid purchase (`refunding`) cancels its project (I-54).
 * **ship_cards** (a general node's effect): the operator confirms with `{"iccids": [...],
   "logistics_no": "..."}` (no ICCIDs: the platform allocates them from stock). The cards are
   allocated and registered under the buyer through the card purchase's own completion
@@ -15,10 +16,10 @@
   machine has no 已发货 state: `completed` (cards allocated) is where it stands once shipped;
   the shipment (ICCIDs, logistics no., time) is recorded here (`dl_card_orders`).
 * **activate_cards**: entering the node asks the controls to open every card of the order
-  (`store.cards.activate`, the G2-17 path; the reconciler opens them); the node completes by
-  系统 once every card reports `network_status = active` (`confirm_activated`, a worker
-  sweep), or when its operator confirms with `{"failures": [{"iccid", "reason"}]}` naming
-  each card not active yet.
+  (`store.cards.activate_many`, the G2-17 `activate` path; the reconciler opens them); the
+  node completes by 系统 once every card reports `network_status = active`
+  (`confirm_activated`, a worker sweep), or when its operator confirms with
+  `{"failures": [{"iccid", "reason"}]}` naming each card not active yet.
 * **Receipt.** The complete-project node is the customer's receipt: the project's
   completion records `received_at` (G4 已完成; the order itself completed at shipment).
 
