@@ -108,6 +108,8 @@ async def test_the_provider_queue_fills_with_reasons_and_drains_oldest_first(con
     assert still.queued_at == before.queued_at and still.last_attempt_at > before.last_attempt_at
     log = [line.action for line in await projects.log_lines(conn, second)]
     assert log[-4:] == ["分配服务商已完成", "进入分配设计师", "分配设计师已完成", "进入设计稿"]
+    await projects.cancel(conn, third, Actor(None, "系统"), "订单退款")  # I-54: leaves the queue
+    assert await entry(conn, third) is None
     # the bare product gets a provider: the manual 分单 for it assigns
     await dl.set_providers(conn, bare, [("acme", 5, 5)])
     assert await assign.drain_queue(conn, rng=random.Random(1), product_id=bare) == 1

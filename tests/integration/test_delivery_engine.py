@@ -16,6 +16,7 @@ import pytest
 from core.clock import CLOCK
 from domain.delivery.machines import SYSTEM, Actor
 from domain.refusals import Refusal
+from store import outbox
 from store.db import Conn
 from store.delivery import projects, reminders, timeouts
 from store.delivery.projects import Run
@@ -311,6 +312,7 @@ async def test_pause_keeps_the_elapsed_working_time(conn: Conn, db_url: str,
 async def test_the_sweep_stamps_the_due_instant_and_auto_advances(
         conn: Conn, db_url: str, clock_back: None) -> None:
     await store_clock(db_url, at("2026-04-01T09:00:00"))  # a Wednesday
+    reminders.publish_to("test.orders")
     reminder = [{"receiver": "customer", "trigger": "timed_out", "template": "测试-通知客户"},
                 {"receiver": "customer", "trigger": "entered", "template": "测试-通知客户"}]
     ids = await setup(conn, dl.flow(
@@ -344,6 +346,37 @@ async def test_the_sweep_stamps_the_due_instant_and_auto_advances(
     body = next(n for n in notes if n.channel == "inbox")
     assert body.body_zh == f"项目{pid}（订单MSP-1，客户甲）：方案确认"
     assert body.user_id == ids["c"]
+    events = [e for e in await outbox.lease(conn, 100) if e.kind == "delivery_reminder"]
+    assert len(events) == sum(n.channel == "webhook" for n in notes)
+    assert {e.data["trigger"] for e in events} == {"entered", "timed_out"}
+
+
+@pytest.mark.req("I-63")
+async def test_effect_hooks_run_on_entry_and_before_confirmation(conn: Conn) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def entered(_: Conn, project_id: str, run: Run) -> None:
+        seen.append(("entered", run.node_key))
+
+    async def check(_: Conn, project_id: str, run: Run, detail: dict[str, Any]) -> None:
+        if not detail.get("iccids"):
+            raise Refusal(code="iccids_missing")
+
+    projects.EFFECTS["ship_cards"] = projects.EffectHooks(entered, check)
+    try:
+        ids = await setup(conn, dl.flow({"key": "ship", "kind": "general", "name": "发货",
+                                         "role": "设计师", "effect": "ship_cards"}))
+        pid = await start(conn, ids)
+        ship = await current(conn, pid)
+        assert seen == [("entered", "ship")]
+        await refused("iccids_missing", projects.confirm(conn, pid, ship.run_id,
+                                                         who(ids["d1"]), rng=rng()))
+        await projects.complete_effect(conn, pid, ship.run_id, SYSTEM, {"iccids": ["1"]},
+                                       rng=rng())
+        runs = await projects.runs(conn, pid)
+        assert runs[-2].detail == {"iccids": ["1"]} and runs[-1].node_key == "done"
+    finally:
+        del projects.EFFECTS["ship_cards"]
 
 
 @pytest.mark.req("I-42")
