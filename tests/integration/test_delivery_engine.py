@@ -437,6 +437,8 @@ async def test_the_api_lets_only_the_right_people_act(conn: Conn,
     assert answer.status_code == 422 and "请填写备注" in answer.text
     answer = await client.post(f"{base}/pause", headers=csrf, json={"remark": "等客户"})
     assert answer.json()["status"] == "paused"
+    assert (answer.json()["log"][-1]["action"], answer.json()["log"][-1]["actor_role"]) == (
+        "暂停项目", "服务商管理员")
     answer = await client.post(f"{base}/operator", headers=csrf, json={"user_id": d2})
     assert answer.json()["current"]["operator_user_id"] == d2
     assert answer.json()["log"][-1]["action"] == "更换操作人"
