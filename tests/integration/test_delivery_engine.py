@@ -5,6 +5,7 @@ own nodes; reject goes back to the right node; pause, cancel and the administrat
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 
 from core.clock import CLOCK
+from core.settings import Settings
 from domain.delivery.machines import SYSTEM, Actor
 from domain.refusals import Refusal
 from store import outbox
@@ -23,6 +25,8 @@ from store.delivery.projects import Run
 from tests.support import delivery as dl
 from tests.support.api import ADMIN
 from tests.support.dates import SHANGHAI, store_clock
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually_async
 
 
 @pytest.fixture
@@ -452,3 +456,49 @@ async def test_the_api_lets_only_the_right_people_act(conn: Conn,
     assert (await client.get(base)).status_code == 404
     answer = await client.post(f"{base}/cancel", headers=ADMIN, json={"remark": "退款"})
     assert answer.json()["status"] == "cancelled"
+
+
+@pytest.fixture
+async def test_clock_env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """The worker follows the stored clock offset only with the test clock on (its
+    environment is copied from this process's); this process's clock is put back."""
+    monkeypatch.setenv("CARDPULSE_TEST_CLOCK", "true")
+    yield
+    CLOCK.set_offset(0)
+
+
+@pytest.mark.req("I-42")
+@pytest.mark.req("I-37")
+async def test_the_worker_sweeps_timeouts_and_polls_the_queue(
+        conn: Conn, db_url: str, settings: Settings, test_clock_env: None,
+        running_worker: WorkerProcess) -> None:
+    await store_clock(db_url, at("2026-06-01T09:00:00"))  # a Monday
+    ids = await setup(conn, dl.flow({"key": "work", "kind": "general", "name": "交付",
+                                     "role": "设计师", "timeout_days": "0.1"}))
+    pid = await start(conn, ids)
+    waiting = await projects.start_project(
+        conn, order_no="LATER", product_id=await dl.product(conn, await dl.template(
+            conn, dl.STANDARD)), customer_name="客户乙", rng=rng())
+    ready = settings.run_dir / "worker.ready"
+    await eventually_async(lambda: _true(ready.exists()), timeout=90, what="worker ready")
+    await dl.set_providers(conn, (await projects.get_project(conn, waiting)).product_id,
+                           [("acme", 10, 10)])
+    await store_clock(db_url, at("2026-06-01T12:00:00"))  # past 11:24, and 3 h since a poll
+    moved = time.monotonic()
+
+    async def swept() -> Run | None:
+        run = await current(conn, pid)
+        return run if run.timed_out_at is not None else None
+
+    run = await eventually_async(swept, timeout=60, what="timed out by the worker")
+    assert time.monotonic() - moved < 60
+    assert run.timed_out_at == run.deadline_at and run.timeout_side == "provider"
+
+    async def polled() -> str | None:
+        return (await projects.get_project(conn, waiting)).provider_id
+
+    assert await eventually_async(polled, timeout=60, what="assigned by the poll") == "acme"
+
+
+async def _true(value: bool) -> bool | None:
+    return value or None
