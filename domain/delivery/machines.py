@@ -165,6 +165,12 @@ class NotCurrent(Refusal):
     message_en = "The node is not the project's current node"
 
 
+class NoProviderOperator(Refusal):
+    code = "no_provider_operator"
+    message_zh = "当前节点不由服务商员工操作"
+    message_en = "The current node is not operated by provider staff"
+
+
 class NotConfirmable(Refusal):
     code = "node_not_confirmable"
     message_zh = "该节点不能由人工确认"

@@ -645,7 +645,7 @@ async def change_operator(conn: Conn, project_id: str, user_id: str, actor: Acto
         _live(project, "change_operator")
         run = await current_run(conn, project_id)
         if run is None or run.side != "provider" or not run.role:
-            raise m.NotCurrent
+            raise m.NoProviderOperator
         who = await person(conn, user_id)
         role = run.role
         fits = role in who.business_roles or (role == PROVIDER_ADMIN_ROLE
