@@ -136,6 +136,9 @@ class EffectHooks:
 
 
 EFFECTS: dict[str, EffectHooks] = {}
+# Called in the transaction that completes a project (a card order becomes 已完成, I-63);
+# registered by the modules that need it, like EFFECTS.
+ON_COMPLETE: list[Callable[[Conn, Project], Awaitable[None]]] = []
 PROVIDER_ADMIN_ROLE = "服务商管理员"
 ADMIN_ROLES = ("provider_admin", "vendor_admin")
 
@@ -392,6 +395,8 @@ async def _pass(conn: Conn, project: Project, run: Run, node: Node, actor: Actor
         await conn.execute(_COMPLETE, (project.project_id,))
         await conn.execute(_RELEASE, (project.project_id, None, None))
         await assign.dequeue(conn, project.project_id)
+        for hook in ON_COMPLETE:
+            await hook(conn, project)
         return
     await _enter(conn, project, following, rng)
 

@@ -366,7 +366,11 @@ async def test_effect_hooks_run_on_entry_and_before_confirmation(conn: Conn) -> 
         if not detail.get("iccids"):
             raise Refusal(code="iccids_missing")
 
+    async def completed(_: Conn, project: projects.Project) -> None:
+        seen.append(("completed", project.order_no))
+
     projects.EFFECTS["ship_cards"] = projects.EffectHooks(entered, check)
+    projects.ON_COMPLETE.append(completed)
     try:
         ids = await setup(conn, dl.flow({"key": "ship", "kind": "general", "name": "发货",
                                          "role": "设计师", "effect": "ship_cards"}))
@@ -379,8 +383,11 @@ async def test_effect_hooks_run_on_entry_and_before_confirmation(conn: Conn) -> 
                                        rng=rng())
         runs = await projects.runs(conn, pid)
         assert runs[-2].detail == {"iccids": ["1"]} and runs[-1].node_key == "done"
+        await projects.confirm(conn, pid, runs[-1].run_id, who(ids["c"]), rng=rng())
+        assert seen[-1] == ("completed", "MSP-1")
     finally:
         del projects.EFFECTS["ship_cards"]
+        projects.ON_COMPLETE.remove(completed)
 
 
 @pytest.mark.req("I-42")
