@@ -367,10 +367,12 @@ async def _enter(conn: Conn, project: Project, node: Node | None, rng: random.Ra
     while node is not None:
         at = await _now(conn)
         operator = await _operator_for(conn, project, node)
+        timeout = 0 if node.side == "system" else node.timeout_tenths
         run_id = await _scalar(conn, _ENTER, (
             project.project_id, project.epoch, node.key, node.kind, node.name, node.side,
-            node.role, operator, at, 0 if node.side == "system" else node.timeout_tenths))
-        await clock.start(conn, run_id, at, paused=project.status == "paused")
+            node.role, operator, at, timeout))
+        if timeout:  # no timeout, no clock: the calendar is not read (I-41)
+            await clock.start(conn, run_id, at, paused=project.status == "paused")
         await _log(conn, project, node.key, m.entered(node.name), SYSTEM)
         await reminders.fire(conn, project.project_id, run_id, "entered")
         if node.effect and node.effect in EFFECTS:
