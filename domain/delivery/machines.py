@@ -262,6 +262,13 @@ class NoTemplate(Refusal):
     message_en = "The product has no published service-flow template"
 
 
+class UnknownCustomer(Refusal):
+    code = "unknown_customer"
+    message_zh = "客户账号不存在"
+    message_en = "The customer account does not exist"
+    field = "customer_user_id"
+
+
 class AlreadyEvaluated(Refusal):
     code = "already_evaluated"
     message_zh = "项目已评价"

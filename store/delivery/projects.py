@@ -227,6 +227,7 @@ ON CONFLICT (project_id, node_key) DO UPDATE SET form_id = EXCLUDED.form_id,
     answers = EXCLUDED.answers, submitted_by = EXCLUDED.submitted_by, submitted_at = cp_now()
 """
 _HAS_REQUIREMENT = "SELECT 1 FROM dl_requirements WHERE project_id = %s AND node_key = %s"
+_IS_CUSTOMER = "SELECT 1 FROM users WHERE user_id = %s"
 _EVALUATE = "UPDATE dl_projects SET evaluation = %s WHERE project_id = %s"
 
 
@@ -428,6 +429,9 @@ async def start_project(conn: Conn, *, order_no: str, product_id: str, customer_
         vendor_id, template_id, nodes, status = product
         if template_id is None or status != "published":
             raise m.NoTemplate
+        if customer_user_id is not None and await _scalar(conn, _IS_CUSTOMER,
+                                                          (customer_user_id,)) is None:
+            raise m.UnknownCustomer
         project_id = await _scalar(conn, _INSERT, (
             f"pj-{uuid.uuid4().hex[:20]}", order_no, business_no, product_id, template_id,
             Jsonb(nodes), vendor_id, customer_user_id, customer_name, channel, order_id))

@@ -420,6 +420,10 @@ async def test_the_api_lets_only_the_right_people_act(conn: Conn,
         "order_no": "API-1", "product_id": ids["product"], "customer_name": "客户甲",
         "customer_user_id": ids["c"]})
     assert made.status_code == 201, made.text
+    unknown = await client.post("/v1/delivery/projects", headers=ADMIN, json={
+        "order_no": "API-0", "product_id": ids["product"], "customer_name": "客户甲",
+        "customer_user_id": "u-nobody"})
+    assert unknown.status_code == 422 and "客户账号不存在" in unknown.text
     pid, run = made.json()["project_id"], made.json()["current"]
     assert (run["node_key"], made.json()["log"][0]["action"]) == ("req", "项目开始")
 
