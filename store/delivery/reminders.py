@@ -66,9 +66,13 @@ async def notifications(conn: Conn, project_id: str) -> list[Notification]:
         return await cur.fetchall()
 
 
-def publish_to(topic: str) -> None:
-    """Announce webhook reminders on `topic` (called once by each process's root)."""
-    _TOPIC["topic"] = topic
+def publish_to(topic: str | None) -> None:
+    """Announce webhook reminders on `topic` (called once by each process's root); None:
+    record them only."""
+    if topic is None:
+        _TOPIC.clear()
+    else:
+        _TOPIC["topic"] = topic
 
 
 def render(body: str, values: dict[str, str]) -> str:

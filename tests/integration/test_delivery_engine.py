@@ -314,9 +314,9 @@ async def test_pause_keeps_the_elapsed_working_time(conn: Conn, db_url: str,
 @pytest.mark.req("I-39")
 @pytest.mark.req("I-20")
 async def test_the_sweep_stamps_the_due_instant_and_auto_advances(
-        conn: Conn, db_url: str, clock_back: None) -> None:
+        conn: Conn, db_url: str, settings: Settings, clock_back: None) -> None:
     await store_clock(db_url, at("2026-04-01T09:00:00"))  # a Wednesday
-    reminders.publish_to("test.orders")
+    reminders.publish_to(settings.orders_topic)
     reminder = [{"receiver": "customer", "trigger": "timed_out", "template": "测试-通知客户"},
                 {"receiver": "customer", "trigger": "entered", "template": "测试-通知客户"}]
     ids = await setup(conn, dl.flow(
