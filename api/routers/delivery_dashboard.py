@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import PLATFORM_READERS, Caller, Db, Principal, forbid
+from api.errors import invalid
 from api.openapi import FORBIDDEN, NOT_FOUND
 from api.schemas.delivery_dashboard import (
     CyclePublic,
@@ -24,7 +25,7 @@ from api.schemas.delivery_dashboard import (
     StatusCounts,
 )
 from core.clock import now
-from domain.delivery.dashboard import Scope, windows
+from domain.delivery.dashboard import WINDOWS, Scope, windows
 from store.db import Conn
 from store.delivery import dashboard as store
 from store.errors import NotFound
@@ -58,10 +59,12 @@ async def scope_for(db: Conn, caller: Principal, vendor_id: str | None = None,
 
 @router.get("", response_model=DashboardPublic, responses=NOT_FOUND)
 async def get_dashboard(caller: Caller, db: Db,
-                        window: Annotated[Literal[30, 60], Query()] = 30,
+                        window: Annotated[int, Query(description="30 or 60 days")] = 30,
                         vendor_id: str | None = None,
                         provider_id: str | None = None) -> DashboardPublic:
     """Cycle (I-56), new projects (I-57) and statuses (I-58) as of 00:00 today (I-55)."""
+    if window not in WINDOWS:
+        raise invalid("query", "window", "the status window is 30 or 60 days", window)
     scope = await scope_for(db, caller, vendor_id, provider_id)
     found = await store.dashboard(db, scope, windows(now(), window))
     w, counts = found.windows, found.statuses
@@ -72,8 +75,8 @@ async def get_dashboard(caller: Caller, db: Db,
         per_day=[DayCount(day=d, projects=n) for d, n in found.per_day],
         per_month=[MonthCount(month=m.strftime("%Y-%m"), projects=n)
                    for m, n in found.per_month],
-        status=StatusCounts(window_days=window, created_from=w.status_from, total=found.total,
-                            **counts))
+        status=StatusCounts(window_days=30 if window == 30 else 60,
+                            created_from=w.status_from, total=found.total, **counts))
 
 
 @router.get("/saturation", response_model=list[SaturationPublic], responses=NOT_FOUND)

@@ -139,7 +139,7 @@ def status_counts(projects: Iterable[ProjectTimes], cutoff: datetime) -> dict[St
 def half_up_tenth(value: Fraction) -> Decimal:
     """`value` rounded half-up to one decimal, exactly (no float on the way)."""
     tenths = math.floor(value * 10 + Fraction(1, 2))
-    return Decimal(tenths) / 10
+    return Decimal(tenths).scaleb(-1)
 
 
 def mean_cycle_days(total_s: Decimal | int, projects: int) -> Decimal | None:
@@ -164,7 +164,7 @@ def saturation_colour(current: int, max_load: int) -> Colour:
 def saturation_percent(current: int, max_load: int) -> Decimal:
     """The share shown beside the bar, half-up to 0.1 %; max load 0 shows 100 % (AMB-47)."""
     if max_load <= 0:
-        return Decimal(100)
+        return Decimal("100.0")
     return half_up_tenth(Fraction(current * 100, max_load))
 
 
