@@ -4,6 +4,7 @@ written at chosen instants around the platform clock's "00:00 today" (2026-03-10
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -223,6 +224,21 @@ async def test_saturation_is_live_for_vendors_and_not_for_providers(
                                 headers=ADMIN)).status_code == 404
     everyone = (await admin.get("/v1/delivery/dashboard/saturation", headers=ADMIN)).json()
     assert {b["product_id"] for b in everyone} == {"psat", "psat2", "pother"}
+
+    # The console's page: the same numbers, coloured bars for the vendor only, zh and en.
+    page = await vendor.get("/console/delivery/dashboard", params={"view": "month"})
+    assert page.status_code == 200, page.text
+    assert "数据看板" in page.text and "服务商饱和度" in page.text
+    assert re.findall(r'data-colour="(\w+)"', page.text) == [
+        "blue", "red", "green", "red", "red"]  # b40, b80 (now 5/5), green, red, zero
+    assert 'data-testid="status-total">2412<' in page.text
+    vendor.cookies.set("cardpulse_lang", "en")
+    english = await vendor.get("/console/delivery/dashboard", params={"window": "60"})
+    assert "Provider saturation" in english.text and "Last 60 days" in english.text
+    provider_page = await prov.get("/console/delivery/dashboard")
+    assert provider_page.status_code == 200, provider_page.text
+    assert "data-colour" not in provider_page.text and "1601" in provider_page.text
+    assert (await staff.get("/console/delivery/dashboard")).status_code == 404
 
 
 def grafana(query: str, start: datetime, end: datetime) -> str:
