@@ -22,14 +22,16 @@ from api.console.render import html
 from api.deps import PLATFORM_READERS, Db
 from api.routers.delivery_dashboard import PROVIDER_ROLES, VENDOR_ROLES, scope_for
 from core.clock import now
-from domain.delivery.dashboard import STATUSES, windows
+from domain.delivery.dashboard import Status, windows
 from store.delivery import dashboard as store
 
 router = APIRouter(prefix="/console/delivery")
 READERS = (*VENDOR_ROLES, *PROVIDER_ROLES, *PLATFORM_READERS)
-STATUS_NAMES = {"completed": N_("Delivered"), "in_progress": N_("In progress"),
-                "timed_out": N_("Timed out"), "paused": N_("Paused"),
-                "cancelled": N_("Cancelled")}
+# I-58's statuses in the spec's order, with their names and the ring's colours.
+STATUS_NAMES: dict[Status, str] = {
+    "completed": N_("Delivered"), "in_progress": N_("In progress"), "timed_out": N_("Timed out"),
+    "paused": N_("Paused"), "cancelled": N_("Cancelled")}
+STATUS_COLOURS = ["#1a7f37", "#0550ae", "#b42318", "#9a6700", "#57606a"]
 COLOURS = {"green": "#1a7f37", "blue": "#0550ae", "red": "#b42318"}
 Tenant = Annotated[str | None, Query(max_length=40)]
 
@@ -61,8 +63,9 @@ async def dashboard_page(request: Request, viewer: Page, db: Db,
         viewer, "dl_dashboard", found=found, window=window, view=view,
         vendor_id=vendor_id or "", provider_id=provider_id or "", scope=scope,
         platform=principal.role in PLATFORM_READERS,
-        statuses=[(s, STATUS_NAMES[s], found.statuses[s]) for s in STATUSES],
+        statuses=[(s, name, found.statuses[s]) for s, name in STATUS_NAMES.items()],
         new_chart=charts.bars(labels, counts, gettext("New projects")),
-        status_chart=charts.pie([(gettext(STATUS_NAMES[s]), found.statuses[s])
-                                 for s in STATUSES], gettext("Projects")),
+        status_chart=charts.pie([(gettext(name), found.statuses[s])
+                                 for s, name in STATUS_NAMES.items()], gettext("Projects"))
+        | {"color": STATUS_COLOURS},
         saturation=saturation, colours=COLOURS, total_new=sum(counts)))
