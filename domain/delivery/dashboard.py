@@ -104,26 +104,36 @@ def per_month(w: Windows, counts: Mapping[date, int]) -> list[tuple[date, int]]:
     return list(totals.items())
 
 
+# The flow log's actions of 暂停项目 / 启动项目 (I-43, I-50), as the engine writes them
+# (`domain.delivery.machines.PAUSED` / `RESUMED`): the pause history the dashboard reads.
+PAUSE_ACTION: Final = "暂停项目"
+RESUME_ACTION: Final = "启动项目"
+
+
 @dataclass(frozen=True)
 class ProjectTimes:
-    """What decides a project's status at a cutoff: its end and pause instants, and whether
-    its current node run at the cutoff had timed out by then."""
+    """What decides a project's status at a cutoff: its end instants, its pause (the last
+    pause or resume logged before the cutoff, else the current pause's `paused_at`), and
+    whether its node run current at the cutoff had timed out by then."""
 
     cancelled_at: datetime | None
     completed_at: datetime | None
     paused_at: datetime | None
     timed_out: bool
+    pause_logged: bool | None = None  # True: paused, False: resumed, None: nothing logged
 
 
 def status_at(p: ProjectTimes, cutoff: datetime) -> Status:
     """The one status of I-58 as of `cutoff`, by precedence: cancelled, completed, paused,
-    timed out, in progress. `paused_at` is the current pause only (no pause history is kept):
-    a project paused and resumed before the cutoff counts by its other times."""
+    timed out, in progress. A project paused before the cutoff and resumed after it was
+    paused; one resumed before it was not (the flow log says which)."""
     if p.cancelled_at is not None and p.cancelled_at < cutoff:
         return "cancelled"
     if p.completed_at is not None and p.completed_at < cutoff:
         return "completed"
-    if p.paused_at is not None and p.paused_at < cutoff:
+    paused = (p.pause_logged if p.pause_logged is not None
+              else p.paused_at is not None and p.paused_at < cutoff)
+    if paused:
         return "paused"
     return "timed_out" if p.timed_out else "in_progress"
 

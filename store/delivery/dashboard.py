@@ -12,6 +12,8 @@ from decimal import Decimal
 from psycopg.rows import class_row, tuple_row
 
 from domain.delivery.dashboard import (
+    PAUSE_ACTION,
+    RESUME_ACTION,
     Colour,
     ProjectTimes,
     Scope,
@@ -44,13 +46,18 @@ WHERE p.completed_at >= %(start)s AND p.completed_at < %(cutoff)s AND
   (%(vendor)s::text IS NULL OR p.vendor_id = %(vendor)s)
   AND (%(provider)s::text IS NULL OR p.provider_id = %(provider)s)"""
 # Projects created in [start, cutoff) and what decides their status at the cutoff: a node run
-# current at the cutoff (entered before, not left before) that had timed out before it.
+# current at the cutoff (entered before, not left before) that had timed out before it (the
+# sweep sets `timed_out_at` to the deadline), and the last pause or resume logged before it.
 _TIMES = """
 SELECT p.cancelled_at, p.completed_at, p.paused_at,
        EXISTS (SELECT 1 FROM dl_node_runs r
                WHERE r.project_id = p.project_id AND r.entered_at < %(cutoff)s
                  AND r.timed_out_at < %(cutoff)s
-                 AND (r.done_at IS NULL OR r.done_at >= %(cutoff)s)) AS timed_out
+                 AND (r.done_at IS NULL OR r.done_at >= %(cutoff)s)) AS timed_out,
+       (SELECT l.action = %(pause)s FROM dl_project_log l
+        WHERE l.project_id = p.project_id AND l.action IN (%(pause)s, %(resume)s)
+          AND l.at < %(cutoff)s
+        ORDER BY l.at DESC, l.log_id DESC LIMIT 1) AS pause_logged
 FROM dl_projects p
 WHERE p.created_at >= %(start)s AND p.created_at < %(cutoff)s AND
   (%(vendor)s::text IS NULL OR p.vendor_id = %(vendor)s)
@@ -112,7 +119,7 @@ class Saturation:
 
 def _params(scope: Scope, start: datetime, cutoff: datetime) -> dict[str, object]:
     return {"vendor": scope.vendor_id, "provider": scope.provider_id, "start": start,
-            "cutoff": cutoff}
+            "cutoff": cutoff, "pause": PAUSE_ACTION, "resume": RESUME_ACTION}
 
 
 async def tenant_exists(conn: Conn, tenant_id: str) -> bool:

@@ -18,11 +18,19 @@ from psycopg import AsyncConnection
 from api.app import create_app
 from core.settings import Settings
 from dashboards.build import all_dashboards, sql_targets
+from domain.delivery.dashboard import PAUSE_ACTION, RESUME_ACTION
 from store import series
 from store.delivery import dashboard_series as d
 from tests.support.api import ADMIN
 from tests.support.dates import SHANGHAI, store_clock
-from tests.support.delivery_rows import delivery_person, node_run, product, project, provider
+from tests.support.delivery_rows import (
+    delivery_person,
+    logged,
+    node_run,
+    product,
+    project,
+    provider,
+)
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI)
@@ -130,7 +138,9 @@ async def test_statuses_are_exclusive_as_of_midnight_and_follow_the_window(
                               ("timeout", "in_progress", None),
                               ("timeout-late", "in_progress", None),
                               ("recovered", "in_progress", None),
-                              ("run", "in_progress", None)):
+                              ("run", "in_progress", None),
+                              ("resumed-late", "in_progress", None),
+                              ("resumed-early", "in_progress", None)):
         await project(conn, pid, "pst", created_at=made, status=status, at=when)
     await project(conn, "today", "pst", created_at=at(3, 10, 1))
     await project(conn, "edge", "pst", created_at=CUT - 30 * DAY)
@@ -144,15 +154,20 @@ async def test_statuses_are_exclusive_as_of_midnight_and_follow_the_window(
     await node_run(conn, "recovered", entered_at=made, timed_out_at=at(3, 2), done_at=at(3, 3))
     await node_run(conn, "recovered", entered_at=at(3, 3))
     await node_run(conn, "run", entered_at=made)
+    # Paused before 00:00 and resumed after it: paused as of 00:00 (the flow log says so).
+    await logged(conn, "resumed-late", PAUSE_ACTION, at(3, 5))
+    await logged(conn, "resumed-late", RESUME_ACTION, today)
+    await logged(conn, "resumed-early", PAUSE_ACTION, at(3, 4))
+    await logged(conn, "resumed-early", RESUME_ACTION, at(3, 5))
     admin = app_clients[0]
     thirty = (await board(admin, ADMIN, vendor_id="vst"))["status"]
     assert thirty == {"window_days": 30, "created_from": (CUT - 30 * DAY).isoformat(),
-                      "total": 11, "cancelled": 1, "completed": 1, "paused": 1,
-                      "timed_out": 2, "in_progress": 6}
+                      "total": 13, "cancelled": 1, "completed": 1, "paused": 2,
+                      "timed_out": 2, "in_progress": 7}
     sixty = (await board(admin, ADMIN, vendor_id="vst", window=60))["status"]
     assert sixty == {"window_days": 60, "created_from": (CUT - 60 * DAY).isoformat(),
-                     "total": 13, "cancelled": 1, "completed": 2, "paused": 1,
-                     "timed_out": 2, "in_progress": 7}
+                     "total": 15, "cancelled": 1, "completed": 2, "paused": 2,
+                     "timed_out": 2, "in_progress": 8}
     for counts in (thirty, sixty):
         assert sum(counts[k] for k in ("cancelled", "completed", "paused", "timed_out",
                                        "in_progress")) == counts["total"]

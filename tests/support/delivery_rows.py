@@ -76,6 +76,12 @@ async def node_run(conn: AsyncConnection, project_id: str, *, entered_at: dateti
          timed_out_at, "provider" if timed_out_at is not None else None))
 
 
+async def logged(conn: AsyncConnection, project_id: str, action: str, at: datetime) -> None:
+    """A line of the project's flow log (I-50), e.g. 暂停项目 / 启动项目."""
+    await conn.execute("INSERT INTO dl_project_log (project_id, epoch, action, actor_name, at)"
+                       " VALUES (%s, 1, %s, '系统', %s)", (project_id, action, at))
+
+
 async def delivery_person(client: httpx.AsyncClient, conn: AsyncConnection, login: str,
                           role: str, tenant_id: str) -> dict[str, str]:
     """A signed-in user of a delivery role of `tenant_id` (made as a platform user, then moved

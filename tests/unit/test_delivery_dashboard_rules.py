@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from domain.delivery.dashboard import (
     DAY_S,
+    PAUSE_ACTION,
+    RESUME_ACTION,
     ProjectTimes,
     half_up_tenth,
     mean_cycle_days,
@@ -97,6 +99,16 @@ def test_one_status_per_project_by_precedence() -> None:
     assert status_at(ProjectTimes(None, None, before, True), cut) == "paused"
     assert status_at(ProjectTimes(None, None, None, True), cut) == "timed_out"
     assert status_at(ProjectTimes(after, after, after, False), cut) == "in_progress"
+    # The flow log's last pause or resume before the cutoff decides over the current pause.
+    assert status_at(ProjectTimes(None, None, None, True, pause_logged=True), cut) == "paused"
+    assert status_at(ProjectTimes(None, None, before, False, pause_logged=False),
+                     cut) == "in_progress"
     counts = status_counts([everything, ProjectTimes(None, None, None, False)], cut)
     assert counts == {"cancelled": 1, "completed": 0, "paused": 0, "timed_out": 0,
                       "in_progress": 1}
+
+
+def test_the_pause_actions_are_the_engines() -> None:
+    """The dashboard reads the flow log's 暂停项目 / 启动项目 as the engine writes them."""
+    machines = pytest.importorskip("domain.delivery.machines")
+    assert (PAUSE_ACTION, RESUME_ACTION) == (machines.PAUSED, machines.RESUMED)
