@@ -4,6 +4,7 @@ written at chosen instants around the platform clock's "00:00 today" (2026-03-10
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -16,15 +17,18 @@ import pytest
 from psycopg import AsyncConnection
 
 from api.app import create_app
+from core.clock import CLOCK
 from core.settings import Settings
 from dashboards.build import all_dashboards, sql_targets
 from domain.delivery.dashboard import PAUSE_ACTION, RESUME_ACTION
+from domain.delivery.machines import Actor
 from store import series
 from store.delivery import dashboard_series as d
+from store.delivery import projects, timeouts
+from tests.support import delivery as dl
 from tests.support.api import ADMIN
 from tests.support.dates import SHANGHAI, store_clock
 from tests.support.delivery_rows import (
-    delivery_person,
     logged,
     node_run,
     product,
@@ -48,6 +52,7 @@ async def conn(db_url: str) -> AsyncIterator[AsyncConnection]:
     await store_clock(db_url, NOW)
     async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as made:
         yield made
+    CLOCK.set_offset(0)  # this process's clock, for the tests that follow
 
 
 @pytest.fixture
@@ -205,10 +210,11 @@ async def test_saturation_is_live_for_vendors_and_not_for_providers(
         conn: AsyncConnection, app_clients: list[httpx.AsyncClient]) -> None:
     await _saturation_world(conn)
     admin, vendor, pm, prov, staff = app_clients
-    who = [await delivery_person(c, conn, login, role, tenant) for c, login, role, tenant in (
-        (vendor, "v.admin", "vendor_admin", "vsat"), (pm, "v.pm", "vendor_pm", "vsat"),
-        (prov, "r.admin", "provider_admin", "red"), (staff, "r.staff", "provider_staff", "red"))]
-    answer = await vendor.get("/v1/delivery/dashboard/saturation", headers=who[0])
+    for client, login, role, tenant in (
+            (vendor, "vadmin", "vendor_admin", "vsat"), (pm, "vpm", "vendor_pm", "vsat"),
+            (prov, "radmin", "provider_admin", "red"), (staff, "rstaff", "provider_staff", "red")):
+        await dl.log_in(client, conn, await dl.staff(conn, login, tenant, (), role=role))
+    answer = await vendor.get("/v1/delivery/dashboard/saturation")
     assert answer.status_code == 200, answer.text
     bars = [(b["product_id"], b["provider_id"], b["current"], b["max_load"], b["percent"],
              b["colour"]) for b in answer.json()]
@@ -308,3 +314,54 @@ def test_the_delivery_dashboard_carries_every_query() -> None:
     steps = bars["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert [(s["value"], s["color"]) for s in steps] == [(None, "green"), (40, "blue"),
                                                          (80.01, "red")]
+
+
+@pytest.mark.req("I-58", "I-56", "I-55")
+async def test_projects_run_by_the_engine_count_as_they_stood_at_midnight(
+        db_url: str, conn: AsyncConnection, app_clients: list[httpx.AsyncClient]) -> None:
+    """Three projects started on Monday 2026-03-09 by the engine: one paused that evening and
+    resumed on Tuesday morning, one whose 0.5-day node ran out at 22:00, one completed after
+    3 hours. On Tuesday at 10:00 the dashboard says paused, timed out and delivered."""
+    monday = at(3, 9, 10)
+    await store_clock(db_url, monday)
+    await dl.forms_and_messages(conn)
+    await dl.tenant(conn, "vend")
+    await dl.tenant(conn, "acme")
+    designer = await dl.staff(conn, "d1", "acme", max_load=5)
+    admin = await dl.staff(conn, "padmin", "acme", ("服务商管理员",), role="provider_admin")
+    client = await dl.customer(conn, "cust1")
+    nodes = dl.flow({"key": "pick", "kind": "assign", "name": "分配设计师", "role": "设计师"},
+                    {"key": "draft", "kind": "general", "name": "设计稿", "role": "设计师",
+                     "timeout_days": "0.5"})
+    product_id = await dl.product(conn, await dl.template(conn, nodes, "vend"), "vend",
+                                  providers=[("acme", 10, 100)])
+    started = {}
+    for name in ("paused", "late", "done"):
+        started[name] = await projects.start_project(
+            conn, order_no=f"MSP-{name}", product_id=product_id, customer_name="客户甲",
+            customer_user_id=client, rng=random.Random(7))
+    draft = await projects.current_run(conn, started["done"])
+    assert draft is not None
+    await store_clock(db_url, at(3, 9, 12))
+    await projects.confirm(conn, started["done"], draft.run_id, Actor(designer, "d1"),
+                           rng=random.Random(7))
+    accept = await projects.current_run(conn, started["done"])
+    assert accept is not None
+    await store_clock(db_url, at(3, 9, 13))  # 3 hours after the start: 0.125 days
+    await projects.confirm(conn, started["done"], accept.run_id, Actor(client, "cust1"),
+                           rng=random.Random(7))
+    await store_clock(db_url, at(3, 9, 18))
+    await projects.pause(conn, started["paused"], Actor(admin, "padmin"), "客户出差")
+    await store_clock(db_url, NOW - timedelta(hours=1))  # Tuesday 09:00
+    await projects.resume(conn, started["paused"], Actor(admin, "padmin"))
+    assert await timeouts.sweep(conn, 10) == 1  # "late": due at 22:00 on Monday
+    await store_clock(db_url, NOW)
+
+    found = await board(app_clients[0], ADMIN, vendor_id="vend")
+    assert found["status"] | {"created_from": None} == {
+        "window_days": 30, "created_from": None, "total": 3, "cancelled": 0, "completed": 1,
+        "paused": 1, "timed_out": 1, "in_progress": 0}
+    assert found["cycle"]["days"] == "0.1" and found["cycle"]["projects"] == 1
+    assert found["per_day"][-1] == {"day": "2026-03-09", "projects": 3}
+    provider_view = await board(app_clients[0], ADMIN, provider_id="acme")
+    assert provider_view["status"] == found["status"]

@@ -1,16 +1,13 @@
 """Delivery rows with chosen timestamps, written straight into the tables, for the dashboard's
 tests (I-55 … I-60): a project's creation, completion, pause, cancellation and timed-out node
-runs happen at instants the engine would only reach by waiting. Also: a signed-in person of a
-delivery role (vendor_admin, vendor_pm, provider_admin, provider_staff) of a tenant."""
+runs happen at instants the engine would only reach by waiting (people and sessions:
+`tests.support.delivery`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import httpx
 from psycopg import AsyncConnection
-
-from tests.support.people import log_in, make_user
 
 TEMPLATE = "tpl-dash"
 
@@ -80,14 +77,3 @@ async def logged(conn: AsyncConnection, project_id: str, action: str, at: dateti
     """A line of the project's flow log (I-50), e.g. 暂停项目 / 启动项目."""
     await conn.execute("INSERT INTO dl_project_log (project_id, epoch, action, actor_name, at)"
                        " VALUES (%s, 1, %s, '系统', %s)", (project_id, action, at))
-
-
-async def delivery_person(client: httpx.AsyncClient, conn: AsyncConnection, login: str,
-                          role: str, tenant_id: str) -> dict[str, str]:
-    """A signed-in user of a delivery role of `tenant_id` (made as a platform user, then moved
-    to the role: the delivery user API is another module's); returns the CSRF header."""
-    password = await make_user(client, login, "platform_ops", None)
-    await tenant(conn, tenant_id)
-    await conn.execute("UPDATE users SET role = %s, dl_tenant_id = %s WHERE login = %s",
-                       (role, tenant_id, login))
-    return await log_in(client, login, password)
