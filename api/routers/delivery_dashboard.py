@@ -32,6 +32,7 @@ from store.errors import NotFound
 
 router = APIRouter(prefix="/v1/delivery/dashboard", tags=["delivery"], responses=FORBIDDEN)
 VENDOR_ROLES = ("vendor_admin", "vendor_pm")
+TenantId = Annotated[str | None, Query(max_length=40, description="a delivery tenant")]
 PROVIDER_ROLES = ("provider_admin",)
 
 
@@ -60,8 +61,8 @@ async def scope_for(db: Conn, caller: Principal, vendor_id: str | None = None,
 @router.get("", response_model=DashboardPublic, responses=NOT_FOUND)
 async def get_dashboard(caller: Caller, db: Db,
                         window: Annotated[int, Query(description="30 or 60 days")] = 30,
-                        vendor_id: str | None = None,
-                        provider_id: str | None = None) -> DashboardPublic:
+                        vendor_id: TenantId = None,
+                        provider_id: TenantId = None) -> DashboardPublic:
     """Cycle (I-56), new projects (I-57) and statuses (I-58) as of 00:00 today (I-55)."""
     if window not in WINDOWS:
         raise invalid("query", "window", "the status window is 30 or 60 days", window)
@@ -81,7 +82,7 @@ async def get_dashboard(caller: Caller, db: Db,
 
 @router.get("/saturation", response_model=list[SaturationPublic], responses=NOT_FOUND)
 async def get_saturation(caller: Caller, db: Db,
-                         vendor_id: str | None = None) -> list[SaturationPublic]:
+                         vendor_id: TenantId = None) -> list[SaturationPublic]:
     """Each product's providers: live load ÷ max load and the bar's colour (I-59)."""
     scope = await scope_for(db, caller, vendor_id, saturation=True)
     rows = await store.saturation(db, scope.vendor_id)
