@@ -49,6 +49,9 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "rule_id": ("rA", "rA"),  # a commission rule (of A)
            "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03")}  # a number-card settlement batch
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
+# The delivery pages read like the platform's pages for these roles (§7.2: platform staff
+# read); the delivery roles' own answers: tests/integration/test_delivery_dashboard.py.
+PLATFORM_LIKE = ("/console/ops/", "/console/delivery/")
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
                  "/console/lang/{lang}"}
@@ -231,7 +234,8 @@ def test_every_console_page_has_a_place_in_the_matrix() -> None:
     for method, path in routes:
         assert method in ("GET", "POST"), (method, path)
         assert path.startswith(("/console/e/{enterprise_id}", "/console/ops/",
-                                "/console/a/{agent_id}/", "/console/me/")), path
+                                "/console/a/{agent_id}/", "/console/me/",
+                                "/console/delivery/")), path
         fill(path, 0, ("k", "k"))
 
 
@@ -255,7 +259,7 @@ async def test_who_sees_which_page(world: World) -> None:
         if method != "GET":
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith("/console/ops/") else
+                 if path.startswith(PLATFORM_LIKE) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, READ_OWN) for url in fill(path, 0, key_id)]
@@ -275,7 +279,7 @@ async def test_who_may_change_what(world: World) -> None:
         if method != "POST":
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith("/console/ops/") else
+                 if path.startswith(PLATFORM_LIKE) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, CHANGE_OWN) for url in fill(path, 0, key_id)]
