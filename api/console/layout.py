@@ -69,7 +69,9 @@ AGENT_ROLES = ("agent_admin", "agent_viewer")
 SETTINGS_READERS = ("admin", "platform_ops", "platform_operator", "platform_finance",
                     "vendor_admin", "provider_admin")
 INBOX_OWNERS = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer")
+DASHBOARD_READERS = (*SETTINGS_READERS, "vendor_pm")  # §7.2: the vendor's and provider's
 DELIVERY_NAV: tuple[tuple[NavItem, tuple[str, ...]], ...] = (
+    (NavItem("dl_dashboard", N_("Dashboard"), "/console/delivery/dashboard"), DASHBOARD_READERS),
     (NavItem("inbox", N_("Inbox"), "/console/delivery/inbox"), INBOX_OWNERS),
     (NavItem("holidays", N_("Holiday settings"), "/console/delivery/holidays"),
      SETTINGS_READERS),
