@@ -12,7 +12,7 @@ from api import sessions
 from api.console.auth import PASSWORD_PAGE, Page, safe_next
 from api.console.errors import redirect
 from api.console.i18n import LANG_COOKIE, LANGS, N_, lang_of, translations
-from api.console.layout import AGENT_ROLES, frame
+from api.console.layout import AGENT_ROLES, INBOX_OWNERS, frame
 from api.console.render import html
 from api.deps import Db, Res
 from api.sessions import SESSION_COOKIE, Refused
@@ -30,6 +30,8 @@ async def home(request: Request, viewer: Page) -> Response:
     if viewer.principal.agent_id is not None:  # an agent's people, an end user: their pages
         target = (f"/console/a/{viewer.principal.agent_id}/prices"
                   if viewer.principal.role in AGENT_ROLES else "/console/me/orders")
+    if viewer.principal.role in INBOX_OWNERS:  # the delivery workflow's people, its customers
+        target = "/console/delivery/inbox"
     query = request.url.query
     return RedirectResponse(f"{target}?{query}" if query else target, status_code=303)
 
