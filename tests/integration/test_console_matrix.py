@@ -47,8 +47,11 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "kind": ("real_name", "real_name"),  # an import's kind
            "task_id": ("IMPmatrix", "IMPmatrix"),  # an import task (refused as a whole)
            "rule_id": ("rA", "rA"),  # a commission rule (of A)
-           "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03")}  # a number-card settlement batch
+           "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03"),  # a number-card settlement batch
+           "user_id": ("USER", "USER")}  # a delivery user of tenant t1 and one of t2: USERS
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
+DELIVERY = "/console/delivery/"  # the delivery workflow's pages: test_the_delivery_pages
+USERS: list[str] = ["", ""]  # a provider staff member of t1 and one of t2
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
                  "/console/lang/{lang}"}
@@ -102,6 +105,8 @@ def _fill(path: str, side: int, key_id: tuple[str, str]) -> str:
             return ORDERS[side]
         if found == "RECORD":
             return RECORDS[side]
+        if found == "USER":
+            return USERS[side]
         return key_id[side] if found == "KEY" else found
     return re.sub(r"\{(\w+)\}", value, path)
 
@@ -129,7 +134,43 @@ async def _world(app: FastAPI, client: httpx.AsyncClient) -> World:
     people["anonymous"] = Person(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api"), "")
     await _money_world(app, client, people)
+    await _delivery_world(app, client, people)
     return people, (keys[0].json()["key_id"], keys[1].json()["key_id"])
+
+
+async def _delivery_person(app: FastAPI, client: httpx.AsyncClient, login: str, role: str,
+                           tenant: str) -> Person:
+    made = await client.post("/v1/delivery/users", headers=ADMIN, json={
+        "login": login, "role": role, "tenant_id": tenant, "display_name": login,
+        "business_roles": ["设计师"]})
+    assert made.status_code == 201, made.text
+    own = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+    csrf = (await log_in(own, made.json()["login"],
+                         made.json()["one_time_password"]))["X-CSRF-Token"]
+    return Person(own, csrf)
+
+
+async def _delivery_world(app: FastAPI, client: httpx.AsyncClient,
+                          people: dict[str, Person]) -> None:
+    """Delivery tenants t1 (its vendor admin, PM, provider admin and a staff member) and t2
+    (its vendor admin); a staff member of each, never signed in, whose password is reset:
+    USERS."""
+    for tenant in ("t1", "t2"):
+        made = await client.post("/v1/delivery/tenants", headers=ADMIN,
+                                 json={"tenant_id": tenant, "name": tenant})
+        assert made.status_code == 201, made.text
+    for key, login, role, tenant in (("dv_admin", "boss", "vendor_admin", "t1"),
+                                     ("dv_pm", "pm", "vendor_pm", "t1"),
+                                     ("pv_admin", "padmin", "provider_admin", "t1"),
+                                     ("pv_staff", "staff", "provider_staff", "t1"),
+                                     ("other_dv_admin", "boss", "vendor_admin", "t2")):
+        people[key] = await _delivery_person(app, client, login, role, tenant)
+    for side, tenant in enumerate(("t1", "t2")):
+        made = await client.post("/v1/delivery/users", headers=ADMIN, json={
+            "login": "target", "role": "provider_staff", "tenant_id": tenant,
+            "display_name": "target", "business_roles": ["设计师"]})
+        assert made.status_code == 201, made.text
+        USERS[side] = made.json()["user_id"]
 
 
 async def _signed_in(app: FastAPI, client: httpx.AsyncClient, login: str, role: str,
@@ -231,7 +272,9 @@ def test_every_console_page_has_a_place_in_the_matrix() -> None:
     for method, path in routes:
         assert method in ("GET", "POST"), (method, path)
         assert path.startswith(("/console/e/{enterprise_id}", "/console/ops/",
-                                "/console/a/{agent_id}/", "/console/me/")), path
+                                "/console/a/{agent_id}/", "/console/me/", DELIVERY)), path
+        if path.startswith(DELIVERY):
+            assert (method, path) in DELIVERY_PAGES, f"{method} {path}: add it to DELIVERY_PAGES"
         fill(path, 0, ("k", "k"))
 
 
@@ -256,6 +299,9 @@ async def test_who_sees_which_page(world: World) -> None:
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
                  if path.startswith("/console/ops/") else
+                 [(url, DELIVERY_OTHERS.get(("GET", path), NONE_OF_THEIRS))
+                  for side in (0, 1) for url in fill(path, side, key_id)]
+                 if path.startswith(DELIVERY) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, READ_OWN) for url in fill(path, 0, key_id)]
@@ -276,6 +322,9 @@ async def test_who_may_change_what(world: World) -> None:
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
                  if path.startswith("/console/ops/") else
+                 [(url, DELIVERY_OTHERS.get(("POST", path), NONE_OF_THEIRS))
+                  for side in (0, 1) for url in fill(path, side, key_id)]
+                 if path.startswith(DELIVERY) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, CHANGE_OWN) for url in fill(path, 0, key_id)]
@@ -344,3 +393,41 @@ async def test_an_object_under_the_wrong_enterprise_is_not_found_even_for_the_ad
     for url in ("/console/e/acme/pools/rival-pool", f"/console/e/acme/cards/{OTHER}"):
         answer = await people["admin"].client.get(url)
         assert answer.status_code == 404, url
+
+
+# The delivery workflow's pages (§7.2 "I delivery", X-02) for t1's vendor admin, vendor PM,
+# provider admin and staff member, t2's vendor admin, and nobody signed in: per (method, path),
+# the answers on t1's object and on t2's (pages without an object: the same twice). A change
+# posts an empty form (422 = allowed; 200/303 also for a change that needs no field).
+DELIVERY_ROLES = ("dv_admin", "dv_pm", "pv_admin", "pv_staff", "other_dv_admin", "anonymous")
+_ADMINS_READ = (200, 403, 200, 403, 200, SIGN_IN)
+_ADMINS_CHANGE = (422, 403, 422, 403, 422, SIGN_IN)
+DELIVERY_PAGES: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]] = {
+    ("GET", "/console/delivery/users"): (_ADMINS_READ, _ADMINS_READ),
+    ("POST", "/console/delivery/users"): (_ADMINS_CHANGE, _ADMINS_CHANGE),
+    ("POST", "/console/delivery/users/{user_id}/password-reset"): (
+        (200, 403, 200, 403, 404, SIGN_IN), (404, 404, 404, 404, 200, SIGN_IN)),
+    ("POST", "/console/delivery/departments"): (_ADMINS_CHANGE, _ADMINS_CHANGE),
+    ("GET", "/console/delivery/loads"): (_ADMINS_READ, _ADMINS_READ),
+    ("POST", "/console/delivery/loads"): (_ADMINS_CHANGE, _ADMINS_CHANGE),
+    ("GET", "/console/delivery/me"): ((200,) * 5 + (SIGN_IN,),) * 2,
+    ("POST", "/console/delivery/me/accepting"): ((422, 403, 422, 422, 422, SIGN_IN),) * 2,
+}
+# Platform and enterprise people on a delivery page, when not NONE_OF_THEIRS (admin, ops,
+# ent_admin, viewer, anonymous).
+DELIVERY_OTHERS: dict[tuple[str, str], tuple[int, ...]] = {}
+
+
+async def test_the_delivery_pages(world: World) -> None:
+    people, key_id = world
+    wrong = {}
+    for method, path in console_routes():
+        if not path.startswith(DELIVERY):
+            continue
+        for side in (0, 1):
+            expected = DELIVERY_PAGES[(method, path)][side]
+            for url in fill(path, side, key_id):
+                got = await _answers(people, method, url, roles=DELIVERY_ROLES)
+                if got != expected and not _allowed_changed(got, expected):
+                    wrong[url] = dict(zip(DELIVERY_ROLES, got, strict=True))
+    assert wrong == {}
