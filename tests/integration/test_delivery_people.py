@@ -14,7 +14,8 @@ import psycopg
 import pytest
 
 from core.settings import Settings
-from tests.support.delivery_people import Crowd, crowd
+from tests.support.console import shown_once
+from tests.support.delivery_people import Crowd, crowd, users_create
 from tests.support.people import NEW_PASSWORD
 
 pytestmark = [pytest.mark.integration]
@@ -277,3 +278,60 @@ async def test_permission_matrix_of_people(world: Crowd) -> None:
             if answer.status_code != code:
                 wrong[(method, path, login)] = (answer.status_code, answer.text[:200])
     assert wrong == {}
+
+
+@pytest.mark.req("I-07")
+@pytest.mark.req("I-30")
+@pytest.mark.req("X-02")
+async def test_the_console_pages_of_people(world: Crowd) -> None:
+    """User management shows the new password once (with its copy button), 持单量设置 saves
+    every row at once, 个人信息 switches one's own order taking; menus follow the role."""
+    boss, design = who(world, "boss@t1"), who(world, "design@t1")
+    boss.cookies.set("cardpulse_lang", "en")
+    csrf = boss.headers["X-CSRF-Token"]
+    page = await boss.post("/console/delivery/users", data={
+        "csrf_token": csrf, "login": "qian", "role": "provider_staff", "display_name": "钱",
+        "business_roles": ["工程师", "客户经理"]})
+    assert page.status_code == 201, page.text[:500]
+    password = shown_once(page)
+    assert len(password) == 8 and "User created! Here is the account information" in page.text
+    assert "Copy the login and password" in page.text and "qian@t1" in page.text
+    listed = await boss.get("/console/delivery/users")
+    assert password not in listed.text and "工程师、客户经理" in listed.text
+    assert ">User management<" in listed.text and ">Max load settings<" in listed.text
+    refused = await boss.post("/console/delivery/users", data={
+        "csrf_token": csrf, "login": "sun", "role": "provider_staff", "display_name": "孙",
+        "business_roles": ["厨师"]})
+    assert refused.status_code == 422 and "Choose preset provider roles" in refused.text
+    staff = await user_id(world, "design@t1")
+    rows = {"csrf_token": csrf, "user_id": [staff], f"max_load_{staff}": "51",
+            f"accepting_{staff}": "0"}
+    too_many = await boss.post("/console/delivery/loads", data=rows)
+    assert too_many.status_code == 422 and "Max load ranges 0-50" in too_many.text
+    saved = await boss.post("/console/delivery/loads", data={**rows, f"max_load_{staff}": "7"})
+    assert saved.status_code == 200
+    mine = (await design.get("/v1/delivery/me")).json()
+    assert (mine["max_load"], mine["accepting"]) == (7, False)
+    own = await design.get("/console/delivery/me")
+    assert own.status_code == 200 and "个人信息" in own.text and "用户管理" not in own.text
+    opened = await design.post("/console/delivery/me/accepting", data={
+        "csrf_token": design.headers["X-CSRF-Token"], "accepting": "1"})
+    assert opened.status_code == 200 and 'data-testid="accepting">正常<' in opened.text
+    home = await design.get("/console")
+    assert home.headers["location"] == "/console/delivery/me"
+
+
+@pytest.mark.req("I-07")
+async def test_the_first_vendor_admin_made_from_the_shell(settings: Settings) -> None:
+    async with crowd(settings) as made:
+        await made.tenant("t5")
+        done = users_create(settings, "--login", "boss", "--role", "vendor_admin",
+                            "--dl-tenant", "t5", "--name", "老板")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "boss@t5" in done.stdout
+        password = done.stdout.strip().splitlines()[-1].split()[-1]
+        assert len(password) == 8
+        boss = await made.sign_in("boss@t5", password)
+        assert (await boss.get("/v1/delivery/me")).json()["display_name"] == "老板"
+    missing = users_create(settings, "--login", "x", "--role", "vendor_admin")
+    assert missing.returncode == 2 and "--dl-tenant" in missing.stdout

@@ -3,6 +3,9 @@ the API (each with its own client, logged in, its one-time password changed)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -73,3 +76,11 @@ async def crowd(settings: Settings) -> AsyncIterator[Crowd]:
         finally:
             await made.aclose()
             await made.admin.aclose()
+
+
+def users_create(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """`cardpulse users create ARGS` on the test's database."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CARDPULSE_")},
+           "CARDPULSE_DATABASE_URL": settings.require_database()}
+    return subprocess.run([sys.executable, "-m", "cardpulse.cli", "users", "create", *args],  # noqa: S603
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
