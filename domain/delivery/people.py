@@ -18,6 +18,7 @@ from domain.refusals import Refusal
 
 Scope = Literal["ok", "forbidden", "hidden"]
 MAX_STAFF_LOAD: Final = 50
+MAX_LOGIN: Final = 64  # as every login (users.login)
 PASSWORD_LENGTH: Final = 8  # I-07: the one-time password of a delivery user
 CREATED_ZH: Final = "用户创建成功! 以下是账号信息, 请牢记!"
 CREATED_EN: Final = "User created! Here is the account information, keep it safe!"
@@ -136,9 +137,10 @@ def full_login(login: str, tenant_id: str) -> str:
     """The login with its tenant suffix (I-06): `zhang` → `zhang@t1`; `zhang@t1` stays; any
     other suffix is refused."""
     local, at, suffix = login.partition("@")
-    if (at and suffix != tenant_id) or not _LOCAL.match(local):
+    full = f"{local}@{tenant_id}"
+    if (at and suffix != tenant_id) or not _LOCAL.match(local) or len(full) > MAX_LOGIN:
         raise LoginInvalid(f"{login!r} is not <name>@{tenant_id}")
-    return f"{local}@{tenant_id}"
+    return full
 
 
 def check_landline(value: str | None) -> str | None:
