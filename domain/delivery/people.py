@@ -46,22 +46,23 @@ ADMIN_ONLY_ROLE: Final = "服务商管理员"  # the main account's role, never 
 
 
 def _scope(caller_role: str, caller_tenant: str | None, tenant_id: str, *,
-           writers: Collection[str], platform_writers: Collection[str]) -> Scope:
+           write: bool) -> Scope:
     if caller_role in PLATFORM_READERS:
-        return "ok" if caller_role in platform_writers or not writers else "forbidden"
+        return "ok" if caller_role == "admin" or not write else "forbidden"
     if caller_role not in DELIVERY_ROLES:
         return "forbidden"
     if caller_tenant != tenant_id:
         return "hidden"
-    return "ok" if caller_role in writers or not writers else "forbidden"
+    return "ok" if caller_role in TENANT_ADMINS else "forbidden"
 
 
 def people_scope(caller_role: str, caller_tenant: str | None, tenant_id: str, *,
                  write: bool) -> Scope:
-    """Read (any person of the tenant, platform readers) or manage (the tenant's admins, the
-    platform admin) a tenant's users and departments."""
-    return _scope(caller_role, caller_tenant, tenant_id,
-                  writers=TENANT_ADMINS if write else (), platform_writers=("admin",))
+    """Read or manage a tenant's users and departments (§7.2: "users, departments"): its
+    administrators (the vendor admin for its PMs and, as provider admin, its staff; the
+    provider admin for its staff) and the platform admin; platform readers read; vendor PMs
+    and staff have no part in it (403)."""
+    return _scope(caller_role, caller_tenant, tenant_id, write=write)
 
 
 def load_scope(caller_role: str, caller_tenant: str | None, tenant_id: str, *,
@@ -70,8 +71,7 @@ def load_scope(caller_role: str, caller_tenant: str | None, tenant_id: str, *,
     vendor admin, the tenant's provider admin by I-02) and the platform admin change them,
     platform readers read them; vendor PMs and staff have no part in it (403), staff toggle
     only their own status (`may_toggle_own`)."""
-    return _scope(caller_role, caller_tenant, tenant_id, writers=TENANT_ADMINS,
-                  platform_writers=("admin",) if write else PLATFORM_READERS)
+    return _scope(caller_role, caller_tenant, tenant_id, write=write)
 
 
 def may_create(caller_role: str, new_role: str) -> bool:
