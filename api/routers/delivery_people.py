@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from api.deps import Caller, Db, Principal, forbid
 from api.errors import invalid
-from api.openapi import CONFLICT, NOT_FOUND
+from api.openapi import CONFLICT, FORBIDDEN, NOT_FOUND, Responses
 from api.schemas.delivery_people import (
     AcceptingSet,
     DeliveryUserCreate,
@@ -34,7 +34,8 @@ from store.db import Conn
 from store.delivery import people
 from store.errors import NotFound
 
-router = APIRouter(prefix="/v1/delivery", tags=["delivery"])
+router = APIRouter(prefix="/v1/delivery", tags=["delivery"], responses=FORBIDDEN)
+SELF_LINK: Responses = {409: {"description": "`self_link`: a vendor is its own provider"}}
 MAX_BATCH = 500
 TenantQuery = Annotated[TenantId | None, Query(description="default: the caller's tenant")]
 
@@ -81,7 +82,7 @@ async def create_tenant(body: TenantCreate, caller: Caller, db: Db) -> people.Te
 
 
 @router.post("/tenants/{vendor_id}/providers/{provider_id}", response_model=TenantPublic,
-             status_code=status.HTTP_201_CREATED, responses=NOT_FOUND)
+             status_code=status.HTTP_201_CREATED, responses={**NOT_FOUND, **SELF_LINK})
 async def link_provider(vendor_id: str, provider_id: str, caller: Caller, db: Db,
                         response: Response) -> people.Tenant:
     """Link a provider to a vendor (I-03; 200 when linked already)."""
