@@ -55,10 +55,10 @@ def create_user(args: argparse.Namespace, settings: Settings) -> int:
     agent_role = args.role in AGENT_ROLES  # their tenant is an agent
     enterprise_id, agent_id = (None, args.tenant) if agent_role else (args.tenant, None)
     delivery = args.role in DELIVERY_ROLES
-    problem = (tenant_problem(args.role, None, None, args.dl_tenant) if delivery
-               else tenant_problem(args.role, enterprise_id, agent_id, args.dl_tenant))
+    problem = tenant_problem(args.role, enterprise_id, agent_id, args.dl_tenant)
     if problem:
-        print(f"cardpulse users create: {problem} ({'--dl-tenant' if delivery else '--tenant'})")
+        flag = "--dl-tenant" if delivery or args.dl_tenant else "--tenant"
+        print(f"cardpulse users create: {problem} ({flag})")
         return 2
     try:
         body = _body(args)
