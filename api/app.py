@@ -29,6 +29,7 @@ from api.routers import (
     delivery_cards,
     delivery_dashboard,
     delivery_inbox,
+    delivery_people,
     delivery_projects,
     enterprises,
     health,
@@ -96,7 +97,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
                    commission_whatif, commission_reports, commissions, settlements,
-                   delivery_projects, delivery_dashboard, work_calendar, delivery_inbox):
+                   delivery_projects, delivery_dashboard, work_calendar, delivery_inbox,
+                   delivery_people):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(delivery_inbox.tenants)

@@ -4,7 +4,10 @@ looked at, the language switch, and the time zone the page's times are written i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
+
+from fastapi.routing import APIRoute
 
 from api.console.auth import Viewer
 from api.console.i18n import N_
@@ -70,21 +73,74 @@ SETTINGS_READERS = ("admin", "platform_ops", "platform_operator", "platform_fina
                     "vendor_admin", "provider_admin")
 INBOX_OWNERS = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer")
 DASHBOARD_READERS = (*SETTINGS_READERS, "vendor_pm")  # §7.2: the vendor's and provider's
-DELIVERY_NAV: tuple[tuple[NavItem, tuple[str, ...]], ...] = (
-    (NavItem("dl_dashboard", N_("Dashboard"), "/console/delivery/dashboard"), DASHBOARD_READERS),
-    (NavItem("inbox", N_("Inbox"), "/console/delivery/inbox"), INBOX_OWNERS),
-    (NavItem("holidays", N_("Holiday settings"), "/console/delivery/holidays"),
-     SETTINGS_READERS),
-    (NavItem("message_templates", N_("Message templates"),
-             "/console/delivery/message-templates"), SETTINGS_READERS),
-    (NavItem("roles", N_("Role management"), "/console/delivery/roles"), SETTINGS_READERS),
+@dataclass(frozen=True)
+class DeliveryItem:
+    """A delivery menu entry (X-02): its group, the roles that see it, and its page."""
+
+    key: str
+    group: str
+    label: str
+    path: str
+    roles: tuple[str, ...]
+
+
+# X-02 menus per role. The vendor admin is its tenant's provider admin too (I-02), so it sees
+# both admins' entries. Pages of other areas are listed here by path and shown only once their
+# route exists (`delivery_nav`).
+_VA, _PM, _PA, _ST = "vendor_admin", "vendor_pm", "provider_admin", "provider_staff"
+_PLATFORM = ("admin", "platform_operator")
+DELIVERY_NAV = (
+    DeliveryItem("dl_products", N_("Product centre"), N_("Product centre"),
+                 "/console/delivery/products", (_VA, _PM, *_PLATFORM)),
+    DeliveryItem("dl_projects", N_("Project centre"), N_("Projects"),
+                 "/console/delivery/projects", (_VA, _PM, _PA, *_PLATFORM, "platform_ops")),
+    DeliveryItem("dl_my_projects", N_("Project centre"), N_("My projects"),
+                 "/console/delivery/my-projects", (_VA, _PA, _ST)),
+    DeliveryItem("dl_claims", N_("Project centre"), N_("Claim an order"),
+                 "/console/delivery/claims", (_VA, _PA, _ST)),
+    DeliveryItem("dl_queue", N_("Project centre"), N_("Queue"), "/console/delivery/queue",
+                 (_VA, _PM, _PA, *_PLATFORM)),
+    DeliveryItem("dl_dashboard", N_("Project centre"), N_("Dashboard"),
+                 "/console/delivery/dashboard", (_VA, _PM, _PA, *_PLATFORM, "platform_ops")),
+    DeliveryItem("dl_templates", N_("Template centre"), N_("Service-flow templates"),
+                 "/console/delivery/templates", (_VA, *_PLATFORM)),
+    DeliveryItem("inbox", N_("System settings"), N_("Inbox"), "/console/delivery/inbox",
+                 INBOX_OWNERS),
+    DeliveryItem("dl_me", N_("System settings"), N_("Personal information"),
+                 "/console/delivery/me", (_VA, _PM, _PA, _ST)),
+    DeliveryItem("dl_users", N_("System settings"), N_("User management"),
+                 "/console/delivery/users", (_VA, _PA)),
+    DeliveryItem("roles", N_("System settings"), N_("Role management"),
+                 "/console/delivery/roles", SETTINGS_READERS),
+    DeliveryItem("holidays", N_("System settings"), N_("Holiday settings"),
+                 "/console/delivery/holidays", SETTINGS_READERS),
+    DeliveryItem("message_templates", N_("System settings"),
+                 N_("Message template settings"), "/console/delivery/message-templates",
+                 SETTINGS_READERS),
+    DeliveryItem("dl_loads", N_("System settings"), N_("Max load settings"),
+                 "/console/delivery/loads", (_VA, _PA)),
+    DeliveryItem("dl_purchased", N_("Purchased services"), N_("Purchased services"),
+                 "/console/delivery/purchased", (_VA, _PM, _PA, _ST)),
 )
 
 
-def delivery_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
-    """The delivery pages the viewer's role may open: the inbox for those who get reminders
-    (the delivery roles and customers), the system settings for their readers."""
-    return [(item, item.path) for item, roles in DELIVERY_NAV if viewer.principal.role in roles]
+@cache
+def _console_pages() -> frozenset[str]:
+    """The GET paths of the console's pages (imported late: the pages import this module)."""
+    from api.console.pages import ROUTERS  # late: a cycle otherwise
+
+    return frozenset(route.path for router in ROUTERS for route in router.routes
+                     if isinstance(route, APIRoute) and "GET" in (route.methods or set()))
+
+
+def delivery_nav(viewer: Viewer) -> list[tuple[str, list[DeliveryItem]]]:
+    """The viewer's delivery menus by group (X-02), only the pages that exist."""
+    pages = _console_pages()
+    groups: dict[str, list[DeliveryItem]] = {}
+    for item in DELIVERY_NAV:
+        if viewer.principal.role in item.roles and item.path in pages:
+            groups.setdefault(item.group, []).append(item)
+    return list(groups.items())
 
 
 def money_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:

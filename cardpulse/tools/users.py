@@ -12,11 +12,15 @@ import asyncio
 import psycopg
 from pydantic import ValidationError
 
+from api.deps import Principal
+from api.routers import delivery_people
 from api.routers.people import make_user
+from api.schemas.delivery_people import DeliveryUserCreate
 from api.schemas.people import UserCreate
 from cardpulse.supervisor.embedded import pg_url
 from core.settings import Settings
-from domain.people.rules import AGENT_ROLES, tenant_problem
+from domain.people.rules import AGENT_ROLES, DELIVERY_ROLES, tenant_problem
+from domain.refusals import Refusal
 from store.errors import AlreadyExists, NotFound
 
 
@@ -24,38 +28,58 @@ def database_url(settings: Settings) -> str:
     return settings.database_url or pg_url(settings.host, settings.postgres_port)
 
 
-async def _create(url: str, body: UserCreate) -> str:
+async def _create(url: str, body: UserCreate | DeliveryUserCreate) -> tuple[str, str]:
+    """(login, one-time password) of the new user."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        made = await make_user(conn, body)
-    return made.one_time_password
+        if isinstance(body, DeliveryUserCreate):  # as the platform administrator would
+            made = await delivery_people.make_user(conn, Principal("admin", key_id="cli"),
+                                                   body)
+            return made.login, made.one_time_password
+        created = await make_user(conn, body)
+    return created.login, created.one_time_password
+
+
+def _body(args: argparse.Namespace) -> UserCreate | DeliveryUserCreate:
+    if args.role in DELIVERY_ROLES:
+        return DeliveryUserCreate(login=args.login, role=args.role, tenant_id=args.dl_tenant,
+                                  display_name=args.name or args.login,
+                                  business_roles=args.business_role)
+    agent_role = args.role in AGENT_ROLES  # their tenant is an agent
+    enterprise_id, agent_id = (None, args.tenant) if agent_role else (args.tenant, None)
+    return UserCreate(login=args.login, role=args.role, enterprise_id=enterprise_id,
+                      agent_id=agent_id)
 
 
 def create_user(args: argparse.Namespace, settings: Settings) -> int:
     """Create the user and print its one-time password as the last word of the last line."""
     agent_role = args.role in AGENT_ROLES  # their tenant is an agent
     enterprise_id, agent_id = (None, args.tenant) if agent_role else (args.tenant, None)
-    problem = tenant_problem(args.role, enterprise_id, agent_id)
+    delivery = args.role in DELIVERY_ROLES
+    problem = tenant_problem(args.role, enterprise_id, agent_id, args.dl_tenant)
     if problem:
-        print(f"cardpulse users create: {problem} (--tenant)")
+        flag = "--dl-tenant" if delivery or args.dl_tenant else "--tenant"
+        print(f"cardpulse users create: {problem} ({flag})")
         return 2
     try:
-        body = UserCreate(login=args.login, role=args.role, enterprise_id=enterprise_id,
-                          agent_id=agent_id)
+        body = _body(args)
     except ValidationError as exc:
         print(f"cardpulse users create: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
         return 2
     url = database_url(settings)
     try:
-        password = asyncio.run(_create(url, body))
+        login, password = asyncio.run(_create(url, body))
     except (AlreadyExists, NotFound) as exc:
         print(f"cardpulse users create: {exc} (already exists or unknown tenant)")
         return 1
+    except Refusal as exc:
+        print(f"cardpulse users create: {exc.field}: {exc.message_en}")
+        return 2
     except psycopg.OperationalError as exc:
         print(f"cardpulse users create: cannot reach the database at {url}: {exc}; "
               "is `cardpulse up` running on this state dir?")
         return 1
-    tenant = f" of {args.tenant}" if args.tenant else ""
-    print(f"created {args.role} {args.login}{tenant}; it must change this password at first "
-          "login.")
+    tenant = args.dl_tenant if delivery else args.tenant
+    of = f" of {tenant}" if tenant else ""
+    print(f"created {args.role} {login}{of}; it must change this password at first login.")
     print(f"one-time password: {password}")
     return 0

@@ -48,12 +48,15 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "task_id": ("IMPmatrix", "IMPmatrix"),  # an import task (refused as a whole)
            "rule_id": ("rA", "rA"),  # a commission rule (of A)
            "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03"),  # a number-card settlement batch
-           "notification_id": ("999999", "999999")}  # a reminder of nobody's (a delivery inbox)
+           "notification_id": ("999999", "999999"),  # a reminder of nobody's (an inbox)
+           "user_id": ("USER", "USER")}  # a delivery user of tenant t1 and one of t2: USERS
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 # The delivery pages read like the platform's pages for these roles (§7.2: platform staff
-# read, admin changes); the delivery roles' own answers: test_the_delivery_pages here (system
-# settings, inbox) and tests/integration/test_delivery_dashboard.py (dashboard).
-PLATFORM_LIKE = ("/console/ops/", "/console/delivery/")
+# read) unless DELIVERY_OTHERS says otherwise; the delivery roles' own answers:
+# DELIVERY_PAGES (test_the_delivery_pages) and tests/integration/test_delivery_dashboard.py.
+DELIVERY = "/console/delivery/"
+PLATFORM_LIKE = ("/console/ops/", DELIVERY)
+USERS: list[str] = ["", ""]  # a provider staff member of t1 and one of t2
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
                  "/console/lang/{lang}"}
@@ -112,6 +115,8 @@ def _fill(path: str, side: int, key_id: tuple[str, str]) -> str:
             return ORDERS[side]
         if found == "RECORD":
             return RECORDS[side]
+        if found == "USER":
+            return USERS[side]
         return key_id[side] if found == "KEY" else found
     return re.sub(r"\{(\w+)\}", value, path)
 
@@ -139,7 +144,43 @@ async def _world(app: FastAPI, client: httpx.AsyncClient) -> World:
     people["anonymous"] = Person(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api"), "")
     await _money_world(app, client, people)
+    await _delivery_world(app, client, people)
     return people, (keys[0].json()["key_id"], keys[1].json()["key_id"])
+
+
+async def _delivery_person(app: FastAPI, client: httpx.AsyncClient, login: str, role: str,
+                           tenant: str) -> Person:
+    made = await client.post("/v1/delivery/users", headers=ADMIN, json={
+        "login": login, "role": role, "tenant_id": tenant, "display_name": login,
+        "business_roles": ["设计师"]})
+    assert made.status_code == 201, made.text
+    own = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api")
+    csrf = (await log_in(own, made.json()["login"],
+                         made.json()["one_time_password"]))["X-CSRF-Token"]
+    return Person(own, csrf)
+
+
+async def _delivery_world(app: FastAPI, client: httpx.AsyncClient,
+                          people: dict[str, Person]) -> None:
+    """Delivery tenants t1 (its vendor admin, PM, provider admin and a staff member) and t2
+    (its vendor admin); a staff member of each, never signed in, whose password is reset:
+    USERS."""
+    for tenant in ("t1", "t2"):
+        made = await client.post("/v1/delivery/tenants", headers=ADMIN,
+                                 json={"tenant_id": tenant, "name": tenant})
+        assert made.status_code == 201, made.text
+    for key, login, role, tenant in (("dv_admin", "boss", "vendor_admin", "t1"),
+                                     ("dv_pm", "pm", "vendor_pm", "t1"),
+                                     ("pv_admin", "padmin", "provider_admin", "t1"),
+                                     ("pv_staff", "staff", "provider_staff", "t1"),
+                                     ("other_dv_admin", "boss", "vendor_admin", "t2")):
+        people[key] = await _delivery_person(app, client, login, role, tenant)
+    for side, tenant in enumerate(("t1", "t2")):
+        made = await client.post("/v1/delivery/users", headers=ADMIN, json={
+            "login": "target", "role": "provider_staff", "tenant_id": tenant,
+            "display_name": "target", "business_roles": ["设计师"]})
+        assert made.status_code == 201, made.text
+        USERS[side] = made.json()["user_id"]
 
 
 async def _signed_in(app: FastAPI, client: httpx.AsyncClient, login: str, role: str,
@@ -241,8 +282,7 @@ def test_every_console_page_has_a_place_in_the_matrix() -> None:
     for method, path in routes:
         assert method in ("GET", "POST"), (method, path)
         assert path.startswith(("/console/e/{enterprise_id}", "/console/ops/",
-                                "/console/a/{agent_id}/", "/console/me/",
-                                "/console/delivery/")), path
+                                "/console/a/{agent_id}/", "/console/me/", DELIVERY)), path
         fill(path, 0, ("k", "k"))
 
 
@@ -266,7 +306,10 @@ async def test_who_sees_which_page(world: World) -> None:
         if method != "GET":
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith(PLATFORM_LIKE) else
+                 if path.startswith(PLATFORM_LIKE) and ("GET", path) not in DELIVERY_OTHERS else
+                 [(url, DELIVERY_OTHERS[("GET", path)])
+                  for side in (0, 1) for url in fill(path, side, key_id)]
+                 if path.startswith(DELIVERY) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, READ_OWN) for url in fill(path, 0, key_id)]
@@ -286,7 +329,11 @@ async def test_who_may_change_what(world: World) -> None:
         if method != "POST":
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith(PLATFORM_LIKE) else
+                 if path.startswith(PLATFORM_LIKE) and ("POST", path) not in DELIVERY_OTHERS
+                 else
+                 [(url, DELIVERY_OTHERS[("POST", path)])
+                  for side in (0, 1) for url in fill(path, side, key_id)]
+                 if path.startswith(DELIVERY) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, CHANGE_OWN) for url in fill(path, 0, key_id)]
@@ -361,11 +408,11 @@ async def test_an_object_under_the_wrong_enterprise_is_not_found_even_for_the_ad
 # page's answers for (vendor_admin, vendor_pm, provider_admin, provider_staff, customer,
 # platform_operator); a change with an empty form (422 = allowed). The dashboard's: in
 # tests/integration/test_delivery_dashboard.py.
-DELIVERY_ROLES = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer",
+SETTINGS_ROLES = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer",
                   "platform_operator")
 SETTINGS_READ = (200, 404, 200, 404, 404, 200)
 SETTINGS_CHANGE = (403, 404, 403, 404, 404, 422)
-DELIVERY_PAGES = {
+SETTINGS_PAGES = {
     ("GET", "/console/delivery/holidays"): SETTINGS_READ,
     ("POST", "/console/delivery/holidays/day"): SETTINGS_CHANGE,
     ("POST", "/console/delivery/holidays/year"): SETTINGS_CHANGE,
@@ -378,7 +425,7 @@ DELIVERY_PAGES = {
 
 
 @pytest.mark.req("I-61")
-async def test_the_delivery_pages(settings: Settings) -> None:
+async def test_the_delivery_settings_pages(settings: Settings) -> None:
     from tests.support.delivery_time import own_client, signed_in
 
     app = create_app(settings)
@@ -388,24 +435,62 @@ async def test_the_delivery_pages(settings: Settings) -> None:
             people = {role: await signed_in(app, conn, f"d.{role}", role,
                                             None if role in ("customer", "platform_operator")
                                             else "v1")
-                      for role in DELIVERY_ROLES}
+                      for role in SETTINGS_ROLES}
         routes = set(console_routes())
-        assert set(DELIVERY_PAGES) <= routes, "a page of this table is gone"
+        assert set(SETTINGS_PAGES) <= routes, "a page of this table is gone"
         wrong = {}
-        for (method, path), expected in DELIVERY_PAGES.items():
+        for (method, path), expected in SETTINGS_PAGES.items():
             url = _fill(path, 0, ("k", "k"))
             got = []
-            for role in DELIVERY_ROLES:
+            for role in SETTINGS_ROLES:
                 client, csrf = people[role]
                 got.append((await client.request(method, url, headers=csrf, data={}))
                            .status_code)
             if tuple(got) != expected and not _allowed_changed(tuple(got), expected):
-                wrong[url] = dict(zip(DELIVERY_ROLES, got, strict=True))
+                wrong[url] = dict(zip(SETTINGS_ROLES, got, strict=True))
         anonymous = own_client(app)
-        for method, path in DELIVERY_PAGES:
+        for method, path in SETTINGS_PAGES:
             answer = await anonymous.request(method, _fill(path, 0, ("k", "k")))
             assert answer.status_code == SIGN_IN, path
         for client, _ in people.values():
             await client.aclose()
         await anonymous.aclose()
+    assert wrong == {}
+
+
+# The delivery workflow's pages (§7.2 "I delivery", X-02) for t1's vendor admin, vendor PM,
+# provider admin and staff member, t2's vendor admin, and nobody signed in: per (method, path),
+# the answers on t1's object and on t2's (pages without an object: the same twice). A change
+# posts an empty form (422 = allowed; 200/303 also for a change that needs no field).
+DELIVERY_ROLES = ("dv_admin", "dv_pm", "pv_admin", "pv_staff", "other_dv_admin", "anonymous")
+_ADMINS_READ = (200, 403, 200, 403, 200, SIGN_IN)
+_ADMINS_CHANGE = (422, 403, 422, 403, 422, SIGN_IN)
+DELIVERY_PAGES: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]] = {
+    ("GET", "/console/delivery/users"): (_ADMINS_READ, _ADMINS_READ),
+    ("POST", "/console/delivery/users"): (_ADMINS_CHANGE, _ADMINS_CHANGE),
+    ("POST", "/console/delivery/users/{user_id}/password-reset"): (
+        (200, 403, 200, 403, 404, SIGN_IN), (404, 404, 404, 404, 200, SIGN_IN)),
+    ("POST", "/console/delivery/departments"): (_ADMINS_CHANGE, _ADMINS_CHANGE),
+    ("GET", "/console/delivery/loads"): (_ADMINS_READ, _ADMINS_READ),
+    ("POST", "/console/delivery/loads"): (_ADMINS_CHANGE, _ADMINS_CHANGE),
+    ("GET", "/console/delivery/me"): ((200,) * 5 + (SIGN_IN,),) * 2,
+    ("POST", "/console/delivery/me/accepting"): ((422, 403, 422, 422, 422, SIGN_IN),) * 2,
+}
+# Platform and enterprise people on a delivery page that is not platform-like (admin, ops,
+# ent_admin, viewer, anonymous): the pages of a tenant's own people are nobody else's.
+DELIVERY_OTHERS: dict[tuple[str, str], tuple[int, ...]] = dict.fromkeys(DELIVERY_PAGES,
+                                                                       NONE_OF_THEIRS)
+
+
+async def test_the_delivery_pages(world: World) -> None:
+    people, key_id = world
+    routes = console_routes()
+    wrong = {}
+    for (method, path), answers in DELIVERY_PAGES.items():
+        assert (method, path) in routes, (method, path)
+        for side in (0, 1):
+            for url in fill(path, side, key_id):
+                got = await _answers(people, method, url, roles=DELIVERY_ROLES)
+                if got != answers[side] and not _allowed_changed(got, answers[side]):
+                    wrong[url] = dict(zip(DELIVERY_ROLES, got, strict=True))
     assert wrong == {}

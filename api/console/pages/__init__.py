@@ -15,6 +15,7 @@ from api.console.pages import (
     commission_rule_editor,
     commission_settlements,
     delivery_dashboard,
+    delivery_people,
     delivery_settings,
     health,
     me,
@@ -42,6 +43,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     commission_settlements.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
-    # the delivery workflow's pages; its system settings and a person's inbox
-    delivery_dashboard.router, delivery_settings.router,
+    # the delivery workflow's pages (§6 I): its system settings, people and a person's inbox
+    delivery_dashboard.router, delivery_settings.router, delivery_people.router,
 )

@@ -30,8 +30,10 @@ async def home(request: Request, viewer: Page) -> Response:
     if viewer.principal.agent_id is not None:  # an agent's people, an end user: their pages
         target = (f"/console/a/{viewer.principal.agent_id}/prices"
                   if viewer.principal.role in AGENT_ROLES else "/console/me/orders")
-    if viewer.principal.role in INBOX_OWNERS:  # the delivery workflow's people, its customers
+    if viewer.principal.role in INBOX_OWNERS:  # the delivery workflow's customers: reminders
         target = "/console/delivery/inbox"
+    if viewer.principal.dl_tenant_id is not None:  # the delivery workflow's people (§6 I)
+        target = "/console/delivery/me"
     query = request.url.query
     return RedirectResponse(f"{target}?{query}" if query else target, status_code=303)
 
