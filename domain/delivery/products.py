@@ -17,7 +17,8 @@ DEFAULT_WEIGHT: Final = 10
 DEFAULT_MAX_LOAD: Final = 1000
 MAX_LOAD: Final = 2000
 # I-27's messages, byte for byte.
-RANGE: Final = ("权重取值范围为1-100，最大持单量取值范围为0-2000", "Weight ranges 1–100, max load 0–2000")
+RANGE: Final = ("权重取值范围为1-100，最大持单量取值范围为0-2000",
+                "Weight ranges 1–100, max load 0–2000")
 INTEGER: Final = ("文本框只支持整数，不支持小数", "Only integers are accepted, not decimals")
 OVER: Final = ("最大持单量不得超过 2000", "Max load must not exceed 2000")
 UNLINKED: Final = ("该服务商未与厂商建立服务关系，请联系平台运营配置",
