@@ -110,16 +110,18 @@ async def test_weights_and_max_loads_at_their_limits(world: Market) -> None:
     def row(weight: Any, max_load: Any, provider: str = "hebei") -> dict[str, Any]:
         return {"provider_id": provider, "weight": weight, "max_load": max_load}
 
-    for weight, max_load in ((1, 0), (100, 2000), ("50", "1999")):
+    fine: tuple[tuple[Any, Any], ...] = ((1, 0), (100, 2000), ("50", "1999"))
+    for weight, max_load in fine:
         saved = await ok(admin.put(url, json=[row(weight, max_load)]))
         assert [(p["weight"], p["max_load"]) for p in saved["providers"]] == [
             (int(weight), int(max_load))]
         assert saved["provider_status"] == "已配置"
-    for weight, max_load, field, message in (
+    refused: tuple[tuple[Any, Any, str, str], ...] = (
             (0, 10, "weight", RANGE), (101, 10, "weight", RANGE), (-1, 10, "weight", RANGE),
             (10, -1, "max_load", RANGE), (10, 2001, "max_load", OVER),
             (1.5, 10, "weight", INTEGER), (10, 1.5, "max_load", INTEGER),
-            (10, "2.5", "max_load", INTEGER), ("abc", 10, "weight", RANGE)):
+            (10, "2.5", "max_load", INTEGER), ("abc", 10, "weight", RANGE))
+    for weight, max_load, field, message in refused:
         assert problems(await admin.put(url, json=[row(weight, max_load)])) == [
             (0, field, message)], (weight, max_load)
     everything = await admin.put(url, json=[
