@@ -65,6 +65,21 @@ ME_NAV = (
     NavItem("my_orders", N_("My orders"), "/console/me/orders"),
 )
 AGENT_ROLES = ("agent_admin", "agent_viewer")
+# The delivery workflow (§6 I, §7.2 I): templates and the product centre for vendors' people
+# and platform staff.
+DELIVERY_NAV = (
+    NavItem("delivery_templates", N_("Service-flow templates"), "/console/delivery/templates"),
+    NavItem("delivery_products", N_("Product centre"), "/console/delivery/products"),
+)
+DELIVERY_READERS = ("admin", "platform_ops", "platform_operator", "platform_finance",
+                    "vendor_admin", "vendor_pm")
+
+
+def delivery_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
+    """The delivery pages the viewer's role reads."""
+    if viewer.principal.role not in DELIVERY_READERS:
+        return []
+    return [(item, item.path) for item in DELIVERY_NAV]
 
 
 def money_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
@@ -92,7 +107,7 @@ def frame(viewer: Viewer, section: str, enterprise: Enterprise | None = None,
                       else [])
     return {"me": viewer, "section": section, "enterprise": enterprise,
             "enterprise_nav": enterprise_nav, "ops_nav": ops_nav, "money_nav": money_nav(viewer),
-            "platform_money_nav": platform_money,
+            "platform_money_nav": platform_money, "delivery_nav": delivery_nav(viewer),
             "tz": enterprise.timezone if enterprise is not None else DEFAULT_TZ,
             "can_change": enterprise is not None and viewer.can_change(enterprise.enterprise_id),
             **values}

@@ -170,9 +170,8 @@ async def publish_template(template_id: str, caller: Caller, db: Db
              response_model=TemplatePublic, responses=NOT_FOUND)
 async def copy_template(template_id: str, caller: Caller, db: Db) -> TemplatePublic:
     """A new unpublished template of the caller's tenant from a public or own one (I-10)."""
-    tenant = writer(caller)
     await visible(db, template_id, caller)
-    return public(await store.copy_template(db, template_id, tenant))
+    return public(await store.copy_template(db, template_id, writer(caller)))
 
 
 def presets_reader(caller: Principal) -> None:

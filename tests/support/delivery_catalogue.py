@@ -40,17 +40,24 @@ async def department(settings: Settings, provider: str, name: str) -> str:
     return department_id
 
 
-async def dl_person(made: Market, login: str, role: str, dl_tenant: str | None, *,
-                    business_roles: Sequence[str] = (), department_id: str | None = None
-                    ) -> httpx.AsyncClient:
-    """A delivery user (vendor_admin, vendor_pm, provider_admin, provider_staff) signed in;
-    its client sends the session's CSRF token."""
-    await _run(made.settings, """
+async def dl_user(settings: Settings, login: str, role: str, dl_tenant: str | None, *,
+                  business_roles: Sequence[str] = (), department_id: str | None = None) -> None:
+    """A delivery user (vendor_admin, vendor_pm, provider_admin, provider_staff) whose
+    password is PASSWORD (already chosen: no one-time password)."""
+    await _run(settings, """
         INSERT INTO users (user_id, login, password_hash, role, dl_tenant_id, department_id,
                            business_roles, must_change_password, display_name, max_load)
         VALUES (%s, %s, %s, %s, %s, %s, %s, false, %s, 5)""",
                ("u_" + secrets.token_hex(8), login, hash_password(PASSWORD), role, dl_tenant,
                 department_id, list(business_roles), login))
+
+
+async def dl_person(made: Market, login: str, role: str, dl_tenant: str | None, *,
+                    business_roles: Sequence[str] = (), department_id: str | None = None
+                    ) -> httpx.AsyncClient:
+    """A delivery user signed in; its client sends the session's CSRF token."""
+    await dl_user(made.settings, login, role, dl_tenant, business_roles=business_roles,
+                  department_id=department_id)
     own = made.client()
     signed = await own.post("/v1/session", json={"login": login, "password": PASSWORD})
     assert signed.status_code == 200, signed.text
