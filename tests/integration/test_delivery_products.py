@@ -179,3 +179,32 @@ async def test_the_vendor_pm_reads_weights_loads_and_the_department_warning(
     assert [(w["provider_id"], w["department_id"]) for w in seen["warnings"]] == [
         ("hebei", lacking)]
     assert seen["warnings"][0]["message_zh"] == "部门“一部”没有“客户经理”角色的员工，无法认领订单"
+
+
+@pytest.mark.req("I-25", "I-27", "I-28", "CONSOLE")
+async def test_the_console_provider_form(world: Market) -> None:
+    """The product centre's provider form: ticked providers start at 10 / 1000, a refused
+    box shows I-27's message beside it; the PM sees the same page without the forms."""
+    admin, pm = world.people["acme.admin"], world.people["acme.pm"]
+    pid = (await product(admin, "SP-030"))["product_id"]
+    centre = await admin.get("/console/delivery/products")
+    assert centre.status_code == 200 and "配置服务商" in centre.text and "未配置" in centre.text
+    page = f"/console/delivery/products/{pid}"
+    shown = await admin.get(page)
+    assert 'name="hebei:weight" value="10"' in shown.text
+    assert 'name="hebei:max_load" value="1000"' in shown.text
+    form = {"providers_form": "yes", "hebei:on": "on", "hebei:weight": "10",
+            "hebei:max_load": "2001", "beijing:on": "on", "beijing:weight": "1.5",
+            "beijing:max_load": "1000", "acme:weight": "0", "acme:max_load": "0"}
+    refused = await admin.post(f"{page}/providers", data=form)
+    assert refused.status_code == 422, refused.text
+    assert f'data-error="hebei:max_load">{OVER}<' in refused.text
+    assert f'data-error="beijing:weight">{INTEGER}<' in refused.text
+    assert 'data-error="acme:' not in refused.text  # not ticked: not judged
+    saved = await admin.post(f"{page}/providers", data=form | {"hebei:max_load": "2000",
+                                                               "beijing:weight": "30"})
+    assert saved.status_code == 303, saved.text
+    read = await pm.get(page)
+    assert read.status_code == 200 and 'data-testid="providers-form"' not in read.text
+    assert "北京服务商" in read.text and "2000" in read.text
+    assert (await pm.post(f"{page}/providers", data=form)).status_code == 403

@@ -337,3 +337,50 @@ async def test_who_may_do_what(world: Market) -> None:
     assert tid not in {t["template_id"] for t in await ok(beta.get(T))}
     everything = {t["template_id"] for t in await ok(world.admin.get(T))}
     assert {tid, shared["template_id"]} <= everything
+
+
+@pytest.mark.req("I-11", "I-21", "I-22", "CONSOLE")
+async def test_the_console_editor_saves_drafts_and_shows_violations_at_their_fields(
+        world: Market) -> None:
+    admin = world.people["acme.admin"]
+    page = "/console/delivery/templates"
+    listed = await admin.get(page)
+    assert listed.status_code == 200 and "服务流程模板" in listed.text
+    made = await admin.post(page, data={"name": "控制台模板", "description": "说明"})
+    assert made.status_code == 303, made.text
+    editor = made.headers["location"]
+    tid = editor.rsplit("/", 1)[1]
+    form = {"name": "控制台模板", "description": "说明", "0:key": "assign_provider",
+            "0:kind": "assign_provider", "0:name": "分配服务商"}
+    added = await admin.post(editor, data=form | {"op": "add", "new_kind": "complete"})
+    assert added.status_code == 200, added.text
+    added = await admin.post(editor, data=form | {
+        "1:kind": "complete", "1:name": "验收", "op": "add", "new_kind": "confirm"})
+    nodes = (await ok(admin.get(f"{T}/{tid}")))["nodes"]
+    assert [n["kind"] for n in nodes] == ["assign_provider", "confirm", "complete"]
+    assert nodes[1]["labels"] == {"confirm_label": "确认", "reject_label": "驳回"}
+    confirm_key = nodes[1]["key"]
+    fields = form | {"1:key": confirm_key, "1:kind": "confirm", "1:name": "方案确认",
+                     "1:side": "provider", "1:role": "", "1:timeout_days": "1.25",
+                     "1:label_confirm_label": "确认", "1:label_reject_label": "驳回",
+                     "1:rejectable": "on", "2:key": nodes[2]["key"], "2:kind": "complete",
+                     "2:name": "验收", "op": "publish"}
+    refused = await admin.post(editor, data=fields)
+    assert refused.status_code == 422, refused.text
+    after_start = "上一步为分配服务商、分配订单或认领订单节点时，不可设置为可驳回"
+    for field, message in (("role", "请选择角色"), ("timeout_days", "超时时间最多保留1位小数"),
+                           ("rejectable", after_start)):
+        assert f'data-error="{confirm_key}:{field}">{message}<' in refused.text
+    admin.cookies.set("cardpulse_lang", "en")
+    english = await admin.post(editor, data=fields)
+    admin.cookies.delete("cardpulse_lang")
+    assert "A timeout keeps at most 1 decimal" in english.text
+    assert (await ok(admin.get(f"{T}/{tid}")))["status"] == "unpublished"
+    fixed = fields | {"1:role": "设计师", "1:timeout_days": "1.5"}
+    del fixed["1:rejectable"]
+    published = await admin.post(editor, data=fixed)
+    assert published.status_code == 303, published.text
+    after = await ok(admin.get(f"{T}/{tid}"))
+    assert after["status"] == "published" and after["nodes"][1]["timeout_days"] == "1.5"
+    frozen = await admin.get(editor)
+    assert frozen.status_code == 200 and 'data-testid="save"' not in frozen.text
