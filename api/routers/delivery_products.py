@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 
-from api.deps import PLATFORM_READERS, Caller, Db, Principal, Res, forbid
+from api.deps import PLATFORM_READERS, Caller, Db, Principal, forbid
 from api.openapi import NOT_FOUND
+from api.routers.delivery_projects import rng
 from api.schemas.delivery_products import (
     DepartmentWarningPublic,
     ProductCreate,
@@ -128,7 +129,7 @@ async def bind_template(product_id: str, body: TemplateBind, caller: Caller, db:
 
 @router.put("/{product_id}/providers", response_model=ProductDetail, responses=NOT_FOUND)
 async def set_providers(product_id: str, body: list[ProviderBody], caller: Caller, db: Db,
-                        res: Res) -> ProductDetail:
+                        request: Request) -> ProductDetail:
     """Save the product's providers as a whole list (I-26, I-27): weight 1–100 (default
     10), max load 0–2000 (default 1000), integers; 422 naming each refused box. Then the
     provider queue is polled again for the product (I-35)."""
@@ -141,5 +142,5 @@ async def set_providers(product_id: str, body: list[ProviderBody], caller: Calle
              "code": p.code, "message_zh": p.message_zh, "message_en": p.message_en}
             for p in problems])
     await store.set_providers(db, product_id, rows)
-    await store.on_providers_changed(db, product_id, getattr(res, "rng", None))
+    await store.on_providers_changed(db, product_id, rng(request))
     return await detail(db, await store.get_product(db, product_id))

@@ -9,8 +9,6 @@ counted, never stored: its in-progress and paused projects of the product (I-34)
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import random
 import secrets
 from collections.abc import Sequence
@@ -24,12 +22,11 @@ from domain.delivery.products import ProviderRow
 from domain.delivery.templates import claim_scheme
 from domain.refusals import Refusal
 from store.db import Conn
-from store.delivery import templates
+from store.delivery import assign, templates
 from store.errors import AlreadyExists, NotFound
 
 # I-09: the role that claims orders in a department.
 CLAIMER = "客户经理"
-ENGINE = "store.delivery.assign"
 
 
 class TemplateNotPublished(Refusal):
@@ -201,16 +198,10 @@ async def set_providers(conn: Conn, product_id: str, rows: Sequence[ProviderRow]
     return await providers(conn, product_id)
 
 
-async def on_providers_changed(conn: Conn, product_id: str,
-                               rng: random.Random | None = None) -> int:
+async def on_providers_changed(conn: Conn, product_id: str, rng: random.Random) -> int:
     """After a product's providers change, the provider queue is polled again for it
-    (SM-I-PRODUCT-PROVIDERS, I-35): the engine's `store.delivery.assign.drain_queue`, when the
-    engine is part of the build; returns how many queued projects were assigned."""
-    if importlib.util.find_spec(ENGINE) is None:  # the engine (d-engine) not in this build
-        return 0
-    drain = importlib.import_module(ENGINE).drain_queue
-    rng = rng or random.Random()  # noqa: S311 — a fair draw, not a secret
-    return int(await drain(conn, rng=rng, kind="provider", product_id=product_id))
+    (SM-I-PRODUCT-PROVIDERS, I-35); returns how many queued projects were assigned."""
+    return await assign.drain_queue(conn, rng=rng, kind="provider", product_id=product_id)
 
 
 async def department_warnings(conn: Conn, product: Product) -> list[DepartmentWarning]:

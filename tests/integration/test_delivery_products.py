@@ -208,3 +208,24 @@ async def test_the_console_provider_form(world: Market) -> None:
     assert read.status_code == 200 and 'data-testid="providers-form"' not in read.text
     assert "北京服务商" in read.text and "2000" in read.text
     assert (await pm.post(f"{page}/providers", data=form)).status_code == 403
+
+
+@pytest.mark.req("I-35", "SM-I-PRODUCT-PROVIDERS")
+async def test_saving_providers_polls_the_queue_for_the_product(world: Market) -> None:
+    """A project of a product without providers waits in the provider queue; saving the
+    providers assigns it at once (SM-I-PRODUCT-PROVIDERS: queue re-polled)."""
+    admin = world.people["acme.admin"]
+    pid = (await product(admin, "SP-040"))["product_id"]
+    template = await published(admin, [DONE], "直接验收")
+    await ok(admin.put(f"{P}/{pid}/template", json={"template_id": template}))
+    started = await ok(admin.post("/v1/delivery/projects", json={
+        "order_no": "ORD-Q1", "product_id": pid, "customer_name": "客户"}), 201)
+    assert started["provider_id"] is None
+    queued = await ok(admin.get("/v1/delivery/queue", params={"kind": "provider"}))
+    assert [(q["project_id"], q["reason"]) for q in queued] == [
+        (started["project_id"], "产品未配置服务商")]
+    await ok(admin.put(f"{P}/{pid}/providers", json=[{"provider_id": "hebei"}]))
+    assert await ok(admin.get("/v1/delivery/queue", params={"kind": "provider"})) == []
+    project = await ok(admin.get(f"/v1/delivery/projects/{started['project_id']}"))
+    assert project["provider_id"] == "hebei"
+    assert (await ok(admin.get(f"{P}/{pid}")))["providers"][0]["current_load"] == 1

@@ -139,8 +139,7 @@ async def providers(request: Request, product_id: str, viewer: Page, db: Db) -> 
     body = [ProviderBody(provider_id=p, weight=str(rows[p]["weight"]),
                          max_load=str(rows[p]["max_load"])) for p in ticked]
     try:
-        await api.set_providers(product_id, body, viewer.principal, db,
-                                request.app.state.resources)
+        await api.set_providers(product_id, body, viewer.principal, db, request)
     except RequestValidationError as exc:
         english = lang_of(request) == "en"
         errors = {f"{ticked[e['loc'][1]]}:{e['loc'][2]}":
