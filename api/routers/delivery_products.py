@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 
 from api.deps import PLATFORM_READERS, Caller, Db, Principal, forbid
-from api.openapi import NOT_FOUND
+from api.openapi import FORBIDDEN, NOT_FOUND, Responses
 from api.routers.delivery_projects import rng
 from api.schemas.delivery_products import (
     DepartmentWarningPublic,
@@ -33,7 +33,8 @@ from store.delivery import products as store
 from store.delivery.products import Product
 from store.errors import NotFound
 
-router = APIRouter(prefix="/v1/delivery/products", tags=["delivery"])
+router = APIRouter(prefix="/v1/delivery/products", tags=["delivery"], responses=FORBIDDEN)
+CONFLICT: Responses = {409: {"description": "the product no. is taken"}}
 WRITERS = ("admin", "platform_operator")
 VENDORS = ("vendor_admin", "vendor_pm")
 NO_CLAIMER = ("部门“{}”没有“客户经理”角色的员工，无法认领订单",
@@ -97,7 +98,7 @@ async def list_products(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic,
-             responses=NOT_FOUND)
+             responses={**NOT_FOUND, **CONFLICT})
 async def create_product(body: ProductCreate, caller: Caller, db: Db) -> ProductPublic:
     """A product of the caller's vendor tenant (platform staff: `vendor_id`, default
     `platform`); 409 when the product no. is taken."""

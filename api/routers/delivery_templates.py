@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
 
 from api.deps import PLATFORM_READERS, Caller, Db, Principal, forbid
-from api.openapi import NOT_FOUND, Responses
+from api.openapi import FORBIDDEN, NOT_FOUND, Responses
 from api.schemas.delivery_templates import (
     MessageTemplatePublic,
     RequirementFormPublic,
@@ -30,10 +30,10 @@ from store.delivery import templates as store
 from store.delivery.templates import Template, TemplateInvalid
 from store.errors import NotFound
 
-router = APIRouter(prefix="/v1/delivery", tags=["delivery"])
+router = APIRouter(prefix="/v1/delivery", tags=["delivery"], responses=FORBIDDEN)
 WRITERS = ("admin", "platform_operator")  # public templates
 VENDORS = ("vendor_admin", "vendor_pm")
-CONFLICT: Responses = {409: {"description": "`template_published` (I-21)"}}
+CONFLICT: Responses = {409: {"description": "`template_published` (I-21), `template_in_use`"}}
 INVALID: Responses = {422: {"description": "`template_invalid` with every violation (I-22)"}}
 
 
