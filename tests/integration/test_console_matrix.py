@@ -54,7 +54,12 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            # the delivery pages: a template and a product of vendor acme and of vendor beta
            "template_id": ("TEMPLATE", "TEMPLATE"), "product_id": ("PRODUCT", "PRODUCT")}
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
-DELIVERY = "/console/delivery/"  # the delivery pages: test_the_delivery_pages
+# The delivery pages read like the platform's pages for these roles (§7.2: platform staff
+# read); the delivery roles' own answers: tests/integration/test_delivery_dashboard.py.
+PLATFORM_LIKE = ("/console/ops/", "/console/delivery/")
+# The templates and the product centre, whose pages show a vendor's objects: checked with the
+# delivery roles and real objects by test_the_delivery_pages.
+DELIVERY = ("/console/delivery/templates", "/console/delivery/products")
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
                  "/console/lang/{lang}"}
@@ -239,7 +244,8 @@ def test_every_console_page_has_a_place_in_the_matrix() -> None:
     for method, path in routes:
         assert method in ("GET", "POST"), (method, path)
         assert path.startswith(("/console/e/{enterprise_id}", "/console/ops/",
-                                "/console/a/{agent_id}/", "/console/me/", DELIVERY)), path
+                                "/console/a/{agent_id}/", "/console/me/",
+                                "/console/delivery/")), path
         fill(path, 0, ("k", "k"))
 
 
@@ -263,7 +269,7 @@ async def test_who_sees_which_page(world: World) -> None:
         if method != "GET" or path.startswith(DELIVERY):
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith("/console/ops/") else
+                 if path.startswith(PLATFORM_LIKE) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, READ_OWN) for url in fill(path, 0, key_id)]
@@ -283,7 +289,7 @@ async def test_who_may_change_what(world: World) -> None:
         if method != "POST" or path.startswith(DELIVERY):
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
-                 if path.startswith("/console/ops/") else
+                 if path.startswith(PLATFORM_LIKE) else
                  [(url, NONE_OF_THEIRS) for side in (0, 1) for url in fill(path, side, key_id)]
                  if path.startswith(MONEY) else
                  [(url, CHANGE_OWN) for url in fill(path, 0, key_id)]
@@ -354,8 +360,9 @@ async def test_an_object_under_the_wrong_enterprise_is_not_found_even_for_the_ad
         assert answer.status_code == 404, url
 
 
-# The delivery pages (§7.2 "I delivery"): (admin, acme's vendor admin, acme's vendor PM, a
-# provider staff member, beta's vendor admin, anonymous); objects of acme (side 0) and beta (1).
+# The templates and product pages (§7.2 "I delivery"): (admin, acme's vendor admin, acme's
+# vendor PM, a provider staff member, beta's vendor admin, anonymous); objects of acme (side 0)
+# and beta (1).
 DELIVERY_ROLES = ("admin", "vendor_admin", "vendor_pm", "provider_staff", "other_vendor",
                   "anonymous")
 DELIVERY_LIST = (200, 200, 200, 403, 200, SIGN_IN)

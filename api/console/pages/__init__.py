@@ -14,6 +14,7 @@ from api.console.pages import (
     commission_platform,
     commission_rule_editor,
     commission_settlements,
+    delivery_dashboard,
     delivery_products,
     delivery_templates,
     health,
@@ -42,6 +43,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     commission_settlements.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
-    # the delivery workflow (§6 I)
-    delivery_templates.router, delivery_products.router,
+    # the delivery workflow's pages
+    delivery_dashboard.router, delivery_templates.router, delivery_products.router,
 )
