@@ -35,6 +35,7 @@ from store.errors import NotFound
 
 router = APIRouter(prefix="/v1/delivery/products", tags=["delivery"], responses=FORBIDDEN)
 CONFLICT: Responses = {409: {"description": "the product no. is taken"}}
+NOT_PUBLISHED: Responses = {409: {"description": "`template_not_published` (I-22, I-24)"}}
 WRITERS = ("admin", "platform_operator")
 VENDORS = ("vendor_admin", "vendor_pm")
 NO_CLAIMER = ("部门“{}”没有“客户经理”角色的员工，无法认领订单",
@@ -120,10 +121,11 @@ async def get_product(product_id: str, caller: Caller, db: Db) -> ProductDetail:
     return await detail(db, await visible(db, product_id, caller))
 
 
-@router.put("/{product_id}/template", response_model=ProductDetail, responses=NOT_FOUND)
+@router.put("/{product_id}/template", response_model=ProductDetail,
+            responses={**NOT_FOUND, **NOT_PUBLISHED})
 async def bind_template(product_id: str, body: TemplateBind, caller: Caller, db: Db
                         ) -> ProductDetail:
-    """Bind a published template (own or public; 422 `template_not_published`, I-24)."""
+    """Bind a published template (own or public; 409 `template_not_published`, I-24)."""
     await visible(db, product_id, caller, write=True)
     return await detail(db, await store.bind_template(db, product_id, body.template_id))
 

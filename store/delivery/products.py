@@ -35,7 +35,6 @@ class TemplateNotPublished(Refusal):
     code = "template_not_published"
     message_zh = "只能绑定已发布的模板"  # (proposed)
     message_en = "Only a published template can be bound to a product"
-    field = "template_id"
 
 
 @dataclass(frozen=True)

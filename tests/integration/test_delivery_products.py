@@ -67,8 +67,8 @@ async def test_the_product_centre_and_template_binding(world: Market) -> None:
     draft = await ok(admin.post(T, json={"name": "草稿", "nodes": [DONE]}), 201)
     answer = await admin.put(f"{P}/{first['product_id']}/template",
                              json={"template_id": draft["template_id"]})
-    assert answer.status_code == 422, answer.text
-    assert answer.json()["detail"][0]["code"] == "template_not_published"
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"]["code"] == "template_not_published"
     others = await published(beta, [DONE])
     answer = await admin.put(f"{P}/{first['product_id']}/template",
                              json={"template_id": others})
