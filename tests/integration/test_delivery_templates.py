@@ -384,3 +384,14 @@ async def test_the_console_editor_saves_drafts_and_shows_violations_at_their_fie
     assert after["status"] == "published" and after["nodes"][1]["timeout_days"] == "1.5"
     frozen = await admin.get(editor)
     assert frozen.status_code == 200 and 'data-testid="save"' not in frozen.text
+
+
+@pytest.mark.req("CONSOLE")
+async def test_a_forged_editor_form_is_refused_not_a_server_error(world: Market) -> None:
+    admin = world.people["acme.admin"]
+    template = await draft(world, [])
+    editor = f"/console/delivery/templates/{template['template_id']}"
+    for form in ({"op": "up:x"}, {"op": "remove:7"}, {"x.y:kind": "confirm", "op": "save"},
+                 {"0:kind": "confirm", "op": "unremind:0:9"}):
+        answer = await admin.post(editor, data={"name": "n"} | form)
+        assert answer.status_code == 422, (form, answer.text)

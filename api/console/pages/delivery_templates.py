@@ -223,9 +223,13 @@ async def save(request: Request, template_id: str, viewer: Page, db: Db
     op = form.get("op", "")
     if not op:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "choose what to do")
-    nodes = nodes_of(form)
-    if op not in ("save", "publish"):
-        apply(nodes, op, form)
+    try:
+        nodes = nodes_of(form)
+        if op not in ("save", "publish"):
+            apply(nodes, op, form)
+    except (ValueError, IndexError, KeyError, TypeError):  # a forged field or button
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "the editor's fields do not make a node list") from None
     try:
         body = TemplateUpdate(name=form.get("name", ""), description=form.get(
             "description", ""), nodes=[NodeBody.model_validate(n) for n in nodes])
