@@ -30,7 +30,9 @@ from api.routers import (
     delivery_dashboard,
     delivery_inbox,
     delivery_people,
+    delivery_products,
     delivery_projects,
+    delivery_templates,
     enterprises,
     health,
     imports,
@@ -98,7 +100,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
                    commission_whatif, commission_reports, commissions, settlements,
                    delivery_projects, delivery_dashboard, work_calendar, delivery_inbox,
-                   delivery_people):
+                   delivery_people, delivery_templates, delivery_products):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(delivery_inbox.tenants)

@@ -90,7 +90,7 @@ class DeliveryItem:
 _VA, _PM, _PA, _ST = "vendor_admin", "vendor_pm", "provider_admin", "provider_staff"
 _PLATFORM = ("admin", "platform_operator")
 DELIVERY_NAV = (
-    DeliveryItem("dl_products", N_("Product centre"), N_("Product centre"),
+    DeliveryItem("delivery_products", N_("Product centre"), N_("Product centre"),
                  "/console/delivery/products", (_VA, _PM, *_PLATFORM)),
     DeliveryItem("dl_projects", N_("Project centre"), N_("Projects"),
                  "/console/delivery/projects", (_VA, _PM, _PA, *_PLATFORM, "platform_ops")),
@@ -102,7 +102,7 @@ DELIVERY_NAV = (
                  (_VA, _PM, _PA, *_PLATFORM)),
     DeliveryItem("dl_dashboard", N_("Project centre"), N_("Dashboard"),
                  "/console/delivery/dashboard", (_VA, _PM, _PA, *_PLATFORM, "platform_ops")),
-    DeliveryItem("dl_templates", N_("Template centre"), N_("Service-flow templates"),
+    DeliveryItem("delivery_templates", N_("Template centre"), N_("Service-flow templates"),
                  "/console/delivery/templates", (_VA, *_PLATFORM)),
     DeliveryItem("inbox", N_("System settings"), N_("Inbox"), "/console/delivery/inbox",
                  INBOX_OWNERS),

@@ -15,6 +15,7 @@ ROLE_NAMES = {
     "agent_admin": N_("Agent administrator"),
     "agent_viewer": N_("Agent viewer (read-only)"),
     "end_user": N_("End user"),
+    # the delivery workflow's people (§6 I)
     "vendor_admin": N_("Vendor administrator"),
     "vendor_pm": N_("Vendor project manager"),
     "provider_admin": N_("Provider administrator"),

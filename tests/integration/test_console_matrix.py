@@ -34,6 +34,9 @@ OWN, OTHER = "89860000000000001111", "89860000000000002222"
 World = tuple[dict[str, "Person"], tuple[str, str]]  # people by role, an API key id per tenant
 ORDERS: list[str] = ["", ""]  # an order through A (by A's end user) and one through B
 RECORDS: list[str] = ["", ""]  # a commission line of A and one of B
+# A template and a product of vendor acme and of beta (test_the_delivery_pages makes them).
+TEMPLATES: list[str] = ["tpl_none", "tpl_none"]
+PRODUCTS: list[str] = ["prd_none", "prd_none"]
 RECHARGE = '{"recharge": {"mode": "first", "threshold_fen": 5000}}'  # a one-time rule's terms
 ROLES = ("admin", "ops", "ent_admin", "viewer", "anonymous")
 # What each path parameter stands for on the viewer's own tenant and on the other one.
@@ -49,7 +52,9 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "rule_id": ("rA", "rA"),  # a commission rule (of A)
            "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03"),  # a number-card settlement batch
            "notification_id": ("999999", "999999"),  # a reminder of nobody's (an inbox)
-           "user_id": ("USER", "USER")}  # a delivery user of tenant t1 and one of t2: USERS
+           "user_id": ("USER", "USER"),  # a delivery user of tenant t1 and one of t2: USERS
+           # the delivery pages: a template and a product of vendor acme and of vendor beta
+           "template_id": ("TEMPLATE", "TEMPLATE"), "product_id": ("PRODUCT", "PRODUCT")}
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 # The delivery pages read like the platform's pages for these roles (§7.2: platform staff
 # read) unless DELIVERY_OTHERS says otherwise; the delivery roles' own answers:
@@ -57,6 +62,9 @@ MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end
 DELIVERY = "/console/delivery/"
 PLATFORM_LIKE = ("/console/ops/", DELIVERY)
 USERS: list[str] = ["", ""]  # a provider staff member of t1 and one of t2
+# The templates and the product centre, whose pages show a vendor's objects: checked with the
+# delivery roles and real objects by test_the_delivery_catalogue_pages.
+CATALOGUE = ("/console/delivery/templates", "/console/delivery/products")
 FORMATS = ("csv", "xlsx")  # `{fmt}` of an export: both are checked
 SESSION_PATHS = {"/console", "/console/login", "/console/logout", "/console/password",
                  "/console/lang/{lang}"}
@@ -117,6 +125,8 @@ def _fill(path: str, side: int, key_id: tuple[str, str]) -> str:
             return RECORDS[side]
         if found == "USER":
             return USERS[side]
+        if found in ("TEMPLATE", "PRODUCT"):
+            return (TEMPLATES if found == "TEMPLATE" else PRODUCTS)[side]
         return key_id[side] if found == "KEY" else found
     return re.sub(r"\{(\w+)\}", value, path)
 
@@ -303,7 +313,7 @@ async def test_who_sees_which_page(world: World) -> None:
     people, key_id = world
     wrong = {}
     for method, path in console_routes():
-        if method != "GET":
+        if method != "GET" or path.startswith(CATALOGUE):
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
                  if path.startswith(PLATFORM_LIKE) and ("GET", path) not in DELIVERY_OTHERS else
@@ -326,7 +336,7 @@ async def test_who_may_change_what(world: World) -> None:
     people, key_id = world
     wrong = {}
     for method, path in console_routes():
-        if method != "POST":
+        if method != "POST" or path.startswith(CATALOGUE):
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
                  if path.startswith(PLATFORM_LIKE) and ("POST", path) not in DELIVERY_OTHERS
@@ -494,3 +504,84 @@ async def test_the_delivery_pages(world: World) -> None:
                 if got != answers[side] and not _allowed_changed(got, answers[side]):
                     wrong[url] = dict(zip(DELIVERY_ROLES, got, strict=True))
     assert wrong == {}
+
+
+# The templates and product pages (§7.2 "I delivery"): (admin, acme's vendor admin, acme's
+# vendor PM, a provider staff member, beta's vendor admin, anonymous); objects of acme (side 0)
+# and beta (1).
+CATALOGUE_ROLES = ("admin", "vendor_admin", "vendor_pm", "provider_staff", "other_vendor",
+                  "anonymous")
+DELIVERY_LIST = (200, 200, 200, 403, 200, SIGN_IN)
+DELIVERY_READ = ((200, 200, 200, 403, 404, SIGN_IN), (200, 404, 404, 403, 200, SIGN_IN))
+DELIVERY_CREATE = (422, 422, 403, 403, 422, SIGN_IN)
+# Changing a product: its vendor's admin and platform writers; a template: its owner only (the
+# admin writes public templates), anyone who reads it may copy it.
+PRODUCT_CHANGE = ((422, 422, 403, 403, 404, SIGN_IN), (422, 404, 404, 403, 422, SIGN_IN))
+TEMPLATE_CHANGE = ((403, 422, 403, 403, 404, SIGN_IN), (403, 404, 404, 403, 422, SIGN_IN))
+TEMPLATE_COPY = ((422, 422, 403, 403, 404, SIGN_IN), (422, 404, 404, 403, 422, SIGN_IN))
+
+
+def _delivery_expected(method: str, path: str, side: int) -> tuple[int, ...]:
+    if method == "GET":
+        return DELIVERY_READ[side] if "{" in path else DELIVERY_LIST
+    if "{" not in path:
+        return DELIVERY_CREATE
+    if "{product_id}" in path:
+        return PRODUCT_CHANGE[side]
+    return (TEMPLATE_COPY if path.endswith("/copy") else TEMPLATE_CHANGE)[side]
+
+
+@pytest.mark.req("I-04", "X-03")
+async def test_the_delivery_catalogue_pages(settings: Settings) -> None:
+    """Vendors read their own and public templates and their own products; another vendor's
+    are not found; the vendor PM reads only; provider staff have no access."""
+    from tests.support.delivery_catalogue import PASSWORD, dl_user, tenant
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        people: dict[str, Person] = {}
+
+        def client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://api")
+        async with client() as admin_api:
+            own = client()
+            people["admin"] = Person(own, (await person(own, "root.admin", "admin", None))[
+                "X-CSRF-Token"])
+            for name in ("acme", "beta", "hebei"):
+                await tenant(settings, name)
+            for role, login, dl_tenant in (
+                    ("vendor_admin", "acme.admin", "acme"), ("vendor_pm", "acme.pm", "acme"),
+                    ("provider_staff", "hebei.staff", "hebei"),
+                    ("other_vendor", "beta.admin", "beta")):
+                await dl_user(settings, login, role if role != "other_vendor" else
+                              "vendor_admin", dl_tenant)
+                own = client()
+                people[role] = Person(own, (await log_in(own, login, PASSWORD))["X-CSRF-Token"])
+            people["anonymous"] = Person(client(), "")
+            for side, who in enumerate(("vendor_admin", "other_vendor")):
+                headers = {"X-CSRF-Token": people[who].csrf}
+                made = await people[who].client.post("/v1/delivery/templates", headers=headers,
+                                                     json={"name": "流程", "nodes": []})
+                assert made.status_code == 201, made.text
+                TEMPLATES[side] = made.json()["template_id"]
+                made = await people[who].client.post("/v1/delivery/products", headers=headers,
+                                                     json={"product_no": f"P-{side}",
+                                                           "name": "商品"})
+                assert made.status_code == 201, made.text
+                PRODUCTS[side] = made.json()["product_id"]
+            wrong = {}
+            for method, path in console_routes():
+                if not path.startswith(CATALOGUE):
+                    continue
+                for side in (0, 1):
+                    expected = _delivery_expected(method, path, side)
+                    for url in fill(path, side, ("k", "k")):
+                        got = await _answers(people, method, url, roles=CATALOGUE_ROLES)
+                        if got != expected and not _allowed_changed(got, expected):
+                            wrong[f"{method} {url}"] = dict(zip(CATALOGUE_ROLES, got,
+                                                                strict=True))
+            assert admin_api is not None
+            for each in people.values():
+                await each.client.aclose()
+        assert wrong == {}

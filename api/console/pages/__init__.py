@@ -16,7 +16,9 @@ from api.console.pages import (
     commission_settlements,
     delivery_dashboard,
     delivery_people,
+    delivery_products,
     delivery_settings,
+    delivery_templates,
     health,
     me,
     money,
@@ -43,6 +45,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     commission_settlements.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
-    # the delivery workflow's pages (§6 I): its system settings, people and a person's inbox
-    delivery_dashboard.router, delivery_settings.router, delivery_people.router,
+    # the delivery workflow's pages (§6 I): templates, products, its system settings, people
+    # and a person's inbox
+    delivery_dashboard.router, delivery_templates.router, delivery_products.router,
+    delivery_settings.router, delivery_people.router,
 )
