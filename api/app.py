@@ -26,6 +26,8 @@ from api.routers import (
     commissions,
     controls,
     dead_letters,
+    delivery_files,
+    delivery_views,
     enterprises,
     health,
     imports,
@@ -87,7 +89,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
     for module in (health, enterprises, keys, operators, cards, pools, series, upstream,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
-                   commission_whatif, commission_reports, commissions, settlements):
+                   commission_whatif, commission_reports, commissions, settlements,
+                   delivery_views, delivery_files):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
