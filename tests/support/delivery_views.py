@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import psycopg
@@ -21,7 +22,7 @@ from psycopg.types.json import Jsonb
 from core.clock import now
 from store import users
 
-NODES = [
+NODES: list[dict[str, Any]] = [
     {"key": "assign_provider", "kind": "assign_provider", "name": "分配服务商"},
     {"key": "n1", "kind": "submit_requirement", "name": "提交需求", "form_id": "f_basic"},
     {"key": "n2", "kind": "confirm", "name": "方案确认", "role": "设计师", "side": "provider",
