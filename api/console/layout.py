@@ -65,6 +65,24 @@ ME_NAV = (
     NavItem("my_orders", N_("My orders"), "/console/me/orders"),
 )
 AGENT_ROLES = ("agent_admin", "agent_viewer")
+# The delivery menus by role (X-02): 项目中心 and 已购服务; `roles` who see each entry.
+_PLATFORM = ("admin", "platform_ops", "platform_operator", "platform_finance")
+DELIVERY_NAV = (
+    (NavItem("delivery_projects", N_("Project management"), "/console/delivery/projects"),
+     ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
+    (NavItem("delivery_mine", N_("My projects"), "/console/delivery/mine"),
+     ("provider_admin", "provider_staff")),
+    (NavItem("delivery_queue", N_("Queue"), "/console/delivery/queue"),
+     ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
+    (NavItem("delivery_purchased", N_("Purchased services"), "/console/delivery/purchased"),
+     ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer")),
+)
+
+
+def delivery_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
+    """The delivery entries the viewer's role has (X-02)."""
+    return [(item, item.path) for item, roles in DELIVERY_NAV
+            if viewer.principal.role in roles]
 
 
 def money_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
@@ -92,7 +110,7 @@ def frame(viewer: Viewer, section: str, enterprise: Enterprise | None = None,
                       else [])
     return {"me": viewer, "section": section, "enterprise": enterprise,
             "enterprise_nav": enterprise_nav, "ops_nav": ops_nav, "money_nav": money_nav(viewer),
-            "platform_money_nav": platform_money,
+            "platform_money_nav": platform_money, "delivery_nav": delivery_nav(viewer),
             "tz": enterprise.timezone if enterprise is not None else DEFAULT_TZ,
             "can_change": enterprise is not None and viewer.can_change(enterprise.enterprise_id),
             **values}

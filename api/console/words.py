@@ -15,6 +15,11 @@ ROLE_NAMES = {
     "agent_admin": N_("Agent administrator"),
     "agent_viewer": N_("Agent viewer (read-only)"),
     "end_user": N_("End user"),
+    "vendor_admin": N_("Vendor administrator"),
+    "vendor_pm": N_("Vendor project manager"),
+    "provider_admin": N_("Provider administrator"),
+    "provider_staff": N_("Provider staff"),
+    "customer": N_("Customer"),
 }
 STATUS_NAMES = {
     "active": N_("active"),

@@ -165,3 +165,18 @@ def waiting_text_zh(node_name: str, side: str) -> str:
 
 
 TIMEOUT_NAMES: Final = {"provider": "服务端超时", "customer": "客户端超时"}  # I-39
+
+
+QueueKind = Literal["provider", "staff"]
+
+
+def queue_scope(role: str, tenant_id: str | None, kind: QueueKind) -> Scope | None:
+    """Whose queue entries `role` reads (§7.2: the provider queue for the vendor's admin and
+    project manager, the staff queue for the provider's admin; the platform both)."""
+    if role in PLATFORM:
+        return Scope("all")
+    if kind == "provider" and role in ("vendor_admin", "vendor_pm") and tenant_id:
+        return Scope("vendor", tenant_id)
+    if kind == "staff" and role in ("provider_admin", "vendor_admin") and tenant_id:
+        return Scope("provider", tenant_id)
+    return None

@@ -198,3 +198,48 @@ async def waits_for(conn: Conn, project_id: str, user_id: str, tenant_id: str | 
                                       "tenant": tenant_id})
     row = await cur.fetchone()
     return bool(row and row[0])
+
+
+_QUEUE = """
+SELECT q.project_id, p.order_no, pr.name AS product_name, pr.product_no, p.customer_name,
+       coalesce(q.provider_id, p.provider_id) AS provider_id, pt.name AS provider_name,
+       q.kind, q.node_key, q.reason, q.queued_at, q.last_attempt_at
+FROM dl_queue q
+JOIN dl_projects p ON p.project_id = q.project_id
+JOIN dl_products pr ON pr.product_id = p.product_id
+LEFT JOIN dl_tenants pt ON pt.tenant_id = coalesce(q.provider_id, p.provider_id)
+WHERE q.kind = %(queue)s
+  AND (%(kind)s = 'all' OR (%(kind)s = 'vendor' AND p.vendor_id = %(tenant)s)
+       OR (%(kind)s = 'provider' AND coalesce(q.provider_id, p.provider_id) = %(tenant)s))
+  AND (%(order_no)s::text IS NULL OR p.order_no ILIKE '%%' || %(order_no)s || '%%')
+  AND (%(provider)s::text IS NULL OR pt.name ILIKE '%%' || %(provider)s || '%%'
+       OR pt.tenant_id = %(provider)s)
+ORDER BY q.queued_at, q.project_id LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """A queued project as the 排队情况 list shows it (I-35, I-36)."""
+
+    project_id: str
+    order_no: str
+    product_name: str
+    product_no: str
+    customer_name: str
+    provider_id: str | None
+    provider_name: str | None
+    kind: str
+    node_key: str
+    reason: str
+    queued_at: datetime
+    last_attempt_at: datetime
+
+
+async def queue(conn: Conn, scope: Scope, kind: str, order_no: str | None,
+                provider: str | None, limit: int = MAX_PAGE) -> list[QueueRow]:
+    """The queue of `kind` in the scope, oldest first (the order it is served, I-37)."""
+    async with conn.cursor(row_factory=class_row(QueueRow)) as cur:
+        await cur.execute(_QUEUE, {**_scope(scope), "queue": kind, "order_no": order_no or None,
+                                   "provider": provider or None, "limit": limit})
+        return await cur.fetchall()

@@ -233,3 +233,41 @@ async def test_files_refused_by_size_and_content(people: People) -> None:
     done = await staff.client.post("/v1/delivery/projects/P-DONE/files", headers=staff.headers,
                                    files={"file": ("a.png", PNG, "image/png")})
     assert done.status_code in (403, 409)
+
+
+@pytest.mark.req("I-38")
+@pytest.mark.req("X-02")
+async def test_console_pages(people: People) -> None:
+    admin = people["vend.admin"]
+    page = await admin.client.get("/console/delivery/projects")
+    assert page.status_code == 200, page.text
+    assert 'data-testid="timeout-P-RUN"' in page.text and "Provider-side timeout" in page.text
+    assert "P-DONE" not in page.text and "/console/delivery/queue" in page.text
+    admin.client.cookies.set("cardpulse_lang", "zh-CN")
+    zh = await admin.client.get("/console/delivery/projects?tab=completed")
+    assert "已完成的项目" in zh.text and 'data-project="P-DONE"' in zh.text
+    admin.client.cookies.set("cardpulse_lang", "en")
+    export = await admin.client.get("/console/delivery/projects.csv?tab=in_progress")
+    assert export.status_code == 200
+    lines = export.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Order no.,Business no.,Product") and len(lines) == 3
+    assert (await admin.client.get("/console/delivery/projects.xlsx")).status_code == 200
+    detail = await admin.client.get("/console/delivery/projects/P-CUST")
+    assert "View the operations before the change" in detail.text
+    assert "Entered 提交需求, waiting for the customer" in detail.text
+    # the customer's detail has no notes; staff write one through the form
+    staff = people["designer"]
+    sent = await staff.client.post("/console/delivery/projects/P-RUN/notes",
+                                   data={"csrf_token": staff.csrf, "body": "内部备注"})
+    assert sent.status_code == 303, sent.text
+    too_long = await staff.client.post("/console/delivery/projects/P-RUN/messages",
+                                       data={"csrf_token": staff.csrf, "body": "x" * 501})
+    assert too_long.status_code == 422 and "A message must not exceed 500" in too_long.text
+    buyer = await people["buyer"].client.get("/console/delivery/projects/P-RUN")
+    assert buyer.status_code == 200 and "内部备注" not in buyer.text
+    assert 'id="notes"' not in buyer.text
+    assert "内部备注" in (await staff.client.get("/console/delivery/projects/P-RUN")).text
+    for path in ("/console/delivery/mine", "/console/delivery/purchased",
+                 "/console/delivery/queue"):
+        assert (await admin.client.get(path)).status_code == 200, path
+    assert (await people["buyer"].client.get("/console/delivery/queue")).status_code == 403

@@ -14,6 +14,7 @@ from api.console.pages import (
     commission_platform,
     commission_rule_editor,
     commission_settlements,
+    delivery_projects,
     health,
     me,
     money,
@@ -40,4 +41,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     commission_settlements.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
+    # the delivery project centre (§6 I)
+    delivery_projects.router,
 )
