@@ -8,7 +8,7 @@ import re
 
 import psycopg
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import FilePayload, Page, expect
 
 from core.passwords import hash_password
 from core.settings import Settings
@@ -39,8 +39,8 @@ async def test_a_provider_admin_works_on_a_timed_out_project(
     await page.locator("tr[data-project=P-RUN]").get_by_role("link", name="详情").click()
     await expect(page.locator("[data-step=n2]")).to_contain_text("进入方案确认 等待服务商处理")
     await expect(page.locator("[data-step=n3]")).to_contain_text("未开始")
-    await page.set_input_files("input[name=file]", files=[{
-        "name": "方案.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 test"}])
+    await page.set_input_files("input[name=file]", files=FilePayload(
+        name="方案.pdf", mimeType="application/pdf", buffer=b"%PDF-1.4 test"))
     await page.get_by_test_id("upload").click()
     await expect(page.get_by_test_id("files")).to_contain_text("方案.pdf")
     await page.fill("#messages textarea", "方案已上传，请查看")
