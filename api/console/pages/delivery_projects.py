@@ -115,6 +115,7 @@ async def projects_export(request: Request, fmt: Format, viewer: Page, db: Db,
 
 async def _detail(request: Request, viewer: Viewer, db: Conn, project_id: str, *,
                   code: int = 200, **shown: Any) -> HTMLResponse:
+    limit = request.app.state.resources.settings.delivery_file_max_bytes
     principal = viewer.principal
     found = await views_api.project_detail(principal, db, project_id)
     row = await files_api.readable(principal, db, project_id)
@@ -129,6 +130,7 @@ async def _detail(request: Request, viewer: Viewer, db: Conn, project_id: str, *
     values: dict[str, Any] = {"error": None, "notice": None, "draft": {}, **shown}
     return _page(
         request, viewer, "delivery_project.html", "delivery_projects", code=code, d=found,
+        max_mb=f"{limit / (1 << 20):g}",
         p=found.project, can=can, customer=customer,
         files=await files_api.list_files(project_id, principal, db),
         messages=await files_api.read_texts(principal, db, project_id, "message"),
