@@ -27,6 +27,7 @@ from api.routers import (
     controls,
     dead_letters,
     delivery_files,
+    delivery_projects,
     delivery_views,
     enterprises,
     health,
@@ -49,9 +50,11 @@ from api.routers import (
 from api.text import TEXT_CHECK
 from core.clock import CLOCK
 from core.settings import Settings
+from domain.delivery.assign import rng_from_settings
 from store import commission_imports
 from store.clock import adopt, follow
 from store.db import Reconnecting, create_pool
+from store.delivery import reminders as delivery_reminders
 from streams.publish import Publisher
 
 
@@ -90,13 +93,15 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
                    commission_whatif, commission_reports, commissions, settlements,
-                   delivery_views, delivery_files):
+                   delivery_projects, delivery_views, delivery_files):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
     app.include_router(imports.router)
     app.state.payments = payments
     commission_imports.install(settings.orders_topic)
+    delivery_reminders.publish_to(settings.orders_topic)
+    app.state.delivery_rng = rng_from_settings(settings.test_random_seed)
     console.install(app)
 
     @app.middleware("http")

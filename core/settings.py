@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     grafana_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
 
     rollover_check_s: float = Field(default=5.0, gt=0)
+    # The delivery engine (§6 I): the timeout sweep (I-42, within 60 s of a deadline), the
+    # queue poll (I-37, platform clock) and a seed for the assignment draws (tests only).
+    delivery_timeout_check_s: float = Field(default=5.0, gt=0, le=60)
+    delivery_queue_poll_s: float = Field(default=3600.0, gt=0)
+    test_random_seed: int | None = None
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=10, ge=1)
     test_clock: bool = False

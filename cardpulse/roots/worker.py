@@ -16,9 +16,13 @@ from connectors.payments import PaymentChannel, PaymentChannelClient, PaymentCha
 from core.clock import CLOCK, now
 from core.money import Fen
 from core.settings import Settings
+from domain.delivery.assign import rng_from_settings
 from store import commission_facts, commissions, fulfilment, orders, package_orders
 from store.clock import adopt
 from store.db import Conn, Reconnecting
+from store.delivery import assign as delivery_assign
+from store.delivery import reminders as delivery_reminders
+from store.delivery import timeouts as delivery_timeouts
 from store.pools import fullest_pools
 from streams.app import create_app
 from streams.commission import CommissionSink, register_commission_agent
@@ -217,7 +221,43 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     app.timer(interval=1.0, on_leader=True)(webhooks)
     app.timer(interval=0.5, on_leader=True)(business_events)
     return [rollover_db, snapshot_db, webhook_db, outbox_db, orders_db, commission_db,
-            *fulfil_dbs, number_cards.db]
+            *fulfil_dbs, number_cards.db, *_register_delivery_timers(app, settings)]
+
+
+SWEEP_BATCH = 100
+
+
+def _register_delivery_timers(app: faust.App, settings: Settings) -> list[Reconnecting]:
+    """The delivery engine's leader timers: the timeout sweep every
+    `delivery_timeout_check_s` (I-42) and the queue poll every `delivery_queue_poll_s` of
+    platform time (I-37: a moved test clock polls at the next tick)."""
+    sweep_db = Reconnecting(settings.require_database())
+    queue_db = Reconnecting(settings.require_database())
+    rng = rng_from_settings(settings.test_random_seed)
+    delivery_reminders.publish_to(settings.orders_topic)
+    polled: list[float] = []
+
+    async def sweep_timeouts() -> None:
+        try:
+            while await sweep_db.run(lambda conn: delivery_timeouts.sweep(
+                    conn, SWEEP_BATCH, rng=rng)) == SWEEP_BATCH:
+                pass  # a full batch: more may be due
+        except Exception:
+            log.exception("delivery timeout sweep failed; the next tick retries")
+
+    async def poll_queue() -> None:
+        if polled and CLOCK.time() - polled[-1] < settings.delivery_queue_poll_s:
+            return
+        try:
+            await queue_db.run(lambda conn: delivery_assign.drain_queue(conn, rng=rng))
+            polled[:] = [CLOCK.time()]
+        except Exception:
+            log.exception("delivery queue poll failed; the next tick retries")
+
+    app.timer(interval=settings.delivery_timeout_check_s, on_leader=True)(sweep_timeouts)
+    app.timer(interval=min(settings.delivery_timeout_check_s, 60.0),
+              on_leader=True)(poll_queue)
+    return [sweep_db, queue_db]
 
 
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:
