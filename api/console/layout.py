@@ -72,6 +72,8 @@ DELIVERY_NAV = (
      ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
     (NavItem("delivery_mine", N_("My projects"), "/console/delivery/mine"),
      ("provider_admin", "provider_staff")),
+    (NavItem("delivery_claim", N_("Claim an order"), "/console/delivery/claim"),
+     ("provider_admin", "provider_staff")),
     (NavItem("delivery_queue", N_("Queue"), "/console/delivery/queue"),
      ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
     (NavItem("delivery_purchased", N_("Purchased services"), "/console/delivery/purchased"),

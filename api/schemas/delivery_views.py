@@ -40,6 +40,7 @@ class ProjectListItem(_Read):
     status: str
     operator_user_id: str | None = Field(description="the current node's operator, if one")
     operator_name: str | None
+    run_id: int | None = Field(description="the current node run (for its actions)")
     node_key: str | None = Field(description="the current node (project stage)")
     node_name: str | None
     node_role: str | None

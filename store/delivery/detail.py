@@ -112,3 +112,9 @@ async def detail(conn: Conn, scope: Scope, project_id: str) -> Detail:
     return Detail(row, step_states(nodes_from_json(nodes), runs), operators, requirements,
                   [line for line in log if line.epoch == row.epoch],
                   [line for line in log if line.epoch != row.epoch])
+
+
+async def project_nodes(conn: Conn, project_id: str) -> list[dict[str, Any]]:
+    """The template nodes the project pinned (dl_projects.nodes)."""
+    row = await (await conn.execute(_NODES, (project_id,))).fetchone()
+    return list(row[0]) if row else []

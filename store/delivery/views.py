@@ -201,7 +201,8 @@ async def waits_for(conn: Conn, project_id: str, user_id: str, tenant_id: str | 
 
 
 _QUEUE = """
-SELECT q.project_id, p.order_no, pr.name AS product_name, pr.product_no, p.customer_name,
+SELECT q.project_id, p.order_no, p.product_id, pr.name AS product_name, pr.product_no,
+       p.customer_name,
        coalesce(q.provider_id, p.provider_id) AS provider_id, pt.name AS provider_name,
        q.kind, q.node_key, q.reason, q.queued_at, q.last_attempt_at
 FROM dl_queue q
@@ -224,6 +225,7 @@ class QueueRow:
 
     project_id: str
     order_no: str
+    product_id: str
     product_name: str
     product_no: str
     customer_name: str
@@ -243,3 +245,51 @@ async def queue(conn: Conn, scope: Scope, kind: str, order_no: str | None,
         await cur.execute(_QUEUE, {**_scope(scope), "queue": kind, "order_no": order_no or None,
                                    "provider": provider or None, "limit": limit})
         return await cur.fetchall()
+
+
+_STAFF_CHOICES = """
+SELECT u.user_id, coalesce(u.display_name, u.login) AS name
+FROM users u JOIN dl_projects p ON p.provider_id = u.dl_tenant_id
+WHERE p.project_id = %(project)s AND %(role)s = ANY (u.business_roles)
+  AND u.role IN ('provider_admin', 'provider_staff', 'vendor_admin')
+  AND u.user_id IS DISTINCT FROM %(current)s
+ORDER BY name
+"""
+_PROVIDER_CHOICES = """
+SELECT t.tenant_id AS user_id, t.name
+FROM dl_projects p JOIN dl_product_providers pp ON pp.product_id = p.product_id
+JOIN dl_tenants t ON t.tenant_id = pp.provider_id
+WHERE p.project_id = %(project)s AND pp.provider_id IS DISTINCT FROM p.provider_id
+ORDER BY t.name
+"""
+_FORM = "SELECT fields FROM dl_requirement_forms WHERE form_id = %s"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Someone (or some provider) a change may pick: its id and name."""
+
+    user_id: str
+    name: str
+
+
+async def operator_choices(conn: Conn, project_id: str, role: str,
+                           current: str | None) -> list[Choice]:
+    """I-45: the provider's people with the current node's role (the engine judges loads)."""
+    async with conn.cursor(row_factory=class_row(Choice)) as cur:
+        await cur.execute(_STAFF_CHOICES, {"project": project_id, "role": role,
+                                           "current": current})
+        return await cur.fetchall()
+
+
+async def provider_choices(conn: Conn, project_id: str) -> list[Choice]:
+    """I-44: the product's other configured providers (the engine judges capacity)."""
+    async with conn.cursor(row_factory=class_row(Choice)) as cur:
+        await cur.execute(_PROVIDER_CHOICES, {"project": project_id})
+        return await cur.fetchall()
+
+
+async def form_fields(conn: Conn, form_id: str) -> list[dict[str, Any]]:
+    """The requirement form's fields (I-16), as dl_requirement_forms keeps them."""
+    row = await (await conn.execute(_FORM, (form_id,))).fetchone()
+    return list(row[0]) if row else []

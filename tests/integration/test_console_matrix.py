@@ -407,6 +407,15 @@ DELIVERY_EXPECTED: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]
     ("POST", "/console/delivery/projects/{project_id}/files"): (_by_role(
         rest=422, ops=403, ent_admin=403, vend_pm=403, buyer=403, rival_admin=404),
         _WRITE_OTHER),
+    ("POST", "/console/delivery/projects/{project_id}/act"): (_by_role(
+        rest=422, ops=403, ent_admin=403, vend_pm=403, buyer=403, rival_admin=404),
+        _WRITE_OTHER),
+    ("GET", "/console/delivery/claim"): (_by_role(
+        rest=403, vend_admin=200, prov_admin=200, designer=200, rival_admin=200),) * 2,
+    ("POST", "/console/delivery/claim"): (_by_role(
+        rest=403, vend_admin=422, prov_admin=422, designer=422, rival_admin=422),) * 2,
+    ("POST", "/console/delivery/queue/assign"): (_by_role(
+        rest=422, ops=403, ent_admin=403, vend_pm=403, designer=403, buyer=403),) * 2,
 }
 
 

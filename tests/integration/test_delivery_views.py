@@ -271,3 +271,47 @@ async def test_console_pages(people: People) -> None:
                  "/console/delivery/queue"):
         assert (await admin.client.get(path)).status_code == 200, path
     assert (await people["buyer"].client.get("/console/delivery/queue")).status_code == 403
+
+
+@pytest.mark.req("I-51")
+@pytest.mark.req("I-43")
+@pytest.mark.req("I-33")
+async def test_console_actions_call_the_engine(people: People) -> None:
+    staff, admin = people["designer"], people["prov.admin"]
+    page = await staff.client.get("/console/delivery/projects/P-RUN")
+    assert 'data-testid="confirm"' in page.text and 'data-testid="reject"' in page.text
+    assert 'data-testid="pause"' not in page.text
+    run = (await staff.client.get("/v1/delivery/projects/P-RUN/detail")).json()
+    run_id = str(run["project"]["run_id"])
+    no_reason = await staff.client.post("/console/delivery/projects/P-RUN/act", data={
+        "csrf_token": staff.csrf, "action": "reject", "run_id": run_id})
+    assert no_reason.status_code == 422, no_reason.text
+    done = await staff.client.post("/console/delivery/projects/P-RUN/act", data={
+        "csrf_token": staff.csrf, "action": "confirm", "run_id": run_id, "remark": "好"})
+    assert done.status_code == 303, done.text
+    after = (await staff.client.get("/v1/delivery/projects/P-RUN/detail")).json()
+    assert after["project"]["node_key"] == "n3"
+    assert "方案确认已完成" in [line["action"] for line in after["log"]]
+    # the project no longer waits for the designer: the same action is refused
+    again = await staff.client.post("/console/delivery/projects/P-RUN/act", data={
+        "csrf_token": staff.csrf, "action": "confirm", "run_id": run_id})
+    assert again.status_code == 403
+    # the provider's admin pauses with a remark, then starts the project again
+    shown = await admin.client.get("/console/delivery/projects/P-RUN")
+    assert 'data-testid="pause"' in shown.text
+    paused = await admin.client.post("/console/delivery/projects/P-RUN/act", data={
+        "csrf_token": admin.csrf, "action": "pause", "remark": "等资料"})
+    assert paused.status_code == 303, paused.text
+    assert 'data-testid="resume"' in (await admin.client.get(
+        "/console/delivery/projects/P-RUN")).text
+    resumed = await admin.client.post("/console/delivery/projects/P-RUN/act", data={
+        "csrf_token": admin.csrf, "action": "resume"})
+    assert resumed.status_code == 303, resumed.text
+    # claim: an unknown order is refused on the page; the staff queue is assigned by hand
+    claim = await staff.client.post("/console/delivery/claim", data={
+        "csrf_token": staff.csrf, "order_no": "NO-SUCH"})
+    assert claim.status_code in (404, 409, 422)
+    assigned = await admin.client.post("/console/delivery/queue/assign", data={
+        "csrf_token": admin.csrf, "kind": "staff"})
+    assert assigned.status_code == 303
+    assert "assigned=0" in assigned.headers["location"]

@@ -67,7 +67,7 @@ async def seed(db_url: str) -> None:
                 (f"u-{login}", login, role, tenant, roles, name, "13800000000",
                  "010-12345678"))
         await conn.execute("INSERT INTO dl_requirement_forms VALUES ('f_basic', '基础需求表',"
-                           " '[]'::jsonb)")
+                           " '[]'::jsonb) ON CONFLICT DO NOTHING")
         for tenant in ("vend", "rival"):
             await conn.execute(
                 "INSERT INTO dl_templates (template_id, vendor_id, name, status, nodes,"

@@ -14,6 +14,7 @@ from api.console.pages import (
     commission_platform,
     commission_rule_editor,
     commission_settlements,
+    delivery_actions,
     delivery_projects,
     health,
     me,
@@ -42,5 +43,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
     # the delivery project centre (§6 I)
-    delivery_projects.router,
+    delivery_projects.router, delivery_actions.router,
 )

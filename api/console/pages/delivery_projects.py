@@ -26,24 +26,36 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from api.console.auth import Page, Viewer
 from api.console.errors import redirect
 from api.console.exports import Format
-from api.console.i18n import N_
+from api.console.i18n import N_, lang_of
 from api.console.layout import frame
 from api.console.pages.forms import download, say
 from api.console.pages.money import refused
 from api.console.render import html
-from api.deps import Db, Res
+from api.deps import Db, Principal, Res
 from api.routers import delivery_files as files_api
 from api.routers import delivery_views as views_api
 from api.schemas.delivery_views import ProjectListItem
 from domain.delivery.files import FileRefused
-from domain.delivery.views import CLOSED, TABS, MineTab, QueueKind, Tab, queue_scope
+from domain.delivery.machines import QUEUE_ASSIGNERS
+from domain.delivery.nodes import nodes_from_json, steps
+from domain.delivery.views import (
+    CLOSED,
+    TABS,
+    MineTab,
+    QueueKind,
+    Tab,
+    is_provider_admin,
+    queue_scope,
+)
 from domain.refusals import Refusal
 from store.db import Conn
+from store.delivery import detail as details
 from store.delivery import views
-from store.delivery.views import Filters
+from store.delivery.views import Filters, ProjectRow
 
 router = APIRouter(prefix="/console/delivery")
 Kind = Literal["message", "note", "file"]
+CHANGERS = ("admin", "platform_operator")
 SHOWN = 200  # rows a list page (and its export) holds
 Text = Annotated[str | None, Query(max_length=100)]
 TAB_NAMES = {"in_progress": N_("Projects in progress"), "completed": N_("Completed projects"),
@@ -69,7 +81,7 @@ def words() -> dict[str, Any]:
             "side_names": SIDE_NAMES, "waiting": WAITING, "queue_reasons": QUEUE_REASONS}
 
 
-def _page(request: Request, viewer: Viewer, template: str, section: str, *, code: int = 200,
+def page(request: Request, viewer: Viewer, template: str, section: str, *, code: int = 200,
           **values: Any) -> HTMLResponse:
     return html(request, template, frame(viewer, section, **words(), **values), status=code)
 
@@ -88,7 +100,7 @@ async def projects_page(request: Request, viewer: Page, db: Db, tab: Tab = "in_p
     chosen = {"order_no": order_no or "", "provider": provider or "",
               "product": product or "", "customer": customer or ""}
     query = urlencode({k: v for k, v in chosen.items() if v})
-    return _page(request, viewer, "delivery_projects.html", "delivery_projects", tab=tab,
+    return page(request, viewer, "delivery_projects.html", "delivery_projects", tab=tab,
                  tabs=TABS, rows=await _rows(viewer, db, tab, where), chosen=chosen,
                  query=query)
 
@@ -113,8 +125,59 @@ async def projects_export(request: Request, fmt: Format, viewer: Page, db: Db,
          say(request, SIDE_NAMES[r.timeout.side]) if r.timeout else ""] for r in rows])
 
 
-async def _detail(request: Request, viewer: Viewer, db: Conn, project_id: str, *,
-                  code: int = 200, **shown: Any) -> HTMLResponse:
+def vendor_admin(principal: Principal, row: ProjectRow) -> bool:
+    """Change provider and cancel (I-44, I-54): the vendor's admin, the platform operator."""
+    return principal.role in CHANGERS or (principal.role == "vendor_admin"
+                                          and principal.dl_tenant_id == row.vendor_id)
+
+
+async def may_act(principal: Principal, db: Conn, row: ProjectRow) -> dict[str, bool]:
+    """Which actions the detail page offers (the engine checks again)."""
+    live = row.status in ("in_progress", "paused")
+    waits = principal.user_id is not None and row.status == "in_progress" \
+        and row.node_state == "active" \
+        and await views.waits_for(db, row.project_id, principal.user_id, principal.dl_tenant_id)
+    admin = principal.role == "admin" or is_provider_admin(
+        principal.role, principal.dl_tenant_id, row.provider_id)
+    return {"node": waits, "pause": admin and row.status == "in_progress",
+            "resume": admin and row.status == "paused",
+            "operator": admin and live and row.node_side == "provider"
+            and row.node_role is not None and row.node_state == "active",
+            "provider": vendor_admin(principal, row) and live,
+            "cancel": vendor_admin(principal, row) and live}
+
+
+async def _actions(request: Request, principal: Principal, db: Conn,
+                   row: ProjectRow) -> dict[str, Any]:
+    """The detail page's action panel: what the viewer may do, the current node, the form."""
+    acts = await may_act(principal, db, row)
+    node = None
+    if row.node_key is not None:
+        node = next((n for n in steps(nodes_from_json(await details.project_nodes(
+            db, row.project_id))) if n.key == row.node_key), None)
+    fields = []
+    if acts["node"] and node is not None and node.kind == "submit_requirement" \
+            and node.form_id:
+        fields = [field_view(f, lang_of(request)) for f in
+                  await views.form_fields(db, node.form_id)]
+    return {"acts": acts, "node": node, "fields": fields,
+            "operators": await views.operator_choices(db, row.project_id, row.node_role or "",
+                                                      row.operator_user_id)
+            if acts["operator"] else [],
+            "providers": await views.provider_choices(db, row.project_id)
+            if acts["provider"] else []}
+
+
+def field_view(field: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A requirement form field (I-16) as the form shows it."""
+    key = str(field.get("key") or field.get("name") or "")
+    label = field.get("label_en" if lang == "en" else "label_zh") or field.get("name") or key
+    return {"key": key, "label": label, "type": field.get("type") or "text",
+            "required": bool(field.get("required")), "options": field.get("options") or []}
+
+
+async def detail_page(request: Request, viewer: Viewer, db: Conn, project_id: str, *,
+                      code: int = 200, **shown: Any) -> HTMLResponse:
     limit = request.app.state.resources.settings.delivery_file_max_bytes
     principal = viewer.principal
     found = await views_api.project_detail(principal, db, project_id)
@@ -128,21 +191,21 @@ async def _detail(request: Request, viewer: Viewer, db: Conn, project_id: str, *
            "upload": open_ and principal.user_id is not None
            and await files_api.may_upload(principal, db, row)}
     values: dict[str, Any] = {"error": None, "notice": None, "draft": {}, **shown}
-    return _page(
+    return page(
         request, viewer, "delivery_project.html", "delivery_projects", code=code, d=found,
         max_mb=f"{limit / (1 << 20):g}",
         p=found.project, can=can, customer=customer,
         files=await files_api.list_files(project_id, principal, db),
         messages=await files_api.read_texts(principal, db, project_id, "message"),
         notes=[] if customer else await files_api.read_texts(principal, db, project_id, "note"),
-        **values)
+        **await _actions(request, principal, db, row), **values)
 
 
 @router.get("/projects/{project_id}")
 async def project_page(request: Request, project_id: str, viewer: Page, db: Db
                        ) -> HTMLResponse:
     """项目详情 (I-46): steps, operators, business information and the four tabs."""
-    return await _detail(request, viewer, db, project_id)
+    return await detail_page(request, viewer, db, project_id)
 
 
 @router.get("/projects/{project_id}/files/{file_id}")
@@ -181,7 +244,7 @@ async def _write(request: Request, viewer: Viewer, db: Conn, project_id: str, ki
         await files_api.write_text(viewer.principal, db, project_id,
                                    "note" if kind == "note" else "message", body)
     except Refusal as exc:
-        return await _detail(request, viewer, db, project_id, code=422 if exc.field else 409,
+        return await detail_page(request, viewer, db, project_id, code=422 if exc.field else 409,
                              error=refused(request, exc), draft={kind: body})
     return redirect(request, f"/console/delivery/projects/{project_id}#{kind}s")
 
@@ -208,10 +271,10 @@ async def add_file(request: Request, project_id: str, viewer: Page, db: Db, res:
         await files_api.upload(viewer.principal, db, res.settings.state_dir,
                                res.settings.delivery_file_max_bytes, project_id, file)
     except FileRefused as exc:
-        return await _detail(request, viewer, db, project_id, code=exc.status,
+        return await detail_page(request, viewer, db, project_id, code=exc.status,
                              error=refused(request, exc))
     except Refusal as exc:
-        return await _detail(request, viewer, db, project_id, code=409,
+        return await detail_page(request, viewer, db, project_id, code=409,
                              error=refused(request, exc))
     return redirect(request, f"/console/delivery/projects/{project_id}#files")
 
@@ -224,7 +287,7 @@ async def mine_page(request: Request, viewer: Page, db: Db, tab: MineTab = "pend
     found = await views_api.mine_rows(viewer.principal, db, tab,
                                       Filters(order_no, None, product, customer), SHOWN)
     chosen = {"order_no": order_no or "", "customer": customer or "", "product": product or ""}
-    return _page(request, viewer, "delivery_mine.html", "delivery_mine", tab=tab,
+    return page(request, viewer, "delivery_mine.html", "delivery_mine", tab=tab,
                  rows=[views_api.item(r) for r in found[:SHOWN]], chosen=chosen)
 
 
@@ -233,14 +296,15 @@ async def purchased_page(request: Request, viewer: Page, db: Db,
                          order_no: Text = None) -> HTMLResponse:
     """已购服务 (I-53): the services this account bought."""
     found = await views_api.purchased_rows(viewer.principal, db, Filters(order_no), SHOWN)
-    return _page(request, viewer, "delivery_purchased.html", "delivery_purchased",
+    return page(request, viewer, "delivery_purchased.html", "delivery_purchased",
                  rows=[views_api.item(r) for r in found[:SHOWN]],
                  chosen={"order_no": order_no or ""})
 
 
 @router.get("/queue")
 async def queue_page(request: Request, viewer: Page, db: Db, kind: QueueKind | None = None,
-                     order_no: Text = None, provider: Text = None) -> HTMLResponse:
+                     order_no: Text = None, provider: Text = None,
+                     assigned: Annotated[int | None, Query(ge=0)] = None) -> HTMLResponse:
     """排队情况 (I-35, I-36): the provider queue (vendor) or the staff queue (provider),
     oldest first, filtered by order no. and provider name."""
     role, tenant = viewer.principal.role, viewer.principal.dl_tenant_id
@@ -251,6 +315,7 @@ async def queue_page(request: Request, viewer: Page, db: Db, kind: QueueKind | N
     if scope is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "your role has no queue to read")
     rows = await views.queue(db, scope, chosen_kind, order_no, provider, SHOWN)
-    return _page(request, viewer, "delivery_queue.html", "delivery_queue", kind=chosen_kind,
-                 kinds=kinds, rows=rows,
+    return page(request, viewer, "delivery_queue.html", "delivery_queue", kind=chosen_kind,
+                 kinds=kinds, rows=rows, assigned=assigned,
+                 can_assign=role in QUEUE_ASSIGNERS[chosen_kind],
                  chosen={"order_no": order_no or "", "provider": provider or ""})
