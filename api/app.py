@@ -26,6 +26,7 @@ from api.routers import (
     commissions,
     controls,
     dead_letters,
+    delivery_cards,
     delivery_files,
     delivery_projects,
     delivery_views,
@@ -54,6 +55,7 @@ from domain.delivery.assign import rng_from_settings
 from store import commission_imports
 from store.clock import adopt, follow
 from store.db import Reconnecting, create_pool
+from store.delivery import card_orders
 from store.delivery import reminders as delivery_reminders
 from streams.publish import Publisher
 
@@ -97,11 +99,15 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)
+    app.include_router(delivery_cards.router)
     app.include_router(imports.router)
     app.state.payments = payments
     commission_imports.install(settings.orders_topic)
     delivery_reminders.publish_to(settings.orders_topic)
     app.state.delivery_rng = rng_from_settings(settings.test_random_seed)
+    card_orders.install(orders_topic=settings.orders_topic,
+                        delivery_topic=settings.delivery_topic,
+                        stock=settings.card_stock_enterprise, rng=app.state.delivery_rng)
     console.install(app)
 
     @app.middleware("http")

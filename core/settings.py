@@ -212,6 +212,12 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}.orders"
 
     @property
+    def delivery_topic(self) -> str:
+        """Delivery-workflow events (`project_started`, `node_entered` … I-63), keyed by
+        project, published from the outbox (store/delivery/events.py)."""
+        return f"{self.topic_prefix}.delivery"
+
+    @property
     def run_dir(self) -> Path:
         """Where processes leave readiness markers and the supervisor its pid file."""
         return self.state_dir / "run"

@@ -7,10 +7,15 @@ Money (G2-22, G2-24 by analogy): the payment goes into the order's escrow — fr
 revenue. Completion is the platform's allocation of `quantity` unopened, unsold stock cards of
 the product (the stock enterprise's, `CARDPULSE_CARD_STOCK_ENTERPRISE`), which move to the
 buyer's enterprise, not opened (G1-17: registered under it); 409 `insufficient_stock` when the
-stock holds fewer, at creation and at completion."""
+stock holds fewer, at creation and at completion.
+
+Listeners (`ON_CHANGE`) run in the transaction of each state a purchase reaches: the delivery
+workflow starts a project for a paid purchase and cancels it for a refunded one (I-63, I-54,
+store/delivery/card_orders.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from core.clock import now
@@ -54,6 +59,20 @@ UPDATE cards SET sold_by_order = %(order)s,
 WHERE iccid = ANY(%(iccids)s)
 """
 _ALLOCATED = "UPDATE orders SET allocated = %s WHERE order_id = %s"
+_CHOSEN = """
+SELECT iccid FROM cards
+WHERE iccid = ANY(%s) AND enterprise_id = %s AND product_id = %s AND NOT opened
+  AND sold_by_order IS NULL
+ORDER BY iccid FOR UPDATE
+"""
+
+# Called with the purchase as it is after each change, in the change's transaction.
+ON_CHANGE: list[Callable[[Conn, Order], Awaitable[None]]] = []
+
+
+async def _changed(conn: Conn, order: Order) -> None:
+    for listener in ON_CHANGE:
+        await listener(conn, order)
 
 
 async def in_stock(conn: Conn, stock: str, product_id: str) -> int:
@@ -96,6 +115,7 @@ async def create_card_purchase(conn: Conn, new: NewOrder, *, product_id: str, qu
             pay_due_at=None if from_wallet else now() + PAYMENT_TIMEOUT)
         if wallet is not None:
             await ledger.transfer(conn, _pay(order.order_id, wallet, amount))
+        await _changed(conn, order)
     return order, True
 
 
@@ -103,20 +123,30 @@ async def pay(conn: Conn, order: Order, actor: Actor, topic: str,
               payment_id: str | None = None) -> Order:
     """`pending_payment → paid` on the channel's notification: its money into the escrow."""
     move = _pay(order.order_id, PAYMENT_CHANNEL, Fen(order.amount_fen))
-    return await transition(conn, order, "payment_confirmed", "channel", actor, topic, [move],
-                            payment_id=payment_id)
+    async with conn.transaction():
+        paid = await transition(conn, order, "payment_confirmed", "channel", actor, topic,
+                                [move], payment_id=payment_id)
+        await _changed(conn, paid)
+    return paid
 
 
-async def complete(conn: Conn, order: Order, actor: Actor, stock: str, topic: str) -> Order:
+async def complete(conn: Conn, order: Order, actor: Actor, stock: str, topic: str,
+                   iccids: list[str] | None = None) -> Order:
     """`paid → completed`: allocate `quantity` stock cards of the product (409
-    `insufficient_stock` when fewer are left), move them to the buyer's enterprise, and the
-    escrow to the platform's revenue — in one transaction."""
+    `insufficient_stock` when fewer are left) — or exactly `iccids`, which must all be such
+    cards (409 `insufficient_stock` otherwise) —, move them to the buyer's enterprise, and
+    the escrow to the platform's revenue — in one transaction."""
     product_id, quantity = named(order.package_id), order.quantity or 1
     async with conn.transaction():
-        rows = await (await conn.execute(_ALLOCATE, (stock, product_id, quantity))).fetchall()
-        iccids = [str(r[0]) for r in rows]
-        if len(iccids) < quantity:
+        if iccids is None:
+            rows = await (await conn.execute(_ALLOCATE, (stock, product_id, quantity))
+                          ).fetchall()
+        else:
+            rows = await (await conn.execute(_CHOSEN, (iccids, stock, product_id))).fetchall()
+        chosen = [str(r[0]) for r in rows]
+        if len(chosen) < quantity or (iccids is not None and len(chosen) != len(iccids)):
             raise InsufficientStock()
+        iccids = chosen
         await conn.execute(_SELL, {"order": order.order_id, "buyer": order.enterprise_id,
                                    "iccids": iccids})
         move = Transfer(f"{order.order_id}:settle:0", order_escrow(order.order_id), REVENUE,
@@ -133,8 +163,11 @@ async def start_refund(conn: Conn, order: Order, actor: Actor, topic: str, reaso
     """A full refund of a paid purchase not yet delivered (`paid → refunding`); the money
     goes back when `finish_refund` runs: at once for a wallet, on the channel's refund
     notification online. A completed purchase (cards delivered) is not refunded here."""
-    return await transition(conn, order, "refund_approved", "operator", actor, topic,
-                            reason=reason)
+    async with conn.transaction():
+        refunding = await transition(conn, order, "refund_approved", "operator", actor, topic,
+                                     reason=reason)
+        await _changed(conn, refunding)
+    return refunding
 
 
 async def finish_refund(conn: Conn, order: Order, topic: str) -> Order:

@@ -7,6 +7,7 @@ Every change runs in one transaction that locks the card and re-runs the quota r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -262,6 +263,23 @@ async def activate(conn: Conn, iccid: str) -> tuple[CardView, Outcome]:
         return view, NOTHING
     return view, Outcome([DesiredChange(iccid, view.desired_status, view.stop_reasons,
                                         "activate")], [])
+
+
+_ACTIVATE_MANY = """
+UPDATE cards SET stop_reasons = array_remove(stop_reasons, %(reason)s),
+       desired_version = desired_version + 1, desired_at = now()
+WHERE iccid = ANY(%(iccids)s) AND %(reason)s = ANY(stop_reasons)
+"""
+
+
+async def activate_many(conn: Conn, iccids: Sequence[str]) -> int:
+    """`activate` for many cards in one statement (a bulk card order, I-63): `not_opened`
+    removed, failed activations re-armed; the reconciler's scan of cards never opened picks
+    them up. Returns how many cards changed."""
+    async with conn.transaction():
+        cur = await conn.execute(_ACTIVATE_MANY, {"reason": NOT_OPENED, "iccids": list(iccids)})
+        await rearm_failed(conn, iccids)
+    return cur.rowcount
 
 
 async def card_opened(conn: Conn, iccid: str) -> bool:

@@ -31,6 +31,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.alerts_topic, 1),
         TopicSpec(settings.dead_letter_topic, 1),
         TopicSpec(settings.orders_topic, settings.usage_partitions),
+        TopicSpec(settings.delivery_topic, settings.usage_partitions),
     ]
 
 

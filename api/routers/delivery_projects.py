@@ -163,7 +163,7 @@ async def confirm(project_id: str, run_id: RunId, body: ConfirmBody, db: Db, cal
     await _visible(db, caller, project_id)
     actor = await _person(db, caller)
     await _run(projects.confirm(db, project_id, run_id, actor, remark=body.remark,
-                                rng=rng(request)))
+                                rng=rng(request), detail=body.detail))
     return await public(db, project_id)
 
 

@@ -75,6 +75,10 @@ class ProjectPublic(BaseModel):
 
 class ConfirmBody(Strict):
     remark: Remark = ""
+    detail: dict[str, Any] | None = Field(
+        default=None, description="a card-order node's effect (I-63): ship_cards "
+        '`{"iccids": [...], "logistics_no": "..."}`, activate_cards `{"failures": '
+        '[{"iccid", "reason"}]}`')
 
 
 class RejectBody(Strict):

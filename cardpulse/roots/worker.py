@@ -21,6 +21,7 @@ from store import commission_facts, commissions, fulfilment, orders, package_ord
 from store.clock import adopt
 from store.db import Conn, Reconnecting
 from store.delivery import assign as delivery_assign
+from store.delivery import card_orders
 from store.delivery import reminders as delivery_reminders
 from store.delivery import timeouts as delivery_timeouts
 from store.pools import fullest_pools
@@ -260,6 +261,26 @@ def _register_delivery_timers(app: faust.App, settings: Settings) -> list[Reconn
     return [sweep_db, queue_db]
 
 
+def _register_card_orders(app: faust.App, settings: Settings) -> Reconnecting:
+    """Card orders through the delivery workflow (I-63): delivery events on their topic, and
+    the sweep that confirms (as 系统) each activation node whose cards all report active,
+    every `delivery_timeout_check_s`."""
+    db = Reconnecting(settings.require_database())
+    rng = rng_from_settings(settings.test_random_seed)
+    card_orders.install(orders_topic=settings.orders_topic,
+                        delivery_topic=settings.delivery_topic,
+                        stock=settings.card_stock_enterprise, rng=rng)
+
+    async def card_activations() -> None:
+        try:
+            await db.run(lambda conn: card_orders.confirm_activated(conn, rng=rng))
+        except Exception:
+            log.exception("card activation sweep failed; the next tick retries")
+
+    app.timer(interval=settings.delivery_timeout_check_s, on_leader=True)(card_activations)
+    return db
+
+
 def _follow_clock(app: faust.App, settings: Settings) -> Reconnecting:
     """Adopt the platform clock's offset at start and, with the test clock on, every second."""
     db = Reconnecting(settings.require_database())
@@ -289,6 +310,7 @@ def build_worker(settings: Settings) -> faust.Worker:
     register_commission_agent(app, settings, commission)
     timer_dbs = [*_register_timers(app, settings, publisher),
                  _register_gauges(app, settings, metrics), _follow_clock(app, settings)]
+    timer_dbs.append(_register_card_orders(app, settings))
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr=settings.host,
                           registry=metrics.registry)

@@ -24,6 +24,7 @@ from domain.delivery.machines import SYSTEM, Actor
 from domain.delivery.nodes import Node, next_step, nodes_from_json, reject_target, steps
 from store.db import Conn
 from store.delivery import assign, clock, reminders
+from store.delivery.events import publish_event
 from store.errors import NotFound
 
 _PROJECT_COLUMNS = """project_id, order_no, business_no, product_id, template_id, nodes,
@@ -327,6 +328,8 @@ async def _finish(conn: Conn, project: Project, run_id: int, node: Node, actor: 
                   remark: str = "", detail: dict[str, Any] | None = None) -> None:
     await conn.execute(_FINISH, ("done", actor.name, Jsonb(detail or {}), run_id))
     await _log(conn, project, node.key, m.completed(node.name), actor, remark)
+    await publish_event(conn, project.project_id, "node_completed", {
+        "node_key": node.key, "run_id": run_id, "actor": actor.name})
     await reminders.fire(conn, project.project_id, run_id, "passed")
 
 
@@ -369,6 +372,8 @@ async def _enter(conn: Conn, project: Project, node: Node | None, rng: random.Ra
             node.role, operator, at, 0 if node.side == "system" else node.timeout_tenths))
         await clock.start(conn, run_id, at, paused=project.status == "paused")
         await _log(conn, project, node.key, m.entered(node.name), SYSTEM)
+        await publish_event(conn, project.project_id, "node_entered", {
+            "node_key": node.key, "run_id": run_id, "kind": node.kind})
         await reminders.fire(conn, project.project_id, run_id, "entered")
         if node.effect and node.effect in EFFECTS:
             await EFFECTS[node.effect].entered(conn, project.project_id, await get_run(conn,
@@ -392,6 +397,8 @@ async def _pass(conn: Conn, project: Project, run: Run, node: Node, actor: Actor
         await conn.execute(_COMPLETE, (project.project_id,))
         await conn.execute(_RELEASE, (project.project_id, None, None))
         await assign.dequeue(conn, project.project_id)
+        await publish_event(conn, project.project_id, "project_completed",
+                            {"actor": actor.name})
         return
     await _enter(conn, project, following, rng)
 
@@ -428,6 +435,7 @@ async def start_project(conn: Conn, *, order_no: str, product_id: str, customer_
             return str(await _scalar(conn, _EXISTING, (order_no,)))
         project = await _lock(conn, project_id)
         await _log(conn, project, None, m.PROJECT_STARTED, SYSTEM)
+        await publish_event(conn, project_id, "project_started", {"order_id": order_id})
         await _enter(conn, project, steps(project.tree)[0], rng)
     return str(project_id)
 
@@ -544,6 +552,8 @@ async def reject(conn: Conn, project_id: str, run_id: int, actor: Actor, *, reas
         await conn.execute(_FINISH, ("rejected", actor.name, Jsonb({"reason": reason}),
                                      run.run_id))
         await _log(conn, project, node.key, m.rejected(node.name), actor, reason)
+        await publish_event(conn, project_id, "node_rejected", {
+            "node_key": node.key, "run_id": run.run_id, "actor": actor.name, "reason": reason})
         await reminders.fire(conn, project_id, run.run_id, "rejected")
         await _enter(conn, project, target, rng)
 
@@ -607,6 +617,8 @@ async def cancel(conn: Conn, project_id: str, actor: Actor, remark: str) -> None
         await conn.execute(_RELEASE, (project_id, None, None))
         await assign.dequeue(conn, project_id)
         await _log(conn, project, None, m.CANCELLED, actor, remark)
+        await publish_event(conn, project_id, "project_cancelled", {"actor": actor.name,
+                                                                    "remark": remark})
 
 
 async def change_provider(conn: Conn, project_id: str, provider_id: str, actor: Actor,

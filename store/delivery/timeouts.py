@@ -16,6 +16,7 @@ from psycopg.rows import tuple_row
 from domain.delivery.machines import SYSTEM
 from store.db import Conn
 from store.delivery import projects, reminders
+from store.delivery.events import publish_event
 
 _DUE = """
 SELECT r.run_id, r.project_id FROM dl_node_runs r JOIN dl_projects p USING (project_id)
@@ -41,6 +42,7 @@ async def sweep(conn: Conn, limit: int = 100, *, rng: random.Random | None = Non
         for run_id, project_id in due:
             await conn.execute(_STAMP, (run_id,))
             await reminders.fire(conn, project_id, run_id, "timed_out")
+            await publish_event(conn, project_id, "node_timed_out", {"run_id": run_id})
             project = await projects.get_project(conn, project_id)
             run = await projects.get_run(conn, run_id)
             node = project.step(run.node_key)
