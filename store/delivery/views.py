@@ -52,7 +52,7 @@ SELECT p.project_id, p.order_no, p.business_no, p.product_id, pr.product_no,
        pr.name AS product_name, pr.version, pr.kind AS product_kind, p.channel, p.created_at,
        p.customer_name, p.customer_user_id, p.vendor_id, vt.name AS vendor_name,
        p.provider_id, pt.name AS provider_name, p.status, p.epoch, p.order_id,
-       p.pause_remark, p.paused_at, p.completed_at, p.cancelled_at,
+       p.pause_remark, p.paused_at, p.completed_at, p.cancelled_at, p.evaluation,
        r.run_id, r.node_key, r.name AS node_name, r.kind AS node_kind, r.side AS node_side,
        r.role AS node_role, r.state AS node_state, r.entered_at AS node_entered_at,
        r.operator_user_id, coalesce(ou.display_name, ou.login) AS operator_name,
@@ -139,6 +139,7 @@ class ProjectRow:
     paused_at: datetime | None
     completed_at: datetime | None
     cancelled_at: datetime | None
+    evaluation: dict[str, Any] | None
     run_id: int | None
     node_key: str | None
     node_name: str | None

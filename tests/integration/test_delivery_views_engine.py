@@ -78,3 +78,21 @@ async def test_a_project_through_the_console(client: httpx.AsyncClient, conn: Co
     assert [o["name"] for o in detail["operators"]] == ["designer"]
     files = (await client.get(f"/v1/delivery/projects/{project_id}/files")).json()
     assert [f["name"] for f in files] == ["设计稿.pdf"]
+
+    # the customer confirms the design and accepts the project; the evaluation dialog opens
+    for _ in ("方案确认", "项目验收"):
+        run_id = (await client.get(f"/v1/delivery/projects/{project_id}/detail")
+                  ).json()["project"]["run_id"]
+        page = await client.get(f"/console/delivery/projects/{project_id}")
+        csrf_token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        confirmed = await client.post(f"/console/delivery/projects/{project_id}/act", data={
+            "csrf_token": csrf_token, "action": "confirm", "run_id": str(run_id)})
+        assert confirmed.status_code == 303, confirmed.text
+    page = await client.get(f"/console/delivery/projects/{project_id}")
+    assert 'data-testid="evaluate-dialog"' in page.text
+    rated = await client.post(f"/console/delivery/projects/{project_id}/act", data={
+        "csrf_token": csrf_token, "action": "evaluate", "stars": "5", "remark": "很满意"})
+    assert rated.status_code == 303, rated.text
+    page = await client.get(f"/console/delivery/projects/{project_id}")
+    assert 'data-testid="evaluate-dialog"' not in page.text and "很满意" in page.text
+    assert ids(await client.get("/v1/delivery/projects?tab=completed")) == ["O-1"]

@@ -26,6 +26,7 @@ from api.schemas.delivery_projects import (
     CancelBody,
     ClaimBody,
     ConfirmBody,
+    EvaluationBody,
     OperatorChange,
     PauseBody,
     ProviderChange,
@@ -38,7 +39,7 @@ from store.db import Conn
 
 router = APIRouter(prefix="/console/delivery")
 Action = Literal["confirm", "reject", "requirement", "pause", "resume", "cancel", "provider",
-                 "operator"]
+                 "operator", "evaluate"]
 OptionalText = Annotated[str | None, Form(max_length=500)]
 
 
@@ -69,6 +70,9 @@ async def _dispatch(request: Request, principal: Principal, db: Conn, project_id
         await engine.resume(project_id, db, principal)
     elif action == "cancel":
         await engine.cancel(project_id, CancelBody(remark=values["remark"]), db, principal)
+    elif action == "evaluate":
+        await engine.evaluate(project_id, EvaluationBody(stars=values["stars"],
+                                                         text=values["remark"]), db, principal)
     elif action == "provider":
         await engine.change_provider(project_id, ProviderChange(
             provider_id=values["provider_id"], remark=values["remark"]), db, principal,
@@ -83,7 +87,8 @@ async def act(request: Request, project_id: str, viewer: Page, db: Db,
               action: Annotated[Action | None, Form()] = None,
               run_id: Annotated[int | None, Form(ge=1, le=1 << 62)] = None,
               remark: OptionalText = "", reason: OptionalText = "",
-              provider_id: OptionalText = "", user_id: OptionalText = "") -> Response:
+              provider_id: OptionalText = "", user_id: OptionalText = "",
+              stars: Annotated[int, Form()] = 0) -> Response:
     """One action of the detail page; a refusal shows on the page with the spec's words."""
     if action is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "action: required")
@@ -91,7 +96,8 @@ async def act(request: Request, project_id: str, viewer: Page, db: Db,
     answers = {str(k).removeprefix("answer."): v for k, v in form.items()
                if str(k).startswith("answer.") and isinstance(v, str) and v.strip()}
     values = {"remark": (remark or "").strip(), "reason": (reason or "").strip(),
-              "provider_id": provider_id or "", "user_id": user_id or "", "answers": answers}
+              "provider_id": provider_id or "", "user_id": user_id or "", "answers": answers,
+              "stars": stars}
     try:
         await _dispatch(request, viewer.principal, db, project_id, action, run_id, values)
     except ValidationError as exc:

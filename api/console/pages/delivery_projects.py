@@ -144,7 +144,9 @@ async def may_act(principal: Principal, db: Conn, row: ProjectRow) -> dict[str, 
             "operator": admin and live and row.node_side == "provider"
             and row.node_role is not None and row.node_state == "active",
             "provider": vendor_admin(principal, row) and live,
-            "cancel": vendor_admin(principal, row) and live}
+            "cancel": vendor_admin(principal, row) and live,
+            "evaluate": row.status == "completed" and row.evaluation is None
+            and principal.user_id is not None and principal.user_id == row.customer_user_id}
 
 
 async def _actions(request: Request, principal: Principal, db: Conn,
@@ -160,7 +162,7 @@ async def _actions(request: Request, principal: Principal, db: Conn,
             and node.form_id:
         fields = [field_view(f, lang_of(request)) for f in
                   await views.form_fields(db, node.form_id)]
-    return {"acts": acts, "node": node, "fields": fields,
+    return {"acts": acts, "node": node, "fields": fields, "evaluation": row.evaluation,
             "operators": await views.operator_choices(db, row.project_id, row.node_role or "",
                                                       row.operator_user_id)
             if acts["operator"] else [],
