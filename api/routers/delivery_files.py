@@ -79,6 +79,12 @@ async def may_upload(caller: Principal, db: Conn, row: ProjectRow) -> bool:
         db, row.project_id, caller.user_id, caller.dl_tenant_id)
 
 
+def file_name(name: str | None) -> str:
+    """The uploaded file's name as text PostgreSQL stores (no NUL, no lone surrogate)."""
+    text = (name or "upload").replace("\x00", "")[:255] or "upload"
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _refused(exc: FileRefused) -> JSONResponse:
     return JSONResponse({"detail": exc.as_detail()}, status_code=exc.status)
 
@@ -88,7 +94,7 @@ async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def upload(caller: Principal, db: Conn, res_root: Path, limit: int, project_id: str,
+async def upload(caller: Principal, db: Conn, root: Path, limit: int, project_id: str,
                  file: UploadFile) -> FilePublic:
     """Add an attachment (raises FileRefused, ProjectClosed, 403)."""
     row = await readable(caller, db, project_id)
@@ -98,8 +104,8 @@ async def upload(caller: Principal, db: Conn, res_root: Path, limit: int, projec
     if row.status in CLOSED:
         raise ProjectClosed()
     made = await files.add_file(
-        db, res_root, project_id, row.node_key, Upload(file.filename or "upload",
-                                                       file.content_type, _chunks(file)),
+        db, root, project_id, row.node_key, Upload(file_name(file.filename),
+                                                   file.content_type, _chunks(file)),
         user_id=user_id, role=row.node_role or caller.role, limit=limit)
     return FilePublic.model_validate(made)
 

@@ -24,7 +24,6 @@ TABS: Final[tuple[Tab, ...]] = ("in_progress", "completed", "paused", "cancelled
 MineTab = Literal["pending", "done"]
 ScopeKind = Literal["all", "vendor", "vendor_provider", "provider", "staff", "customer"]
 PLATFORM: Final = ("admin", "platform_ops", "platform_operator", "platform_finance")
-# Who may write into a project's messages and notes besides its provider side (§7.2: admin).
 MAX_TEXT: Final = 500  # I-48, I-49
 CLOSED: Final = ("completed", "cancelled")
 
@@ -110,6 +109,10 @@ def check_text(kind: Literal["message", "note"], body: str, status: str) -> str:
 StepState = Literal["not_started", "current", "queued", "done", "rejected"]
 
 
+RUN_STEP: Final[dict[str, StepState]] = {"active": "current", "queued": "queued",
+                                          "done": "done", "rejected": "rejected"}
+
+
 @dataclass(frozen=True)
 class RunFact:
     """What a step list needs of one node run."""
@@ -141,10 +144,7 @@ def step_states(nodes: Sequence[Node], runs: Sequence[RunFact]) -> list[Step]:
     out = []
     for number, node in enumerate(steps(nodes), start=1):
         run = latest.get(node.key)
-        state: StepState = "not_started"
-        if run is not None:
-            state = {"active": "current", "queued": "queued", "done": "done",
-                     "rejected": "rejected"}.get(run.state, "not_started")  # type: ignore[assignment]
+        state = RUN_STEP.get(run.state, "not_started") if run is not None else "not_started"
         out.append(Step(number, node.key, node.name, node.kind, node.side, node.role, state,
                         run.entered_at if run else None,
                         run.done_at if run and state in ("done", "rejected") else None))
