@@ -22,6 +22,14 @@ router = APIRouter(prefix="/console")
 ONE_YEAR_S = 365 * 24 * 3600
 
 
+# The delivery roles' start pages (X-02): 项目管理, 我的项目, 已购服务.
+DELIVERY_HOMES = {"vendor_admin": "/console/delivery/projects",
+                  "vendor_pm": "/console/delivery/projects",
+                  "provider_admin": "/console/delivery/projects",
+                  "provider_staff": "/console/delivery/mine",
+                  "customer": "/console/delivery/purchased"}
+
+
 @router.get("")
 async def home(request: Request, viewer: Page) -> Response:
     """Each person's start page: their enterprise's overview, or the platform's enterprises."""
@@ -30,6 +38,7 @@ async def home(request: Request, viewer: Page) -> Response:
     if viewer.principal.agent_id is not None:  # an agent's people, an end user: their pages
         target = (f"/console/a/{viewer.principal.agent_id}/prices"
                   if viewer.principal.role in AGENT_ROLES else "/console/me/orders")
+    target = DELIVERY_HOMES.get(viewer.principal.role, target)
     query = request.url.query
     return RedirectResponse(f"{target}?{query}" if query else target, status_code=303)
 
