@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from core.settings import Settings
-from tests.support.delivery_views import PEOPLE, Person, seed, signed_in
+from tests.support.delivery_views import PEOPLE, Person, queued, seed, signed_in
 
 pytestmark = pytest.mark.integration
 People = dict[str, Person]
@@ -320,3 +320,27 @@ async def test_console_actions_call_the_engine(people: People) -> None:
         "csrf_token": admin.csrf, "kind": "staff"})
     assert assigned.status_code == 303
     assert "assigned=0" in assigned.headers["location"]
+
+
+@pytest.mark.req("I-35")
+@pytest.mark.req("I-36")
+async def test_the_queue_lists(people: People, settings: Settings) -> None:
+    await queued(settings.require_database())
+    admin = people["vend.admin"]
+    page = await admin.client.get("/console/delivery/queue")
+    assert 'data-project="P-WAIT"' in page.text
+    assert "No provider is configured for the product" in page.text
+    assert 'data-testid="assign-P-WAIT"' in page.text
+    filtered = await admin.client.get("/console/delivery/queue?order_no=ORD-P-RUN")
+    assert 'data-project="P-WAIT"' not in filtered.text
+    pm = await people["vend.pm"].client.get("/console/delivery/queue")
+    assert 'data-project="P-WAIT"' in pm.text and "assign-P-WAIT" not in pm.text
+    rival = await people["rival.admin"].client.get("/console/delivery/queue?kind=provider")
+    assert 'data-project="P-WAIT"' not in rival.text
+    staff_queue = await people["prov.admin"].client.get("/console/delivery/queue")
+    assert staff_queue.status_code == 200 and 'data-project="P-WAIT"' not in staff_queue.text
+    assigned = await admin.client.post("/console/delivery/queue/assign", data={
+        "csrf_token": admin.csrf, "kind": "provider", "product_id": "prod-vend"})
+    assert assigned.status_code == 303 and "assigned=0" in assigned.headers["location"]
+    shown = await admin.client.get(assigned.headers["location"])
+    assert 'data-testid="assigned"' in shown.text and 'data-project="P-WAIT"' in shown.text

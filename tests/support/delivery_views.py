@@ -168,3 +168,15 @@ async def signed_in(app: FastAPI, db_url: str, login: str) -> Person:
     client.cookies.set("cardpulse_session", token)
     client.cookies.set("cardpulse_lang", "en")
     return Person(client, csrf, f"u-{login}")
+
+
+async def queued(db_url: str) -> None:
+    """`P-WAIT`: `vend`'s project waiting at the assign-provider node in the provider queue
+    (I-35: no provider configured)."""
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        await _project(conn, "P-WAIT", "vend", "in_progress", 6)
+        await conn.execute("UPDATE dl_projects SET provider_id = NULL"
+                           " WHERE project_id = 'P-WAIT'")
+        await _run(conn, "P-WAIT", "assign_provider", "queued")
+        await conn.execute("INSERT INTO dl_queue (project_id, kind, node_key, reason) VALUES"
+                           " ('P-WAIT', 'provider', 'assign_provider', '产品未配置服务商')")
