@@ -27,6 +27,7 @@ from api.routers import (
     controls,
     dead_letters,
     delivery_cards,
+    delivery_dashboard,
     delivery_files,
     delivery_projects,
     delivery_views,
@@ -95,7 +96,7 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
                    commission_whatif, commission_reports, commissions, settlements,
-                   delivery_projects, delivery_views, delivery_files):
+                   delivery_projects, delivery_dashboard, delivery_views, delivery_files):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(card_sales.router)

@@ -1,9 +1,10 @@
 """CardPulse's Grafana dashboards as code (grafana-foundation-sdk, Grafana 11 line).
 
-Four dashboards: ops (Prometheus: pipeline health, lag, enforcement latency, operator
+Five dashboards: ops (Prometheus: pipeline health, lag, enforcement latency, operator
 commands), enterprise pools and a single card (PostgreSQL/TimescaleDB, the same SQL as the API:
 `store.series`), and money (orders, payments, the ledger, the outbox: `store.money_series`;
-commissions: `store.commission_series`).
+commissions: `store.commission_series`), and delivery (projects, saturation, timeouts, the
+queue, the work calendar: `store.delivery.dashboard_series`).
 `python -m dashboards.build` writes the JSON to `dashboards/generated/`.
 """
 
@@ -13,16 +14,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders import dashboard as dash
-from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.builders.dashboard import ThresholdsConfig
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import DataSourceRef
+from grafana_foundation_sdk.models.dashboard import (
+    DataSourceRef,
+    FieldColorModeId,
+    Threshold,
+    ThresholdsMode,
+)
 
 from store import commission_series as commission_sql
 from store import money_series as money_sql
 from store import series
+from store.delivery import dashboard_series as delivery_sql
 
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid="cardpulse-prometheus")
 POSTGRES = DataSourceRef(type_val="grafana-postgresql-datasource", uid="cardpulse-postgres")
@@ -185,10 +193,45 @@ def money() -> dash.Dashboard:
                                    commission_sql.REVERSALS_DAILY, "currencyCNY", 6)))
 
 
+# I-59 on Grafana: < 40 % green, 40 %–80 % blue, > 80 % red (80.01: the first share above
+# 80 % with a max load ≤ 2000 is 80.05 %, so exactly 80 % stays blue).
+SATURATION_STEPS = [Threshold(None, "green"), Threshold(40, "blue"), Threshold(80.01, "red")]
+
+
+def delivery() -> dash.Dashboard:
+    """The delivery workflow: projects by status and per day, the mean completion cycle,
+    provider saturation, timed-out nodes, the queue, overdue timeout sweeps (must be 0) and
+    the days the work calendar still covers."""
+    d = delivery_sql
+    saturation = (bargauge.Panel().title("Provider saturation (%)").datasource(POSTGRES)
+                  .unit("percent").min(0).max(100).span(12).height(8)
+                  .thresholds(ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE)
+                              .steps(SATURATION_STEPS))
+                  .color_scheme(dash.FieldColor().mode(FieldColorModeId.THRESHOLDS))
+                  .with_target(Sql(series.for_grafana(d.SATURATION), "table")))
+    return (dash.Dashboard("CardPulse — delivery").uid("cardpulse-delivery")
+            .tags(["cardpulse"]).time("now-30d", "now").timezone("Asia/Shanghai")
+            .with_panel(_sql_panel(stat, "Overdue timeout sweeps > 60 s (must be 0)",
+                                   d.OVERDUE, "none", 6, "table"))
+            .with_panel(_sql_panel(stat, "Timed-out running nodes", d.TIMED_OUT, "none", 6,
+                                   "table"))
+            .with_panel(_sql_panel(stat, "Queue (projects, oldest minutes)", d.QUEUE, "none",
+                                   6, "table"))
+            .with_panel(_sql_panel(stat, "Work calendar days left", d.CALENDAR_LEFT, "d", 6,
+                                   "table"))
+            .with_panel(_sql_panel(table, "Projects by status", d.BY_STATUS, "none", 6,
+                                   "table"))
+            .with_panel(_sql_panel(stat, "Mean completion cycle, 365 days (days)", d.CYCLE,
+                                   "none", 6, "table"))
+            .with_panel(saturation)
+            .with_panel(_sql_panel(timeseries, "New projects per day", d.NEW_DAILY, "none",
+                                   24)))
+
+
 def all_dashboards() -> list[dict[str, Any]]:
     """Every dashboard as Grafana JSON (plain dicts)."""
     return [json.loads(json.dumps(board.build(), cls=JSONEncoder))
-            for board in (ops(), pools(), card(), money())]
+            for board in (ops(), pools(), card(), money(), delivery())]
 
 
 def sql_targets(board: dict[str, Any]) -> list[tuple[str, str]]:

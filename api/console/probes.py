@@ -28,6 +28,8 @@ DASHBOARDS = (
     ("cardpulse-card", N_("One card: traffic by hour and by day")),
     ("cardpulse-money", N_("Money: orders by state, stuck and intercepted orders, revenue, "
                            "payment notifications, the ledger's zero sum")),
+    ("cardpulse-delivery", N_("Delivery: projects by status, completion cycle, provider "
+                              "saturation, timeouts, the queue, the work calendar")),
 )
 
 

@@ -93,19 +93,30 @@ async def _visible(db: Conn, caller: Principal, project_id: str) -> Project:
     return project
 
 
-async def _actor(db: Conn, caller: Principal) -> Actor:
-    """The caller as the flow log shows him: platform staff as 小二 (I-50)."""
+ROLE_NAMES = {"vendor_admin": "厂商管理员", "provider_admin": "服务商管理员"}
+
+
+async def _actor(db: Conn, caller: Principal, role: str = "") -> Actor:
+    """The caller as the flow log shows him (I-50): platform staff as 小二, an administrator
+    with the business role he acts in."""
     if caller.role in CHANGERS or caller.user_id is None:
         return Actor(caller.user_id, m.PLATFORM_NAME)
     who = await projects.person(db, caller.user_id)
-    return Actor(who.user_id, who.name)
+    return Actor(who.user_id, who.name, role or ROLE_NAMES.get(caller.role, ""))
+
+
+async def _provider_actor(db: Conn, caller: Principal) -> Actor:
+    return await _actor(db, caller, "服务商管理员")
 
 
 async def _person(db: Conn, caller: Principal) -> Actor:
-    """A signed-in person (node actions need one)."""
+    """A signed-in person (node actions need one), as the flow log shows him."""
     if caller.user_id is None:
         raise _forbid("node actions are taken by a signed-in person (I-51)")
-    return await _actor(db, caller)
+    if caller.role in CHANGERS:
+        return Actor(caller.user_id, m.PLATFORM_NAME)
+    who = await projects.person(db, caller.user_id)
+    return Actor(who.user_id, who.name)  # the store names the node's role (I-50)
 
 
 def _require(allowed: bool, what: str) -> None:
@@ -206,7 +217,7 @@ async def pause(project_id: str, body: PauseBody, db: Db, caller: Caller) -> Pro
     """I-43: pause with a required remark (provider admin)."""
     project = await _visible(db, caller, project_id)
     _require(_provider_admin(caller, project), "pause projects")
-    await projects.pause(db, project_id, await _actor(db, caller), body.remark)
+    await projects.pause(db, project_id, await _provider_actor(db, caller), body.remark)
     return await public(db, project_id)
 
 
@@ -215,7 +226,7 @@ async def resume(project_id: str, db: Db, caller: Caller) -> ProjectPublic:
     """I-43: 启动项目 (provider admin)."""
     project = await _visible(db, caller, project_id)
     _require(_provider_admin(caller, project), "start projects")
-    await projects.resume(db, project_id, await _actor(db, caller))
+    await projects.resume(db, project_id, await _provider_actor(db, caller))
     return await public(db, project_id)
 
 
@@ -245,7 +256,7 @@ async def change_operator(project_id: str, body: OperatorChange, db: Db,
     """I-45: the current node's operator, within the role and with spare load."""
     project = await _visible(db, caller, project_id)
     _require(_provider_admin(caller, project), "change the operator")
-    await projects.change_operator(db, project_id, body.user_id, await _actor(db, caller),
+    await projects.change_operator(db, project_id, body.user_id, await _provider_actor(db, caller),
                                    body.remark)
     return await public(db, project_id)
 

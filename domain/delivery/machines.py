@@ -165,6 +165,12 @@ class NotCurrent(Refusal):
     message_en = "The node is not the project's current node"
 
 
+class NoProviderOperator(Refusal):
+    code = "no_provider_operator"
+    message_zh = "当前节点不由服务商员工操作"
+    message_en = "The current node is not operated by provider staff"
+
+
 class NotConfirmable(Refusal):
     code = "node_not_confirmable"
     message_zh = "该节点不能由人工确认"
@@ -254,6 +260,13 @@ class NoTemplate(Refusal):
     code = "product_without_template"
     message_zh = "产品未绑定已发布的服务流程模板"
     message_en = "The product has no published service-flow template"
+
+
+class UnknownCustomer(Refusal):
+    code = "unknown_customer"
+    message_zh = "客户账号不存在"
+    message_en = "The customer account does not exist"
+    field = "customer_user_id"
 
 
 class AlreadyEvaluated(Refusal):

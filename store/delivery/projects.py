@@ -137,6 +137,9 @@ class EffectHooks:
 
 
 EFFECTS: dict[str, EffectHooks] = {}
+# Called in the transaction that completes a project (a card order becomes 已完成, I-63);
+# registered by the modules that need it, like EFFECTS.
+ON_COMPLETE: list[Callable[[Conn, Project], Awaitable[None]]] = []
 PROVIDER_ADMIN_ROLE = "服务商管理员"
 ADMIN_ROLES = ("provider_admin", "vendor_admin")
 
@@ -225,6 +228,7 @@ ON CONFLICT (project_id, node_key) DO UPDATE SET form_id = EXCLUDED.form_id,
     answers = EXCLUDED.answers, submitted_by = EXCLUDED.submitted_by, submitted_at = cp_now()
 """
 _HAS_REQUIREMENT = "SELECT 1 FROM dl_requirements WHERE project_id = %s AND node_key = %s"
+_IS_CUSTOMER = "SELECT 1 FROM users WHERE user_id = %s"
 _EVALUATE = "UPDATE dl_projects SET evaluation = %s WHERE project_id = %s"
 
 
@@ -367,10 +371,12 @@ async def _enter(conn: Conn, project: Project, node: Node | None, rng: random.Ra
     while node is not None:
         at = await _now(conn)
         operator = await _operator_for(conn, project, node)
+        timeout = 0 if node.side == "system" else node.timeout_tenths
         run_id = await _scalar(conn, _ENTER, (
             project.project_id, project.epoch, node.key, node.kind, node.name, node.side,
-            node.role, operator, at, 0 if node.side == "system" else node.timeout_tenths))
-        await clock.start(conn, run_id, at, paused=project.status == "paused")
+            node.role, operator, at, timeout))
+        if timeout:  # no timeout, no clock: the calendar is not read (I-41)
+            await clock.start(conn, run_id, at, paused=project.status == "paused")
         await _log(conn, project, node.key, m.entered(node.name), SYSTEM)
         await publish_event(conn, project.project_id, "node_entered", {
             "node_key": node.key, "run_id": run_id, "kind": node.kind})
@@ -399,6 +405,8 @@ async def _pass(conn: Conn, project: Project, run: Run, node: Node, actor: Actor
         await assign.dequeue(conn, project.project_id)
         await publish_event(conn, project.project_id, "project_completed",
                             {"actor": actor.name})
+        for hook in ON_COMPLETE:
+            await hook(conn, project)
         return
     await _enter(conn, project, following, rng)
 
@@ -428,6 +436,9 @@ async def start_project(conn: Conn, *, order_no: str, product_id: str, customer_
         vendor_id, template_id, nodes, status = product
         if template_id is None or status != "published":
             raise m.NoTemplate
+        if customer_user_id is not None and await _scalar(conn, _IS_CUSTOMER,
+                                                          (customer_user_id,)) is None:
+            raise m.UnknownCustomer
         project_id = await _scalar(conn, _INSERT, (
             f"pj-{uuid.uuid4().hex[:20]}", order_no, business_no, product_id, template_id,
             Jsonb(nodes), vendor_id, customer_user_id, customer_name, channel, order_id))
@@ -657,7 +668,7 @@ async def change_operator(conn: Conn, project_id: str, user_id: str, actor: Acto
         _live(project, "change_operator")
         run = await current_run(conn, project_id)
         if run is None or run.side != "provider" or not run.role:
-            raise m.NotCurrent
+            raise m.NoProviderOperator
         who = await person(conn, user_id)
         role = run.role
         fits = role in who.business_roles or (role == PROVIDER_ADMIN_ROLE

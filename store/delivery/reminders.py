@@ -23,10 +23,13 @@ from store.db import Conn
 _TOPIC: dict[str, str] = {}
 _CONTEXT = """
 SELECT p.project_id, p.order_no, p.customer_name, p.customer_user_id, p.provider_id,
-       p.vendor_id, p.nodes, r.node_key, r.name, r.operator_user_id
+       p.vendor_id, p.nodes, r.node_key, r.name, r.operator_user_id, r.role
 FROM dl_node_runs r JOIN dl_projects p USING (project_id) WHERE r.run_id = %s
 """
 _TEMPLATE = "SELECT body_zh, body_en FROM dl_message_templates WHERE name = %s"
+_ELIGIBLE = """
+SELECT user_id FROM users WHERE dl_tenant_id = %s AND %s = ANY(business_roles) ORDER BY user_id
+"""
 _ADMINS = """
 SELECT user_id FROM users WHERE dl_tenant_id = %s AND role = ANY(%s) ORDER BY user_id
 """
@@ -63,9 +66,13 @@ async def notifications(conn: Conn, project_id: str) -> list[Notification]:
         return await cur.fetchall()
 
 
-def publish_to(topic: str) -> None:
-    """Announce webhook reminders on `topic` (called once by each process's root)."""
-    _TOPIC["topic"] = topic
+def publish_to(topic: str | None) -> None:
+    """Announce webhook reminders on `topic` (called once by each process's root); None:
+    record them only."""
+    if topic is None:
+        _TOPIC.clear()
+    else:
+        _TOPIC["topic"] = topic
 
 
 def render(body: str, values: dict[str, str]) -> str:
@@ -82,11 +89,13 @@ async def _rows(conn: Conn, query: str, params: tuple[Any, ...]) -> list[tuple[A
 
 
 async def _receivers(conn: Conn, receiver: str, ctx: tuple[Any, ...]) -> list[str]:
-    _pid, _no, _cust, customer, provider, vendor, _n, _k, _name, operator = ctx
+    _pid, _no, _cust, customer, provider, vendor, _n, _k, _name, operator, role = ctx
     if receiver == "customer":
         return [customer] if customer else []
-    if receiver == "operator":
-        return [operator] if operator else []
+    if receiver == "operator" and operator:
+        return [operator]
+    if receiver == "operator" and provider and role:  # nobody holds it: whoever may act
+        return [r[0] for r in await _rows(conn, _ELIGIBLE, (provider, role))]
     if receiver == "provider_admin" and provider:
         return [r[0] for r in await _rows(conn, _ADMINS, (provider, ["provider_admin",
                                                                      "vendor_admin"]))]
@@ -100,7 +109,8 @@ def _node(nodes: list[dict[str, Any]], key: str) -> Node | None:
 
 
 async def fire(conn: Conn, project_id: str, run_id: int, trigger: str) -> int:
-    """Record the node's reminders for `trigger`; returns how many rows were new."""
+    """Record the node's reminders for `trigger`; returns how many rows were new. The
+    operator of a node nobody holds (a claim node, I-14) is everyone who may act on it."""
     found = await _rows(conn, _CONTEXT, (run_id,))
     if not found:
         return 0

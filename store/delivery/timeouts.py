@@ -9,11 +9,13 @@ action holds are skipped (SKIP LOCKED), so sweeps never wait nor block people.
 
 from __future__ import annotations
 
+import logging
 import random
 
 from psycopg.rows import tuple_row
 
 from domain.delivery.machines import SYSTEM
+from domain.refusals import Refusal
 from store.db import Conn
 from store.delivery import projects, reminders
 from store.delivery.events import publish_event
@@ -30,6 +32,7 @@ UPDATE dl_node_runs SET timed_out_at = deadline_at,
 WHERE run_id = %s AND timed_out_at IS NULL
 """
 AUTO_KINDS = ("confirm", "complete")
+log = logging.getLogger(__name__)
 
 
 async def sweep(conn: Conn, limit: int = 100, *, rng: random.Random | None = None) -> int:
@@ -47,5 +50,9 @@ async def sweep(conn: Conn, limit: int = 100, *, rng: random.Random | None = Non
             run = await projects.get_run(conn, run_id)
             node = project.step(run.node_key)
             if node.auto_advance and node.kind in AUTO_KINDS:
-                await projects.advance(conn, project, run, node, SYSTEM, draw)
+                try:
+                    async with conn.transaction():  # a refusal undoes this advance only
+                        await projects.advance(conn, project, run, node, SYSTEM, draw)
+                except Refusal:
+                    log.exception("auto-advance of run %s refused; it stays timed out", run_id)
     return len(due)

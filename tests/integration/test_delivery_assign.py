@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -21,6 +22,7 @@ from domain.refusals import Refusal
 from store.db import Conn, create_pool
 from store.delivery import assign, projects
 from tests.support import delivery as dl
+from tests.support.api import ADMIN
 
 SIMPLE = dl.flow({"key": "pick", "kind": "assign", "name": "分配设计师", "role": "设计师"},
                  {"key": "draft", "kind": "general", "name": "设计稿", "role": "设计师"})
@@ -49,6 +51,19 @@ def test_providers_are_drawn_by_weight_among_those_with_spare_capacity() -> None
     assert abs(seen["a"] / 20_000 - 0.4) < 0.014
     assert pick_provider([ProviderSlot("a", 20, 10, 10)], random.Random(1)) is None
     assert pick_provider([], random.Random(1)) is None
+
+
+@pytest.mark.req("I-29")
+@pytest.mark.req("I-27")
+def test_provider_draws_pass_a_chi_square_test_at_the_weight_limits() -> None:
+    slots = [ProviderSlot("w1", 1, 2000, 1999), ProviderSlot("w39", 39, 1, 0),
+             ProviderSlot("w100", 100, 2000, 0), ProviderSlot("full", 100, 2000, 2000)]
+    n = 28_000
+    seen = draws(n, pick_provider, slots, seed=5)
+    expected = {"w1": n / 140, "w39": n * 39 / 140, "w100": n * 100 / 140}
+    assert set(seen) == set(expected)
+    chi2 = sum((seen[k] - e) ** 2 / e for k, e in expected.items())
+    assert chi2 < 13.8  # 2 degrees of freedom, p = 0.001
 
 
 @pytest.mark.req("I-31")
@@ -108,6 +123,8 @@ async def test_the_provider_queue_fills_with_reasons_and_drains_oldest_first(con
     assert still.queued_at == before.queued_at and still.last_attempt_at > before.last_attempt_at
     log = [line.action for line in await projects.log_lines(conn, second)]
     assert log[-4:] == ["分配服务商已完成", "进入分配设计师", "分配设计师已完成", "进入设计稿"]
+    await projects.cancel(conn, third, Actor(None, "系统"), "订单退款")  # I-54: leaves the queue
+    assert await entry(conn, third) is None
     # the bare product gets a provider: the manual 分单 for it assigns
     await dl.set_providers(conn, bare, [("acme", 5, 5)])
     assert await assign.drain_queue(conn, rng=random.Random(1), product_id=bare) == 1
@@ -253,3 +270,55 @@ async def test_two_hundred_concurrent_starts_fill_exactly_one_hundred_places(
     loads = [await projects.held(conn, f"u-{p}{i}") for p, cap in providers.items()
              for i in range(cap // 20)]
     assert loads == [20] * 5
+
+
+@pytest.mark.req("I-35")
+@pytest.mark.req("I-44")
+@pytest.mark.req("I-33")
+@pytest.mark.req("SM-I-QUEUE")
+async def test_the_queue_claims_and_provider_changes_through_the_api(
+        conn: Conn, client: httpx.AsyncClient) -> None:
+    await dl.tenant(conn, "vend", "厂商")
+    await dl.tenant(conn, "acme", "北京服务商")
+    await dl.tenant(conn, "hebei", "河北服务商")
+    vendor = await dl.staff(conn, "vadmin", "vend", ("厂商管理员",), role="vendor_admin")
+    other_vendor = await dl.staff(conn, "oadmin", "acme", ("厂商管理员",), role="vendor_admin")
+    manager = await dl.staff(conn, "mgr", "acme", ("客户经理",))
+    await dl.staff(conn, "x1", "acme", max_load=9)
+    await dl.staff(conn, "h1", "hebei", max_load=9)
+    product = await dl.product(conn, await dl.template(conn, CLAIMED), vendor_id="vend")
+    csrf = await dl.log_in(client, conn, vendor)
+    made = await client.post("/v1/delivery/projects", headers=csrf, json={
+        "order_no": "Q-1", "product_id": product, "customer_name": "客户"})
+    assert made.status_code == 201, made.text
+    pid = made.json()["project_id"]
+    queue = await client.get("/v1/delivery/queue", params={"kind": "provider"})
+    assert [(e["project_id"], e["reason"]) for e in queue.json()] == [(pid, "产品未配置服务商")]
+    await dl.set_providers(conn, product, [("acme", 10, 5)])
+    answer = await client.post("/v1/delivery/queue/assign", headers=csrf,
+                               json={"kind": "provider", "product_id": product})
+    assert answer.json() == {"assigned": 1}
+    assert (await client.get("/v1/delivery/queue")).json() == []
+
+    csrf = await dl.log_in(client, conn, other_vendor)  # another vendor's product: not found
+    answer = await client.post("/v1/delivery/queue/assign", headers=csrf,
+                               json={"kind": "provider", "product_id": product})
+    assert answer.status_code == 404
+    csrf = await dl.log_in(client, conn, manager)
+    answer = await client.post("/v1/delivery/claims", headers=csrf, json={"order_no": "Q-1"})
+    assert answer.json() == {"project_id": pid}
+    detail = (await client.get(f"/v1/delivery/projects/{pid}")).json()
+    assert detail["claimed_by"] == manager and detail["current"]["node_key"] == "draft"
+
+    await dl.set_providers(conn, product, [("acme", 10, 5), ("hebei", 10, 5)])
+    answer = await client.post(f"/v1/delivery/projects/{pid}/provider", headers=ADMIN,
+                               json={"provider_id": "hebei", "remark": "换人"})
+    assert answer.status_code == 200, answer.text
+    changed = next(line for line in answer.json()["log"] if line["action"].startswith("服务商由"))
+    assert (changed["action"], changed["actor_name"], changed["remark"]) == (
+        "服务商由北京服务商更换为河北服务商", "小二", "换人")
+    assert answer.json()["current"]["node_key"] == "claim"  # restarted from the beginning
+    csrf = await dl.log_in(client, conn, manager)
+    answer = await client.post(f"/v1/delivery/projects/{pid}/provider", headers=csrf,
+                               json={"provider_id": "acme"})
+    assert answer.status_code == 404  # no longer its provider's project

@@ -5,6 +5,7 @@ own nodes; reject goes back to the right node; pause, cancel and the administrat
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
@@ -14,14 +15,18 @@ import psycopg
 import pytest
 
 from core.clock import CLOCK
+from core.settings import Settings
 from domain.delivery.machines import SYSTEM, Actor
 from domain.refusals import Refusal
+from store import outbox
 from store.db import Conn
 from store.delivery import projects, reminders, timeouts
 from store.delivery.projects import Run
 from tests.support import delivery as dl
 from tests.support.api import ADMIN
 from tests.support.dates import SHANGHAI, store_clock
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually_async
 
 
 @pytest.fixture
@@ -309,8 +314,9 @@ async def test_pause_keeps_the_elapsed_working_time(conn: Conn, db_url: str,
 @pytest.mark.req("I-39")
 @pytest.mark.req("I-20")
 async def test_the_sweep_stamps_the_due_instant_and_auto_advances(
-        conn: Conn, db_url: str, clock_back: None) -> None:
+        conn: Conn, db_url: str, settings: Settings, clock_back: None) -> None:
     await store_clock(db_url, at("2026-04-01T09:00:00"))  # a Wednesday
+    reminders.publish_to(settings.orders_topic)
     reminder = [{"receiver": "customer", "trigger": "timed_out", "template": "测试-通知客户"},
                 {"receiver": "customer", "trigger": "entered", "template": "测试-通知客户"}]
     ids = await setup(conn, dl.flow(
@@ -344,6 +350,44 @@ async def test_the_sweep_stamps_the_due_instant_and_auto_advances(
     body = next(n for n in notes if n.channel == "inbox")
     assert body.body_zh == f"项目{pid}（订单MSP-1，客户甲）：方案确认"
     assert body.user_id == ids["c"]
+    events = [e for e in await outbox.lease(conn, 100) if e.kind == "delivery_reminder"]
+    assert len(events) == sum(n.channel == "webhook" for n in notes)
+    assert {e.data["trigger"] for e in events} == {"entered", "timed_out"}
+
+
+@pytest.mark.req("I-63")
+async def test_effect_hooks_run_on_entry_and_before_confirmation(conn: Conn) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def entered(_: Conn, project_id: str, run: Run) -> None:
+        seen.append(("entered", run.node_key))
+
+    async def check(_: Conn, project_id: str, run: Run, detail: dict[str, Any]) -> None:
+        if not detail.get("iccids"):
+            raise Refusal(code="iccids_missing")
+
+    async def completed(_: Conn, project: projects.Project) -> None:
+        seen.append(("completed", project.order_no))
+
+    projects.EFFECTS["ship_cards"] = projects.EffectHooks(entered, check)
+    projects.ON_COMPLETE.append(completed)
+    try:
+        ids = await setup(conn, dl.flow({"key": "ship", "kind": "general", "name": "发货",
+                                         "role": "设计师", "effect": "ship_cards"}))
+        pid = await start(conn, ids)
+        ship = await current(conn, pid)
+        assert seen == [("entered", "ship")]
+        await refused("iccids_missing", projects.confirm(conn, pid, ship.run_id,
+                                                         who(ids["d1"]), rng=rng()))
+        await projects.complete_effect(conn, pid, ship.run_id, SYSTEM, {"iccids": ["1"]},
+                                       rng=rng())
+        runs = await projects.runs(conn, pid)
+        assert runs[-2].detail == {"iccids": ["1"]} and runs[-1].node_key == "done"
+        await projects.confirm(conn, pid, runs[-1].run_id, who(ids["c"]), rng=rng())
+        assert seen[-1] == ("completed", "MSP-1")
+    finally:
+        del projects.EFFECTS["ship_cards"]
+        projects.ON_COMPLETE.remove(completed)
 
 
 @pytest.mark.req("I-42")
@@ -376,6 +420,10 @@ async def test_the_api_lets_only_the_right_people_act(conn: Conn,
         "order_no": "API-1", "product_id": ids["product"], "customer_name": "客户甲",
         "customer_user_id": ids["c"]})
     assert made.status_code == 201, made.text
+    unknown = await client.post("/v1/delivery/projects", headers=ADMIN, json={
+        "order_no": "API-0", "product_id": ids["product"], "customer_name": "客户甲",
+        "customer_user_id": "u-nobody"})
+    assert unknown.status_code == 422 and "客户账号不存在" in unknown.text
     pid, run = made.json()["project_id"], made.json()["current"]
     assert (run["node_key"], made.json()["log"][0]["action"]) == ("req", "项目开始")
 
@@ -404,6 +452,8 @@ async def test_the_api_lets_only_the_right_people_act(conn: Conn,
     assert answer.status_code == 422 and "请填写备注" in answer.text
     answer = await client.post(f"{base}/pause", headers=csrf, json={"remark": "等客户"})
     assert answer.json()["status"] == "paused"
+    assert (answer.json()["log"][-1]["action"], answer.json()["log"][-1]["actor_role"]) == (
+        "暂停项目", "服务商管理员")
     answer = await client.post(f"{base}/operator", headers=csrf, json={"user_id": d2})
     assert answer.json()["current"]["operator_user_id"] == d2
     assert answer.json()["log"][-1]["action"] == "更换操作人"
@@ -417,3 +467,49 @@ async def test_the_api_lets_only_the_right_people_act(conn: Conn,
     assert (await client.get(base)).status_code == 404
     answer = await client.post(f"{base}/cancel", headers=ADMIN, json={"remark": "退款"})
     assert answer.json()["status"] == "cancelled"
+
+
+@pytest.fixture
+async def test_clock_env(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """The worker follows the stored clock offset only with the test clock on (its
+    environment is copied from this process's); this process's clock is put back."""
+    monkeypatch.setenv("CARDPULSE_TEST_CLOCK", "true")
+    yield
+    CLOCK.set_offset(0)
+
+
+@pytest.mark.req("I-42")
+@pytest.mark.req("I-37")
+async def test_the_worker_sweeps_timeouts_and_polls_the_queue(
+        conn: Conn, db_url: str, settings: Settings, test_clock_env: None,
+        running_worker: WorkerProcess) -> None:
+    await store_clock(db_url, at("2026-06-01T09:00:00"))  # a Monday
+    ids = await setup(conn, dl.flow({"key": "work", "kind": "general", "name": "交付",
+                                     "role": "设计师", "timeout_days": "0.1"}))
+    pid = await start(conn, ids)
+    waiting = await projects.start_project(
+        conn, order_no="LATER", product_id=await dl.product(conn, await dl.template(
+            conn, dl.STANDARD)), customer_name="客户乙", rng=rng())
+    ready = settings.run_dir / "worker.ready"
+    await eventually_async(lambda: _true(ready.exists()), timeout=90, what="worker ready")
+    await dl.set_providers(conn, (await projects.get_project(conn, waiting)).product_id,
+                           [("acme", 10, 10)])
+    await store_clock(db_url, at("2026-06-01T12:00:00"))  # past 11:24, and 3 h since a poll
+    moved = time.monotonic()
+
+    async def swept() -> Run | None:
+        run = await current(conn, pid)
+        return run if run.timed_out_at is not None else None
+
+    run = await eventually_async(swept, timeout=60, what="timed out by the worker")
+    assert time.monotonic() - moved < 60
+    assert run.timed_out_at == run.deadline_at and run.timeout_side == "provider"
+
+    async def polled() -> str | None:
+        return (await projects.get_project(conn, waiting)).provider_id
+
+    assert await eventually_async(polled, timeout=60, what="assigned by the poll") == "acme"
+
+
+async def _true(value: bool) -> bool | None:
+    return value or None

@@ -166,7 +166,8 @@ def test_dashboards_push_with_grafana_client() -> None:
     finally:
         server.shutdown()
     assert urls == ["/d/cardpulse-ops", "/d/cardpulse-pool", "/d/cardpulse-card",
-                    "/d/cardpulse-money"]
+                    "/d/cardpulse-money", "/d/cardpulse-delivery"]
     assert {b["dashboard"]["uid"] for b in FakeGrafana.saved} == {
-        "cardpulse-ops", "cardpulse-pool", "cardpulse-card", "cardpulse-money"}
+        "cardpulse-ops", "cardpulse-pool", "cardpulse-card", "cardpulse-money",
+        "cardpulse-delivery"}
     assert all(b["overwrite"] and b["folderUid"] == "ops-folder" for b in FakeGrafana.saved)

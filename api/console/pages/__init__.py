@@ -15,6 +15,7 @@ from api.console.pages import (
     commission_rule_editor,
     commission_settlements,
     delivery_actions,
+    delivery_dashboard,
     delivery_projects,
     health,
     me,
@@ -42,6 +43,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     commission_settlements.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
-    # the delivery project centre (§6 I)
-    delivery_projects.router, delivery_actions.router,
+    # the delivery workflow's pages: the project centre (§6 I), the dashboard
+    delivery_projects.router, delivery_actions.router, delivery_dashboard.router,
 )
