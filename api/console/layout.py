@@ -76,7 +76,7 @@ DELIVERY_NAV = (
      ("provider_admin", "provider_staff")),
     (NavItem("delivery_queue", N_("Queue"), "/console/delivery/queue"),
      ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
-    (NavItem("delivery_dashboard", N_("Dashboard"), "/console/delivery/dashboard"),
+    (NavItem("dl_dashboard", N_("Dashboard"), "/console/delivery/dashboard"),
      ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
     (NavItem("delivery_purchased", N_("Purchased services"), "/console/delivery/purchased"),
      ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer")),
