@@ -20,7 +20,7 @@ from fastapi import APIRouter, File, UploadFile, status
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.deps import Caller, Db, Principal, Res, forbid
-from api.openapi import NOT_FOUND
+from api.openapi import FORBIDDEN, NOT_FOUND
 from api.routers.delivery_views import scope
 from api.routers.series import attachment
 from api.schemas.delivery_views import FilePublic, TextCreate, TextPublic
@@ -37,7 +37,7 @@ from store.delivery import files, views
 from store.delivery.files import Kind, Upload
 from store.delivery.views import ProjectRow
 
-router = APIRouter(tags=["delivery projects"], responses=NOT_FOUND)
+router = APIRouter(tags=["delivery projects"], responses={**FORBIDDEN, **NOT_FOUND})
 CHANGE_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "`project_closed` 项目已完结"},
     422: {"description": "`message_too_long` 留言内容不超过500字, `note_too_long` "
