@@ -29,6 +29,7 @@ from api.routers import (
     delivery_cards,
     delivery_dashboard,
     delivery_files,
+    delivery_inbox,
     delivery_projects,
     delivery_views,
     enterprises,
@@ -48,6 +49,7 @@ from api.routers import (
     upstream,
     wallets,
     withdrawals,
+    work_calendar,
 )
 from api.text import TEXT_CHECK
 from core.clock import CLOCK
@@ -96,9 +98,11 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                    dead_letters, admin, people, controls, agents, packages, prices, orders,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
                    commission_whatif, commission_reports, commissions, settlements,
-                   delivery_projects, delivery_dashboard, delivery_views, delivery_files):
+                   delivery_projects, delivery_dashboard, work_calendar, delivery_inbox,
+                   delivery_views, delivery_files):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
+    app.include_router(delivery_inbox.tenants)
     app.include_router(card_sales.router)
     app.include_router(delivery_cards.router)
     app.include_router(imports.router)

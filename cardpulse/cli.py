@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cardpulse.supervisor.children import StartupError
+from cardpulse.tools.calendar_args import add_arguments as add_calendar_arguments
 from cardpulse.tools.fleet_args import add_fleet_arguments
 from cardpulse.tools.imports import add_arguments as add_import_arguments
 from cardpulse.tools.users_args import add_arguments as add_user_arguments
@@ -43,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     _bench_parser(verbs)
     add_user_arguments(verbs)
     add_import_arguments(verbs)
+    add_calendar_arguments(verbs)
     boards = verbs.add_parser("dashboards", help="build or push the Grafana dashboards")
     boards.add_argument("action", choices=["build", "push"])
     boards.add_argument("--url", help="Grafana URL (push)")
@@ -214,6 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             overrides = {"state_dir": args.state_dir} if args.state_dir else {}
             return run_import(args, load_settings(**overrides))
+        if args.verb == "calendar":
+            from cardpulse.tools.calendar import run_calendar
+
+            overrides = {"state_dir": args.state_dir} if args.state_dir else {}
+            return run_calendar(args, load_settings(**overrides))
         if args.verb == "fleet":
             from cardpulse.tools.fleet import run_fleet
 

@@ -107,6 +107,10 @@ def ops() -> dash.Dashboard:
             "{{status}}")),
         prom_panel("Fullest pools (share of limit)", "percentunit", promql(
             "topk(10, cardpulse_pool_utilisation_ratio)", "{{pool}}")),
+        # below 60 the API's /healthz warns: enter next year's holidays (POST
+        # /v1/work-calendar/years/{year}) or node deadlines become unknown (I-41)
+        prom_panel("Work calendar left (warn below 60 days)", "s", promql(
+            "min(cardpulse_work_calendar_left_seconds)", "left")),
     ]
     for panel in panels:
         board = board.with_panel(panel)

@@ -65,28 +65,38 @@ ME_NAV = (
     NavItem("my_orders", N_("My orders"), "/console/me/orders"),
 )
 AGENT_ROLES = ("agent_admin", "agent_viewer")
-# The delivery menus by role (X-02): 项目中心 and 已购服务; `roles` who see each entry.
+# The delivery workflow's pages (§6 I), each for the roles of §7.2 "I delivery" that may open it
+# (X-02: 项目中心, then the system settings, 已购服务).
+SETTINGS_READERS = ("admin", "platform_ops", "platform_operator", "platform_finance",
+                    "vendor_admin", "provider_admin")
+INBOX_OWNERS = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer")
+DASHBOARD_READERS = (*SETTINGS_READERS, "vendor_pm")  # §7.2: the vendor's and provider's
 _PLATFORM = ("admin", "platform_ops", "platform_operator", "platform_finance")
-DELIVERY_NAV = (
+PROJECT_READERS = ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)
+DELIVERY_NAV: tuple[tuple[NavItem, tuple[str, ...]], ...] = (
     (NavItem("delivery_projects", N_("Project management"), "/console/delivery/projects"),
-     ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
+     PROJECT_READERS),
     (NavItem("delivery_mine", N_("My projects"), "/console/delivery/mine"),
      ("provider_admin", "provider_staff")),
     (NavItem("delivery_claim", N_("Claim an order"), "/console/delivery/claim"),
      ("provider_admin", "provider_staff")),
-    (NavItem("delivery_queue", N_("Queue"), "/console/delivery/queue"),
-     ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
-    (NavItem("dl_dashboard", N_("Dashboard"), "/console/delivery/dashboard"),
-     ("vendor_admin", "vendor_pm", "provider_admin", *_PLATFORM)),
+    (NavItem("delivery_queue", N_("Queue"), "/console/delivery/queue"), PROJECT_READERS),
+    (NavItem("dl_dashboard", N_("Dashboard"), "/console/delivery/dashboard"), DASHBOARD_READERS),
+    (NavItem("inbox", N_("Inbox"), "/console/delivery/inbox"), INBOX_OWNERS),
+    (NavItem("holidays", N_("Holiday settings"), "/console/delivery/holidays"),
+     SETTINGS_READERS),
+    (NavItem("message_templates", N_("Message templates"),
+             "/console/delivery/message-templates"), SETTINGS_READERS),
+    (NavItem("roles", N_("Role management"), "/console/delivery/roles"), SETTINGS_READERS),
     (NavItem("delivery_purchased", N_("Purchased services"), "/console/delivery/purchased"),
      ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer")),
 )
 
 
 def delivery_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:
-    """The delivery entries the viewer's role has (X-02)."""
-    return [(item, item.path) for item, roles in DELIVERY_NAV
-            if viewer.principal.role in roles]
+    """The delivery pages the viewer's role may open: the inbox for those who get reminders
+    (the delivery roles and customers), the system settings for their readers."""
+    return [(item, item.path) for item, roles in DELIVERY_NAV if viewer.principal.role in roles]
 
 
 def money_nav(viewer: Viewer) -> list[tuple[NavItem, str]]:

@@ -27,6 +27,7 @@ from store.delivery import timeouts as delivery_timeouts
 from store.pools import fullest_pools
 from streams.app import create_app
 from streams.commission import CommissionSink, register_commission_agent
+from streams.delivery_webhooks import deliver_reminders
 from streams.lag import group_lag
 from streams.metrics import TOP_POOLS, WorkerMetrics
 from streams.number_cards import TICK_S, DailySweep
@@ -176,6 +177,7 @@ def _register_timers(app: faust.App, settings: Settings, publisher: Publisher
     async def webhooks() -> None:
         try:
             await deliver_due(webhook_db, client, settings.webhook_max_attempts)
+            await deliver_reminders(webhook_db, client, settings.webhook_max_attempts)
         except Exception:
             log.exception("webhook delivery failed")
 

@@ -36,7 +36,9 @@ def usage(record_id: str = "r1", iccid: str = CARD, nbytes: int = 100) -> dict[s
 
 async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
     health = await client.get("/healthz")
-    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    # "warnings" (a work calendar ending within 60 days of the real date) keep the status ok
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert "problems" not in health.json()
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     assert "cardpulse_api_request_duration_seconds_bucket" in metrics.text

@@ -52,11 +52,13 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "rule_id": ("rA", "rA"),  # a commission rule (of A)
            "batch_id": ("stl-F1-2026-03", "stl-F1-2026-03"),  # a number-card settlement batch
            # delivery (tests/support/delivery_views.py): a project of `vend`, one of `rival`
-           "project_id": ("P-RUN", "P-RIVAL"), "file_id": ("FILE", "FILE")}
+           "project_id": ("P-RUN", "P-RIVAL"), "file_id": ("FILE", "FILE"),
+           "notification_id": ("999999", "999999")}  # a reminder of nobody's (a delivery inbox)
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 # The delivery pages read like the platform's pages for these roles (§7.2: platform staff
-# read); the delivery roles' own answers: tests/integration/test_delivery_dashboard.py —
-# except the project centre's pages, checked for every role by test_the_delivery_pages
+# read, admin changes); the delivery roles' own answers: test_the_delivery_pages here (system
+# settings, inbox), tests/integration/test_delivery_dashboard.py (dashboard) — except the
+# project centre's pages, checked for every role by test_the_project_centre_pages
 # (DELIVERY_EXPECTED).
 PLATFORM_LIKE = ("/console/ops/", "/console/delivery/")
 DELIVERY = "/console/delivery/"
@@ -71,7 +73,10 @@ READ_OPS = (200, 200, 404, 404, SIGN_IN)
 # Viewers may not read the enterprise's API keys (as GET /v1/enterprises/{id}/api-keys); their
 # keys page says so instead of listing them.
 EXCEPTIONS = {"/console/e/acme/keys.csv": (200, 200, 200, 403, SIGN_IN),
-              "/console/e/acme/keys.xlsx": (200, 200, 200, 403, SIGN_IN)}
+              "/console/e/acme/keys.xlsx": (200, 200, 200, 403, SIGN_IN),
+              # every person has an inbox (empty unless the delivery workflow reminds them)
+              "/console/delivery/inbox": (200, 200, 200, 200, SIGN_IN),
+              "/console/delivery/inbox/unread": (200, 200, 200, 200, SIGN_IN)}
 # A change with an empty form: the guard answers before the form is read (422 = allowed).
 CHANGE_OWN = (422, 403, 422, 403, SIGN_IN)
 CHANGE_OTHER = (422, 403, 404, 404, SIGN_IN)
@@ -79,7 +84,9 @@ CHANGE_OPS = (422, 403, 404, 404, SIGN_IN)
 # Only platform finance decides commission unfreezes (§7.2 "H commission"): the admin too is
 # refused before the form is read.
 CHANGE_EXCEPTIONS = {"/console/ops/money/commission-approvals/decide":
-                     (403, 403, 404, 404, SIGN_IN)}
+                     (403, 403, 404, 404, SIGN_IN),
+                     # someone else's reminder (here: nobody's) is not found for anyone
+                     "/console/delivery/inbox/999999/read": (404, 404, 404, 404, SIGN_IN)}
 # Platform and enterprise people have no money page of an agent or end user (checked fully
 # with the agent's roles by test_the_money_pages_of_agents_and_end_users).
 NONE_OF_THEIRS = (404, 404, 404, 404, SIGN_IN)
@@ -362,7 +369,7 @@ async def test_an_object_under_the_wrong_enterprise_is_not_found_even_for_the_ad
 
 # The delivery pages (§6 I, §7.2 "I delivery", X-02) for platform and enterprise people and
 # the delivery roles of tenant `vend` (whose project is P-RUN) and `rival` (P-RIVAL).
-DELIVERY_ROLES = ("admin", "ops", "ent_admin", "vend.admin", "vend.pm", "prov.admin",
+CENTRE_ROLES = ("admin", "ops", "ent_admin", "vend.admin", "vend.pm", "prov.admin",
                   "designer", "buyer", "rival.admin", "anonymous")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -385,10 +392,10 @@ async def _delivery_world(app: FastAPI, people: dict[str, Person]) -> None:
 
 
 def _by_role(**codes: int) -> tuple[int, ...]:
-    """Expected answers in DELIVERY_ROLES order; unnamed roles answer `rest`."""
+    """Expected answers in CENTRE_ROLES order; unnamed roles answer `rest`."""
     rest = codes.pop("rest")
     return tuple(SIGN_IN if role == "anonymous" else codes.get(role.replace(".", "_"), rest)
-                 for role in DELIVERY_ROLES)
+                 for role in CENTRE_ROLES)
 
 
 _OWN = _by_role(rest=200, ent_admin=403, rival_admin=404)
@@ -424,7 +431,7 @@ DELIVERY_EXPECTED: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]
 }
 
 
-async def test_the_delivery_pages(world: World) -> None:
+async def test_the_project_centre_pages(world: World) -> None:
     """Each project centre page for every role, on `vend`'s project and on `rival`'s: a project
     outside the reader's scope is not found, a role without projects is refused, and a change
     is refused before its form is read for who may not make it."""
@@ -436,7 +443,61 @@ async def test_the_delivery_pages(world: World) -> None:
         for side in (0, 1):
             expected = DELIVERY_EXPECTED[method, path][side]
             for url in fill(path, side, key_id):
-                got = await _answers(people, method, url, roles=DELIVERY_ROLES)
+                got = await _answers(people, method, url, roles=CENTRE_ROLES)
                 if got != expected and not _allowed_changed(got, expected):
-                    wrong[f"{method} {url}"] = dict(zip(DELIVERY_ROLES, got, strict=True))
+                    wrong[f"{method} {url}"] = dict(zip(CENTRE_ROLES, got, strict=True))
+    assert wrong == {}
+
+
+# The delivery system settings and the inbox for the delivery roles (§7.2 "I delivery"): each
+# page's answers for (vendor_admin, vendor_pm, provider_admin, provider_staff, customer,
+# platform_operator); a change with an empty form (422 = allowed). The dashboard's: in
+# tests/integration/test_delivery_dashboard.py.
+DELIVERY_ROLES = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer",
+                  "platform_operator")
+SETTINGS_READ = (200, 404, 200, 404, 404, 200)
+SETTINGS_CHANGE = (403, 404, 403, 404, 404, 422)
+DELIVERY_PAGES = {
+    ("GET", "/console/delivery/holidays"): SETTINGS_READ,
+    ("POST", "/console/delivery/holidays/day"): SETTINGS_CHANGE,
+    ("POST", "/console/delivery/holidays/year"): SETTINGS_CHANGE,
+    ("GET", "/console/delivery/message-templates"): SETTINGS_READ,
+    ("GET", "/console/delivery/roles"): SETTINGS_READ,
+    ("GET", "/console/delivery/inbox"): (200,) * 6,
+    ("GET", "/console/delivery/inbox/unread"): (200,) * 6,
+    ("POST", "/console/delivery/inbox/{notification_id}/read"): (404,) * 6,
+}
+
+
+@pytest.mark.req("I-61")
+async def test_the_delivery_pages(settings: Settings) -> None:
+    from tests.support.delivery_time import own_client, signed_in
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                         autocommit=True) as conn:
+            people = {role: await signed_in(app, conn, f"d.{role}", role,
+                                            None if role in ("customer", "platform_operator")
+                                            else "v1")
+                      for role in DELIVERY_ROLES}
+        routes = set(console_routes())
+        assert set(DELIVERY_PAGES) <= routes, "a page of this table is gone"
+        wrong = {}
+        for (method, path), expected in DELIVERY_PAGES.items():
+            url = _fill(path, 0, ("k", "k"))
+            got = []
+            for role in DELIVERY_ROLES:
+                client, csrf = people[role]
+                got.append((await client.request(method, url, headers=csrf, data={}))
+                           .status_code)
+            if tuple(got) != expected and not _allowed_changed(tuple(got), expected):
+                wrong[url] = dict(zip(DELIVERY_ROLES, got, strict=True))
+        anonymous = own_client(app)
+        for method, path in DELIVERY_PAGES:
+            answer = await anonymous.request(method, _fill(path, 0, ("k", "k")))
+            assert answer.status_code == SIGN_IN, path
+        for client, _ in people.values():
+            await client.aclose()
+        await anonymous.aclose()
     assert wrong == {}

@@ -17,6 +17,7 @@ from api.console.pages import (
     delivery_actions,
     delivery_dashboard,
     delivery_projects,
+    delivery_settings,
     health,
     me,
     money,
@@ -43,6 +44,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     commission_settlements.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
-    # the delivery workflow's pages: the project centre (§6 I), the dashboard
+    # the delivery workflow's pages: the project centre (§6 I), the dashboard, its system
+    # settings and a person's inbox
     delivery_projects.router, delivery_actions.router, delivery_dashboard.router,
+    delivery_settings.router,
 )

@@ -18,7 +18,7 @@ from api.console.pages.common import PLATFORM_GUARD
 from api.console.probes import Process, grafana_links, highest, mean, processes, quantile, total
 from api.console.render import html
 from api.deps import Res
-from api.routers.health import platform_problems
+from api.routers.health import platform_problems, platform_warnings
 
 router = APIRouter(prefix="/console/ops", dependencies=PLATFORM_GUARD)
 REQUESTS = "cardpulse_api_request_duration_seconds"
@@ -98,5 +98,6 @@ async def health_page(request: Request, viewer: Page, res: Res) -> HTMLResponse:
     found = await processes(res.settings, res.metrics.registry)
     return html(request, "ops_health.html", frame(
         viewer, "health", problems=await platform_problems(res),
+        warnings=await platform_warnings(res),
         processes=[(p, figures(p, uptime)) for p in found],
         grafana=grafana_links(res.settings.grafana_url)))
