@@ -30,7 +30,8 @@ _WAITS_FOR_ME = """
                             AND me.role IN ('provider_admin', 'vendor_admin')))))
    OR (r.side = 'customer' AND p.customer_user_id = %(me)s)))
 """
-# What staff see (X-03): projects they hold or held, acted on, claimed, or that wait for them.
+# What staff see (X-03): projects they hold or held, acted on, claimed (or their department
+# claimed), or that wait for them.
 _STAFF = f"""
 (EXISTS (SELECT 1 FROM dl_holds h WHERE h.project_id = p.project_id AND h.user_id = %(me)s)
  OR EXISTS (SELECT 1 FROM dl_project_log l WHERE l.project_id = p.project_id
@@ -38,6 +39,7 @@ _STAFF = f"""
  OR EXISTS (SELECT 1 FROM dl_node_runs o WHERE o.project_id = p.project_id
             AND o.operator_user_id = %(me)s)
  OR p.claimed_by = %(me)s
+ OR p.claimed_department = (SELECT department_id FROM users WHERE user_id = %(me)s)
  OR {_WAITS_FOR_ME})
 """  # noqa: S608 - constants only
 _SCOPE = f"""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 
@@ -68,6 +69,21 @@ async def test_tabs_scopes_and_filters(people: People) -> None:
     assert [i["project_id"] for i in first["items"]] == ["P-CUST"]
     second = await admin.get(f"/v1/delivery/projects?limit=1&cursor={first['next_cursor']}")
     assert ids(second) == ["P-RUN"] and second.json()["next_cursor"] is None
+
+
+@pytest.mark.req("X-03")
+async def test_staff_see_their_departments_claims(people: People, settings: Settings) -> None:
+    engineer = people["engineer"].client
+    assert ids(await engineer.get("/v1/delivery/projects?tab=completed")) == []
+    async with await psycopg.AsyncConnection.connect(settings.require_database(),
+                                                     autocommit=True) as conn:
+        await conn.execute("INSERT INTO dl_departments (department_id, provider_id, name)"
+                           " VALUES ('dep-1', 'vend', '华北组')")
+        await conn.execute("UPDATE users SET department_id = 'dep-1'"
+                           " WHERE user_id = 'u-engineer'")
+        await conn.execute("UPDATE dl_projects SET claimed_department = 'dep-1'"
+                           " WHERE project_id = 'P-DONE'")
+    assert ids(await engineer.get("/v1/delivery/projects?tab=completed")) == ["P-DONE"]
 
 
 @pytest.mark.req("I-39")
