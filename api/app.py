@@ -28,11 +28,13 @@ from api.routers import (
     dead_letters,
     delivery_cards,
     delivery_dashboard,
+    delivery_files,
     delivery_inbox,
     delivery_people,
     delivery_products,
     delivery_projects,
     delivery_templates,
+    delivery_views,
     enterprises,
     health,
     imports,
@@ -100,7 +102,8 @@ def create_app(settings: Settings, registry: CollectorRegistry | None = None,
                    wallets, withdrawals, reports, refund_requests, commission_rules,
                    commission_whatif, commission_reports, commissions, settlements,
                    delivery_projects, delivery_dashboard, work_calendar, delivery_inbox,
-                   delivery_people, delivery_templates, delivery_products):
+                   delivery_people, delivery_templates, delivery_products, delivery_views,
+                   delivery_files):
         app.include_router(module.router)
     app.include_router(orders.notify_router)
     app.include_router(delivery_inbox.tenants)

@@ -151,6 +151,8 @@ class Settings(BaseSettings):
     poll_operators: str = Field(default="", pattern=_OPERATOR_LIST)
     poll_interval_s: float = Field(default=60.0, gt=0)
     poll_close_delay_s: float = Field(default=7200.0, ge=0)
+    # I-47: the largest attachment of a delivery project (413 above it).
+    delivery_file_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
 
     @field_validator("ctcc_key")
     @classmethod

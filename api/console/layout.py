@@ -68,11 +68,14 @@ ME_NAV = (
     NavItem("my_orders", N_("My orders"), "/console/me/orders"),
 )
 AGENT_ROLES = ("agent_admin", "agent_viewer")
-# The delivery workflow's pages (§6 I), each for the roles of §7.2 "I delivery" that may open it.
+# The delivery workflow's pages (§6 I), each for the roles of §7.2 "I delivery" that may open it
+# (X-02: 项目中心, then the system settings, 已购服务).
 SETTINGS_READERS = ("admin", "platform_ops", "platform_operator", "platform_finance",
                     "vendor_admin", "provider_admin")
 INBOX_OWNERS = ("vendor_admin", "vendor_pm", "provider_admin", "provider_staff", "customer")
 DASHBOARD_READERS = (*SETTINGS_READERS, "vendor_pm")  # §7.2: the vendor's and provider's
+
+
 @dataclass(frozen=True)
 class DeliveryItem:
     """A delivery menu entry (X-02): its group, the roles that see it, and its page."""
@@ -89,19 +92,20 @@ class DeliveryItem:
 # route exists (`delivery_nav`).
 _VA, _PM, _PA, _ST = "vendor_admin", "vendor_pm", "provider_admin", "provider_staff"
 _PLATFORM = ("admin", "platform_operator")
+_READERS = ("platform_ops", "platform_finance")
 DELIVERY_NAV = (
     DeliveryItem("delivery_products", N_("Product centre"), N_("Product centre"),
                  "/console/delivery/products", (_VA, _PM, *_PLATFORM)),
-    DeliveryItem("dl_projects", N_("Project centre"), N_("Projects"),
-                 "/console/delivery/projects", (_VA, _PM, _PA, *_PLATFORM, "platform_ops")),
-    DeliveryItem("dl_my_projects", N_("Project centre"), N_("My projects"),
-                 "/console/delivery/my-projects", (_VA, _PA, _ST)),
-    DeliveryItem("dl_claims", N_("Project centre"), N_("Claim an order"),
-                 "/console/delivery/claims", (_VA, _PA, _ST)),
-    DeliveryItem("dl_queue", N_("Project centre"), N_("Queue"), "/console/delivery/queue",
-                 (_VA, _PM, _PA, *_PLATFORM)),
+    DeliveryItem("delivery_projects", N_("Project centre"), N_("Project management"),
+                 "/console/delivery/projects", (_VA, _PM, _PA, *_PLATFORM, *_READERS)),
+    DeliveryItem("delivery_mine", N_("Project centre"), N_("My projects"),
+                 "/console/delivery/mine", (_VA, _PA, _ST)),
+    DeliveryItem("delivery_claim", N_("Project centre"), N_("Claim an order"),
+                 "/console/delivery/claim", (_VA, _PA, _ST)),
+    DeliveryItem("delivery_queue", N_("Project centre"), N_("Queue"), "/console/delivery/queue",
+                 (_VA, _PM, _PA, *_PLATFORM, *_READERS)),
     DeliveryItem("dl_dashboard", N_("Project centre"), N_("Dashboard"),
-                 "/console/delivery/dashboard", (_VA, _PM, _PA, *_PLATFORM, "platform_ops")),
+                 "/console/delivery/dashboard", (_VA, _PM, _PA, *_PLATFORM, *_READERS)),
     DeliveryItem("delivery_templates", N_("Template centre"), N_("Service-flow templates"),
                  "/console/delivery/templates", (_VA, *_PLATFORM)),
     DeliveryItem("inbox", N_("System settings"), N_("Inbox"), "/console/delivery/inbox",
@@ -119,8 +123,8 @@ DELIVERY_NAV = (
                  SETTINGS_READERS),
     DeliveryItem("dl_loads", N_("System settings"), N_("Max load settings"),
                  "/console/delivery/loads", (_VA, _PA)),
-    DeliveryItem("dl_purchased", N_("Purchased services"), N_("Purchased services"),
-                 "/console/delivery/purchased", (_VA, _PM, _PA, _ST)),
+    DeliveryItem("delivery_purchased", N_("Purchased services"), N_("Purchased services"),
+                 "/console/delivery/purchased", (_VA, _PM, _PA, _ST, "customer")),
 )
 
 

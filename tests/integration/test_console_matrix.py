@@ -27,6 +27,8 @@ from store.agents import Actor
 from store.commissions import NewRecord
 from store.imports import NewTask
 from tests.support.api import ADMIN
+from tests.support.delivery_views import seed as seed_delivery
+from tests.support.delivery_views import signed_in as delivery_person
 from tests.support.people import log_in, person
 
 pytestmark = [pytest.mark.integration, pytest.mark.req("CONSOLE")]
@@ -37,6 +39,7 @@ RECORDS: list[str] = ["", ""]  # a commission line of A and one of B
 # A template and a product of vendor acme and of beta (test_the_delivery_pages makes them).
 TEMPLATES: list[str] = ["tpl_none", "tpl_none"]
 PRODUCTS: list[str] = ["prd_none", "prd_none"]
+FILES: list[str] = ["", ""]  # an attachment of a delivery project of `vend` and one of `rival`
 RECHARGE = '{"recharge": {"mode": "first", "threshold_fen": 5000}}'  # a one-time rule's terms
 ROLES = ("admin", "ops", "ent_admin", "viewer", "anonymous")
 # What each path parameter stands for on the viewer's own tenant and on the other one.
@@ -54,11 +57,15 @@ OBJECTS = {"enterprise_id": ("acme", "rival"), "pool_id": ("acme-pool", "rival-p
            "notification_id": ("999999", "999999"),  # a reminder of nobody's (an inbox)
            "user_id": ("USER", "USER"),  # a delivery user of tenant t1 and one of t2: USERS
            # the delivery pages: a template and a product of vendor acme and of vendor beta
-           "template_id": ("TEMPLATE", "TEMPLATE"), "product_id": ("PRODUCT", "PRODUCT")}
+           "template_id": ("TEMPLATE", "TEMPLATE"), "product_id": ("PRODUCT", "PRODUCT"),
+           # delivery (tests/support/delivery_views.py): a project of `vend`, one of `rival`
+           "project_id": ("P-RUN", "P-RIVAL"), "file_id": ("FILE", "FILE")}
 MONEY = ("/console/a/", "/console/me/")  # pages of an agent's people and of end users
 # The delivery pages read like the platform's pages for these roles (§7.2: platform staff
 # read) unless DELIVERY_OTHERS says otherwise; the delivery roles' own answers:
-# DELIVERY_PAGES (test_the_delivery_pages) and tests/integration/test_delivery_dashboard.py.
+# DELIVERY_PAGES (test_the_delivery_pages), tests/integration/test_delivery_dashboard.py —
+# except the project centre's pages, checked for every role by test_the_project_centre_pages
+# (DELIVERY_EXPECTED), and the catalogue's (CATALOGUE).
 DELIVERY = "/console/delivery/"
 PLATFORM_LIKE = ("/console/ops/", DELIVERY)
 USERS: list[str] = ["", ""]  # a provider staff member of t1 and one of t2
@@ -127,6 +134,8 @@ def _fill(path: str, side: int, key_id: tuple[str, str]) -> str:
             return USERS[side]
         if found in ("TEMPLATE", "PRODUCT"):
             return (TEMPLATES if found == "TEMPLATE" else PRODUCTS)[side]
+        if found == "FILE":
+            return FILES[side]
         return key_id[side] if found == "KEY" else found
     return re.sub(r"\{(\w+)\}", value, path)
 
@@ -155,6 +164,7 @@ async def _world(app: FastAPI, client: httpx.AsyncClient) -> World:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api"), "")
     await _money_world(app, client, people)
     await _delivery_world(app, client, people)
+    await _project_world(app, people)
     return people, (keys[0].json()["key_id"], keys[1].json()["key_id"])
 
 
@@ -313,7 +323,8 @@ async def test_who_sees_which_page(world: World) -> None:
     people, key_id = world
     wrong = {}
     for method, path in console_routes():
-        if method != "GET" or path.startswith(CATALOGUE):
+        if (method != "GET" or path.startswith(CATALOGUE)
+                or (method, path) in DELIVERY_EXPECTED):
             continue
         cases = ([(url, READ_OPS) for url in fill(path, 0, key_id)]
                  if path.startswith(PLATFORM_LIKE) and ("GET", path) not in DELIVERY_OTHERS else
@@ -336,7 +347,8 @@ async def test_who_may_change_what(world: World) -> None:
     people, key_id = world
     wrong = {}
     for method, path in console_routes():
-        if method != "POST" or path.startswith(CATALOGUE):
+        if (method != "POST" or path.startswith(CATALOGUE)
+                or (method, path) in DELIVERY_EXPECTED):
             continue
         cases = ([(url, CHANGE_OPS) for url in fill(path, 0, key_id)]
                  if path.startswith(PLATFORM_LIKE) and ("POST", path) not in DELIVERY_OTHERS
@@ -412,6 +424,88 @@ async def test_an_object_under_the_wrong_enterprise_is_not_found_even_for_the_ad
     for url in ("/console/e/acme/pools/rival-pool", f"/console/e/acme/cards/{OTHER}"):
         answer = await people["admin"].client.get(url)
         assert answer.status_code == 404, url
+
+
+# The delivery pages (§6 I, §7.2 "I delivery", X-02) for platform and enterprise people and
+# the delivery roles of tenant `vend` (whose project is P-RUN) and `rival` (P-RIVAL).
+CENTRE_ROLES = ("admin", "ops", "ent_admin", "vend.admin", "vend.pm", "prov.admin",
+                "designer", "buyer", "rival.admin", "anonymous")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+async def _project_world(app: FastAPI, people: dict[str, Person]) -> None:
+    """tests/support/delivery_views.py's projects and people; an attachment on each side."""
+    url = app.state.resources.settings.require_database()
+    await seed_delivery(url)
+    for login in ("vend.admin", "vend.pm", "prov.admin", "designer", "buyer", "rival.admin"):
+        found = await delivery_person(app, url, login)
+        people[login] = Person(found.client, found.csrf)
+    for side, (login, project) in enumerate((("designer", "P-RUN"),
+                                             ("rival.admin", "P-RIVAL"))):
+        who = people[login]
+        made = await who.client.post(f"/v1/delivery/projects/{project}/files",
+                                     headers={"X-CSRF-Token": who.csrf},
+                                     files={"file": ("a.png", PNG, "image/png")})
+        assert made.status_code == 201, made.text
+        FILES[side] = made.json()["file_id"]
+
+
+def _by_role(**codes: int) -> tuple[int, ...]:
+    """Expected answers in CENTRE_ROLES order; unnamed roles answer `rest`."""
+    rest = codes.pop("rest")
+    return tuple(SIGN_IN if role == "anonymous" else codes.get(role.replace(".", "_"), rest)
+                 for role in CENTRE_ROLES)
+
+
+_OWN = _by_role(rest=200, ent_admin=403, rival_admin=404)
+_OTHER = _by_role(rest=404, admin=200, ops=200, ent_admin=403, rival_admin=200)
+_WRITE_OTHER = _by_role(rest=404, admin=422, ops=403, ent_admin=403, rival_admin=422)
+DELIVERY_EXPECTED: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]] = {
+    ("GET", "/console/delivery/projects"): (_by_role(rest=200, ent_admin=403),) * 2,
+    ("GET", "/console/delivery/projects.{fmt}"): (_by_role(rest=200, ent_admin=403),) * 2,
+    ("GET", "/console/delivery/projects/{project_id}"): (_OWN, _OTHER),
+    ("GET", "/console/delivery/projects/{project_id}/files/{file_id}"): (_OWN, _OTHER),
+    ("GET", "/console/delivery/mine"): (_by_role(
+        rest=403, vend_admin=200, prov_admin=200, designer=200, rival_admin=200),) * 2,
+    ("GET", "/console/delivery/purchased"): (_by_role(rest=200),) * 2,
+    ("GET", "/console/delivery/queue"): (_by_role(rest=200, ent_admin=403, designer=403,
+                                                  buyer=403),) * 2,
+    ("POST", "/console/delivery/projects/{project_id}/messages"): (_by_role(
+        rest=422, ops=403, ent_admin=403, vend_pm=403, rival_admin=404), _WRITE_OTHER),
+    ("POST", "/console/delivery/projects/{project_id}/notes"): (_by_role(
+        rest=422, ops=403, ent_admin=403, vend_pm=403, buyer=403, rival_admin=404),
+        _WRITE_OTHER),
+    ("POST", "/console/delivery/projects/{project_id}/files"): (_by_role(
+        rest=422, ops=403, ent_admin=403, vend_pm=403, buyer=403, rival_admin=404),
+        _WRITE_OTHER),
+    ("POST", "/console/delivery/projects/{project_id}/act"): (_by_role(
+        rest=422, ops=403, ent_admin=403, vend_pm=403, buyer=403, rival_admin=404),
+        _WRITE_OTHER),
+    ("GET", "/console/delivery/claim"): (_by_role(
+        rest=403, vend_admin=200, prov_admin=200, designer=200, rival_admin=200),) * 2,
+    ("POST", "/console/delivery/claim"): (_by_role(
+        rest=403, vend_admin=422, prov_admin=422, designer=422, rival_admin=422),) * 2,
+    ("POST", "/console/delivery/queue/assign"): (_by_role(
+        rest=422, ops=403, ent_admin=403, vend_pm=403, designer=403, buyer=403),) * 2,
+}
+
+
+async def test_the_project_centre_pages(world: World) -> None:
+    """Each project centre page for every role, on `vend`'s project and on `rival`'s: a project
+    outside the reader's scope is not found, a role without projects is refused, and a change
+    is refused before its form is read for who may not make it."""
+    people, key_id = world
+    wrong = {}
+    for method, path in console_routes():
+        if (method, path) not in DELIVERY_EXPECTED:
+            continue
+        for side in (0, 1):
+            expected = DELIVERY_EXPECTED[method, path][side]
+            for url in fill(path, side, key_id):
+                got = await _answers(people, method, url, roles=CENTRE_ROLES)
+                if got != expected and not _allowed_changed(got, expected):
+                    wrong[f"{method} {url}"] = dict(zip(CENTRE_ROLES, got, strict=True))
+    assert wrong == {}
 
 
 # The delivery system settings and the inbox for the delivery roles (§7.2 "I delivery"): each

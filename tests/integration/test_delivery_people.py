@@ -318,7 +318,7 @@ async def test_the_console_pages_of_people(world: Crowd) -> None:
         "csrf_token": design.headers["X-CSRF-Token"], "accepting": "1"})
     assert opened.status_code == 200 and 'data-testid="accepting">正常<' in opened.text
     home = await design.get("/console")
-    assert home.headers["location"] == "/console/delivery/me"
+    assert home.headers["location"] == "/console/delivery/mine", "staff start on my projects"
 
 
 @pytest.mark.req("I-07")

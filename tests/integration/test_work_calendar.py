@@ -255,7 +255,7 @@ async def test_the_console_settings_pages(app: FastAPI, conn: Conn) -> None:
     vendor, _ = await signed_in(app, conn, "v.admin", "vendor_admin", "v1")
     operator, csrf = await signed_in(app, conn, "op.wang", "platform_operator")
     home = await vendor.get("/console")
-    assert home.headers["location"] == "/console/delivery/inbox", "a delivery person's start"
+    assert home.headers["location"] == "/console/delivery/projects", "a vendor starts on projects"
     page = (await vendor.get("/console/delivery/holidays?year=2026")).text
     assert "节假日设置" in page and "2026-10-01 – 2026-10-07" in page
     assert "2026-09-20, 2026-10-10" in page and 'data-day="2026-10-10"' in page

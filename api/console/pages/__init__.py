@@ -14,9 +14,11 @@ from api.console.pages import (
     commission_platform,
     commission_rule_editor,
     commission_settlements,
+    delivery_actions,
     delivery_dashboard,
     delivery_people,
     delivery_products,
+    delivery_projects,
     delivery_settings,
     delivery_templates,
     health,
@@ -45,8 +47,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     commission_settlements.router,
     # the money pages of an agent's people and of end users
     agent.router, commission_agent.router, me.router,
-    # the delivery workflow's pages (§6 I): templates, products, its system settings, people
-    # and a person's inbox
-    delivery_dashboard.router, delivery_templates.router, delivery_products.router,
-    delivery_settings.router, delivery_people.router,
+    # the delivery workflow's pages (§6 I): the project centre, templates, products, the
+    # dashboard, its system settings, people and a person's inbox
+    delivery_projects.router, delivery_actions.router, delivery_dashboard.router,
+    delivery_templates.router, delivery_products.router, delivery_settings.router,
+    delivery_people.router,
 )

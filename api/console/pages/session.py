@@ -12,7 +12,7 @@ from api import sessions
 from api.console.auth import PASSWORD_PAGE, Page, safe_next
 from api.console.errors import redirect
 from api.console.i18n import LANG_COOKIE, LANGS, N_, lang_of, translations
-from api.console.layout import AGENT_ROLES, INBOX_OWNERS, frame
+from api.console.layout import AGENT_ROLES, frame
 from api.console.render import html
 from api.deps import Db, Res
 from api.sessions import SESSION_COOKIE, Refused
@@ -20,6 +20,13 @@ from store import users
 
 router = APIRouter(prefix="/console")
 ONE_YEAR_S = 365 * 24 * 3600
+# Where the delivery workflow's people start: the project list for those who supervise, the
+# projects waiting for them for staff, what they bought for customers.
+DELIVERY_START = {"vendor_admin": "/console/delivery/projects",
+                  "vendor_pm": "/console/delivery/projects",
+                  "provider_admin": "/console/delivery/projects",
+                  "provider_staff": "/console/delivery/mine",
+                  "customer": "/console/delivery/purchased"}
 
 
 @router.get("")
@@ -30,10 +37,8 @@ async def home(request: Request, viewer: Page) -> Response:
     if viewer.principal.agent_id is not None:  # an agent's people, an end user: their pages
         target = (f"/console/a/{viewer.principal.agent_id}/prices"
                   if viewer.principal.role in AGENT_ROLES else "/console/me/orders")
-    if viewer.principal.role in INBOX_OWNERS:  # the delivery workflow's customers: reminders
-        target = "/console/delivery/inbox"
-    if viewer.principal.dl_tenant_id is not None:  # the delivery workflow's people (§6 I)
-        target = "/console/delivery/me"
+    if viewer.principal.role in DELIVERY_START:  # the delivery workflow's people (§6 I, X-02)
+        target = DELIVERY_START[viewer.principal.role]
     query = request.url.query
     return RedirectResponse(f"{target}?{query}" if query else target, status_code=303)
 
