@@ -43,6 +43,7 @@ from domain.commission.explain import explain
 from domain.orders.report import BUSINESS_TZ, month_bounds, month_of
 from store import commission_views as views
 from store import commissions
+from store.agents import get_agent
 from store.commission_views import RecordFilter, Total
 from store.commissions import Approval, Record
 from store.db import Conn
@@ -156,13 +157,15 @@ def _difference_total(lines: list[PriceDifferencePublic]) -> KindTotal:
                      by_state=by_state)
 
 
-@router.get("/v1/commissions/summary", response_model=CommissionSummary)
+@router.get("/v1/commissions/summary", response_model=CommissionSummary, responses=NOT_FOUND)
 async def summary(caller: Caller, db: Db, agent_id: str | None = None,
                   month: Month = None) -> CommissionSummary:
     """Totals of a month by state and by kind (H-40); an agent's include its price
     differences as kind `price_difference` (H-09, not in the state totals). The platform,
     asking for no agent, also gets totals per agent and per settlement batch (H-34)."""
     agent = _agent_scope(caller, agent_id)
+    if agent is not None:
+        await get_agent(db, agent)  # an agent that does not exist: 404
     month = month or month_of(now())
     start, end = month_bounds(month)
     kinds = await views.totals(db, "kind", agent, start, end)
@@ -183,7 +186,8 @@ async def summary(caller: Caller, db: Db, agent_id: str | None = None,
     return made
 
 
-@router.get("/v1/commissions/price-differences", response_model=list[PriceDifferencePublic])
+@router.get("/v1/commissions/price-differences", response_model=list[PriceDifferencePublic],
+            responses=NOT_FOUND)
 async def price_differences(caller: Caller, db: Db, agent_id: str | None = None,
                             month: Month = None) -> list[PriceDifferencePublic]:
     """The agent's price differences (H-09), newest first: settled by G2 at completion, never
@@ -191,6 +195,7 @@ async def price_differences(caller: Caller, db: Db, agent_id: str | None = None,
     agent = _agent_scope(caller, agent_id)
     if agent is None:
         raise invalid("query", "agent_id", "name the agent", None)
+    await get_agent(db, agent)  # an agent that does not exist: 404
     start, end = _bounds(month)
     return await _differences(db, agent, start, end)
 
