@@ -27,7 +27,9 @@ def _sees(caller: Principal, found: card_orders.Parties) -> bool:
 
 
 @router.put("/products/{product_id}/package", response_model=PackageLinkPublic,
-            responses={**FORBIDDEN})
+            responses={**FORBIDDEN, 409: {
+                "description": "`not_a_card_order_product` (只有购卡类商品可以关联套餐), or the "
+                               "package linked to another product"}})
 async def link_package(product_id: str, body: PackageLink, caller: Caller, db: Db
                        ) -> PackageLinkPublic:
     """The package whose card purchases the card-order product delivers (vendor admin of

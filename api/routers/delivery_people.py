@@ -82,7 +82,10 @@ async def create_tenant(body: TenantCreate, caller: Caller, db: Db) -> people.Te
 
 
 @router.post("/tenants/{vendor_id}/providers/{provider_id}", response_model=TenantPublic,
-             status_code=status.HTTP_201_CREATED, responses={**NOT_FOUND, **SELF_LINK})
+             status_code=status.HTTP_201_CREATED,
+             responses={**NOT_FOUND, **SELF_LINK,
+                        200: {"description": "linked already: nothing changed",
+                              "model": TenantPublic}})
 async def link_provider(vendor_id: str, provider_id: str, caller: Caller, db: Db,
                         response: Response) -> people.Tenant:
     """Link a provider to a vendor (I-03; 200 when linked already)."""

@@ -28,6 +28,7 @@ from api.schemas.delivery_projects import (
     ProjectCreate,
     ProjectPublic,
     ProviderChange,
+    PurchaseCreate,
     QueueEntryPublic,
     RejectBody,
     RequirementBody,
@@ -36,7 +37,7 @@ from api.schemas.delivery_projects import (
 from domain.delivery import machines as m
 from domain.delivery.machines import QUEUE_ASSIGNERS, Actor
 from store.db import Conn
-from store.delivery import assign, projects
+from store.delivery import assign, projects, purchases
 from store.delivery.projects import Project
 from store.errors import NotFound
 
@@ -157,6 +158,19 @@ async def start_project(body: ProjectCreate, db: Db, caller: Caller,
         else:
             raise NotFound(f"product {body.product_id!r}")
     project_id = await projects.start_project(db, **body.model_dump(), rng=rng(request))
+    return await public(db, project_id)
+
+
+@router.post("/purchases", status_code=status.HTTP_201_CREATED)
+async def buy(body: PurchaseCreate, db: Db, caller: Caller, request: Request) -> ProjectPublic:
+    """A customer buys a service product (I-01, I-53): a market order number and its
+    delivery project at once. 409 `product_not_for_sale` for a card-order product (bought
+    through a card purchase), `product_without_template` without a published template."""
+    if caller.role != "customer" or caller.user_id is None:
+        raise _forbid("only a customer signed in buys services")
+    project_id = await purchases.buy(db, product_id=body.product_id,
+                                     customer_user_id=caller.user_id,
+                                     business_no=body.business_no, rng=rng(request))
     return await public(db, project_id)
 
 

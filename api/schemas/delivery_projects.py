@@ -13,6 +13,11 @@ from api.schemas.common import Strict
 Remark = Annotated[str, Field(max_length=500)]
 
 
+class PurchaseCreate(Strict):
+    product_id: str = Field(min_length=1, max_length=64)
+    business_no: str = Field(default="", max_length=64)
+
+
 class ProjectCreate(Strict):
     order_no: str = Field(min_length=1, max_length=64)
     product_id: str = Field(min_length=1, max_length=64)

@@ -262,6 +262,12 @@ class NoTemplate(Refusal):
     message_en = "The product has no published service-flow template"
 
 
+class NotForSale(Refusal):
+    code = "product_not_for_sale"
+    message_zh = "卡订单商品请通过购卡下单"
+    message_en = "A card-order product is bought through a card purchase"
+
+
 class UnknownCustomer(Refusal):
     code = "unknown_customer"
     message_zh = "客户账号不存在"

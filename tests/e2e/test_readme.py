@@ -34,6 +34,16 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 FENCE = re.compile(r"^```(\w+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
+def delivery_walkthrough() -> str:
+    """The script of the README's "A service from template to completion on `make run`"."""
+    text = README.read_text()
+    head = "\n### A service from template to completion on `make run`\n"
+    section = re.split(r"\n#{2,3} ", text.split(head, 1)[1])[0]
+    found = FENCE.search(section)  # the script is the section's first block
+    assert found is not None and found[1] == "sh"
+    return found[2]
+
+
 def first_session() -> list[tuple[str, str]]:
     """(language, code) of each fenced block of the README's "A first session"."""
     text = README.read_text()
@@ -162,3 +172,20 @@ def test_the_readme_commission_walkthrough_works_as_written(up: Up, tmp_path: Pa
                           params={"agent_id": "east", "kind": kind}).json()["items"]
         assert found and {r["state"] for r in found} == {"available"}, (kind, found)
         assert {r["rule_kind"] for r in found} <= {kind, "combined"}, found
+
+
+@pytest.mark.req("I-01", "I-16", "I-17", "I-19", "I-21", "I-31", "I-50", "I-51", "I-53")
+def test_the_readme_delivery_walkthrough_works_as_written(up: Up, tmp_path: Path) -> None:
+    """A template published, a service bought, its project followed to completion — with one
+    rejection on the way — on a fresh `up`, as the README says."""
+    code = delivery_walkthrough()
+    ours = for_this_up(code, up)
+    assert ours != code and "8000" not in ours, ours
+    output = run_block("sh", ours, tmp_path, timeout=300)
+    assert "detail" not in output, output  # no error answer on the way
+    lines = output.splitlines()
+    assert lines[:3] == ["published", "已配置", "completed"], output
+    log = [line.split(" | ")[:2] for line in lines[3:]]
+    assert log[0] == ["系统", "项目开始"] and ["zhang", "方案确认 未通过"] in log, output
+    assert log[-2:] == [["zhang", "项目验收已完成"], ["zhang", "提交评价"]], output
+    assert ["李设计", "设计稿已完成"] in log and log.count(["系统", "进入设计稿"]) == 2, output
