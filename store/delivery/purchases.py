@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from dataclasses import dataclass
 
 from psycopg.rows import tuple_row
 
@@ -19,10 +20,31 @@ from store.delivery import projects
 from store.errors import NotFound
 
 _PRODUCT = "SELECT kind FROM dl_products WHERE product_id = %s"
+_FOR_SALE = """
+SELECT p.product_id, p.name, p.version, v.name FROM dl_products p
+JOIN dl_templates t ON t.template_id = p.template_id AND t.status = 'published'
+JOIN dl_tenants v ON v.tenant_id = p.vendor_id
+WHERE p.kind = 'service' ORDER BY v.name, p.name, p.product_id
+"""
 _CUSTOMER = """
 SELECT coalesce(display_name, login), to_char(cp_now() AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD')
 FROM users WHERE user_id = %s
 """
+
+
+@dataclass(frozen=True)
+class ForSale:
+    product_id: str
+    name: str
+    version: str
+    vendor_name: str
+
+
+async def for_sale(conn: Conn) -> list[ForSale]:
+    """The service products a customer can buy: bound to a published template."""
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(_FOR_SALE)
+        return [ForSale(*row) for row in await cur.fetchall()]
 
 
 async def buy(conn: Conn, *, product_id: str, customer_user_id: str, business_no: str = "",

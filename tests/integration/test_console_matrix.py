@@ -485,6 +485,7 @@ DELIVERY_EXPECTED: dict[tuple[str, str], tuple[tuple[int, ...], tuple[int, ...]]
         rest=403, vend_admin=200, prov_admin=200, designer=200, rival_admin=200),) * 2,
     ("POST", "/console/delivery/claim"): (_by_role(
         rest=403, vend_admin=422, prov_admin=422, designer=422, rival_admin=422),) * 2,
+    ("POST", "/console/delivery/purchased/buy"): (_by_role(rest=403, buyer=422),) * 2,
     ("POST", "/console/delivery/queue/assign"): (_by_role(
         rest=422, ops=403, ent_admin=403, vend_pm=403, designer=403, buyer=403),) * 2,
 }

@@ -167,6 +167,7 @@ CLAIMED = dl.flow(
 @pytest.mark.req("I-33")
 @pytest.mark.req("I-32")
 @pytest.mark.req("AMB-32")
+@pytest.mark.req("I-64")  # the department scheme of distribution: each department claims its own
 async def test_a_claimed_order_is_assigned_inside_the_claimants_department(conn: Conn) -> None:
     await dl.tenant(conn, "acme")
     north = await dl.department(conn, "acme", "北区")

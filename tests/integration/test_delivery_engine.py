@@ -5,6 +5,7 @@ own nodes; reject goes back to the right node; pause, cancel and the administrat
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -513,3 +514,38 @@ async def test_the_worker_sweeps_timeouts_and_polls_the_queue(
 
 async def _true(value: bool) -> bool | None:
     return value or None
+
+
+@pytest.mark.req("I-53")
+@pytest.mark.req("I-01")
+async def test_a_customer_buys_a_service_and_its_project_starts(
+        conn: Conn, client: httpx.AsyncClient) -> None:
+    """`POST /v1/delivery/purchases` and the console's buy form: a market order number, the
+    project started for the buyer; only customers buy, and only services."""
+    ids = await setup(conn)
+    csrf = await dl.log_in(client, conn, ids["c"])
+    bought = await client.post("/v1/delivery/purchases", headers=csrf,
+                               json={"product_id": ids["product"]})
+    assert bought.status_code == 201, bought.text
+    project = bought.json()
+    assert re.fullmatch(r"MSP\d{8}[0-9A-F]{10}", project["order_no"]), project
+    assert (project["customer_user_id"], project["current"]["node_key"]) == (ids["c"], "req")
+    listed = (await client.get("/v1/delivery/purchased", headers=csrf)).json()
+    assert [p["project_id"] for p in listed["items"]] == [project["project_id"]]
+    cards = await dl.product(conn, await dl.template(conn, dl.STANDARD))
+    await conn.execute("UPDATE dl_products SET kind = 'card_order' WHERE product_id = %s",
+                       (cards,))
+    refused = await client.post("/v1/delivery/purchases", headers=csrf,
+                                json={"product_id": cards})
+    assert refused.status_code == 409
+    assert refused.json()["detail"]["code"] == "product_not_for_sale"
+    page = await client.get("/console/delivery/purchased")
+    assert ids["product"] in page.text and cards not in page.text, "only services are offered"
+    form = await client.post("/console/delivery/purchased/buy", data={
+        "csrf_token": csrf["X-CSRF-Token"], "product_id": ids["product"]})
+    assert form.status_code == 303
+    assert form.headers["location"].startswith("/console/delivery/projects/pj-")
+    staff = await dl.log_in(client, conn, ids["d1"])
+    answer = await client.post("/v1/delivery/purchases", headers=staff,
+                               json={"product_id": ids["product"]})
+    assert answer.status_code == 403

@@ -275,11 +275,9 @@ async def test_the_console_settings_pages(app: FastAPI, conn: Conn) -> None:
     assert again.status_code == 409 and "replace" in again.text
     roles = (await vendor.get("/console/delivery/roles?name=经理")).text
     assert "项目经理" in roles and "客户经理" in roles and "设计师" not in roles
-    await conn.execute("INSERT INTO dl_message_templates (name, node_kind, receiver, body_zh, "
-                       "body_en) VALUES ('项目完成节点-通知客户', 'complete', 'customer', "
-                       "'项目已完成', 'The project is complete')")
+    # the preset templates (migration 0202), filtered by name
     shown = (await vendor.get("/console/delivery/message-templates?name=完成")).text
-    assert "项目完成节点-通知客户" in shown and "The project is complete" in shown
+    assert "项目完成节点-通知客户" in shown and "please confirm completion" in shown
     assert "项目完成节点" not in (await vendor.get(
         "/console/delivery/message-templates?name=驳回")).text
     await vendor.aclose()

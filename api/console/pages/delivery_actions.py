@@ -30,6 +30,7 @@ from api.schemas.delivery_projects import (
     OperatorChange,
     PauseBody,
     ProviderChange,
+    PurchaseCreate,
     RejectBody,
     RequirementBody,
 )
@@ -138,6 +139,23 @@ async def claim(request: Request, viewer: Page, db: Db,
         return redirect(request, f"/console/delivery/projects/{claimed.project_id}")
     return page(request, viewer, "delivery_claim.html", "delivery_claim", code=422,
                 error=error, order_no=order_no)
+
+
+def buyer_guard(viewer: Page) -> None:
+    if viewer.principal.role != "customer":
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only a customer buys services")
+
+
+@router.post("/purchased/buy", dependencies=[Depends(buyer_guard)])
+async def buy(request: Request, viewer: Page, db: Db,
+              product_id: Annotated[str, Form(min_length=1, max_length=64)]) -> Response:
+    """A customer buys a service (I-53): its project starts; the customer lands on it."""
+    try:
+        made = await engine.buy(PurchaseCreate(product_id=product_id), db, viewer.principal,
+                                request)
+    except Refusal as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, refused(request, exc)) from None
+    return redirect(request, f"/console/delivery/projects/{made.project_id}")
 
 
 def assign_guard(viewer: Page) -> None:

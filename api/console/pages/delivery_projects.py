@@ -50,7 +50,7 @@ from domain.delivery.views import (
 from domain.refusals import Refusal
 from store.db import Conn
 from store.delivery import detail as details
-from store.delivery import views
+from store.delivery import purchases, views
 from store.delivery.views import Filters, ProjectRow
 
 router = APIRouter(prefix="/console/delivery")
@@ -298,8 +298,9 @@ async def purchased_page(request: Request, viewer: Page, db: Db,
                          order_no: Text = None) -> HTMLResponse:
     """已购服务 (I-53): the services this account bought."""
     found = await views_api.purchased_rows(viewer.principal, db, Filters(order_no), SHOWN)
+    offers = (await purchases.for_sale(db) if viewer.principal.role == "customer" else [])
     return page(request, viewer, "delivery_purchased.html", "delivery_purchased",
-                 rows=[views_api.item(r) for r in found[:SHOWN]],
+                 rows=[views_api.item(r) for r in found[:SHOWN]], offers=offers,
                  chosen={"order_no": order_no or ""})
 
 
