@@ -14,6 +14,7 @@ from domain.delivery.nodes import nodes_from_json
 from domain.delivery.views import RunFact, Scope, Step, step_states
 from store.db import Conn
 from store.delivery import views
+from store.delivery.projects import LogLine
 from store.delivery.views import ProjectRow
 
 _NODES = "SELECT nodes FROM dl_projects WHERE project_id = %s"
@@ -58,19 +59,6 @@ class Operator:
     landline: str
     mobile: str
     holds: list[str] | None
-
-
-@dataclass(frozen=True)
-class LogLine:
-    log_id: int
-    epoch: int
-    node_key: str | None
-    action: str
-    actor_id: str | None
-    actor_name: str
-    actor_role: str
-    remark: str
-    at: datetime
 
 
 @dataclass(frozen=True)
