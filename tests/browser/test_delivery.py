@@ -51,3 +51,30 @@ async def test_a_provider_admin_works_on_a_timed_out_project(
     await expect(page.locator("#notes")).to_contain_text("客户要求加急")
     assert await serious_violations(page) == []
     await shoot(page, "delivery-project")
+
+
+VENDOR_PAGES = ("/console/delivery/templates", "/console/delivery/products",
+                "/console/delivery/dashboard", "/console/delivery/queue",
+                "/console/delivery/mine", "/console/delivery/users", "/console/delivery/loads",
+                "/console/delivery/holidays?year=2026", "/console/delivery/roles",
+                "/console/delivery/message-templates", "/console/delivery/inbox",
+                "/console/delivery/purchased")
+
+
+@pytest.mark.req("I-25", "I-55", "I-61", "X-02")
+async def test_a_vendor_admin_opens_every_delivery_page(
+        page: Page, console: Console, settings: Settings) -> None:
+    """The vendor admin (also its tenant's provider admin, I-02) reaches each page of its
+    X-02 menus from the navigation, and axe finds no serious violation on any of them."""
+    url = settings.require_database()
+    await seed(url)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("UPDATE users SET password_hash = %s WHERE login = 'vend.admin'",
+                           (hash_password(PASSWORD),))
+    await log_in(page, "vend.admin", PASSWORD, first=False)
+    for path in VENDOR_PAGES:
+        answer = await page.goto(path)
+        assert answer is not None and answer.status == 200, path
+        menu = page.locator(f"aside nav a[href='{path.split('?')[0]}']")
+        await expect(menu).to_have_attribute("aria-current", "page")
+        assert await serious_violations(page) == [], path
