@@ -97,6 +97,8 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("wb"))
     url = f"http://127.0.0.1:{port}"
     try:
+        # Prometheus answers 503 "Service Unavailable" until its storage is open.
+        eventually(lambda: _ready(url), timeout=30, what="Prometheus /-/ready")
         eventually(lambda: _query(url, "up") and all(
             r["value"][1] == "1" for r in _query(url, "up")) and len(_query(url, "up")) == 3,
                    timeout=30, what="Prometheus scraping the three targets")
@@ -106,11 +108,21 @@ def prometheus(tmp_path: Path) -> Iterator[str]:
         proc.wait(10)
 
 
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/-/ready", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _query(url: str, expr: str) -> list[dict[str, Any]]:
     try:
-        answer = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=5).json()
+        response = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=5)
     except httpx.HTTPError:
         return []
+    if response.status_code == 503:  # still starting (or restarting) its storage
+        return []
+    answer = response.json()
     if answer.get("status") != "success":
         raise AssertionError(f"{expr!r}: {answer}")
     result: list[dict[str, Any]] = answer["data"]["result"]
