@@ -81,6 +81,8 @@ class RequirementPublic(_Read):
     node_key: str
     form_id: str
     form_name: str
+    fields: list[dict[str, Any]] = Field(
+        description="The form's fields (key, label_zh, label_en, type …) to label the answers")
     answers: dict[str, Any]
     submitted_at: datetime
 

@@ -11,10 +11,10 @@ I-46 … I-53, §7.2 "I delivery", X-03): pure decisions the store's queries and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from domain.delivery.nodes import Node, steps
 from domain.refusals import Refusal
@@ -180,3 +180,27 @@ def queue_scope(role: str, tenant_id: str | None, kind: QueueKind) -> Scope | No
     if kind == "staff" and role in ("provider_admin", "vendor_admin") and tenant_id:
         return Scope("provider", tenant_id)
     return None
+
+
+def answer_rows(fields: Sequence[Mapping[str, Any]], answers: Mapping[str, Any],
+                lang: str) -> list[tuple[str, str]]:
+    """A submitted requirement form read back (I-16, I-46): each answer under its field's
+    label in the viewer's language, in the form's order; answers to fields the form no longer
+    has keep their key as the label, after the others. Lists read "、"-joined."""
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for f in fields:
+        key = str(f.get("key") or f.get("name") or "")
+        if not key or key not in answers:
+            continue
+        label = f.get("label_en" if lang == "en" else "label_zh") or f.get("name") or key
+        rows.append((str(label), _answer_text(answers[key])))
+        seen.add(key)
+    rows += [(k, _answer_text(v)) for k, v in answers.items() if k not in seen]
+    return rows
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return "" if value is None else str(value)

@@ -45,7 +45,8 @@ SELECT log_id, epoch, node_key, action, actor_id, actor_name, actor_role, remark
 FROM dl_project_log WHERE project_id = %s ORDER BY log_id
 """
 _REQUIREMENTS = """
-SELECT q.node_key, q.form_id, f.name AS form_name, q.answers, q.submitted_by, q.submitted_at
+SELECT q.node_key, q.form_id, f.name AS form_name, f.fields, q.answers, q.submitted_by,
+       q.submitted_at
 FROM dl_requirements q JOIN dl_requirement_forms f ON f.form_id = q.form_id
 WHERE q.project_id = %s ORDER BY q.submitted_at
 """
@@ -66,6 +67,7 @@ class Requirement:
     node_key: str
     form_id: str
     form_name: str
+    fields: list[dict[str, Any]]  # the form's fields, for their labels (I-16)
     answers: dict[str, Any]
     submitted_by: str
     submitted_at: datetime

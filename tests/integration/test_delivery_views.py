@@ -119,7 +119,7 @@ async def test_detail_steps_operators_requirements_and_log(people: People) -> No
     assert [(o["name"], o["business_roles"], o["mobile"], o["landline"])
             for o in body["operators"]] == [("张设计", ["设计师"], "13800000000",
                                               "010-12345678")]
-    assert body["requirements"][0]["answers"] == {"规模": "1000张"}
+    assert body["requirements"][0]["answers"] == {"规模": "1000张", "contact": "王五"}
     assert [line["action"] for line in body["log"]] == [
         "项目开始", "进入提交需求", "提交需求已完成", "进入方案确认"]
     assert body["earlier_log"] == []
@@ -281,6 +281,8 @@ async def test_console_pages(people: People) -> None:
     assert too_long.status_code == 422 and "A message must not exceed 500" in too_long.text
     buyer = await people["buyer"].client.get("/console/delivery/projects/P-RUN")
     assert buyer.status_code == 200 and "内部备注" not in buyer.text
+    # the requirement reads under the form's labels, then the answers the form lacks
+    assert "<dt>Contact person</dt><dd>王五</dd><dt>规模</dt><dd>1000张</dd>" in buyer.text
     assert 'id="notes"' not in buyer.text
     assert "内部备注" in (await staff.client.get("/console/delivery/projects/P-RUN")).text
     for path in ("/console/delivery/mine", "/console/delivery/purchased",

@@ -138,7 +138,8 @@ async def _projects(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
                        " VALUES ('P-RUN', 1, 'u-designer', '设计师', 'n2')")
     await conn.execute(
         "INSERT INTO dl_requirements (project_id, node_key, form_id, answers, submitted_by)"
-        " VALUES ('P-RUN', 'n1', 'f_basic', %s, 'u-buyer')", (Jsonb({"规模": "1000张"}),))
+        " VALUES ('P-RUN', 'n1', 'f_basic', %s, 'u-buyer')",
+        (Jsonb({"规模": "1000张", "contact": "王五"}),))
     for action, actor, name in (("进入提交需求", None, "系统"),
                                 ("提交需求已完成", "u-buyer", "孙客户"),
                                 ("进入方案确认", None, "系统")):

@@ -16,6 +16,7 @@ from domain.delivery.views import (
     ProjectClosed,
     RunFact,
     Scope,
+    answer_rows,
     check_text,
     queue_scope,
     scope_of,
@@ -99,3 +100,18 @@ def test_size_limit_message() -> None:
     with pytest.raises(files.TooLarge) as big:
         files.check_size(20 * 1024 * 1024 + 1, 20 * 1024 * 1024)
     assert big.value.status == 413 and big.value.message_zh == "文件不能超过 20 MB"
+
+
+FORM = [{"key": "contact", "label_zh": "联系人", "label_en": "Contact person"},
+        {"key": "needs", "label_zh": "需求描述", "label_en": "Description of the needs"},
+        {"name": "规模"}, {"key": "start", "label_zh": "期望开始日期"}]
+
+
+@pytest.mark.req("I-46")
+def test_requirement_answers_read_under_their_labels_in_form_order() -> None:
+    answers = {"needs": "两套方案", "extra": ["甲", "乙"], "contact": "王五", "规模": None}
+    assert answer_rows(FORM, answers, "zh") == [
+        ("联系人", "王五"), ("需求描述", "两套方案"), ("规模", ""), ("extra", "甲、乙")]
+    assert answer_rows(FORM, answers, "en")[:2] == [
+        ("Contact person", "王五"), ("Description of the needs", "两套方案")]
+    assert answer_rows([], {"k": 1}, "zh") == [("k", "1")]

@@ -44,6 +44,7 @@ from domain.delivery.views import (
     MineTab,
     QueueKind,
     Tab,
+    answer_rows,
     is_provider_admin,
     queue_scope,
 )
@@ -197,6 +198,8 @@ async def detail_page(request: Request, viewer: Viewer, db: Conn, project_id: st
         request, viewer, "delivery_project.html", "delivery_projects", code=code, d=found,
         max_mb=f"{limit / (1 << 20):g}",
         p=found.project, can=can, customer=customer,
+        requirements=[(r, answer_rows(r.fields, r.answers, lang_of(request)))
+                      for r in found.requirements],
         files=await files_api.list_files(project_id, principal, db),
         messages=await files_api.read_texts(principal, db, project_id, "message"),
         notes=[] if customer else await files_api.read_texts(principal, db, project_id, "note"),
