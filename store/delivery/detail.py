@@ -22,14 +22,16 @@ _RUNS = """
 SELECT node_key, state, side, entered_at, done_at FROM dl_node_runs
 WHERE project_id = %s AND epoch = %s ORDER BY run_id
 """
-# Provider-side people of the current epoch: holders (live), the current operator, the
-# claimer, with their contacts (I-46).
+# Provider-side people of the current epoch: holders (live — or, once the project is
+# completed, everyone who held a step, so the delivered project still names its people), the
+# current operator, the claimer, with their contacts (I-46).
 _OPERATORS = """
 SELECT u.user_id, coalesce(u.display_name, u.login) AS name, u.business_roles,
        coalesce(u.landline, '') AS landline, coalesce(u.mobile, '') AS mobile,
        array_agg(DISTINCT w.role) FILTER (WHERE w.role IS NOT NULL) AS holds
-FROM (SELECT h.user_id, h.role FROM dl_holds h
-      WHERE h.project_id = %(p)s AND h.epoch = %(e)s AND h.released_at IS NULL
+FROM (SELECT h.user_id, h.role FROM dl_holds h JOIN dl_projects p USING (project_id)
+      WHERE h.project_id = %(p)s AND h.epoch = %(e)s
+        AND (h.released_at IS NULL OR p.status = 'completed')
       UNION ALL
       SELECT r.operator_user_id, r.role FROM dl_node_runs r
       WHERE r.project_id = %(p)s AND r.state IN ('active', 'queued')

@@ -96,3 +96,6 @@ async def test_a_project_through_the_console(client: httpx.AsyncClient, conn: Co
     page = await client.get(f"/console/delivery/projects/{project_id}")
     assert 'data-testid="evaluate-dialog"' not in page.text and "很满意" in page.text
     assert ids(await client.get("/v1/delivery/projects?tab=completed")) == ["O-1"]
+    # the delivered project still names who delivered it (holds released at completion)
+    detail = (await client.get(f"/v1/delivery/projects/{project_id}/detail")).json()
+    assert [o["name"] for o in detail["operators"]] == ["designer"]
