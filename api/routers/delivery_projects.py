@@ -37,8 +37,8 @@ from api.schemas.delivery_projects import (
 from domain.delivery import machines as m
 from domain.delivery.machines import QUEUE_ASSIGNERS, Actor
 from store.db import Conn
-from store.delivery import assign, projects, purchases
-from store.delivery.projects import Project
+from store.delivery import assign, project_admin, project_rows, projects, purchases
+from store.delivery.project_rows import Project
 from store.errors import NotFound
 
 RESPONSES: Responses = {
@@ -88,7 +88,7 @@ def sees(caller: Principal, project: Project) -> bool:
 
 
 async def _visible(db: Conn, caller: Principal, project_id: str) -> Project:
-    project = await projects.get_project(db, project_id)
+    project = await project_rows.get_project(db, project_id)
     if not sees(caller, project):
         raise NotFound(f"project {project_id!r}")
     return project
@@ -102,7 +102,7 @@ async def _actor(db: Conn, caller: Principal, role: str = "") -> Actor:
     with the business role he acts in."""
     if caller.role in CHANGERS or caller.user_id is None:
         return Actor(caller.user_id, m.PLATFORM_NAME)
-    who = await projects.person(db, caller.user_id)
+    who = await project_rows.person(db, caller.user_id)
     return Actor(who.user_id, who.name, role or ROLE_NAMES.get(caller.role, ""))
 
 
@@ -116,7 +116,7 @@ async def _person(db: Conn, caller: Principal) -> Actor:
         raise _forbid("node actions are taken by a signed-in person (I-51)")
     if caller.role in CHANGERS:
         return Actor(caller.user_id, m.PLATFORM_NAME)
-    who = await projects.person(db, caller.user_id)
+    who = await project_rows.person(db, caller.user_id)
     return Actor(who.user_id, who.name)  # the store names the node's role (I-50)
 
 
@@ -136,12 +136,12 @@ def _vendor_admin(caller: Principal, project: Project) -> bool:
 
 
 async def public(db: Conn, project_id: str) -> ProjectPublic:
-    project = await projects.get_project(db, project_id)
+    project = await project_rows.get_project(db, project_id)
     runs = [RunPublic.model_validate(r, from_attributes=True)
-            for r in await projects.runs(db, project_id)]
+            for r in await project_rows.runs(db, project_id)]
     current = next((r for r in runs if r.state in ("active", "queued")), None)
     log = [LogPublic.model_validate(line, from_attributes=True)
-           for line in await projects.log_lines(db, project_id)]
+           for line in await project_rows.log_lines(db, project_id)]
     return ProjectPublic.model_validate(
         {**{k: getattr(project, k) for k in ProjectPublic.model_fields
             if hasattr(project, k)}, "current": current, "runs": runs, "log": log})
@@ -221,8 +221,8 @@ async def evaluate(project_id: str, body: EvaluationBody, db: Db,
     project = await _visible(db, caller, project_id)
     _require(caller.user_id is not None and caller.user_id == project.customer_user_id,
              "evaluate this project")
-    await _run(projects.evaluate(db, project_id, await _person(db, caller), body.stars,
-                                 body.text))
+    await _run(project_admin.evaluate(db, project_id, await _person(db, caller), body.stars,
+                                      body.text))
     return await public(db, project_id)
 
 
@@ -231,7 +231,7 @@ async def pause(project_id: str, body: PauseBody, db: Db, caller: Caller) -> Pro
     """I-43: pause with a required remark (provider admin)."""
     project = await _visible(db, caller, project_id)
     _require(_provider_admin(caller, project), "pause projects")
-    await projects.pause(db, project_id, await _provider_actor(db, caller), body.remark)
+    await project_admin.pause(db, project_id, await _provider_actor(db, caller), body.remark)
     return await public(db, project_id)
 
 
@@ -240,7 +240,7 @@ async def resume(project_id: str, db: Db, caller: Caller) -> ProjectPublic:
     """I-43: 启动项目 (provider admin)."""
     project = await _visible(db, caller, project_id)
     _require(_provider_admin(caller, project), "start projects")
-    await projects.resume(db, project_id, await _provider_actor(db, caller))
+    await project_admin.resume(db, project_id, await _provider_actor(db, caller))
     return await public(db, project_id)
 
 
@@ -249,7 +249,7 @@ async def cancel(project_id: str, body: CancelBody, db: Db, caller: Caller) -> P
     """I-54: the vendor admin (or the platform) cancels a project."""
     project = await _visible(db, caller, project_id)
     _require(_vendor_admin(caller, project), "cancel projects")
-    await projects.cancel(db, project_id, await _actor(db, caller), body.remark)
+    await project_admin.cancel(db, project_id, await _actor(db, caller), body.remark)
     return await public(db, project_id)
 
 
@@ -259,8 +259,8 @@ async def change_provider(project_id: str, body: ProviderChange, db: Db, caller:
     """I-44: another configured provider with spare capacity; the flow restarts."""
     project = await _visible(db, caller, project_id)
     _require(_vendor_admin(caller, project), "change the provider")
-    await projects.change_provider(db, project_id, body.provider_id, await _actor(db, caller),
-                                   body.remark, rng=rng(request))
+    await project_admin.change_provider(db, project_id, body.provider_id,
+                                        await _actor(db, caller), body.remark, rng=rng(request))
     return await public(db, project_id)
 
 
@@ -270,8 +270,8 @@ async def change_operator(project_id: str, body: OperatorChange, db: Db,
     """I-45: the current node's operator, within the role and with spare load."""
     project = await _visible(db, caller, project_id)
     _require(_provider_admin(caller, project), "change the operator")
-    await projects.change_operator(db, project_id, body.user_id, await _provider_actor(db, caller),
-                                   body.remark)
+    await project_admin.change_operator(db, project_id, body.user_id,
+                                        await _provider_actor(db, caller), body.remark)
     return await public(db, project_id)
 
 

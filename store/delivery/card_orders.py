@@ -49,7 +49,7 @@ from store import card_purchases
 from store.agents import Actor as AuditActor
 from store.cards import activate_many
 from store.db import Conn
-from store.delivery import events, projects
+from store.delivery import events, project_admin, project_rows, projects
 from store.orders import Order, get_order
 from store.packages import get_package
 
@@ -256,7 +256,7 @@ async def on_order_change(conn: Conn, order: Order) -> None:
             elif order.state == "refunding":
                 row = await (await conn.execute(_BY_ORDER, (order.order_id,))).fetchone()
                 if row is not None:
-                    await projects.cancel(conn, str(row[0]), SYSTEM, "订单退款")
+                    await project_admin.cancel(conn, str(row[0]), SYSTEM, "订单退款")
     except psycopg.OperationalError:
         raise
     except Exception:
@@ -392,21 +392,21 @@ async def confirm_activated(conn: Conn, *, rng: random.Random | None = None,
     return done
 
 
-async def _ship_entered(conn: Conn, project_id: str, run: projects.Run) -> None:
+async def _ship_entered(conn: Conn, project_id: str, run: project_rows.Run) -> None:
     """Nothing to do until the operator ships (the order waits in `paid`)."""
 
 
-async def _ship_check(conn: Conn, project_id: str, run: projects.Run,
+async def _ship_check(conn: Conn, project_id: str, run: project_rows.Run,
                       detail: dict[str, Any]) -> None:
     await ship_confirm(conn, project_id, run.run_id, detail, who=run.operator_user_id
                        or "delivery")
 
 
-async def _activate_entered(conn: Conn, project_id: str, run: projects.Run) -> None:
+async def _activate_entered(conn: Conn, project_id: str, run: project_rows.Run) -> None:
     await activate_entered(conn, project_id, run.run_id)
 
 
-async def _activate_check(conn: Conn, project_id: str, run: projects.Run,
+async def _activate_check(conn: Conn, project_id: str, run: project_rows.Run,
                           detail: dict[str, Any]) -> None:
     await activate_confirm(conn, project_id, run.run_id, detail)
 

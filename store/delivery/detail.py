@@ -14,7 +14,7 @@ from domain.delivery.nodes import nodes_from_json
 from domain.delivery.views import RunFact, Scope, Step, step_states
 from store.db import Conn
 from store.delivery import views
-from store.delivery.projects import LogLine
+from store.delivery.project_rows import LogLine
 from store.delivery.views import ProjectRow
 
 _NODES = "SELECT nodes FROM dl_projects WHERE project_id = %s"

@@ -1,5 +1,7 @@
-"""Projects and their node runs (I-38 … I-54, SM-I-PROJECT, SM-I-NODE): start, the walk from
-node to node, the people's actions and the administrators' changes, with the flow log (I-50).
+"""The flow of a project through its node runs (I-29 … I-42, SM-I-PROJECT, SM-I-NODE): start,
+the walk from node to node, the people's actions (confirm, the requirement form, reject,
+claim), with the flow log (I-50). The rows it reads are `store.delivery.project_rows`; the
+administrators' changes (pause, cancel, another provider or operator) `project_admin`.
 
 Every action is one transaction that locks the project row first (then the product's
 providers, then users: `store.delivery.assign`), checks the step against
@@ -13,118 +15,29 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
-from psycopg.rows import class_row, tuple_row
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 
 from domain.delivery import machines as m
 from domain.delivery.machines import SYSTEM, Actor
-from domain.delivery.nodes import Node, next_step, nodes_from_json, reject_target, steps
+from domain.delivery.nodes import Node, next_step, reject_target, steps
 from store.db import Conn
 from store.delivery import assign, clock, reminders
 from store.delivery.events import publish_event
+from store.delivery.project_rows import (
+    Project,
+    Run,
+    current_run,
+    get_run,
+    lock,
+    now,
+    person,
+    project_id_of,
+    scalar,
+)
 from store.errors import NotFound
-
-_PROJECT_COLUMNS = """project_id, order_no, business_no, product_id, template_id, nodes,
-    vendor_id, provider_id, customer_user_id, customer_name, channel, order_id, status, epoch,
-    claimed_by, claimed_department, pause_remark, evaluation, created_at, paused_at,
-    completed_at, cancelled_at"""
-_RUN_COLUMNS = """run_id, project_id, epoch, node_key, kind, name, side, role, state,
-    operator_user_id, entered_at, done_at, done_by, timeout_tenths, worked_s, counting_since,
-    deadline_at, deadline_unknown, timed_out_at, timeout_side, detail"""
-
-
-@dataclass(frozen=True)
-class Project:
-    project_id: str
-    order_no: str
-    business_no: str
-    product_id: str
-    template_id: str
-    nodes: list[dict[str, Any]]
-    vendor_id: str
-    provider_id: str | None
-    customer_user_id: str | None
-    customer_name: str
-    channel: str
-    order_id: str | None
-    status: str
-    epoch: int
-    claimed_by: str | None
-    claimed_department: str | None
-    pause_remark: str | None
-    evaluation: dict[str, Any] | None
-    created_at: datetime
-    paused_at: datetime | None
-    completed_at: datetime | None
-    cancelled_at: datetime | None
-
-    def step(self, key: str) -> Node:
-        for node in steps(nodes_from_json(self.nodes)):
-            if node.key == key:
-                return node
-        raise NotFound(f"node {key!r} of project {self.project_id!r}")
-
-    @property
-    def tree(self) -> list[Node]:
-        return nodes_from_json(self.nodes)
-
-
-@dataclass(frozen=True)
-class Run:
-    run_id: int
-    project_id: str
-    epoch: int
-    node_key: str
-    kind: str
-    name: str
-    side: str
-    role: str | None
-    state: str
-    operator_user_id: str | None
-    entered_at: datetime
-    done_at: datetime | None
-    done_by: str | None
-    timeout_tenths: int
-    worked_s: int
-    counting_since: datetime | None
-    deadline_at: datetime | None
-    deadline_unknown: bool
-    timed_out_at: datetime | None
-    timeout_side: str | None
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Person:
-    user_id: str
-    login: str
-    role: str
-    dl_tenant_id: str | None
-    department_id: str | None
-    display_name: str | None
-    business_roles: list[str]
-    max_load: int
-    accepting: bool
-
-    @property
-    def name(self) -> str:
-        return self.display_name or self.login
-
-
-@dataclass(frozen=True)
-class LogLine:
-    log_id: int
-    epoch: int
-    node_key: str | None
-    action: str
-    actor_id: str | None
-    actor_name: str
-    actor_role: str
-    remark: str
-    at: datetime
 
 
 @dataclass(frozen=True)
@@ -143,8 +56,6 @@ ON_COMPLETE: list[Callable[[Conn, Project], Awaitable[None]]] = []
 PROVIDER_ADMIN_ROLE = "服务商管理员"
 ADMIN_ROLES = ("provider_admin", "vendor_admin")
 
-_NOW = "SELECT cp_now()"
-_EXISTING = "SELECT project_id FROM dl_projects WHERE order_no = %s"
 _PRODUCT = """
 SELECT p.vendor_id, p.template_id, t.nodes, t.status FROM dl_products p
 LEFT JOIN dl_templates t USING (template_id) WHERE p.product_id = %s
@@ -155,13 +66,6 @@ INSERT INTO dl_projects (project_id, order_no, business_no, product_id, template
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (order_no) DO NOTHING RETURNING project_id
 """
-# Column lists are constants of this module (S608: nothing from outside is formatted in).
-_LOCK = f"SELECT {_PROJECT_COLUMNS} FROM dl_projects WHERE project_id = %s FOR UPDATE"  # noqa: S608
-_GET = f"SELECT {_PROJECT_COLUMNS} FROM dl_projects WHERE project_id = %s"  # noqa: S608
-_CURRENT = (f"SELECT {_RUN_COLUMNS} FROM dl_node_runs "  # noqa: S608
-            "WHERE project_id = %s AND state IN ('active', 'queued') FOR UPDATE")
-_RUNS = f"SELECT {_RUN_COLUMNS} FROM dl_node_runs WHERE project_id = %s ORDER BY run_id"  # noqa: S608
-_RUN = f"SELECT {_RUN_COLUMNS} FROM dl_node_runs WHERE run_id = %s"  # noqa: S608
 _ENTER = """
 INSERT INTO dl_node_runs (project_id, epoch, node_key, kind, name, side, role, state,
     operator_user_id, entered_at, timeout_tenths)
@@ -172,30 +76,16 @@ UPDATE dl_node_runs SET state = %s, done_at = cp_now(), done_by = %s, detail = d
 WHERE run_id = %s AND state IN ('active', 'queued')
 """
 _QUEUED = "UPDATE dl_node_runs SET state = 'queued' WHERE run_id = %s"
-_ABANDON = """
-UPDATE dl_node_runs SET state = 'abandoned', done_at = cp_now()
-WHERE project_id = %s AND state IN ('active', 'queued')
-"""
-_SET_OPERATOR = "UPDATE dl_node_runs SET operator_user_id = %s WHERE run_id = %s"
 _LOG = """
 INSERT INTO dl_project_log (project_id, epoch, node_key, action, actor_id, actor_name,
     actor_role, remark) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
-_LOG_LINES = """
-SELECT log_id, epoch, node_key, action, actor_id, actor_name, actor_role, remark, at
-FROM dl_project_log WHERE project_id = %s ORDER BY log_id
-"""
-_HELD = "SELECT count(*) FROM dl_holds WHERE user_id = %s AND released_at IS NULL"
 _HOLDER = """
 SELECT user_id FROM dl_holds WHERE project_id = %s AND role = %s AND released_at IS NULL
 """
 _RELEASE = """
 UPDATE dl_holds SET released_at = cp_now()
 WHERE project_id = %s AND released_at IS NULL AND (%s::text IS NULL OR role = %s)
-"""
-_PERSON = """
-SELECT user_id, login, role, dl_tenant_id, department_id, display_name, business_roles,
-    max_load, accepting FROM users WHERE user_id = %s
 """
 _SET_PROVIDER = "UPDATE dl_projects SET provider_id = %s WHERE project_id = %s"
 _CLAIMED = """
@@ -204,23 +94,6 @@ UPDATE dl_projects SET claimed_by = %s, claimed_department = %s WHERE project_id
 _COMPLETE = """
 UPDATE dl_projects SET status = 'completed', completed_at = cp_now() WHERE project_id = %s
 """
-_PAUSE = """
-UPDATE dl_projects SET status = 'paused', paused_at = cp_now(), pause_remark = %s
-WHERE project_id = %s
-"""
-_RESUME = """
-UPDATE dl_projects SET status = 'in_progress', paused_at = NULL WHERE project_id = %s
-"""
-_CANCEL = """
-UPDATE dl_projects SET status = 'cancelled', cancelled_at = cp_now(), paused_at = NULL
-WHERE project_id = %s
-"""
-_NEW_PROVIDER = """
-UPDATE dl_projects SET provider_id = %s, epoch = epoch + 1, status = 'in_progress',
-    paused_at = NULL, claimed_by = NULL, claimed_department = NULL
-WHERE project_id = %s
-"""
-_TENANT_NAME = "SELECT name FROM dl_tenants WHERE tenant_id = %s"
 _REQUIREMENT = """
 INSERT INTO dl_requirements (project_id, node_key, form_id, answers, submitted_by)
 VALUES (%s, %s, %s, %s, %s)
@@ -229,93 +102,17 @@ ON CONFLICT (project_id, node_key) DO UPDATE SET form_id = EXCLUDED.form_id,
 """
 _HAS_REQUIREMENT = "SELECT 1 FROM dl_requirements WHERE project_id = %s AND node_key = %s"
 _IS_CUSTOMER = "SELECT 1 FROM users WHERE user_id = %s"
-_EVALUATE = "UPDATE dl_projects SET evaluation = %s WHERE project_id = %s"
 
 
-async def _now(conn: Conn) -> datetime:
-    """The platform clock as this transaction reads it (`cp_now()`)."""
-    at: datetime = await _scalar(conn, _NOW, ())
-    return at
-
-
-async def _scalar(conn: Conn, query: str, params: tuple[Any, ...]) -> Any:
-    async with conn.cursor(row_factory=tuple_row) as cur:
-        await cur.execute(query, params)
-        row = await cur.fetchone()
-    return None if row is None else row[0]
-
-
-async def _lock(conn: Conn, project_id: str) -> Project:
-    async with conn.cursor(row_factory=class_row(Project)) as cur:
-        await cur.execute(_LOCK, (project_id,))
-        project = await cur.fetchone()
-    if project is None:
-        raise NotFound(f"project {project_id!r}")
-    return project
-
-
-async def get_project(conn: Conn, project_id: str) -> Project:
-    async with conn.cursor(row_factory=class_row(Project)) as cur:
-        await cur.execute(_GET, (project_id,))
-        project = await cur.fetchone()
-    if project is None:
-        raise NotFound(f"project {project_id!r}")
-    return project
-
-
-async def project_by_order(conn: Conn, order_no: str) -> Project | None:
-    project_id = await _scalar(conn, _EXISTING, (order_no,))
-    return None if project_id is None else await get_project(conn, project_id)
-
-
-async def current_run(conn: Conn, project_id: str) -> Run | None:
-    """The project's current run (active or queued), locked."""
-    async with conn.cursor(row_factory=class_row(Run)) as cur:
-        await cur.execute(_CURRENT, (project_id,))
-        return await cur.fetchone()
-
-
-async def runs(conn: Conn, project_id: str) -> list[Run]:
-    async with conn.cursor(row_factory=class_row(Run)) as cur:
-        await cur.execute(_RUNS, (project_id,))
-        return await cur.fetchall()
-
-
-async def get_run(conn: Conn, run_id: int) -> Run:
-    async with conn.cursor(row_factory=class_row(Run)) as cur:
-        await cur.execute(_RUN, (run_id,))
-        run = await cur.fetchone()
-    if run is None:
-        raise NotFound(f"node run {run_id}")
-    return run
-
-
-async def log_lines(conn: Conn, project_id: str) -> list[LogLine]:
-    """The flow log (I-50), every epoch, oldest first."""
-    async with conn.cursor(row_factory=class_row(LogLine)) as cur:
-        await cur.execute(_LOG_LINES, (project_id,))
-        return await cur.fetchall()
-
-
-async def person(conn: Conn, user_id: str) -> Person:
-    async with conn.cursor(row_factory=class_row(Person)) as cur:
-        await cur.execute(_PERSON, (user_id,))
-        found = await cur.fetchone()
-    if found is None:
-        raise NotFound(f"user {user_id!r}")
-    return found
-
-
-async def held(conn: Conn, user_id: str) -> int:
-    """A staff member's current load: the live holds (I-34)."""
-    count: int = await _scalar(conn, _HELD, (user_id,))
-    return count
-
-
-async def _log(conn: Conn, project: Project, node_key: str | None, action: str, actor: Actor,
+async def write_log(conn: Conn, project: Project, node_key: str | None, action: str, actor: Actor,
                remark: str = "") -> None:
     await conn.execute(_LOG, (project.project_id, project.epoch, node_key, action, actor.user_id,
                               actor.name, actor.role, remark))
+
+
+async def release_holds(conn: Conn, project_id: str, role: str | None = None) -> None:
+    """The project's live holds released (of one role, or all): its staff's loads drop."""
+    await conn.execute(_RELEASE, (project_id, role, role))
 
 
 async def _operator_for(conn: Conn, project: Project, node: Node) -> str | None:
@@ -324,14 +121,14 @@ async def _operator_for(conn: Conn, project: Project, node: Node) -> str | None:
         return project.customer_user_id
     if node.side == "system" or not node.role:
         return None
-    holder: str | None = await _scalar(conn, _HOLDER, (project.project_id, node.role))
+    holder: str | None = await scalar(conn, _HOLDER, (project.project_id, node.role))
     return holder
 
 
 async def _finish(conn: Conn, project: Project, run_id: int, node: Node, actor: Actor,
                   remark: str = "", detail: dict[str, Any] | None = None) -> None:
     await conn.execute(_FINISH, ("done", actor.name, Jsonb(detail or {}), run_id))
-    await _log(conn, project, node.key, m.completed(node.name), actor, remark)
+    await write_log(conn, project, node.key, m.completed(node.name), actor, remark)
     await publish_event(conn, project.project_id, "node_completed", {
         "node_key": node.key, "run_id": run_id, "actor": actor.name})
     await reminders.fire(conn, project.project_id, run_id, "passed")
@@ -349,7 +146,7 @@ async def _try_assign(conn: Conn, project: Project, node: Node, run_id: int,
             return None
         await conn.execute(_SET_PROVIDER, (picked, project.project_id))
         project = replace(project, provider_id=picked)
-    elif node.kind == "assign" and project.provider_id is not None and not await _scalar(
+    elif node.kind == "assign" and project.provider_id is not None and not await scalar(
             conn, _HOLDER, (project.project_id, node.role or "")):
         by_department = node.rule == "department_first"
         picked = await assign.assign_staff(
@@ -366,18 +163,18 @@ async def _try_assign(conn: Conn, project: Project, node: Node, run_id: int,
     return project
 
 
-async def _enter(conn: Conn, project: Project, node: Node | None, rng: random.Random) -> None:
+async def enter(conn: Conn, project: Project, node: Node | None, rng: random.Random) -> None:
     """Enter `node` and walk on through the system nodes that complete at once (SM-I-NODE)."""
     while node is not None:
-        at = await _now(conn)
+        at = await now(conn)
         operator = await _operator_for(conn, project, node)
         timeout = 0 if node.side == "system" else node.timeout_tenths
-        run_id = await _scalar(conn, _ENTER, (
+        run_id = await scalar(conn, _ENTER, (
             project.project_id, project.epoch, node.key, node.kind, node.name, node.side,
             node.role, operator, at, timeout))
         if timeout:  # no timeout, no clock: the calendar is not read (I-41)
             await clock.start(conn, run_id, at, paused=project.status == "paused")
-        await _log(conn, project, node.key, m.entered(node.name), SYSTEM)
+        await write_log(conn, project, node.key, m.entered(node.name), SYSTEM)
         await publish_event(conn, project.project_id, "node_entered", {
             "node_key": node.key, "run_id": run_id, "kind": node.kind})
         await reminders.fire(conn, project.project_id, run_id, "entered")
@@ -401,14 +198,14 @@ async def _pass(conn: Conn, project: Project, run: Run, node: Node, actor: Actor
     following = next_step(project.tree, node.key)
     if following is None:
         await conn.execute(_COMPLETE, (project.project_id,))
-        await conn.execute(_RELEASE, (project.project_id, None, None))
+        await release_holds(conn, project.project_id)
         await assign.dequeue(conn, project.project_id)
         await publish_event(conn, project.project_id, "project_completed",
                             {"actor": actor.name})
         for hook in ON_COMPLETE:
             await hook(conn, project)
         return
-    await _enter(conn, project, following, rng)
+    await enter(conn, project, following, rng)
 
 
 async def advance(conn: Conn, project: Project, run: Run, node: Node, actor: Actor,
@@ -425,7 +222,7 @@ async def start_project(conn: Conn, *, order_no: str, product_id: str, customer_
     """A project for an order (SM-I-PROJECT start), idempotent by order number: pins the
     product's published template, logs "项目开始" and enters the first node."""
     async with conn.transaction():
-        existing = await _scalar(conn, _EXISTING, (order_no,))
+        existing = await project_id_of(conn, order_no)
         if existing is not None:
             return str(existing)
         async with conn.cursor(row_factory=tuple_row) as cur:
@@ -436,25 +233,25 @@ async def start_project(conn: Conn, *, order_no: str, product_id: str, customer_
         vendor_id, template_id, nodes, status = product
         if template_id is None or status != "published":
             raise m.NoTemplate
-        if customer_user_id is not None and await _scalar(conn, _IS_CUSTOMER,
+        if customer_user_id is not None and await scalar(conn, _IS_CUSTOMER,
                                                           (customer_user_id,)) is None:
             raise m.UnknownCustomer
-        project_id = await _scalar(conn, _INSERT, (
+        project_id = await scalar(conn, _INSERT, (
             f"pj-{uuid.uuid4().hex[:20]}", order_no, business_no, product_id, template_id,
             Jsonb(nodes), vendor_id, customer_user_id, customer_name, channel, order_id))
         if project_id is None:  # the same order started concurrently
-            return str(await _scalar(conn, _EXISTING, (order_no,)))
-        project = await _lock(conn, project_id)
-        await _log(conn, project, None, m.PROJECT_STARTED, SYSTEM)
+            return str(await project_id_of(conn, order_no))
+        project = await lock(conn, project_id)
+        await write_log(conn, project, None, m.PROJECT_STARTED, SYSTEM)
         await publish_event(conn, project_id, "project_started", {"order_id": order_id})
-        await _enter(conn, project, steps(project.tree)[0], rng)
+        await enter(conn, project, steps(project.tree)[0], rng)
     return str(project_id)
 
 
 async def retry_queued(conn: Conn, project_id: str, *, rng: random.Random) -> bool:
     """One queue entry tried again (I-37): True when it was assigned and the flow moved on."""
     async with conn.transaction():
-        project = await _lock(conn, project_id)
+        project = await lock(conn, project_id)
         run = await current_run(conn, project_id)
         if project.status not in m.LIVE or run is None or run.state != "queued":
             await assign.dequeue(conn, project_id)
@@ -463,13 +260,13 @@ async def retry_queued(conn: Conn, project_id: str, *, rng: random.Random) -> bo
         moved = await _try_assign(conn, project, node, run.run_id, rng)
         if moved is None:
             return False
-        await _enter(conn, moved, next_step(moved.tree, node.key), rng)
+        await enter(conn, moved, next_step(moved.tree, node.key), rng)
         return True
 
 
 async def _acting(conn: Conn, project_id: str, run_id: int) -> tuple[Project, Run, Node]:
     """The locked project and its current, active run `run_id` (else a refusal)."""
-    project = await _lock(conn, project_id)
+    project = await lock(conn, project_id)
     if project.status in m.CLOSED:
         raise m.ProjectClosed
     if project.status == "paused":
@@ -515,7 +312,7 @@ async def confirm(conn: Conn, project_id: str, run_id: int, actor: Actor, *, rem
         actor = await _check_actor(conn, project, run, node, actor)
         if node.kind not in ("confirm", "general", "complete", "submit_requirement"):
             raise m.NotConfirmable
-        if node.kind == "submit_requirement" and not await _scalar(
+        if node.kind == "submit_requirement" and not await scalar(
                 conn, _HAS_REQUIREMENT, (project_id, node.key)):
             raise m.RequirementFormMissing
         if node.effect and node.effect in EFFECTS:
@@ -562,21 +359,21 @@ async def reject(conn: Conn, project_id: str, run_id: int, actor: Actor, *, reas
             raise m.ReasonRequired
         await conn.execute(_FINISH, ("rejected", actor.name, Jsonb({"reason": reason}),
                                      run.run_id))
-        await _log(conn, project, node.key, m.rejected(node.name), actor, reason)
+        await write_log(conn, project, node.key, m.rejected(node.name), actor, reason)
         await publish_event(conn, project_id, "node_rejected", {
             "node_key": node.key, "run_id": run.run_id, "actor": actor.name, "reason": reason})
         await reminders.fire(conn, project_id, run.run_id, "rejected")
-        await _enter(conn, project, target, rng)
+        await enter(conn, project, target, rng)
 
 
 async def claim(conn: Conn, order_no: str, actor_user_id: str, *, rng: random.Random) -> str:
     """I-33: a 客户经理 claims an order awaiting claim by its number; the project records the
     claimant and his department (for department-first assignment, I-32)."""
     async with conn.transaction():
-        project_id = await _scalar(conn, _EXISTING, (order_no,))
+        project_id = await project_id_of(conn, order_no)
         if project_id is None:
             raise m.NotClaimable
-        project = await _lock(conn, project_id)
+        project = await lock(conn, project_id)
         run = await current_run(conn, project_id)
         if (project.status != "in_progress" or run is None or run.kind != "claim"
                 or run.state != "active"):
@@ -591,109 +388,3 @@ async def claim(conn: Conn, order_no: str, actor_user_id: str, *, rng: random.Ra
     return str(project_id)
 
 
-def _live(project: Project, event: str) -> None:
-    m.project_step(project.status, event)
-
-
-async def pause(conn: Conn, project_id: str, actor: Actor, remark: str) -> None:
-    """I-43: an in-progress project pauses with a required remark; its clock stops."""
-    if not remark.strip():
-        raise m.RemarkRequired
-    async with conn.transaction():
-        project = await _lock(conn, project_id)
-        _live(project, "pause")
-        await conn.execute(_PAUSE, (remark, project_id))
-        await clock.pause(conn, project_id, await _now(conn))
-        await _log(conn, project, None, m.PAUSED, actor, remark)
-
-
-async def resume(conn: Conn, project_id: str, actor: Actor) -> None:
-    """I-43, AMB-04: 启动项目 — counting continues from the working time already elapsed."""
-    async with conn.transaction():
-        project = await _lock(conn, project_id)
-        _live(project, "resume")
-        await conn.execute(_RESUME, (project_id,))
-        await clock.resume(conn, project_id, await _now(conn))
-        await _log(conn, project, None, m.RESUMED, actor)
-
-
-async def cancel(conn: Conn, project_id: str, actor: Actor, remark: str) -> None:
-    """I-54: cancelled (order cancelled/refunded, or the vendor admin): holds released, the
-    queue entry removed, the current run abandoned."""
-    async with conn.transaction():
-        project = await _lock(conn, project_id)
-        _live(project, "cancel")
-        await conn.execute(_CANCEL, (project_id,))
-        await conn.execute(_ABANDON, (project_id,))
-        await conn.execute(_RELEASE, (project_id, None, None))
-        await assign.dequeue(conn, project_id)
-        await _log(conn, project, None, m.CANCELLED, actor, remark)
-        await publish_event(conn, project_id, "project_cancelled", {"actor": actor.name,
-                                                                    "remark": remark})
-
-
-async def change_provider(conn: Conn, project_id: str, provider_id: str, actor: Actor,
-                          remark: str, *, rng: random.Random) -> None:
-    """I-44: another configured provider with spare capacity takes the project; the flow
-    restarts from the first node in a new epoch (the old operations stay in the log)."""
-    async with conn.transaction():
-        project = await _lock(conn, project_id)
-        _live(project, "change_provider")
-        if provider_id == project.provider_id:
-            raise m.SameProvider
-        slots = {s.provider_id: s for s in await assign.provider_slots(
-            conn, project.product_id, project_id)}
-        target = slots.get(provider_id)
-        if target is None:
-            raise m.ProviderNotConfigured
-        if target.load >= target.max_load:
-            raise m.ProviderLoadFull
-        old = await _scalar(conn, _TENANT_NAME, (project.provider_id,)) or "—"
-        new = await _scalar(conn, _TENANT_NAME, (provider_id,)) or provider_id
-        await conn.execute(_ABANDON, (project_id,))
-        await conn.execute(_RELEASE, (project_id, None, None))
-        await assign.dequeue(conn, project_id)
-        await conn.execute(_NEW_PROVIDER, (provider_id, project_id))
-        project = await _lock(conn, project_id)
-        await _log(conn, project, None, m.provider_changed(old, new), actor, remark)
-        await _enter(conn, project, steps(project.tree)[0], rng)
-
-
-async def change_operator(conn: Conn, project_id: str, user_id: str, actor: Actor,
-                          remark: str = "") -> None:
-    """I-45, AMB-31: the current provider-side node's role goes to another staff member of
-    that role with spare load (a paused one allowed); old hold released, new hold taken."""
-    async with conn.transaction():
-        project = await _lock(conn, project_id)
-        _live(project, "change_operator")
-        run = await current_run(conn, project_id)
-        if run is None or run.side != "provider" or not run.role:
-            raise m.NoProviderOperator
-        who = await person(conn, user_id)
-        role = run.role
-        fits = role in who.business_roles or (role == PROVIDER_ADMIN_ROLE
-                                              and who.role in ADMIN_ROLES)
-        if who.dl_tenant_id != project.provider_id or not fits:
-            raise m.RoleMismatch
-        if run.operator_user_id != user_id:
-            await conn.execute(_RELEASE, (project_id, role, role))
-            if not await assign.take_over(conn, project_id=project_id, epoch=project.epoch,
-                                          user_id=user_id, role=role, node_key=run.node_key):
-                raise m.OperatorLoadFull
-            await conn.execute(_SET_OPERATOR, (user_id, run.run_id))
-        await _log(conn, project, run.node_key, m.CHANGE_OPERATOR, actor, remark)
-
-
-async def evaluate(conn: Conn, project_id: str, actor: Actor, stars: int, text: str) -> None:
-    """I-51: the customer evaluates a completed project once (stars 1–5 and a text)."""
-    async with conn.transaction():
-        project = await _lock(conn, project_id)
-        if project.status != "completed":
-            raise m.NotCompleted
-        if actor.user_id is not None and actor.user_id != project.customer_user_id:
-            raise m.NotOperator
-        if project.evaluation is not None:
-            raise m.AlreadyEvaluated
-        await conn.execute(_EVALUATE, (Jsonb({"stars": stars, "text": text,
-                                              "by": actor.user_id}), project_id))
-        await _log(conn, project, None, m.EVALUATED, actor, text)

@@ -17,7 +17,7 @@ from psycopg.rows import tuple_row
 from domain.delivery.machines import SYSTEM
 from domain.refusals import Refusal
 from store.db import Conn
-from store.delivery import projects, reminders
+from store.delivery import project_rows, projects, reminders
 from store.delivery.events import publish_event
 
 _DUE = """
@@ -46,8 +46,8 @@ async def sweep(conn: Conn, limit: int = 100, *, rng: random.Random | None = Non
             await conn.execute(_STAMP, (run_id,))
             await reminders.fire(conn, project_id, run_id, "timed_out")
             await publish_event(conn, project_id, "node_timed_out", {"run_id": run_id})
-            project = await projects.get_project(conn, project_id)
-            run = await projects.get_run(conn, run_id)
+            project = await project_rows.get_project(conn, project_id)
+            run = await project_rows.get_run(conn, run_id)
             node = project.step(run.node_key)
             if node.auto_advance and node.kind in AUTO_KINDS:
                 try:

@@ -20,7 +20,7 @@ from domain.delivery.assign import ProviderSlot, StaffSlot, pick_provider, pick_
 from domain.delivery.machines import Actor
 from domain.refusals import Refusal
 from store.db import Conn, create_pool
-from store.delivery import assign, projects
+from store.delivery import assign, project_admin, project_rows, projects
 from tests.support import delivery as dl
 from tests.support.api import ADMIN
 
@@ -102,28 +102,29 @@ async def test_the_provider_queue_fills_with_reasons_and_drains_oldest_first(con
     lone = await start(conn, bare, "NOPROV")
     queued = await entry(conn, lone)
     assert queued is not None and (queued.kind, queued.reason) == ("provider", "产品未配置服务商")
-    assert (await projects.current_run(conn, lone)).state == "queued"  # type: ignore[union-attr]
+    assert (await project_rows.current_run(conn, lone)).state == "queued"  # type: ignore[union-attr]
 
     product = await dl.product(conn, template, providers=[("acme", 10, 1)])
     first = await start(conn, product, "P1")
     second = await start(conn, product, "P2")
     third = await start(conn, product, "P3")
-    assert (await projects.get_project(conn, first)).provider_id == "acme"
+    assert (await project_rows.get_project(conn, first)).provider_id == "acme"
     for late in (second, third):
         found = await entry(conn, late)
         assert found is not None and found.reason == m.PROVIDERS_FULL == "所有服务商员工持单量已满"
     before = await entry(conn, third)
     assert await assign.drain_queue(conn, rng=random.Random(1), kind="provider") == 0
-    await projects.cancel(conn, first, Actor(None, "系统"), "订单取消")
+    await project_admin.cancel(conn, first, Actor(None, "系统"), "订单取消")
     assert await assign.drain_queue(conn, rng=random.Random(1), kind="provider") == 1
-    assert (await projects.get_project(conn, second)).provider_id == "acme"  # the oldest
-    assert (await projects.current_run(conn, second)).node_key == "draft"  # type: ignore[union-attr]
+    assert (await project_rows.get_project(conn, second)).provider_id == "acme"  # the oldest
+    assert (await project_rows.current_run(conn, second)).node_key == "draft"  # type: ignore[union-attr]
     still = await entry(conn, third)
     assert still is not None and before is not None
     assert still.queued_at == before.queued_at and still.last_attempt_at > before.last_attempt_at
-    log = [line.action for line in await projects.log_lines(conn, second)]
+    log = [line.action for line in await project_rows.log_lines(conn, second)]
     assert log[-4:] == ["分配服务商已完成", "进入分配设计师", "分配设计师已完成", "进入设计稿"]
-    await projects.cancel(conn, third, Actor(None, "系统"), "订单退款")  # I-54: leaves the queue
+    # I-54: leaves the queue
+    await project_admin.cancel(conn, third, Actor(None, "系统"), "订单退款")
     assert await entry(conn, third) is None
     # the bare product gets a provider: the manual 分单 for it assigns
     await dl.set_providers(conn, bare, [("acme", 5, 5)])
@@ -144,7 +145,7 @@ async def test_the_staff_queue_waits_for_a_free_designer(conn: Conn) -> None:
                                providers=[("acme", 10, 100)])
     first = await start(conn, product, "S1")
     second = await start(conn, product, "S2")
-    assert (await projects.current_run(conn, first)).operator_user_id == d1  # type: ignore[union-attr]
+    assert (await project_rows.current_run(conn, first)).operator_user_id == d1  # type: ignore[union-attr]
     waiting = await entry(conn, second)
     assert waiting is not None
     assert (waiting.kind, waiting.provider_id, waiting.reason) == (
@@ -153,8 +154,8 @@ async def test_the_staff_queue_waits_for_a_free_designer(conn: Conn) -> None:
     await dl.set_staff(conn, d1, max_load=2)
     assert await assign.drain_queue(conn, rng=random.Random(1), kind="staff",
                                     provider_id="acme") == 1
-    assert await projects.held(conn, d1) == 2
-    assert (await projects.current_run(conn, second)).operator_user_id == d1  # type: ignore[union-attr]
+    assert await project_rows.held(conn, d1) == 2
+    assert (await project_rows.current_run(conn, second)).operator_user_id == d1  # type: ignore[union-attr]
 
 
 CLAIMED = dl.flow(
@@ -188,9 +189,9 @@ async def test_a_claimed_order_is_assigned_inside_the_claimants_department(conn:
         assert caught.value.code == code
     assert caught.value.message_zh == "您的角色不能认领该订单"
     assert await projects.claim(conn, "C1", manager, rng=random.Random(1)) == first
-    project = await projects.get_project(conn, first)
+    project = await project_rows.get_project(conn, first)
     assert (project.claimed_by, project.claimed_department) == (manager, north)
-    assert (await projects.current_run(conn, first)).operator_user_id == mine  # type: ignore[union-attr]
+    assert (await project_rows.current_run(conn, first)).operator_user_id == mine  # type: ignore[union-attr]
     with pytest.raises(m.NotClaimable) as again:
         await projects.claim(conn, "C1", manager, rng=random.Random(1))
     assert again.value.message_zh == "订单不存在或不在待认领状态"
@@ -212,25 +213,25 @@ async def test_change_of_provider_restarts_the_flow_with_a_new_epoch(conn: Conn)
     product = await dl.product(conn, await dl.template(conn, SIMPLE),
                                providers=[("acme", 10, 5), ("hebei", 10, 0)])
     pid = await start(conn, product, "CP1")
-    assert await projects.held(conn, d1) == 1
+    assert await project_rows.held(conn, d1) == 1
     vendor = Actor("u-vendor", "小二")
     for code, target in (("provider_not_configured", "other"), ("same_provider", "acme"),
                          ("provider_load_full", "hebei")):
         with pytest.raises(Refusal) as caught:
-            await projects.change_provider(conn, pid, target, vendor, "", rng=random.Random(1))
+            await project_admin.change_provider(conn, pid, target, vendor, "", rng=random.Random(1))
         assert caught.value.code == code
     assert caught.value.message_zh == "所选服务商持单量已满"
     await dl.set_providers(conn, product, [("acme", 10, 5), ("hebei", 10, 1)])
-    await projects.pause(conn, pid, vendor, "等待更换")
-    await projects.change_provider(conn, pid, "hebei", vendor, "北京无人力",
-                                   rng=random.Random(1))
-    project = await projects.get_project(conn, pid)
+    await project_admin.pause(conn, pid, vendor, "等待更换")
+    await project_admin.change_provider(conn, pid, "hebei", vendor, "北京无人力",
+                                        rng=random.Random(1))
+    project = await project_rows.get_project(conn, pid)
     assert (project.provider_id, project.epoch, project.status) == ("hebei", 2, "in_progress")
-    assert (await projects.held(conn, d1), await projects.held(conn, h1)) == (0, 1)
-    runs = await projects.runs(conn, pid)
+    assert (await project_rows.held(conn, d1), await project_rows.held(conn, h1)) == (0, 1)
+    runs = await project_rows.runs(conn, pid)
     assert {r.state for r in runs if r.epoch == 1} == {"done", "abandoned"}
     assert [r.node_key for r in runs if r.epoch == 2] == ["assign_provider", "pick", "draft"]
-    log = await projects.log_lines(conn, pid)
+    log = await project_rows.log_lines(conn, pid)
     changed = next(line for line in log if line.action.startswith("服务商由"))
     assert (changed.action, changed.remark, changed.epoch) == (
         "服务商由北京服务商更换为河北服务商", "北京无人力", 2)
@@ -265,10 +266,10 @@ async def test_two_hundred_concurrent_starts_fill_exactly_one_hundred_places(
     assert len(set(started)) == 200
     queue = await assign.entries(conn)
     assert len(queue) == 100 and {e.kind for e in queue} == {"provider"}
-    assigned = [await projects.get_project(conn, p) for p in started]
+    assigned = [await project_rows.get_project(conn, p) for p in started]
     per_provider = Counter(p.provider_id for p in assigned if p.provider_id)
     assert per_provider == Counter(providers)
-    loads = [await projects.held(conn, f"u-{p}{i}") for p, cap in providers.items()
+    loads = [await project_rows.held(conn, f"u-{p}{i}") for p, cap in providers.items()
              for i in range(cap // 20)]
     assert loads == [20] * 5
 

@@ -31,7 +31,7 @@ from store.card_events import set_product
 from store.cards import NewCard, create_card, get_card
 from store.controls import StatusReport, observe
 from store.db import Conn, Reconnecting
-from store.delivery import card_orders, events, projects, timeouts
+from store.delivery import card_orders, events, project_rows, projects, timeouts
 from store.enterprises import create_enterprise
 from store.orders import SYSTEM as ORDER_SYSTEM
 from store.orders import NewOrder, Order, get_order
@@ -80,13 +80,13 @@ class World:
         return await card_purchases.pay(self.conn, made, ORDER_SYSTEM,
                                         self.settings.orders_topic)
 
-    async def project(self, order: Order) -> projects.Project:
-        found = await projects.project_by_order(self.conn, order.order_id)
+    async def project(self, order: Order) -> project_rows.Project:
+        found = await project_rows.project_by_order(self.conn, order.order_id)
         assert found is not None, "no project for the order"
         return found
 
-    async def current(self, project_id: str) -> projects.Run:
-        run = await projects.current_run(self.conn, project_id)
+    async def current(self, project_id: str) -> project_rows.Run:
+        run = await project_rows.current_run(self.conn, project_id)
         assert run is not None
         return run
 
@@ -274,7 +274,7 @@ async def test_a_card_order_is_shipped_activated_and_received_through_its_projec
     await observe(conn, "onelink", [StatusReport(STOCK[2], "active", datetime.now(UTC))])
     assert await card_orders.confirm_activated(conn, rng=world.rng) == 1
     assert await card_orders.confirm_activated(conn, rng=world.rng) == 0
-    done = {r.node_key: r for r in await projects.runs(conn, project.project_id)}
+    done = {r.node_key: r for r in await project_rows.runs(conn, project.project_id)}
     assert (done["open"].state, done["open"].done_by) == ("done", "系统")
     assert done["open"].detail["active"] == STOCK[1:3]
 
@@ -283,7 +283,7 @@ async def test_a_card_order_is_shipped_activated_and_received_through_its_projec
     assert receipt.node_key == "done"
     await refused("not_operator", world.confirm(project.project_id, world.ops))
     await world.confirm(project.project_id, world.buyer)
-    finished = await projects.get_project(conn, project.project_id)
+    finished = await project_rows.get_project(conn, project.project_id)
     assert finished.status == "completed"
     record = await card_orders.get(conn, project.project_id)
     assert record is not None and record.received_at is not None
@@ -332,7 +332,7 @@ async def test_the_operator_confirms_an_activation_with_the_cards_that_failed(
 async def test_only_a_delivered_package_starts_a_project_and_a_refund_cancels_it(
         world: World) -> None:
     other = await world.buy(1, "sim2")  # sim2 has no card-order product: no project
-    assert await projects.project_by_order(world.conn, other.order_id) is None
+    assert await project_rows.project_by_order(world.conn, other.order_id) is None
     template = await dl.template(world.conn, dl.flow(SHIP, complete=RECEIPT))
     later = await dl.product(world.conn, template, providers=[("platform", 10, 100)])
     await refused("not_a_card_order_product",
@@ -346,7 +346,7 @@ async def test_only_a_delivered_package_starts_a_project_and_a_refund_cancels_it
     assert await card_orders.start_for_order(world.conn, order) == project.project_id
     await card_purchases.start_refund(world.conn, order, AuditActor("admin", "admin"),
                                       world.settings.orders_topic, "客户取消")
-    cancelled = await projects.get_project(world.conn, project.project_id)
+    cancelled = await project_rows.get_project(world.conn, project.project_id)
     assert cancelled.status == "cancelled"
     got = [e for key, e in await delivered(world.settings, 9)
            if key == project.project_id.encode()]  # in order per project (its key)

@@ -24,7 +24,7 @@ from domain.delivery.dashboard import PAUSE_ACTION, RESUME_ACTION
 from domain.delivery.machines import Actor
 from store import series
 from store.delivery import dashboard_series as d
-from store.delivery import projects, timeouts
+from store.delivery import project_admin, project_rows, projects, timeouts
 from tests.support import delivery as dl
 from tests.support.api import ADMIN
 from tests.support.dates import SHANGHAI, store_clock
@@ -340,20 +340,20 @@ async def test_projects_run_by_the_engine_count_as_they_stood_at_midnight(
         started[name] = await projects.start_project(
             conn, order_no=f"MSP-{name}", product_id=product_id, customer_name="客户甲",
             customer_user_id=client, rng=random.Random(7))
-    draft = await projects.current_run(conn, started["done"])
+    draft = await project_rows.current_run(conn, started["done"])
     assert draft is not None
     await store_clock(db_url, at(3, 9, 12))
     await projects.confirm(conn, started["done"], draft.run_id, Actor(designer, "d1"),
                            rng=random.Random(7))
-    accept = await projects.current_run(conn, started["done"])
+    accept = await project_rows.current_run(conn, started["done"])
     assert accept is not None
     await store_clock(db_url, at(3, 9, 13))  # 3 hours after the start: 0.125 days
     await projects.confirm(conn, started["done"], accept.run_id, Actor(client, "cust1"),
                            rng=random.Random(7))
     await store_clock(db_url, at(3, 9, 18))
-    await projects.pause(conn, started["paused"], Actor(admin, "padmin"), "客户出差")
+    await project_admin.pause(conn, started["paused"], Actor(admin, "padmin"), "客户出差")
     await store_clock(db_url, NOW - timedelta(hours=1))  # Tuesday 09:00
-    await projects.resume(conn, started["paused"], Actor(admin, "padmin"))
+    await project_admin.resume(conn, started["paused"], Actor(admin, "padmin"))
     assert await timeouts.sweep(conn, 10) == 1  # "late": due at 22:00 on Monday
     await store_clock(db_url, NOW)
 

@@ -21,8 +21,8 @@ from domain.delivery.machines import SYSTEM, Actor
 from domain.refusals import Refusal
 from store import outbox
 from store.db import Conn
-from store.delivery import projects, reminders, timeouts
-from store.delivery.projects import Run
+from store.delivery import project_admin, project_rows, projects, reminders, timeouts
+from store.delivery.project_rows import Run
 from tests.support import delivery as dl
 from tests.support.api import ADMIN
 from tests.support.dates import SHANGHAI, store_clock
@@ -46,13 +46,13 @@ def who(user_id: str) -> Actor:
 
 
 async def current(conn: Conn, project_id: str) -> Run:
-    run = await projects.current_run(conn, project_id)
+    run = await project_rows.current_run(conn, project_id)
     assert run is not None
     return run
 
 
 async def actions(conn: Conn, project_id: str) -> list[str]:
-    return [line.action for line in await projects.log_lines(conn, project_id)]
+    return [line.action for line in await project_rows.log_lines(conn, project_id)]
 
 
 async def refused(code: str, call: Any) -> Refusal:
@@ -89,7 +89,7 @@ async def test_a_project_walks_from_assignment_to_acceptance(conn: Conn) -> None
     ids = await setup(conn)
     pid = await start(conn, ids)
     assert await start(conn, ids) == pid  # idempotent by order number
-    project = await projects.get_project(conn, pid)
+    project = await project_rows.get_project(conn, pid)
     assert (project.provider_id, project.status) == ("acme", "in_progress")
     run = await current(conn, pid)
     assert (run.node_key, run.operator_user_id) == ("req", ids["c"])
@@ -117,20 +117,20 @@ async def test_a_project_walks_from_assignment_to_acceptance(conn: Conn) -> None
     await refused("not_operator", projects.confirm(conn, pid, done.run_id, who(ids["d1"]),
                                                    rng=rng()))
     await projects.confirm(conn, pid, done.run_id, who(ids["c"]), rng=rng())
-    project = await projects.get_project(conn, pid)
+    project = await project_rows.get_project(conn, pid)
     assert project.status == "completed" and project.completed_at is not None
-    assert await projects.current_run(conn, pid) is None
-    log = await projects.log_lines(conn, pid)
+    assert await project_rows.current_run(conn, pid) is None
+    log = await project_rows.log_lines(conn, pid)
     assert log[-1].action == "项目验收已完成" and log[-1].actor_name == "cust1"
     assert [line.action for line in log if line.action.startswith("进入")] == [
         "进入分配服务商", "进入提交需求", "进入分配设计师", "进入设计稿", "进入方案确认",
         "进入项目验收"]
-    await refused("project_closed", projects.cancel(conn, pid, SYSTEM, "退款"))
-    await refused("project_closed", projects.change_operator(conn, pid, ids["d1"],
-                                                             who(ids["admin"]), ""))
-    await projects.evaluate(conn, pid, who(ids["c"]), 5, "很好")
-    await refused("already_evaluated", projects.evaluate(conn, pid, who(ids["c"]), 4, ""))
-    assert (await projects.get_project(conn, pid)).evaluation == {
+    await refused("project_closed", project_admin.cancel(conn, pid, SYSTEM, "退款"))
+    await refused("project_closed", project_admin.change_operator(conn, pid, ids["d1"],
+                                                                  who(ids["admin"]), ""))
+    await project_admin.evaluate(conn, pid, who(ids["c"]), 5, "很好")
+    await refused("already_evaluated", project_admin.evaluate(conn, pid, who(ids["c"]), 4, ""))
+    assert (await project_rows.get_project(conn, pid)).evaluation == {
         "stars": 5, "text": "很好", "by": ids["c"]}
 
 
@@ -155,7 +155,7 @@ async def test_reject_returns_to_the_previous_operable_node(conn: Conn) -> None:
     # inside the container: back to its previous child, held by the same designer
     assert (again.node_key, again.operator_user_id) == ("draft", ids["d1"])
     assert again.run_id != draft.run_id
-    log = await projects.log_lines(conn, pid)
+    log = await project_rows.log_lines(conn, pid)
     assert (log[-2].action, log[-2].remark, log[-1].action) == ("方案确认 未通过", "颜色不对",
                                                                 "进入设计稿")
     await projects.confirm(conn, pid, again.run_id, who(ids["d1"]), rng=rng())
@@ -192,29 +192,29 @@ async def test_pause_resume_and_cancel(conn: Conn) -> None:
     ids = await setup(conn)
     pid = await start(conn, ids)
     admin = who(ids["admin"])
-    error = await refused("remark_required", projects.pause(conn, pid, admin, "  "))
+    error = await refused("remark_required", project_admin.pause(conn, pid, admin, "  "))
     assert error.message_zh == "请填写备注"
-    await projects.pause(conn, pid, admin, "客户出差")
-    project = await projects.get_project(conn, pid)
+    await project_admin.pause(conn, pid, admin, "客户出差")
+    project = await project_rows.get_project(conn, pid)
     assert (project.status, project.pause_remark) == ("paused", "客户出差")
     run = await current(conn, pid)
     await refused("project_paused", projects.submit_requirement(
         conn, pid, run.run_id, who(ids["c"]), {"需求": "a"}, rng=rng()))
-    await refused("project_paused", projects.pause(conn, pid, admin, "again"))
-    await projects.resume(conn, pid, admin)
-    await refused("project_not_paused", projects.resume(conn, pid, admin))
+    await refused("project_paused", project_admin.pause(conn, pid, admin, "again"))
+    await project_admin.resume(conn, pid, admin)
+    await refused("project_not_paused", project_admin.resume(conn, pid, admin))
     await projects.submit_requirement(conn, pid, run.run_id, who(ids["c"]), {"需求": "a"},
                                       rng=rng())
-    assert await projects.held(conn, ids["d1"]) == 1
-    await projects.cancel(conn, pid, admin, "订单退款")
-    project = await projects.get_project(conn, pid)
+    assert await project_rows.held(conn, ids["d1"]) == 1
+    await project_admin.cancel(conn, pid, admin, "订单退款")
+    project = await project_rows.get_project(conn, pid)
     assert project.status == "cancelled" and project.cancelled_at is not None
-    assert await projects.held(conn, ids["d1"]) == 0
-    assert await projects.current_run(conn, pid) is None
+    assert await project_rows.held(conn, ids["d1"]) == 0
+    assert await project_rows.current_run(conn, pid) is None
     done = await actions(conn, pid)
     assert {"暂停项目", "启动项目"} <= set(done) and done[-1] == "取消项目"
-    assert (await projects.log_lines(conn, pid))[-1].remark == "订单退款"
-    await refused("project_closed", projects.pause(conn, pid, admin, "x"))
+    assert (await project_rows.log_lines(conn, pid))[-1].remark == "订单退款"
+    await refused("project_closed", project_admin.pause(conn, pid, admin, "x"))
 
 
 @pytest.mark.req("I-45")
@@ -229,13 +229,13 @@ async def test_change_operator_within_the_role_and_load(conn: Conn) -> None:
     await projects.submit_requirement(conn, pid, run.run_id, who(ids["c"]), {"需求": "a"},
                                       rng=rng())
     admin = who(ids["admin"])
-    error = await refused("role_mismatch", projects.change_operator(conn, pid, other, admin))
+    error = await refused("role_mismatch", project_admin.change_operator(conn, pid, other, admin))
     assert error.message_zh == "只能在同一角色下更换操作人"
-    await projects.change_operator(conn, pid, d2, admin, "d1 请假")
+    await project_admin.change_operator(conn, pid, d2, admin, "d1 请假")
     draft = await current(conn, pid)
     assert draft.operator_user_id == d2
-    assert (await projects.held(conn, ids["d1"]), await projects.held(conn, d2)) == (0, 1)
-    log = (await projects.log_lines(conn, pid))[-1]
+    assert (await project_rows.held(conn, ids["d1"]), await project_rows.held(conn, d2)) == (0, 1)
+    log = (await project_rows.log_lines(conn, pid))[-1]
     assert (log.action, log.remark) == ("更换操作人", "d1 请假")
     await refused("not_operator", projects.confirm(conn, pid, draft.run_id, who(ids["d1"]),
                                                    rng=rng()))
@@ -244,7 +244,8 @@ async def test_change_operator_within_the_role_and_load(conn: Conn) -> None:
     run2 = await current(conn, pid2)
     await projects.submit_requirement(conn, pid2, run2.run_id, who(ids["c"]), {"需求": "b"},
                                       rng=rng())
-    error = await refused("operator_load_full", projects.change_operator(conn, pid2, d2, admin))
+    error = await refused("operator_load_full",
+                          project_admin.change_operator(conn, pid2, d2, admin))
     assert error.message_zh == "所选员工持单量已满"
     assert (await current(conn, pid2)).operator_user_id == ids["d1"]  # nothing changed
 
@@ -303,11 +304,11 @@ async def test_pause_keeps_the_elapsed_working_time(conn: Conn, db_url: str,
     pid, run = await timed(conn, "1.0", "P1")
     assert near(run.deadline_at, at("2026-03-03T09:00:00"))
     await store_clock(db_url, at("2026-03-02T15:00:00"))  # 6 h worked
-    await projects.pause(conn, pid, SYSTEM, "等待客户")
+    await project_admin.pause(conn, pid, SYSTEM, "等待客户")
     paused = await current(conn, pid)
     assert paused.deadline_at is None and 6 * 3600 - 5 < paused.worked_s < 6 * 3600 + 5
     await store_clock(db_url, at("2026-03-04T09:00:00"))
-    await projects.resume(conn, pid, SYSTEM)
+    await project_admin.resume(conn, pid, SYSTEM)
     assert near((await current(conn, pid)).deadline_at, at("2026-03-05T03:00:00"), 10)
 
 
@@ -331,11 +332,11 @@ async def test_the_sweep_stamps_the_due_instant_and_auto_advances(
     assert await timeouts.sweep(conn, 10) == 0
     await store_clock(db_url, at("2026-04-01T21:00:30"))
     assert await timeouts.sweep(conn, 10) == 1
-    runs = {r.node_key: r for r in await projects.runs(conn, pid)}
+    runs = {r.node_key: r for r in await project_rows.runs(conn, pid)}
     assert runs["ok"].timed_out_at == runs["ok"].deadline_at  # the due instant, not now
     assert (runs["ok"].timeout_side, runs["ok"].state, runs["ok"].done_by) == (
         "customer", "done", "系统")
-    assert (await projects.log_lines(conn, pid))[-2].action == "方案确认已完成"
+    assert (await project_rows.log_lines(conn, pid))[-2].action == "方案确认已完成"
     work = await current(conn, pid)
     assert work.node_key == "work"
     assert near(work.deadline_at, at("2026-04-02T21:00:30"))
@@ -367,7 +368,7 @@ async def test_effect_hooks_run_on_entry_and_before_confirmation(conn: Conn) -> 
         if not detail.get("iccids"):
             raise Refusal(code="iccids_missing")
 
-    async def completed(_: Conn, project: projects.Project) -> None:
+    async def completed(_: Conn, project: project_rows.Project) -> None:
         seen.append(("completed", project.order_no))
 
     projects.EFFECTS["ship_cards"] = projects.EffectHooks(entered, check)
@@ -382,7 +383,7 @@ async def test_effect_hooks_run_on_entry_and_before_confirmation(conn: Conn) -> 
                                                          who(ids["d1"]), rng=rng()))
         await projects.complete_effect(conn, pid, ship.run_id, SYSTEM, {"iccids": ["1"]},
                                        rng=rng())
-        runs = await projects.runs(conn, pid)
+        runs = await project_rows.runs(conn, pid)
         assert runs[-2].detail == {"iccids": ["1"]} and runs[-1].node_key == "done"
         await projects.confirm(conn, pid, runs[-1].run_id, who(ids["c"]), rng=rng())
         assert seen[-1] == ("completed", "MSP-1")
@@ -493,7 +494,7 @@ async def test_the_worker_sweeps_timeouts_and_polls_the_queue(
             conn, dl.STANDARD)), customer_name="客户乙", rng=rng())
     ready = settings.run_dir / "worker.ready"
     await eventually_async(lambda: _true(ready.exists()), timeout=90, what="worker ready")
-    await dl.set_providers(conn, (await projects.get_project(conn, waiting)).product_id,
+    await dl.set_providers(conn, (await project_rows.get_project(conn, waiting)).product_id,
                            [("acme", 10, 10)])
     await store_clock(db_url, at("2026-06-01T12:00:00"))  # past 11:24, and 3 h since a poll
     moved = time.monotonic()
@@ -507,7 +508,7 @@ async def test_the_worker_sweeps_timeouts_and_polls_the_queue(
     assert run.timed_out_at == run.deadline_at and run.timeout_side == "provider"
 
     async def polled() -> str | None:
-        return (await projects.get_project(conn, waiting)).provider_id
+        return (await project_rows.get_project(conn, waiting)).provider_id
 
     assert await eventually_async(polled, timeout=60, what="assigned by the poll") == "acme"
 

@@ -24,7 +24,7 @@ from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from domain.delivery.workdays import TZ
 from store import audit
 from store.db import Conn, Reconnecting
-from store.delivery import projects
+from store.delivery import project_rows, projects
 from streams.delivery_webhooks import deliver_reminders
 from tests.support import delivery as dl
 from tests.support.api import ADMIN
@@ -400,13 +400,13 @@ async def test_with_the_engine_a_holiday_moves_a_node_and_its_reminders_reach_pe
     pid = await projects.start_project(conn, order_no="MSP-9", product_id=product,
                                        customer_name="客户甲", customer_user_id="u-c1",
                                        rng=random.Random(7))
-    run = await projects.current_run(conn, pid)
+    run = await project_rows.current_run(conn, pid)
     assert run is not None and run.node_key == "work" and run.deadline_at is not None
     assert _near(run.deadline_at, datetime(2026, 6, 2, 10, tzinfo=SH))  # the clock runs on
     changed = await admin.put("/v1/work-calendar/2026-06-02", headers=ADMIN,
                               json={"is_workday": False, "name": "停电"})
     assert changed.json()["rescheduled"] == 1
-    moved = await projects.current_run(conn, pid)
+    moved = await project_rows.current_run(conn, pid)
     assert moved is not None and moved.deadline_at is not None
     assert _near(moved.deadline_at, datetime(2026, 6, 3, 10, tzinfo=SH))
 
