@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg.rows import class_row, tuple_row
 
 from domain.delivery.nodes import Node, nodes_from_json, steps
 from store.db import Conn
 from store.errors import NotFound
+
+T = TypeVar("T")
 
 _PROJECT_COLUMNS = """project_id, order_no, business_no, product_id, template_id, nodes,
     vendor_id, provider_id, customer_user_id, customer_name, channel, order_id, status, epoch,
@@ -147,22 +149,30 @@ async def scalar(conn: Conn, query: str, params: tuple[Any, ...]) -> Any:
     return None if row is None else row[0]
 
 
+async def _one(conn: Conn, cls: type[T], query: str, params: tuple[Any, ...],
+               what: str) -> T:
+    """The one row of `query` as a `cls`, or NotFound naming `what`."""
+    async with conn.cursor(row_factory=class_row(cls)) as cur:
+        await cur.execute(query, params)
+        found = await cur.fetchone()
+    if found is None:
+        raise NotFound(what)
+    return found
+
+
+async def _all(conn: Conn, cls: type[T], query: str, params: tuple[Any, ...]) -> list[T]:
+    async with conn.cursor(row_factory=class_row(cls)) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchall()
+
+
 async def lock(conn: Conn, project_id: str) -> Project:
-    async with conn.cursor(row_factory=class_row(Project)) as cur:
-        await cur.execute(_LOCK, (project_id,))
-        project = await cur.fetchone()
-    if project is None:
-        raise NotFound(f"project {project_id!r}")
-    return project
+    """The project row, locked for the transaction (every action takes it first)."""
+    return await _one(conn, Project, _LOCK, (project_id,), f"project {project_id!r}")
 
 
 async def get_project(conn: Conn, project_id: str) -> Project:
-    async with conn.cursor(row_factory=class_row(Project)) as cur:
-        await cur.execute(_GET, (project_id,))
-        project = await cur.fetchone()
-    if project is None:
-        raise NotFound(f"project {project_id!r}")
-    return project
+    return await _one(conn, Project, _GET, (project_id,), f"project {project_id!r}")
 
 
 async def project_by_order(conn: Conn, order_no: str) -> Project | None:
@@ -178,40 +188,25 @@ async def project_id_of(conn: Conn, order_no: str) -> str | None:
 
 async def current_run(conn: Conn, project_id: str) -> Run | None:
     """The project's current run (active or queued), locked."""
-    async with conn.cursor(row_factory=class_row(Run)) as cur:
-        await cur.execute(_CURRENT, (project_id,))
-        return await cur.fetchone()
+    found = await _all(conn, Run, _CURRENT, (project_id,))
+    return found[0] if found else None
 
 
 async def runs(conn: Conn, project_id: str) -> list[Run]:
-    async with conn.cursor(row_factory=class_row(Run)) as cur:
-        await cur.execute(_RUNS, (project_id,))
-        return await cur.fetchall()
+    return await _all(conn, Run, _RUNS, (project_id,))
 
 
 async def get_run(conn: Conn, run_id: int) -> Run:
-    async with conn.cursor(row_factory=class_row(Run)) as cur:
-        await cur.execute(_RUN, (run_id,))
-        run = await cur.fetchone()
-    if run is None:
-        raise NotFound(f"node run {run_id}")
-    return run
+    return await _one(conn, Run, _RUN, (run_id,), f"node run {run_id}")
 
 
 async def log_lines(conn: Conn, project_id: str) -> list[LogLine]:
     """The flow log (I-50), every epoch, oldest first."""
-    async with conn.cursor(row_factory=class_row(LogLine)) as cur:
-        await cur.execute(_LOG_LINES, (project_id,))
-        return await cur.fetchall()
+    return await _all(conn, LogLine, _LOG_LINES, (project_id,))
 
 
 async def person(conn: Conn, user_id: str) -> Person:
-    async with conn.cursor(row_factory=class_row(Person)) as cur:
-        await cur.execute(_PERSON, (user_id,))
-        found = await cur.fetchone()
-    if found is None:
-        raise NotFound(f"user {user_id!r}")
-    return found
+    return await _one(conn, Person, _PERSON, (user_id,), f"user {user_id!r}")
 
 
 async def held(conn: Conn, user_id: str) -> int:
