@@ -43,7 +43,7 @@ from psycopg.types.json import Jsonb
 from core.clock import now
 from domain.delivery import card_orders as rules
 from domain.delivery.assign import rng_from_settings
-from domain.delivery.machines import SYSTEM
+from domain.delivery.machines import SYSTEM, Actor
 from domain.refusals import Refusal
 from store import card_purchases
 from store.agents import Actor as AuditActor
@@ -397,9 +397,9 @@ async def _ship_entered(conn: Conn, project_id: str, run: project_rows.Run) -> N
 
 
 async def _ship_check(conn: Conn, project_id: str, run: project_rows.Run,
-                      detail: dict[str, Any]) -> None:
-    await ship_confirm(conn, project_id, run.run_id, detail, who=run.operator_user_id
-                       or "delivery")
+                      detail: dict[str, Any], actor: Actor) -> None:
+    """The shipment is audited under the person who confirms it (a user id), else 系统."""
+    await ship_confirm(conn, project_id, run.run_id, detail, who=actor.user_id or "delivery")
 
 
 async def _activate_entered(conn: Conn, project_id: str, run: project_rows.Run) -> None:
@@ -407,7 +407,7 @@ async def _activate_entered(conn: Conn, project_id: str, run: project_rows.Run) 
 
 
 async def _activate_check(conn: Conn, project_id: str, run: project_rows.Run,
-                          detail: dict[str, Any]) -> None:
+                          detail: dict[str, Any], actor: Actor) -> None:
     await activate_confirm(conn, project_id, run.run_id, detail)
 
 

@@ -43,10 +43,10 @@ from store.errors import NotFound
 @dataclass(frozen=True)
 class EffectHooks:
     """What a card-order effect does (I-63, owned by store/delivery/card_orders.py): on entry,
-    and the check before a person confirms (raising a Refusal to refuse)."""
+    and the check before a person confirms (raising a Refusal to refuse), told who confirms."""
 
     entered: Callable[[Conn, str, Run], Awaitable[None]]
-    check_confirm: Callable[[Conn, str, Run, dict[str, Any]], Awaitable[None]]
+    check_confirm: Callable[[Conn, str, Run, dict[str, Any], Actor], Awaitable[None]]
 
 
 EFFECTS: dict[str, EffectHooks] = {}
@@ -316,7 +316,8 @@ async def confirm(conn: Conn, project_id: str, run_id: int, actor: Actor, *, rem
                 conn, _HAS_REQUIREMENT, (project_id, node.key)):
             raise m.RequirementFormMissing
         if node.effect and node.effect in EFFECTS:
-            await EFFECTS[node.effect].check_confirm(conn, project_id, run, detail or {})
+            await EFFECTS[node.effect].check_confirm(conn, project_id, run, detail or {},
+                                                     actor)
         await _pass(conn, project, run, node, actor, rng, remark, detail)
 
 

@@ -251,6 +251,7 @@ async def test_a_card_order_is_shipped_activated_and_received_through_its_projec
     record = await card_orders.get(conn, project.project_id)
     assert record is not None
     assert (record.iccids, record.logistics_no) == (STOCK[1:3], "SF1001")
+    assert record.shipped_by == world.ops.user_id  # who confirmed, not the node's holder
 
     # the activate node asked the controls to open exactly the order's cards
     opening = await world.current(project.project_id)
