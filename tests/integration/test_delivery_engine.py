@@ -364,7 +364,9 @@ async def test_effect_hooks_run_on_entry_and_before_confirmation(conn: Conn) -> 
     async def entered(_: Conn, project_id: str, run: Run) -> None:
         seen.append(("entered", run.node_key))
 
-    async def check(_: Conn, project_id: str, run: Run, detail: dict[str, Any]) -> None:
+    async def check(_: Conn, project_id: str, run: Run, detail: dict[str, Any],
+                    actor: Actor) -> None:
+        seen.append(("checked by", actor.user_id or ""))
         if not detail.get("iccids"):
             raise Refusal(code="iccids_missing")
 
@@ -381,6 +383,7 @@ async def test_effect_hooks_run_on_entry_and_before_confirmation(conn: Conn) -> 
         assert seen == [("entered", "ship")]
         await refused("iccids_missing", projects.confirm(conn, pid, ship.run_id,
                                                          who(ids["d1"]), rng=rng()))
+        assert seen[-1] == ("checked by", ids["d1"])
         await projects.complete_effect(conn, pid, ship.run_id, SYSTEM, {"iccids": ["1"]},
                                        rng=rng())
         runs = await project_rows.runs(conn, pid)
