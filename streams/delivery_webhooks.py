@@ -5,15 +5,13 @@ backoff, at least once; receivers deduplicate on `X-Cardpulse-Notification-Id`."
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import orjson
 
-from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from store.db import Conn, Reconnecting
 from store.delivery.webhooks import Attempt, DueReminder, lease_due, no_webhook, record_attempts
-from streams.webhooks import backoff_s
+from streams.webhooks import backoff_s, post_signed
 
 EVENT = "delivery_reminder"
 
@@ -31,18 +29,8 @@ def body_of(due: DueReminder) -> bytes:
 async def _post(client: httpx.AsyncClient, due: DueReminder) -> str | None:
     """None when the receiver took it, else what went wrong."""
     assert due.webhook_url is not None  # noqa: S101 - the caller sorted those without one
-    body = body_of(due)
-    stamp = str(int(time.time()))  # the receiver checks it against its own clock
-    headers = {"Content-Type": "application/json",
-               "X-Cardpulse-Notification-Id": str(due.notification_id),
-               "X-Cardpulse-Event": EVENT, TIMESTAMP_HEADER: stamp}
-    if due.webhook_secret:
-        headers[SIGNATURE_HEADER] = sign(due.webhook_secret, stamp, body)
-    try:
-        answer = await client.post(due.webhook_url, content=body, headers=headers)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
-        return f"{type(exc).__name__}: {exc}"[:500]
-    return None if answer.is_success else f"HTTP {answer.status_code}"
+    return await post_signed(client, due.webhook_url, due.webhook_secret, body_of(due), {
+        "X-Cardpulse-Notification-Id": str(due.notification_id), "X-Cardpulse-Event": EVENT})
 
 
 async def _no_webhook(conn: Conn, notification_ids: list[int]) -> None:

@@ -24,6 +24,21 @@ def backoff_s(attempts: int, rng: random.Random | None = None) -> float:
     return (rng or random.Random()).uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter only
 
 
+async def post_signed(client: httpx.AsyncClient, url: str, secret: str | None, body: bytes,
+                      headers: dict[str, str]) -> str | None:
+    """POST `body` signed with `secret` (if any); None when the receiver took it (2xx), else
+    what went wrong, short enough to record."""
+    stamp = str(int(time.time()))  # the receiver checks it against its own clock
+    headers = {"Content-Type": "application/json", **headers, TIMESTAMP_HEADER: stamp}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(secret, stamp, body)
+    try:
+        answer = await client.post(url, content=body, headers=headers)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return None if answer.is_success else f"HTTP {answer.status_code}"
+
+
 def body_of(due: Due) -> bytes:
     """The JSON document POSTed for an alert."""
     return orjson.dumps({"alert_id": due.alert_id, "enterprise_id": due.enterprise_id,
@@ -36,17 +51,8 @@ async def _post(client: httpx.AsyncClient, due: Due) -> str | None:
     """None when the receiver took it, else what went wrong."""
     if due.webhook_url is None:
         return "the enterprise has no webhook_url any more"
-    body = body_of(due)
-    stamp = str(int(time.time()))  # the receiver checks it against its own clock
-    headers = {"Content-Type": "application/json", "X-Cardpulse-Alert-Id": str(due.alert_id),
-               TIMESTAMP_HEADER: stamp}
-    if due.webhook_secret:
-        headers[SIGNATURE_HEADER] = sign(due.webhook_secret, stamp, body)
-    try:
-        answer = await client.post(due.webhook_url, content=body, headers=headers)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
-        return f"{type(exc).__name__}: {exc}"[:500]
-    return None if answer.is_success else f"HTTP {answer.status_code}"
+    return await post_signed(client, due.webhook_url, due.webhook_secret, body_of(due),
+                             {"X-Cardpulse-Alert-Id": str(due.alert_id)})
 
 
 async def deliver_due(db: Reconnecting, client: httpx.AsyncClient, max_attempts: int,
