@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     test_random_seed: int | None = None
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=10, ge=1)
+    # Delivery reminders by email: the relay, smtp://[user[:password]@]host[:port]
+    # [?starttls=required] or smtps://…; unset, email reminders are recorded `no_smtp`.
+    smtp_url: SecretStr | None = None
+    smtp_from: str = Field(default="CardPulse <noreply@cardpulse.invalid>", max_length=200)
+    smtp_timeout_s: float = Field(default=10.0, gt=0)
     test_clock: bool = False
     session_ttl_s: float = Field(default=8 * 3600.0, gt=0)  # a console login lasts a day's work
     cookie_secure: bool = False  # set behind HTTPS: the session cookie then goes over TLS only

@@ -41,6 +41,7 @@ class User:
     business_roles: list[str] = field(default_factory=list)
     max_load: int = 0
     accepting: bool = True
+    email: str | None = None  # where the person's delivery reminders are also emailed
 
 
 @dataclass(frozen=True)

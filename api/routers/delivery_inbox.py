@@ -11,8 +11,15 @@ from fastapi import APIRouter, Path, Query, status
 
 from api.deps import Caller, Db, Principal, forbid, is_business_writer
 from api.openapi import FORBIDDEN, NOT_FOUND
-from api.schemas.delivery_inbox import Inbox, NotificationPublic, TenantWebhook
-from store.delivery import inbox, webhooks
+from api.schemas.delivery_inbox import (
+    EmailPublic,
+    EmailSet,
+    Inbox,
+    NotificationPublic,
+    TenantWebhook,
+)
+from domain.delivery.mail import check_email
+from store.delivery import emails, inbox, webhooks
 from store.errors import NotFound
 
 router = APIRouter(prefix="/v1/delivery/notifications", tags=["delivery"],
@@ -33,8 +40,18 @@ async def my_notifications(
     """My reminders, unread first (newest first within each), with the unread count."""
     user = _person(caller)
     rows = await inbox.mine(db, user, unread_only=unread_only, limit=limit, offset=offset)
-    return Inbox(unread=await inbox.unread(db, user),
+    return Inbox(unread=await inbox.unread(db, user), email=await emails.email_of(db, user),
                  items=[NotificationPublic(**asdict(r)) for r in rows])
+
+
+@router.put("/email", response_model=EmailPublic)
+async def set_my_email(body: EmailSet, caller: Caller, db: Db) -> EmailPublic:
+    """Where my reminders are also emailed (X-04): every reminder that reaches my inbox goes
+    there too, from the next one on; null or empty stops it."""
+    user = _person(caller)
+    email = check_email(body.email)
+    await emails.set_email(db, user, email)
+    return EmailPublic(email=email)
 
 
 @router.post("/{notification_id}/read", status_code=status.HTTP_204_NO_CONTENT,

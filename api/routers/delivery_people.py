@@ -28,6 +28,7 @@ from api.schemas.delivery_people import (
 )
 from core.passwords import hash_password
 from domain.delivery import people as rules
+from domain.delivery.mail import check_email
 from domain.people.rules import one_time_password
 from domain.refusals import Refusal
 from store.db import Conn
@@ -149,7 +150,8 @@ async def _new_user(db: Conn, caller: Principal, body: DeliveryUserCreate) -> pe
         display_name=body.display_name, department_id=body.department_id,
         business_roles=rules.business_roles(body.role, body.business_roles,
                                             await people.provider_roles(db)),
-        mobile=rules.check_mobile(body.mobile), landline=rules.check_landline(body.landline))
+        mobile=rules.check_mobile(body.mobile), landline=rules.check_landline(body.landline),
+        email=check_email(body.email))
 
 
 async def make_user(db: Conn, caller: Principal, body: DeliveryUserCreate

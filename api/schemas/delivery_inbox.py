@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.schemas.common import Strict
 from api.schemas.enterprises import Secret, WebhookUrl
@@ -25,7 +25,18 @@ class NotificationPublic(BaseModel):
 
 class Inbox(BaseModel):
     unread: int
+    email: str | None = Field(description="where my reminders are also emailed (X-04); null: not")
     items: list[NotificationPublic]
+
+
+class EmailSet(Strict):
+    """My address for reminder emails; null or empty: none (the inbox keeps them all)."""
+
+    email: str | None = Field(max_length=254)
+
+
+class EmailPublic(BaseModel):
+    email: str | None
 
 
 class TenantWebhook(Strict):

@@ -60,6 +60,8 @@ class DeliveryUserCreate(Strict):
     mobile: str | None = Field(default=None, max_length=20)
     landline: str | None = Field(default=None, max_length=30,
                                  description="area code-number-extension, e.g. 010-12345678-12")
+    email: str | None = Field(default=None, max_length=254,
+                              description="where the person's reminders are also emailed (X-04)")
 
 
 class PersonPublic(BaseModel):
@@ -72,6 +74,7 @@ class PersonPublic(BaseModel):
     department_name: str | None
     mobile: str | None
     landline: str | None
+    email: str | None
     business_roles: list[str]
     max_load: int
     accepting: bool = Field(description="order-taking status: true 正常, false 暂停")

@@ -17,6 +17,7 @@ from core.clock import CLOCK, now
 from core.money import Fen
 from core.settings import Settings
 from domain.delivery.assign import rng_from_settings
+from domain.delivery.mail import parse_smtp_url
 from store import commission_facts, commissions, fulfilment, orders, package_orders
 from store.clock import adopt
 from store.db import Conn, Reconnecting
@@ -27,6 +28,7 @@ from store.delivery import timeouts as delivery_timeouts
 from store.pools import fullest_pools
 from streams.app import create_app
 from streams.commission import CommissionSink, register_commission_agent
+from streams.delivery_email import deliver_emails
 from streams.delivery_webhooks import deliver_reminders
 from streams.lag import group_lag
 from streams.metrics import TOP_POOLS, WorkerMetrics
@@ -232,10 +234,14 @@ SWEEP_BATCH = 100
 
 def _register_delivery_timers(app: faust.App, settings: Settings) -> list[Reconnecting]:
     """The delivery engine's leader timers: the timeout sweep every
-    `delivery_timeout_check_s` (I-42) and the queue poll every `delivery_queue_poll_s` of
-    platform time (I-37: a moved test clock polls at the next tick)."""
+    `delivery_timeout_check_s` (I-42), the queue poll every `delivery_queue_poll_s` of
+    platform time (I-37: a moved test clock polls at the next tick), and the email reminders
+    every second (X-04; a bad `CARDPULSE_SMTP_URL` stops the worker at start)."""
     sweep_db = Reconnecting(settings.require_database())
     queue_db = Reconnecting(settings.require_database())
+    email_db = Reconnecting(settings.require_database())
+    relay = (parse_smtp_url(settings.smtp_url.get_secret_value())
+             if settings.smtp_url is not None else None)
     rng = rng_from_settings(settings.test_random_seed)
     delivery_reminders.publish_to(settings.orders_topic)
     polled: list[float] = []
@@ -257,10 +263,18 @@ def _register_delivery_timers(app: faust.App, settings: Settings) -> list[Reconn
         except Exception:
             log.exception("delivery queue poll failed; the next tick retries")
 
+    async def emails() -> None:
+        try:
+            await deliver_emails(email_db, relay, settings.smtp_from,
+                                 settings.webhook_max_attempts, timeout_s=settings.smtp_timeout_s)
+        except Exception:
+            log.exception("email reminder delivery failed; the next tick retries")
+
     app.timer(interval=settings.delivery_timeout_check_s, on_leader=True)(sweep_timeouts)
     app.timer(interval=min(settings.delivery_timeout_check_s, 60.0),
               on_leader=True)(poll_queue)
-    return [sweep_db, queue_db]
+    app.timer(interval=1.0, on_leader=True)(emails)
+    return [sweep_db, queue_db, email_db]
 
 
 def _register_card_orders(app: faust.App, settings: Settings) -> Reconnecting:

@@ -51,6 +51,7 @@ class Person:
     department_name: str | None
     mobile: str | None
     landline: str | None
+    email: str | None
     business_roles: list[str]
     max_load: int
     accepting: bool
@@ -69,6 +70,7 @@ class NewUser:
     department_id: str | None = None
     mobile: str | None = None
     landline: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,12 +117,13 @@ INSERT INTO dl_departments (department_id, provider_id, parent_id, name) VALUES 
 """
 _NEW_USER = """
 INSERT INTO users (user_id, login, password_hash, role, dl_tenant_id, department_id,
-                   display_name, mobile, landline, business_roles)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   display_name, mobile, landline, business_roles, email)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 """
 _PEOPLE = """
 SELECT u.user_id, u.login, u.role, u.dl_tenant_id, u.display_name, u.department_id,
-       d.name AS department_name, u.mobile, u.landline, u.business_roles, u.max_load,
+       d.name AS department_name, u.mobile, u.landline, u.email, u.business_roles,
+       u.max_load,
        u.accepting,
        (SELECT count(*) FROM dl_holds h JOIN dl_projects p ON p.project_id = h.project_id
         WHERE h.user_id = u.user_id AND h.released_at IS NULL
@@ -238,7 +241,8 @@ async def create_user(conn: Conn, new: NewUser, password_hash: str) -> Person:
     try:
         await conn.execute(_NEW_USER, (user_id, new.login, password_hash, new.role,
                                        new.tenant_id, new.department_id, new.display_name,
-                                       new.mobile, new.landline, new.business_roles))
+                                       new.mobile, new.landline, new.business_roles,
+                                       new.email))
     except psycopg.errors.UniqueViolation:
         raise AlreadyExists(f"login {new.login!r}") from None
     except psycopg.errors.ForeignKeyViolation:

@@ -1,6 +1,7 @@
 """Node reminders (I-20, I-42, X-04): on a trigger, each matching reminder row of the node is
 rendered from its message template (`dl_message_templates`, placeholders {project} {node}
-{order_no} {customer}) into `dl_notifications` — one 'inbox' row per resolved user and one
+{order_no} {customer}) into `dl_notifications` — one 'inbox' row per resolved user, one
+'email' row per resolved user who has an address (sent by `streams.delivery_email`), and one
 'webhook' row announced as an outbox event `delivery_reminder`. The table's unique key makes
 a repeated trigger (a retried timer, a replayed action) a no-op.
 
@@ -37,6 +38,14 @@ _INSERT = """
 INSERT INTO dl_notifications (project_id, run_id, trigger, template_name, receiver, user_id,
     channel, body_zh, body_en)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING RETURNING notification_id
+"""
+# The email copy of a person's reminder, if the person has an address (X-04).
+_INSERT_EMAIL = """
+INSERT INTO dl_notifications (project_id, run_id, trigger, template_name, receiver, user_id,
+    channel, body_zh, body_en)
+SELECT %s, %s, %s, %s, %s, user_id, 'email', %s, %s FROM users
+WHERE user_id = %s AND email IS NOT NULL
 ON CONFLICT DO NOTHING RETURNING notification_id
 """
 _OF_PROJECT = """
@@ -129,6 +138,10 @@ async def fire(conn: Conn, project_id: str, run_id: int, trigger: str) -> int:
             made += len(await _rows(conn, _INSERT, (project_id, run_id, trigger,
                                                     reminder.template, reminder.receiver,
                                                     user_id, "inbox", zh, en)))
+            made += len(await _rows(conn, _INSERT_EMAIL, (project_id, run_id, trigger,
+                                                          reminder.template,
+                                                          reminder.receiver, zh, en,
+                                                          user_id)))
         hook = await _rows(conn, _INSERT, (project_id, run_id, trigger, reminder.template,
                                            reminder.receiver, None, "webhook", zh, en))
         if hook and "topic" in _TOPIC:

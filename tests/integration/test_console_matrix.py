@@ -96,7 +96,9 @@ CHANGE_OPS = (422, 403, 404, 404, SIGN_IN)
 CHANGE_EXCEPTIONS = {"/console/ops/money/commission-approvals/decide":
                      (403, 403, 404, 404, SIGN_IN),
                      # someone else's reminder (here: nobody's) is not found for anyone
-                     "/console/delivery/inbox/999999/read": (404, 404, 404, 404, SIGN_IN)}
+                     "/console/delivery/inbox/999999/read": (404, 404, 404, 404, SIGN_IN),
+                     # everyone's own address for reminder emails: empty clears it
+                     "/console/delivery/inbox/email": (200, 200, 200, 200, SIGN_IN)}
 # Platform and enterprise people have no money page of an agent or end user (checked fully
 # with the agent's roles by test_the_money_pages_of_agents_and_end_users).
 NONE_OF_THEIRS = (404, 404, 404, 404, SIGN_IN)
@@ -526,6 +528,7 @@ SETTINGS_PAGES = {
     ("GET", "/console/delivery/inbox"): (200,) * 6,
     ("GET", "/console/delivery/inbox/unread"): (200,) * 6,
     ("POST", "/console/delivery/inbox/{notification_id}/read"): (404,) * 6,
+    ("POST", "/console/delivery/inbox/email"): (200,) * 6,
 }
 
 

@@ -85,12 +85,13 @@ async def test_a_new_user_gets_an_8_character_password_shown_once(world: Crowd) 
     boss = who(world, "boss@t1")
     made = await boss.post("/v1/delivery/users", json={
         "login": "li", "role": "vendor_pm", "display_name": "李经理", "mobile": "13800000000",
-        "landline": "010-12345678-123"})
+        "landline": "010-12345678-123", "email": "li@t1.example"})
     assert made.status_code == 201, made.text
     body = made.json()
     password = body["one_time_password"]
     assert len(password) == 8 and set(password) <= set(string.ascii_letters + string.digits)
     assert body["login"] == "li@t1" and body["business_roles"] == ["项目经理"]
+    assert body["email"] == "li@t1.example"  # where li's reminders are also emailed
     assert body["message_zh"] == "用户创建成功! 以下是账号信息, 请牢记!"
     assert body["message_en"] == "User created! Here is the account information, keep it safe!"
     listed = await boss.get("/v1/delivery/users")
@@ -102,7 +103,7 @@ async def test_a_new_user_gets_an_8_character_password_shown_once(world: Crowd) 
     assert (await own.get("/v1/delivery/me")).status_code == 403
     await own.aclose()
     for wrong, field in (({"login": "li@t2"}, "login"), ({"landline": "12345678"}, "landline"),
-                         ({"mobile": "12"}, "mobile")):
+                         ({"mobile": "12"}, "mobile"), ({"email": "li@t1"}, "email")):
         refused = await boss.post("/v1/delivery/users", json={
             "login": "zhao", "role": "vendor_pm", "display_name": "赵", **wrong})
         assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == field

@@ -87,7 +87,8 @@ async def create_user(request: Request, viewer: Page, db: Db) -> HTMLResponse:
     _admins_only(viewer)
     form = await request.form()
     fields = {name: _text(form, name) for name in ("login", "role", "display_name",
-                                                   "department_id", "mobile", "landline")}
+                                                   "department_id", "mobile", "landline",
+                                                   "email")}
     roles = [r for r in form.getlist("business_roles") if isinstance(r, str)]
     try:
         body = DeliveryUserCreate.model_validate({**fields, "business_roles": roles})

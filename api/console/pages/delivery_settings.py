@@ -23,11 +23,12 @@ from api.console.render import html
 from api.deps import Db, actor
 from core.clock import now
 from domain.delivery.calendar import CalendarYearInvalid, holidays, year_days
+from domain.delivery.mail import check_email
 from domain.delivery.workdays import local_day
 from domain.people.rules import BUSINESS_WRITERS
 from domain.refusals import Refusal
 from store.db import Conn
-from store.delivery import calendar, catalogue, inbox
+from store.delivery import calendar, catalogue, emails, inbox
 
 router = APIRouter(prefix="/console/delivery")
 PAGE = 50
@@ -144,12 +145,15 @@ def _person(viewer: Viewer) -> str:
     return viewer.principal.user_id
 
 
-async def _inbox_page(request: Request, viewer: Viewer, db: Conn, page: int) -> HTMLResponse:
+async def _inbox_page(request: Request, viewer: Viewer, db: Conn, page: int, *,
+                      code: int = 200, **shown: Any) -> HTMLResponse:
     user = _person(viewer)
     rows = await inbox.mine(db, user, limit=PAGE + 1, offset=(page - 1) * PAGE)
+    values: dict[str, Any] = {"notice": None, "error": None, "draft": None, **shown}
     return html(request, "delivery_inbox.html", frame(
         viewer, "inbox", items=rows[:PAGE], more=len(rows) > PAGE, page=page,
-        unread=await inbox.unread(db, user)))
+        unread=await inbox.unread(db, user), email=await emails.email_of(db, user),
+        **values), status=code)
 
 
 @router.get("/inbox")
@@ -164,6 +168,24 @@ async def unread_badge(request: Request, viewer: Page, db: Db) -> HTMLResponse:
     count = await inbox.unread(db, _person(viewer))
     return HTMLResponse(f'<span class="badge warn" data-testid="unread">{count}</span>'
                         if count else "<span></span>")
+
+
+@router.post("/inbox/email")
+async def set_email(request: Request, viewer: Page, db: Db,
+                    email: Annotated[str | None, Form(max_length=254)] = None
+                    ) -> HTMLResponse:
+    """Where my reminders are also emailed (X-04); empty (or no field): nowhere."""
+    user = _person(viewer)
+    try:
+        address = check_email(email)
+    except Refusal as refused:
+        return await _inbox_page(
+            request, viewer, db, 1, code=422, draft=email,
+            error=refused.message_en if lang_of(request) == "en" else refused.message_zh)
+    await emails.set_email(db, user, address)
+    return await _inbox_page(request, viewer, db, 1, notice=say(
+        request, N_("Your reminders are also emailed to %(email)s.") if address else
+        N_("Your reminders are no longer emailed."), email=address or ""))
 
 
 @router.post("/inbox/{notification_id}/read")
