@@ -184,8 +184,17 @@ class Settings(BaseSettings):
             else self.controls_card_cooldown_s,
             rate_per_s=self.controls_rate_per_s or own.rate_per_s)
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("smtp://",
+                                                                           "smtps://")):
+            raise ValueError("the mail relay is smtp://[user[:password]@]host[:port] or "
+                             "smtps://…")
+        return value
+
     @field_validator("kafka_bootstrap", "database_url", "grafana_url", "payment_base_url",
-                     "payment_secret", mode="before")
+                     "payment_secret", "smtp_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

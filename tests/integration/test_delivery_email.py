@@ -30,6 +30,8 @@ from store.delivery import projects
 from streams.delivery_email import deliver_emails
 from tests.support import delivery as dl
 from tests.support.delivery_time import move_clock, own_client
+from tests.support.services import WorkerProcess
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 SENDER = "CardPulse <noreply@cardpulse.test>"
@@ -250,3 +252,33 @@ async def test_the_console_inbox_sets_the_address(app: FastAPI, conn: Conn) -> N
         cleared = await person.post("/console/delivery/inbox/email", data={**form, "email": ""})
         assert cleared.status_code == 200 and "您的提醒不再发送邮件。" in cleared.text
         assert (await person.get("/v1/delivery/notifications")).json()["email"] is None
+
+
+@pytest.fixture
+def smtp_env(smtp: tuple[Mailbox, SmtpTarget], monkeypatch: pytest.MonkeyPatch) -> Mailbox:
+    """The relay in the environment the worker started next inherits."""
+    box, relay = smtp
+    monkeypatch.setenv("CARDPULSE_SMTP_URL", f"smtp://{relay.host}:{relay.port}")
+    monkeypatch.setenv("CARDPULSE_SMTP_FROM", SENDER)
+    return box
+
+
+@pytest.mark.req("X-04")
+async def test_the_worker_emails_the_reminders_it_finds(
+        app: FastAPI, conn: Conn, smtp_env: Mailbox, running_worker: WorkerProcess) -> None:
+    async with own_client(app) as admin:
+        designer, _customer, product = await _project(conn, admin)
+    await conn.execute("UPDATE users SET email = 'd1@acme.example' WHERE user_id = %s",
+                       (designer,))
+    await projects.start_project(conn, order_no="MSP-W", product_id=product,
+                                 customer_name="客户甲", rng=random.Random(7))
+
+    async def delivered() -> dict[str, int] | None:
+        found = await _outcomes(conn)
+        return found if found.get("delivered") else None
+
+    assert await eventually_async(delivered, timeout=90, what="emailed by the worker") == {
+        "delivered": 1}
+    [mail] = smtp_env.messages
+    assert mail["Subject"] == "项目提醒 Project reminder · MSP-W"
+    assert str(mail["From"]) == SENDER

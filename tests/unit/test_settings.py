@@ -72,3 +72,15 @@ def test_up_keeps_a_generated_payment_secret(tmp_path: Path,
     assert (tmp_path / "payment-secret").stat().st_mode & 0o777 == 0o600
     given = load_settings(state_dir=tmp_path, payment_secret="from-the-environment")
     assert payment_secret(given) == "from-the-environment"
+
+
+@pytest.mark.req("X-04")
+def test_the_mail_relay_is_optional_and_must_be_smtp(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARDPULSE_SMTP_URL", "")  # docker-compose's default: none
+    assert load_settings().smtp_url is None
+    monkeypatch.setenv("CARDPULSE_SMTP_URL", "smtps://me:secret@relay.example")
+    relay = load_settings().smtp_url
+    assert relay is not None and "secret" not in repr(relay)
+    monkeypatch.setenv("CARDPULSE_SMTP_URL", "relay.example:25")
+    with pytest.raises(SettingsError, match="CARDPULSE_SMTP_URL"):
+        load_settings()
