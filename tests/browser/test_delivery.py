@@ -61,7 +61,7 @@ VENDOR_PAGES = ("/console/delivery/templates", "/console/delivery/products",
                 "/console/delivery/purchased")
 
 
-@pytest.mark.req("I-25", "I-55", "I-61", "X-02")
+@pytest.mark.req("I-25", "I-55", "I-61", "X-02", "X-04")
 async def test_a_vendor_admin_opens_every_delivery_page(
         page: Page, console: Console, settings: Settings) -> None:
     """The vendor admin (also its tenant's provider admin, I-02) reaches each page of its
@@ -78,3 +78,11 @@ async def test_a_vendor_admin_opens_every_delivery_page(
         menu = page.locator(f"aside nav a[href='{path.split('?')[0]}']")
         await expect(menu).to_have_attribute("aria-current", "page")
         assert await serious_violations(page) == [], path
+    # 站内信: the reminders also go by email to the address the person gives (X-04)
+    await page.goto("/console/delivery/inbox")
+    await page.locator("details summary").click()
+    await page.fill("#inbox-email", "vend.admin@studio.example")
+    await page.get_by_test_id("email-form").locator("button[type=submit]").click()
+    await expect(page.get_by_test_id("notice")).to_contain_text("vend.admin@studio.example")
+    await expect(page.locator("details summary")).to_contain_text("vend.admin@studio.example")
+    assert await serious_violations(page) == []
