@@ -204,8 +204,8 @@ SATURATION_STEPS = [Threshold(None, "green"), Threshold(40, "blue"), Threshold(8
 
 def delivery() -> dash.Dashboard:
     """The delivery workflow: projects by status and per day, the mean completion cycle,
-    provider saturation, timed-out nodes, the queue, overdue timeout sweeps (must be 0) and
-    the days the work calendar still covers."""
+    provider saturation, timed-out nodes, the queue, overdue timeout sweeps (must be 0), the
+    days the work calendar still covers, and the webhook and email reminders' outcomes."""
     d = delivery_sql
     saturation = (bargauge.Panel().title("Provider saturation (%)").datasource(POSTGRES)
                   .unit("percent").min(0).max(100).span(12).height(8)
@@ -228,6 +228,8 @@ def delivery() -> dash.Dashboard:
             .with_panel(_sql_panel(stat, "Mean completion cycle, 365 days (days)", d.CYCLE,
                                    "none", 6, "table"))
             .with_panel(saturation)
+            .with_panel(_sql_panel(table, "Reminders by webhook and email, 24 h", d.REMINDERS,
+                                   "none", 12, "table"))
             .with_panel(_sql_panel(timeseries, "New projects per day", d.NEW_DAILY, "none",
                                    24)))
 

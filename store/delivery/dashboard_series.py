@@ -53,3 +53,9 @@ WHERE state = 'active' AND timed_out_at IS NULL
 CALENDAR_LEFT = """
 SELECT coalesce(max(day) - (cp_now() AT TIME ZONE 'Asia/Shanghai')::date, 0) AS days_left
 FROM work_calendar"""
+# Reminders sent outside the console in the last 24 h, by channel and outcome (X-04): `failed`,
+# `retrying` and `no_smtp` are what to look at.
+REMINDERS = """
+SELECT channel, outcome, count(*) AS reminders FROM dl_notifications
+WHERE channel <> 'inbox' AND created_at >= cp_now() - interval '24 hours'
+GROUP BY channel, outcome ORDER BY channel, outcome"""
