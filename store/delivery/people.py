@@ -123,8 +123,7 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 _PEOPLE = """
 SELECT u.user_id, u.login, u.role, u.dl_tenant_id, u.display_name, u.department_id,
        d.name AS department_name, u.mobile, u.landline, u.email, u.business_roles,
-       u.max_load,
-       u.accepting,
+       u.max_load, u.accepting,
        (SELECT count(*) FROM dl_holds h JOIN dl_projects p ON p.project_id = h.project_id
         WHERE h.user_id = u.user_id AND h.released_at IS NULL
           AND p.status IN ('in_progress', 'paused'))::int AS current_load,
