@@ -19,9 +19,10 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from cardpulse.cli import main
+from core.clock import now
 from core.settings import Settings
 from core.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from domain.delivery.workdays import TZ
+from domain.delivery.workdays import TZ, local_day
 from store import audit
 from store.db import Conn, Reconnecting
 from store.delivery import project_rows, projects
@@ -261,7 +262,11 @@ async def test_the_console_settings_pages(app: FastAPI, conn: Conn) -> None:
     assert "2026-09-20, 2026-10-10" in page and 'data-day="2026-10-10"' in page
     assert "录入一年" not in page, "vendors browse only"
     vendor.cookies.set("cardpulse_lang", "en")
-    assert "Make-up working days" in (await vendor.get("/console/delivery/holidays")).text
+    english = (await vendor.get("/console/delivery/holidays?year=2026")).text
+    assert "Make-up working days" in english
+    # without a year, the platform clock's year: one the seed (to 2026) lacks says so
+    this_year = (await vendor.get("/console/delivery/holidays")).text
+    assert ('data-testid="uncovered"' in this_year) == (local_day(now()).year > 2026)
     saved = await operator.post("/console/delivery/holidays/day", headers=csrf, data={
         "day": "2026-06-03", "is_workday": "false", "name": "公司假"})
     assert saved.status_code == 200 and "2026-06-03 已保存" in saved.text
